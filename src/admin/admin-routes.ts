@@ -1,0 +1,64 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../http/errors.ts';
+import { safeEqual } from '../security/secrets.ts';
+import type { Service, ServiceStore } from '../services/service-store.ts';
+
+export function serviceJson(s: Service) {
+  return {
+    clientId: s.clientId,
+    name: s.name,
+    description: s.description,
+    redirectUris: s.redirectUris,
+    postLogoutRedirectUris: s.postLogoutRedirectUris,
+    backchannelLogoutUri: s.backchannelLogoutUri,
+    tokenEndpointAuthMethod: s.tokenEndpointAuthMethod,
+    jwks: s.jwks,
+    termsMarkdown: s.termsMarkdown,
+    createdAt: s.createdAt,
+    updatedAt: s.updatedAt,
+  };
+}
+
+/** The operator's JSON API, behind `Authorization: Bearer $ADMIN_TOKEN`. Off when no token is set. */
+export function registerAdminRoutes(app: FastifyInstance, deps: { adminToken: string | undefined; services: ServiceStore }) {
+  const { services } = deps;
+  const token = deps.adminToken;
+  if (!token) return;
+
+  app.register(async (admin) => {
+    admin.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      const header = request.headers.authorization ?? '';
+      const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
+      if (!presented || !safeEqual(presented, token)) {
+        return reply.status(401).header('www-authenticate', 'Bearer realm="cidadela-admin"').send({ error: 'unauthorized' });
+      }
+    });
+    const json = { config: { csrf: false }, bodyLimit: 256 * 1024 };
+
+    admin.get('/admin/api/services', async () => ({ services: (await services.list()).map(serviceJson) }));
+
+    admin.post('/admin/api/services', json, async (request, reply) => {
+      const { service, clientSecret } = await services.add(request.body ?? {});
+      return reply.status(201).send({ service: serviceJson(service), clientSecret });
+    });
+
+    admin.get<{ Params: { id: string } }>('/admin/api/services/:id', async (request) => {
+      const service = await services.find(request.params.id);
+      if (!service) throw new AppError('service.not_found', 404);
+      return { service: serviceJson(service) };
+    });
+
+    admin.patch<{ Params: { id: string } }>('/admin/api/services/:id', json, async (request) => ({
+      service: serviceJson(await services.update(request.params.id, request.body ?? {})),
+    }));
+
+    admin.post<{ Params: { id: string } }>('/admin/api/services/:id/rotate-secret', json, async (request) => ({
+      clientSecret: await services.rotateSecret(request.params.id),
+    }));
+
+    admin.delete<{ Params: { id: string } }>('/admin/api/services/:id', json, async (request, reply) => {
+      await services.remove(request.params.id);
+      return reply.status(204).send();
+    });
+  });
+}

@@ -1,0 +1,171 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { registerAdminRoutes } from './admin/admin-routes.ts';
+import type { Config } from './config/config.ts';
+import { type DatabaseHandle, openDatabase } from './db/database.ts';
+import { migrate } from './db/migrator.ts';
+import { registerDemoRp } from './demo/demo-rp.ts';
+import { seedDemoServices } from './demo/demo-services.ts';
+import { registerInteractionRoutes } from './flows/interaction-routes.ts';
+import { createLoginFlow } from './flows/login/login-flow.ts';
+import { createProviderPages } from './flows/provider-pages.ts';
+import { createRegistrationFlow } from './flows/registration/registration-flow.ts';
+import { createCsrf } from './http/csrf.ts';
+import { html } from './http/html.ts';
+import { createI18n } from './http/i18n.ts';
+import { createLogger } from './http/logger.ts';
+import { createMetrics } from './http/metrics.ts';
+import { registerOpsRoutes } from './http/ops-routes.ts';
+import { createUiFactory } from './http/request-context.ts';
+import { createServer } from './http/server.ts';
+import { createCitizenStore } from './identity/citizen-store.ts';
+import { registerDevOutboxRoutes } from './messaging/dev-outbox-routes.ts';
+import { devOutboxTransport, smtpTransport } from './messaging/mail-transports.ts';
+import { createMessageDispatcher, type MailTransport } from './messaging/message-queue.ts';
+import { createEmailCodeMethod } from './methods/email-code/email-code.ts';
+import { createLoginThrottle } from './methods/password/login-throttle.ts';
+import { createPasswordHasher } from './methods/password/password-hasher.ts';
+import { createPasswordPolicy } from './methods/password/password-policy.ts';
+import { pruneExpired } from './oidc/adapter.ts';
+import { loadSigningKeys } from './oidc/keys.ts';
+import { createOidc } from './oidc/provider.ts';
+import { createSecrets } from './security/secrets.ts';
+import { createServiceStore } from './services/service-store.ts';
+
+export type AppOptions = {
+  /** An already open database (tests share a template); otherwise opened from config. */
+  database?: DatabaseHandle;
+  logger?: Logger;
+  mailTransport?: MailTransport;
+};
+
+export type App = {
+  server: FastifyInstance;
+  database: DatabaseHandle;
+  config: Config;
+  /** Listens on config.port (0: a free port) and returns the address. */
+  listen(): Promise<string>;
+  /** Stops taking requests, finishes those in flight, stops workers, closes the database. */
+  close(): Promise<void>;
+  sendPendingMail(): Promise<number>;
+};
+
+/** The composition root: builds every part from the configuration, in dependency order. */
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const database =
+    options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const { db } = database;
+  await migrate(db);
+
+  const secure = config.publicUrl.startsWith('https:');
+  const secrets = createSecrets(config.secretKey);
+  const i18n = createI18n();
+  const metrics = createMetrics();
+  const csrf = createCsrf(secrets.cookieKeys[0]!, secure);
+  const ui = createUiFactory(i18n, csrf, secure);
+
+  const citizens = createCitizenStore(db);
+  const services = createServiceStore(db);
+  const hasher = createPasswordHasher();
+  const policy = createPasswordPolicy();
+  const throttle = createLoginThrottle(db);
+  const emailCode = createEmailCodeMethod({ db, secrets });
+  const login = createLoginFlow({ citizens, hasher, throttle, secrets, metrics: metrics.login });
+  const registration = createRegistrationFlow({ db, citizens, hasher, policy, emailCode });
+
+  const transport =
+    options.mailTransport ?? (config.smtpUrl ? smtpTransport(config.smtpUrl, config.mailFrom) : devOutboxTransport(config.dataDir));
+  const mail = createMessageDispatcher({
+    db,
+    transport,
+    onError: (error) => logger.warn({ err: { message: (error as Error).message } }, 'mail delivery failed; will retry'),
+  });
+
+  const keys = await loadSigningKeys(db, secrets);
+  const oidc = createOidc({
+    issuer: config.publicUrl,
+    db,
+    keys,
+    cookieKeys: secrets.cookieKeys,
+    secure,
+    citizens,
+    services,
+    pages: createProviderPages(i18n),
+    onError: (error, route) => {
+      const e = error as Error & { status?: number; error?: string };
+      if ((e.status ?? 500) >= 500) logger.error({ err: { message: e.message, stack: e.stack }, route }, 'oidc error');
+      else logger.info({ oidcError: e.error ?? e.message, route }, 'oidc request refused');
+    },
+  });
+
+  let draining = false;
+  const server = await createServer({
+    logger,
+    metrics,
+    csrf,
+    ui,
+    secure,
+    trustProxy: config.trustProxy,
+    cookieSecret: secrets.cookieKeys[0]!,
+    providerPrefixes: ['/oidc/', '/.well-known/'],
+    providerHandler: (req, res) => oidc.handle(req, res),
+  });
+
+  registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
+  registerInteractionRoutes(server, {
+    db,
+    oidc,
+    ui,
+    citizens,
+    services,
+    login,
+    registration,
+    emailCode,
+    policy,
+    mailQueued: () => mail.nudge(),
+  });
+  registerAdminRoutes(server, { adminToken: config.adminToken, services });
+  if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
+  if (config.demo) {
+    await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });
+    registerDemoRp(server, { issuer: config.publicUrl, secrets, ui, secure });
+  }
+  server.get('/', async (request, reply) => {
+    const u = ui(request, reply);
+    return u.render(
+      200,
+      u.t('home.title'),
+      html`<p>${u.t('home.explain')}</p>${config.demo ? html`<p><a class="button" href="/demo">${u.t('home.demo')}</a></p>` : ''}`,
+    );
+  });
+
+  const pruneTimer = setInterval(() => {
+    pruneExpired(db).catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));
+  }, 10 * 60 * 1000);
+  pruneTimer.unref();
+
+  let closed = false;
+  return {
+    server,
+    database,
+    config,
+    async listen() {
+      await server.listen({ port: config.port, host: config.host });
+      mail.start();
+      const address = server.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      return `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      draining = true;
+      clearInterval(pruneTimer);
+      await server.close();
+      await mail.stop();
+      if (!options.database) await database.close();
+    },
+    sendPendingMail: () => mail.runOnce(),
+  };
+}

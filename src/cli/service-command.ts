@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { serviceJson } from '../admin/admin-routes.ts';
+import { AppError } from '../http/errors.ts';
+import type { ServiceStore } from '../services/service-store.ts';
+
+export const SERVICE_USAGE = `cidadela service <command> [options]
+
+  add     --name N --redirect-uri URI [--redirect-uri URI ...] [--client-id ID]
+          [--description D] [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
+          [--auth client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file F]
+          [--terms-file F.md]
+  update  <client-id> [same options as add]
+  list
+  show    <client-id>
+  rotate-secret <client-id>
+  remove  <client-id>
+
+  --json  prints JSON (for scripts)`;
+
+type Out = { log(line: string): void; error(line: string): void };
+
+const options = {
+  name: { type: 'string' },
+  'client-id': { type: 'string' },
+  description: { type: 'string' },
+  'redirect-uri': { type: 'string', multiple: true },
+  'post-logout-redirect-uri': { type: 'string', multiple: true },
+  'backchannel-logout-uri': { type: 'string' },
+  auth: { type: 'string' },
+  'jwks-file': { type: 'string' },
+  'terms-file': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** Runs `cidadela service ...`; returns the process exit code. */
+export async function serviceCommand(args: string[], services: ServiceStore, out: Out): Promise<number> {
+  const [command, ...rest] = args;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: rest, options, allowPositionals: true });
+  } catch (error) {
+    out.error(`${(error as Error).message}\n\n${SERVICE_USAGE}`);
+    return 2;
+  }
+  const v = parsed.values;
+  const json = v.json === true;
+  const input: Record<string, unknown> = {};
+  if (v.name !== undefined) input.name = v.name;
+  if (v['client-id'] !== undefined) input.clientId = v['client-id'];
+  if (v.description !== undefined) input.description = v.description;
+  if (v['redirect-uri']) input.redirectUris = v['redirect-uri'];
+  if (v['post-logout-redirect-uri']) input.postLogoutRedirectUris = v['post-logout-redirect-uri'];
+  if (v['backchannel-logout-uri'] !== undefined) input.backchannelLogoutUri = v['backchannel-logout-uri'] || null;
+  if (v.auth !== undefined) input.tokenEndpointAuthMethod = v.auth;
+  try {
+    if (v['jwks-file']) input.jwks = JSON.parse(readFileSync(v['jwks-file'], 'utf8'));
+    if (v['terms-file']) input.termsMarkdown = readFileSync(v['terms-file'], 'utf8');
+  } catch (error) {
+    out.error(`cannot read file: ${(error as Error).message}`);
+    return 2;
+  }
+  const id = parsed.positionals[0];
+  const show = (value: unknown, text: string) => out.log(json ? JSON.stringify(value, null, 2) : text);
+  try {
+    switch (command) {
+      case 'add': {
+        const { service, clientSecret } = await services.add(input);
+        show(
+          { service: serviceJson(service), clientSecret },
+          `service added: ${service.name}\n  client_id:     ${service.clientId}\n${
+            clientSecret ? `  client_secret: ${clientSecret}\n  (shown only now; it is stored hashed)` : '  authentication: private_key_jwt'
+          }`,
+        );
+        return 0;
+      }
+      case 'update': {
+        if (!id) break;
+        delete input.clientId;
+        const service = await services.update(id, input);
+        show({ service: serviceJson(service) }, `service updated: ${service.clientId}`);
+        return 0;
+      }
+      case 'list': {
+        const list = await services.list();
+        show(
+          { services: list.map(serviceJson) },
+          list.length ? list.map((s) => `${s.clientId}\t${s.name}`).join('\n') : 'no services',
+        );
+        return 0;
+      }
+      case 'show': {
+        if (!id) break;
+        const service = await services.find(id);
+        if (!service) throw new AppError('service.not_found', 404);
+        show({ service: serviceJson(service) }, JSON.stringify(serviceJson(service), null, 2));
+        return 0;
+      }
+      case 'rotate-secret': {
+        if (!id) break;
+        const clientSecret = await services.rotateSecret(id);
+        show({ clientId: id, clientSecret }, `new client_secret for ${id}: ${clientSecret}\n(the old one no longer works)`);
+        return 0;
+      }
+      case 'remove': {
+        if (!id) break;
+        await services.remove(id);
+        show({ removed: id }, `service removed: ${id}`);
+        return 0;
+      }
+    }
+  } catch (error) {
+    if (error instanceof AppError) {
+      const details = (error.details?.details as { field: string; message: string }[] | undefined) ?? [];
+      if (json) out.error(JSON.stringify({ error: error.code, details }));
+      else out.error([`error: ${error.code}`, ...details.map((d) => `  ${d.field}: ${d.message}`)].join('\n'));
+      return 1;
+    }
+    throw error;
+  }
+  out.error(SERVICE_USAGE);
+  return 2;
+}

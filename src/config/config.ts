@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one schema over the environment. Every key carries its default and why; `loadConfig` is the
+ * only reader of `process.env` in the project.
+ */
+const schema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'])
+    .default('development')
+    .describe('production refuses development secrets and hides the dev outbox'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port'),
+  HOST: z.string().default('0.0.0.0').describe('address to listen on'),
+  PUBLIC_URL: z
+    .url()
+    .default('http://localhost:3000')
+    .describe('external address; also the OIDC issuer (discovery at /.well-known/openid-configuration)'),
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .describe('postgres://… to use PostgreSQL; absent: embedded PGlite in DATA_DIR'),
+  DATA_DIR: z.string().default('./data').describe('PGlite files, the development secret and the dev outbox'),
+  SECRET_KEY: z
+    .string()
+    .min(32)
+    .optional()
+    .describe('encrypts signing keys at rest and signs cookies; 32+ chars; required in production'),
+  ADMIN_TOKEN: z.string().min(24).optional().describe('bearer token for /admin/api; absent: admin API is off'),
+  SMTP_URL: z.string().optional().describe('smtp://user:pass@host:port; absent: mail goes to DATA_DIR/outbox'),
+  MAIL_FROM: z.string().default('Cidadela <nao-responda@cidadela.local>').describe('From header of mail'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DEMO: z
+    .enum(['auto', 'on', 'off'])
+    .default('auto')
+    .describe('seed the two demo services and serve the demo relying party (auto: on outside production)'),
+  TRUST_PROXY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .describe('trust X-Forwarded-* headers (set behind a load balancer)'),
+  RELAY: z.enum(['on', 'off']).default('on').describe('run the event relay inside the web process'),
+});
+
+export type Config = {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  secretKey: string;
+  secretKeyIsDevelopment: boolean;
+  adminToken: string | undefined;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  logLevel: string;
+  demo: boolean;
+  trustProxy: boolean;
+  relay: boolean;
+};
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  const dataDir = resolve(c.DATA_DIR);
+  let secretKey = c.SECRET_KEY;
+  let secretKeyIsDevelopment = false;
+  if (!secretKey) {
+    if (c.NODE_ENV === 'production') {
+      throw new ConfigError('SECRET_KEY is required in production (32 or more random characters)');
+    }
+    secretKey = developmentSecret(dataDir);
+    secretKeyIsDevelopment = true;
+  } else if (c.NODE_ENV === 'production' && secretKey.startsWith('dev-')) {
+    throw new ConfigError('SECRET_KEY looks like a development secret; production refuses to start with it');
+  }
+  const publicUrl = c.PUBLIC_URL.replace(/\/+$/, '');
+  return {
+    env: c.NODE_ENV,
+    port: c.PORT,
+    host: c.HOST,
+    publicUrl,
+    databaseUrl: c.DATABASE_URL,
+    dataDir,
+    secretKey,
+    secretKeyIsDevelopment,
+    adminToken: c.ADMIN_TOKEN,
+    smtpUrl: c.SMTP_URL,
+    mailFrom: c.MAIL_FROM,
+    logLevel: c.LOG_LEVEL,
+    demo: c.DEMO === 'on' || (c.DEMO === 'auto' && c.NODE_ENV !== 'production'),
+    trustProxy: c.TRUST_PROXY === 'true',
+    relay: c.RELAY === 'on',
+  };
+}
+
+/** A development secret is generated once and kept in DATA_DIR so restarts keep sessions and keys. */
+function developmentSecret(dataDir: string): string {
+  const file = join(dataDir, 'dev-secret-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = `dev-${randomBytes(32).toString('base64url')}`;
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+export const configDescriptions: Record<string, string | undefined> = Object.fromEntries(
+  Object.entries(schema.shape).map(([k, v]) => [k, v.description]),
+);

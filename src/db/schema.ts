@@ -1,0 +1,101 @@
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface CitizensTable {
+  id: string;
+  cpf: string | null;
+  email: string;
+  email_verified: Generated<boolean>;
+  name: string;
+  social_name: string | null;
+  birthdate: ColumnType<string | null, string | null | undefined, string | null>;
+  phone_number: string | null;
+  phone_number_verified: Generated<boolean>;
+  password_hash: string | null;
+  status: Generated<'active' | 'disabled'>;
+  locale: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ServicesTable {
+  client_id: string;
+  name: string;
+  description: Generated<string>;
+  client_secret_hash: string | null;
+  token_endpoint_auth_method: Generated<'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'>;
+  jwks: ColumnType<{ keys: unknown[] } | null, string | null | undefined, string | null>;
+  redirect_uris: string[];
+  post_logout_redirect_uris: Generated<string[]>;
+  backchannel_logout_uri: string | null;
+  terms_markdown: Generated<string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface OidcPayloadsTable {
+  model: string;
+  id: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: NullableTimestamp;
+  consumed_at: NullableTimestamp;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  alg: string;
+  encrypted_jwk: string;
+  created_at: Timestamp;
+  retired_at: NullableTimestamp;
+}
+
+export interface FlowsTable {
+  id: string;
+  kind: string;
+  state: string;
+  citizen_id: string | null;
+  interaction_uid: string | null;
+  code_hash: string | null;
+  attempts: Generated<number>;
+  data: ColumnType<Record<string, unknown>, string | undefined, string>;
+  expires_at: Timestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface LoginThrottleTable {
+  key: string;
+  failures: Generated<number>;
+  last_failure_at: Timestamp;
+  locked_until: NullableTimestamp;
+}
+
+export interface MessagesTable {
+  id: Generated<string>;
+  channel: 'email' | 'sms';
+  recipient: string;
+  subject: string;
+  body_text: string | null;
+  body_html: string | null;
+  status: Generated<'pending' | 'sent' | 'failed'>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+  sent_at: NullableTimestamp;
+}
+
+export interface Database {
+  citizens: CitizensTable;
+  services: ServicesTable;
+  oidc_payloads: OidcPayloadsTable;
+  signing_keys: SigningKeysTable;
+  flows: FlowsTable;
+  login_throttle: LoginThrottleTable;
+  messages: MessagesTable;
+}

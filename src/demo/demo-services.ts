@@ -1,0 +1,48 @@
+import type { Secrets } from '../security/secrets.ts';
+import { hashClientSecret, type ServiceStore } from '../services/service-store.ts';
+import type { Db } from '../db/database.ts';
+
+export const DEMO_SERVICES = [
+  {
+    clientId: 'demo-servico',
+    name: 'Serviço de demonstração',
+    description: 'Um serviço municipal de exemplo, para experimentar a entrada com Cidadela.',
+    termsMarkdown:
+      '## Termos de uso do Serviço de demonstração\n\n1. Este serviço existe apenas para demonstração.\n2. Ele recebe seu nome, e-mail e data de nascimento para mostrar que a entrada funcionou.\n3. Você pode revogar o acesso a qualquer momento.',
+  },
+  {
+    clientId: 'demo-segundo',
+    name: 'Segundo serviço de demonstração',
+    description: 'Outro serviço de exemplo: a mesma conta entra sem digitar a senha de novo.',
+    termsMarkdown:
+      '## Termos de uso do Segundo serviço\n\nEste segundo serviço também é só uma demonstração da entrada única da cidade.',
+  },
+] as const;
+
+/** The demo relying party's secret: derived from SECRET_KEY, so nothing extra has to be kept. */
+export function demoClientSecret(secrets: Secrets, clientId: string): string {
+  return secrets.digest('demo-client-secret', clientId);
+}
+
+/** Creates or refreshes the two demo services (development only). */
+export async function seedDemoServices(deps: { db: Db; services: ServiceStore; secrets: Secrets; publicUrl: string }) {
+  for (const demo of DEMO_SERVICES) {
+    const base = `${deps.publicUrl}/demo/${demo.clientId}`;
+    const settings = {
+      name: demo.name,
+      description: demo.description,
+      redirectUris: [`${base}/callback`],
+      postLogoutRedirectUris: [base],
+      backchannelLogoutUri: `${base}/backchannel-logout`,
+      tokenEndpointAuthMethod: 'client_secret_basic' as const,
+      termsMarkdown: demo.termsMarkdown,
+    };
+    if (await deps.services.find(demo.clientId)) await deps.services.update(demo.clientId, settings);
+    else await deps.services.add({ clientId: demo.clientId, ...settings });
+    await deps.db
+      .updateTable('services')
+      .set({ client_secret_hash: hashClientSecret(demoClientSecret(deps.secrets, demo.clientId)) })
+      .where('client_id', '=', demo.clientId)
+      .execute();
+  }
+}

@@ -1,0 +1,29 @@
+import { html } from '../../http/html.ts';
+import { csrfField, errorSummary, field } from '../../http/layout.ts';
+import type { Ui } from '../../http/request-context.ts';
+
+export function loginPage(
+  ui: Ui,
+  input: { uid: string; serviceName: string | undefined; identifier?: string; error?: string; errorParams?: Record<string, string> },
+) {
+  const { t } = ui;
+  const message = input.error ? t(input.error, input.errorParams) : '';
+  return ui.render(
+    input.error === 'login.throttled' ? 429 : input.error ? 401 : 200,
+    t('login.title'),
+    html`${input.serviceName ? html`<p class="notice">${t('login.for_service', { service: input.serviceName })}</p>` : ''}
+${message ? html`<div class="errors" role="alert"><p>${message}</p></div>` : ''}
+<form method="post" action="/interaction/${input.uid}/login" novalidate>
+  ${csrfField(ui.csrf())}
+  ${field({ t, name: 'identifier', label: t('login.identifier'), hint: t('login.identifier_hint'), value: input.identifier ?? '', autocomplete: 'username', maxlength: 254 })}
+  ${field({ t, name: 'password', label: t('login.password'), type: 'password', autocomplete: 'current-password', maxlength: 1000 })}
+  <div class="actions"><button type="submit">${t('login.submit')}</button></div>
+</form>
+<h2>${t('login.no_account')}</h2>
+<p><a class="button secondary" href="/interaction/${input.uid}/register">${t('login.register')}</a></p>
+<form method="post" action="/interaction/${input.uid}/abort">
+  ${csrfField(ui.csrf())}
+  <button type="submit" class="secondary">${t('login.cancel')}</button>
+</form>`,
+  );
+}

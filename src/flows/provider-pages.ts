@@ -1,0 +1,52 @@
+import { html, trusted } from '../http/html.ts';
+import { type I18n, negotiateLocale } from '../http/i18n.ts';
+import { page } from '../http/layout.ts';
+import { LANG_COOKIE } from '../http/request-context.ts';
+import type { PageContext, ProviderPages } from '../oidc/provider.ts';
+
+/** Pages oidc-provider renders itself (errors, logout confirmation), in the person's language. */
+export function createProviderPages(i18n: I18n): ProviderPages {
+  const ui = (ctx: PageContext) => {
+    const locale = negotiateLocale(
+      [ctx.query.lang as string | undefined, ctx.cookies[LANG_COOKIE], ctx.query.ui_locales as string | undefined],
+      ctx.acceptLanguage,
+    );
+    return { locale, t: i18n.translator(locale) };
+  };
+  return {
+    error(ctx, code, _description, status) {
+      const { locale, t } = ui(ctx);
+      const key = i18n.has(`oidc_error.${code}`) ? `oidc_error.${code}` : 'oidc_error.generic';
+      // The protocol's description is for developers and may echo request values: show only the code.
+      return page({
+        t,
+        locale,
+        title: t('oidc_error.title'),
+        body: html`<p>${t(key)}</p><p class="hint">${t('oidc_error.code', { code, status })}</p>`,
+      });
+    },
+    logout(ctx, form, clientName) {
+      const { locale, t } = ui(ctx);
+      return page({
+        t,
+        locale,
+        title: t('logout.title'),
+        body: html`<p>${clientName ? t('logout.question_service', { service: clientName }) : t('logout.question')}</p>
+${trusted(form)}
+<div class="actions">
+  <button type="submit" form="op.logoutForm" name="logout" value="yes">${t('logout.yes')}</button>
+  <button type="submit" form="op.logoutForm" class="secondary">${t('logout.no')}</button>
+</div>`,
+      });
+    },
+    loggedOut(ctx, clientName) {
+      const { locale, t } = ui(ctx);
+      return page({
+        t,
+        locale,
+        title: t('logout.done_title'),
+        body: html`<p>${clientName ? t('logout.done_service', { service: clientName }) : t('logout.done')}</p>`,
+      });
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { html } from '../../http/html.ts';
+import { csrfField, field } from '../../http/layout.ts';
+import type { Ui } from '../../http/request-context.ts';
+
+export function maskEmail(email: string): string {
+  const [local = '', domain = ''] = email.split('@');
+  const shown = local.length <= 2 ? local.slice(0, 1) : local.slice(0, 2);
+  return `${shown}${'•'.repeat(Math.max(1, Math.min(local.length - shown.length, 6)))}@${domain}`;
+}
+
+export function emailCodePage(
+  ui: Ui,
+  input: { uid: string; email: string; error?: string; errorParams?: Record<string, string | number>; info?: string },
+) {
+  const { t } = ui;
+  return ui.render(
+    input.error ? 422 : 200,
+    t('email_code.title'),
+    html`<p>${t('email_code.sent_to', { email: maskEmail(input.email) })}</p>
+${input.info ? html`<p class="notice" role="status">${t(input.info)}</p>` : ''}
+<form method="post" action="/interaction/${input.uid}/confirm-email" novalidate>
+  ${csrfField(ui.csrf())}
+  ${field({ t, name: 'code', label: t('email_code.code'), hint: t('email_code.code_hint'), error: input.error ? t(input.error, input.errorParams) : undefined, inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 7 })}
+  <div class="actions"><button type="submit">${t('email_code.submit')}</button></div>
+</form>
+<form method="post" action="/interaction/${input.uid}/confirm-email/resend">
+  ${csrfField(ui.csrf())}
+  <button type="submit" class="secondary">${t('email_code.resend')}</button>
+</form>`,
+  );
+}

@@ -1,0 +1,129 @@
+import type { Db } from '../../db/database.ts';
+import type { Citizen, CitizenStore } from '../../identity/citizen-store.ts';
+import { normalizeCpf } from '../../identity/cpf.ts';
+import { AppError } from '../../http/errors.ts';
+import type { Translate } from '../../http/i18n.ts';
+import type { EmailCodeMethod } from '../../methods/email-code/email-code.ts';
+import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
+import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
+import { normalizePhone } from '../../identity/phone.ts';
+
+export type RegistrationForm = {
+  cpf: string;
+  name: string;
+  social_name: string;
+  birthdate: string;
+  email: string;
+  phone_number: string;
+  password: string;
+};
+
+export const REGISTRATION_FIELDS = ['cpf', 'name', 'social_name', 'birthdate', 'email', 'phone_number', 'password'] as const;
+
+export type RegistrationErrors = Partial<Record<keyof RegistrationForm, string>>;
+
+const EMAIL = /^[^\s@<>()[\],;:"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+function validDate(value: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return false;
+  const d = new Date(`${value}T00:00:00Z`);
+  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) return false;
+  const year = d.getUTCFullYear();
+  return year >= 1900 && d.getTime() <= Date.now();
+}
+
+/** Reads the typed values (trimmed, length-capped) from a submitted form. */
+export function readRegistrationForm(body: Record<string, unknown>): RegistrationForm {
+  const get = (k: string, max = 200) => (typeof body[k] === 'string' ? (body[k] as string) : '').slice(0, max);
+  return {
+    cpf: get('cpf', 20).trim(),
+    name: get('name').trim().replace(/\s+/g, ' '),
+    social_name: get('social_name').trim().replace(/\s+/g, ' '),
+    birthdate: get('birthdate', 10).trim(),
+    email: get('email', 254).trim(),
+    phone_number: get('phone_number', 30).trim(),
+    password: get('password', 1000),
+  };
+}
+
+export function createRegistrationFlow(deps: {
+  db: Db;
+  citizens: CitizenStore;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  emailCode: EmailCodeMethod;
+}) {
+  const { db, citizens, hasher, policy, emailCode } = deps;
+
+  async function validate(form: RegistrationForm): Promise<RegistrationErrors> {
+    const errors: RegistrationErrors = {};
+    const cpf = normalizeCpf(form.cpf);
+    if (!form.cpf) errors.cpf = 'register.cpf_required';
+    else if (!cpf) errors.cpf = 'register.cpf_invalid';
+    if (form.name.length < 3 || !/\p{L}/u.test(form.name) || !form.name.includes(' ')) errors.name = 'register.name_invalid';
+    if (form.social_name && form.social_name.length < 2) errors.social_name = 'register.social_name_invalid';
+    if (!validDate(form.birthdate)) errors.birthdate = 'register.birthdate_invalid';
+    if (!EMAIL.test(form.email) || form.email.length > 254) errors.email = 'register.email_invalid';
+    if (form.phone_number && !normalizePhone(form.phone_number)) errors.phone_number = 'register.phone_invalid';
+    const problem = policy.check(form.password, {
+      cpf,
+      name: form.name,
+      birthdate: form.birthdate,
+      email: form.email,
+    });
+    if (problem) errors.password = problem;
+    if (cpf && !errors.email) {
+      const taken = await citizens.taken(cpf, form.email);
+      if (taken.cpf) errors.cpf = 'register.cpf_taken';
+      if (taken.email) errors.email = 'register.email_taken';
+    }
+    return errors;
+  }
+
+  return {
+    validate,
+    /**
+     * Creates the citizen (e-mail not yet confirmed) and starts the e-mail confirmation, in one
+     * transaction: either both exist or neither does.
+     */
+    async register(
+      form: RegistrationForm,
+      context: { interactionUid: string | null; locale: string; t: Translate },
+    ): Promise<{ ok: true; citizen: Citizen; flowId: string } | { ok: false; errors: RegistrationErrors }> {
+      const errors = await validate(form);
+      if (Object.keys(errors).length > 0) return { ok: false, errors };
+      const passwordHash = await hasher.hash(form.password);
+      try {
+        return await db.transaction().execute(async (trx) => {
+          const citizen = await citizens.create(
+            {
+              cpf: normalizeCpf(form.cpf)!,
+              email: form.email,
+              name: form.name,
+              socialName: form.social_name || null,
+              birthdate: form.birthdate,
+              phoneNumber: form.phone_number ? normalizePhone(form.phone_number) : null,
+              passwordHash,
+              locale: context.locale,
+            },
+            trx,
+          );
+          const flowId = await emailCode.start(trx, {
+            citizenId: citizen.id,
+            email: citizen.email,
+            interactionUid: context.interactionUid,
+            t: context.t,
+          });
+          return { ok: true as const, citizen, flowId };
+        });
+      } catch (error) {
+        // Two submissions racing for the same CPF or e-mail: the second gets the same message.
+        if (error instanceof AppError && error.code === 'register.cpf_taken') return { ok: false, errors: { cpf: error.code } };
+        if (error instanceof AppError && error.code === 'register.email_taken') return { ok: false, errors: { email: error.code } };
+        throw error;
+      }
+    },
+  };
+}
+
+export type RegistrationFlow = ReturnType<typeof createRegistrationFlow>;

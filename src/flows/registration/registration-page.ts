@@ -1,0 +1,34 @@
+import { html } from '../../http/html.ts';
+import { csrfField, errorSummary, field } from '../../http/layout.ts';
+import type { Ui } from '../../http/request-context.ts';
+import type { RegistrationErrors, RegistrationForm } from './registration-flow.ts';
+
+export function registrationPage(
+  ui: Ui,
+  input: { uid: string; serviceName: string | undefined; form?: Partial<RegistrationForm>; errors?: RegistrationErrors },
+) {
+  const { t } = ui;
+  const f = input.form ?? {};
+  const e = input.errors ?? {};
+  const hasErrors = Object.keys(e).length > 0;
+  return ui.render(
+    hasErrors ? 422 : 200,
+    t('register.title'),
+    html`${input.serviceName ? html`<p class="notice">${t('login.for_service', { service: input.serviceName })}</p>` : ''}
+${errorSummary(t, e as Record<string, string>)}
+<form method="post" action="/interaction/${input.uid}/register" novalidate>
+  ${csrfField(ui.csrf())}
+  ${field({ t, name: 'cpf', label: t('register.cpf'), hint: t('register.cpf_hint'), value: f.cpf, error: e.cpf, inputmode: 'numeric', autocomplete: 'off', maxlength: 14 })}
+  ${field({ t, name: 'name', label: t('register.name'), value: f.name, error: e.name, autocomplete: 'name', maxlength: 200 })}
+  ${field({ t, name: 'social_name', label: t('register.social_name'), hint: t('register.social_name_hint'), value: f.social_name, error: e.social_name, required: false, maxlength: 200 })}
+  ${field({ t, name: 'birthdate', label: t('register.birthdate'), type: 'date', value: f.birthdate, error: e.birthdate, autocomplete: 'bday' })}
+  ${field({ t, name: 'email', label: t('register.email'), hint: t('register.email_hint'), type: 'email', value: f.email, error: e.email, autocomplete: 'email', maxlength: 254 })}
+  ${field({ t, name: 'phone_number', label: t('register.phone'), hint: t('register.phone_hint'), type: 'tel', value: f.phone_number, error: e.phone_number, autocomplete: 'tel', required: false, maxlength: 25 })}
+  ${field({ t, name: 'password', label: t('register.password'), hint: t('register.password_hint'), type: 'password', error: e.password, autocomplete: 'new-password', maxlength: 1000 })}
+  <p class="strength" id="password-strength" aria-live="polite" data-labels="${[0, 1, 2, 3, 4].map((s) => t(`password.strength_${s}`)).join('|')}"></p>
+  <div class="actions"><button type="submit">${t('register.submit')}</button></div>
+</form>
+<p><a href="/interaction/${input.uid}">${t('register.have_account')}</a></p>`,
+    ['/static/password-strength.js'],
+  );
+}

@@ -1,0 +1,95 @@
+import { html, type SafeHtml } from './html.ts';
+import { LOCALES, type Locale, type Translate } from './i18n.ts';
+
+export type PageInput = {
+  t: Translate;
+  locale: Locale;
+  title: string;
+  body: SafeHtml;
+  /** Path (with query) of this page, for the language switch links. */
+  path?: string;
+  scripts?: string[];
+};
+
+const LANGUAGE_NAMES: Record<Locale, string> = { 'pt-BR': 'Português', en: 'English', es: 'Español' };
+
+function withLang(path: string, locale: Locale): string {
+  const url = new URL(path, 'http://x');
+  url.searchParams.set('lang', locale);
+  return `${url.pathname}${url.search}`;
+}
+
+/** The one page frame: skip link, language switch, main landmark; no inline script or style. */
+export function page({ t, locale, title, body, path = '/', scripts = [] }: PageInput): string {
+  return `<!doctype html>${html`<html lang="${locale}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Cidadela</title>
+<link rel="stylesheet" href="/static/app.css">
+${scripts.map((s) => html`<script src="${s}" defer></script>`)}
+</head>
+<body>
+<a class="skip" href="#main">${t('layout.skip')}</a>
+<header class="top">
+  <span class="brand">Cidadela</span>
+  <nav aria-label="${t('layout.language')}" class="langs">
+    <ul>${LOCALES.map((l) =>
+      l === locale
+        ? html`<li><span aria-current="true" lang="${l}">${LANGUAGE_NAMES[l]}</span></li>`
+        : html`<li><a href="${withLang(path, l)}" lang="${l}" hreflang="${l}">${LANGUAGE_NAMES[l]}</a></li>`,
+    )}</ul>
+  </nav>
+</header>
+<main id="main">
+<h1>${title}</h1>
+${body}
+</main>
+<footer class="foot"><p>${t('layout.footer')}</p></footer>
+</body>
+</html>`}`;
+}
+
+/** A list of errors at the top of a form, announced to screen readers. */
+export function errorSummary(t: Translate, errors: Record<string, string>): SafeHtml {
+  const entries = Object.entries(errors);
+  if (entries.length === 0) return html``;
+  return html`<div class="errors" role="alert" tabindex="-1">
+  <h2>${t('form.errors_title')}</h2>
+  <ul>${entries.map(([field, key]) => html`<li><a href="#${field}">${t(key)}</a></li>`)}</ul>
+</div>`;
+}
+
+export type FieldInput = {
+  t: Translate;
+  name: string;
+  label: string;
+  type?: string;
+  value?: string;
+  error?: string | undefined;
+  hint?: string;
+  autocomplete?: string;
+  inputmode?: string;
+  required?: boolean;
+  maxlength?: number;
+};
+
+export function field(f: FieldInput): SafeHtml {
+  const hintId = f.hint ? `${f.name}-hint` : '';
+  const errorId = f.error ? `${f.name}-error` : '';
+  const describedBy = [hintId, errorId].filter(Boolean).join(' ');
+  return html`<div class="field${f.error ? ' invalid' : ''}">
+  <label for="${f.name}">${f.label}${f.required === false ? html` <span class="optional">(${f.t('form.optional')})</span>` : ''}</label>
+  ${f.hint ? html`<p class="hint" id="${hintId}">${f.hint}</p>` : ''}
+  ${f.error ? html`<p class="error" id="${errorId}">${f.t(f.error)}</p>` : ''}
+  <input id="${f.name}" name="${f.name}" type="${f.type ?? 'text'}" value="${f.value ?? ''}"${
+    f.autocomplete ? html` autocomplete="${f.autocomplete}"` : ''
+  }${f.inputmode ? html` inputmode="${f.inputmode}"` : ''}${f.required === false ? '' : html` required`}${
+    f.maxlength ? html` maxlength="${f.maxlength}"` : ''
+  }${describedBy ? html` aria-describedby="${describedBy}"` : ''}${f.error ? html` aria-invalid="true"` : ''}>
+</div>`;
+}
+
+export function csrfField(token: string): SafeHtml {
+  return html`<input type="hidden" name="_csrf" value="${token}">`;
+}

@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Csrf } from './csrf.ts';
+import { AppError } from './errors.ts';
+import { html } from './html.ts';
+import { pathOnly } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+import type { UiFactory } from './request-context.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: the route takes POSTs without a CSRF token (JSON APIs with their own authentication). */
+    csrf?: boolean;
+  }
+}
+
+const PUBLIC_DIR = new URL('../../public/', import.meta.url).pathname;
+export const FORM_BODY_LIMIT = 64 * 1024;
+
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export function securityHeaders(set: (name: string, value: string) => void, secure: boolean) {
+  set('content-security-policy', CSP);
+  set('x-content-type-options', 'nosniff');
+  set('referrer-policy', 'no-referrer');
+  set('x-frame-options', 'DENY');
+  set('cross-origin-opener-policy', 'same-origin');
+  set('permissions-policy', 'camera=(), microphone=(), geolocation=()');
+  if (secure) set('strict-transport-security', 'max-age=31536000; includeSubDomains');
+}
+
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  const message = String((error as Error).message ?? '');
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300', '08006', '08001', '08003'].includes(code) ||
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(message)
+  );
+}
+
+export type ServerDeps = {
+  logger: Logger;
+  metrics: Metrics;
+  csrf: Csrf;
+  ui: UiFactory;
+  secure: boolean;
+  trustProxy: boolean;
+  cookieSecret: string;
+  /** Requests under these prefixes go to the OIDC provider untouched. */
+  providerPrefixes: string[];
+  providerHandler: (req: FastifyRequest['raw'], res: import('node:http').ServerResponse) => void;
+};
+
+export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    logController: { disableRequestLogging: true },
+    trustProxy: deps.trustProxy,
+    bodyLimit: FORM_BODY_LIMIT,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w-]{8,64}$/.test(given) ? given : randomUUID();
+    },
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  await app.register(cookie, { secret: deps.cookieSecret });
+  await app.register(formbody, { bodyLimit: FORM_BODY_LIMIT });
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/static/', index: false, maxAge: '1h' });
+
+  const started = new WeakMap<object, bigint>();
+  app.addHook('onRequest', async (request, reply) => {
+    started.set(request.raw, process.hrtime.bigint());
+    reply.header('x-request-id', request.id);
+    const path = pathOnly(request.url);
+    if (deps.providerPrefixes.some((p) => path.startsWith(p))) {
+      reply.hijack();
+      const res = reply.raw;
+      securityHeaders((n, v) => res.setHeader(n, v), deps.secure);
+      res.setHeader('x-request-id', request.id);
+      res.on('finish', () => logDone(request, res.statusCode, 'oidc'));
+      deps.providerHandler(request.raw, res);
+    }
+  });
+
+  function logDone(request: FastifyRequest, status: number, route: string) {
+    const t0 = started.get(request.raw);
+    const seconds = t0 ? Number(process.hrtime.bigint() - t0) / 1e9 : 0;
+    deps.metrics.observe(route, status, seconds);
+    request.log.info(
+      { reqId: request.id, method: request.method, path: pathOnly(request.url), status, ms: Math.round(seconds * 1000) },
+      'request',
+    );
+  }
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    securityHeaders((n, v) => reply.header(n, v), deps.secure);
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    logDone(request, reply.statusCode, request.routeOptions.url ?? 'unmatched');
+  });
+
+  // Every state-changing form carries a CSRF token; JSON APIs opt out and authenticate otherwise.
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.method !== 'POST' && request.method !== 'PUT' && request.method !== 'PATCH' && request.method !== 'DELETE') return;
+    if (request.routeOptions.config?.csrf === false) return;
+    if (!deps.csrf.valid(request)) {
+      const ui = deps.ui(request, reply);
+      return ui.render(403, ui.t('csrf.title'), html`<p>${ui.t('csrf.explain')}</p><p><a href="/">${ui.t('error.home')}</a></p>`);
+    }
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const err = error as Error & { statusCode?: number; code?: string };
+    let status: number;
+    let code: string;
+    if (err instanceof AppError) {
+      status = err.status;
+      code = err.code;
+    } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
+      status = 413;
+      code = 'error.too_large';
+    } else if (isUnavailable(err)) {
+      status = 503;
+      code = 'error.unavailable';
+      reply.header('retry-after', '5');
+    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      status = err.statusCode;
+      code = 'error.bad_request';
+    } else {
+      status = 500;
+      code = 'error.internal';
+    }
+    if (status >= 500) request.log.error({ reqId: request.id, err: { message: err.message, code: err.code, stack: err.stack } }, 'request failed');
+    const wantsJson =
+      pathOnly(request.url).startsWith('/admin/api') ||
+      pathOnly(request.url).startsWith('/api/') ||
+      (request.headers.accept ?? '').includes('application/json') ||
+      (request.headers['content-type'] ?? '').includes('application/json');
+    if (wantsJson) {
+      return reply.status(status).send({
+        error: code,
+        ...(err instanceof AppError && err.details ? err.details : {}),
+      });
+    }
+    const ui = deps.ui(request, reply);
+    return ui.render(status, ui.t('error.title'), html`<p>${ui.t(code)}</p>`);
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    if (pathOnly(request.url).startsWith('/admin/api') || pathOnly(request.url).startsWith('/api/')) {
+      return reply.status(404).send({ error: 'not_found' });
+    }
+    const ui = deps.ui(request, reply);
+    return ui.render(404, ui.t('error.not_found_title'), html`<p>${ui.t('error.not_found')}</p><p><a href="/">${ui.t('error.home')}</a></p>`);
+  });
+
+  return app as unknown as FastifyInstance;
+}

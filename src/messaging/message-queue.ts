@@ -1,0 +1,142 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.ts';
+
+export type OutgoingMail = { to: string; subject: string; text: string; html?: string };
+
+/** Queues a mail as a record, inside the caller's transaction; the dispatcher sends it after commit. */
+export async function enqueueMail(trx: Db, mail: OutgoingMail): Promise<void> {
+  await trx
+    .insertInto('messages')
+    .values({
+      channel: 'email',
+      recipient: mail.to,
+      subject: mail.subject,
+      body_text: mail.text,
+      body_html: mail.html ?? null,
+      last_error: null,
+      sent_at: null,
+    })
+    .execute();
+}
+
+export type MailTransport = {
+  send(mail: OutgoingMail): Promise<void>;
+  /** Whether sent bodies stay in the database (the development outbox shows them). */
+  keepsBodies: boolean;
+};
+
+export type MessageDispatcher = {
+  /** Sends what is due now; returns how many were sent. */
+  runOnce(): Promise<number>;
+  /** Wakes the worker now instead of at its next tick (called after a commit that queued mail). */
+  nudge(): void;
+  start(): void;
+  stop(): Promise<void>;
+};
+
+const MAX_ATTEMPTS = 8;
+
+export function createMessageDispatcher(opts: {
+  db: Db;
+  transport: MailTransport;
+  intervalMs?: number;
+  onError?: (error: unknown) => void;
+}): MessageDispatcher {
+  const { db, transport } = opts;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<number> | undefined;
+  let again = false;
+  let stopped = true;
+
+  async function runOnce(): Promise<number> {
+    let sent = 0;
+    for (;;) {
+      const batch = await db.transaction().execute(async (trx) => {
+        const rows = await trx
+          .selectFrom('messages')
+          .selectAll()
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', sql<Date>`now()`)
+          .orderBy('id')
+          .limit(20)
+          .forUpdate()
+          .skipLocked()
+          .execute();
+        for (const row of rows) {
+          try {
+            await transport.send({
+              to: row.recipient,
+              subject: row.subject,
+              text: row.body_text ?? '',
+              ...(row.body_html ? { html: row.body_html } : {}),
+            });
+            await trx
+              .updateTable('messages')
+              .set({
+                status: 'sent',
+                sent_at: sql<Date>`now()`,
+                attempts: row.attempts + 1,
+                // Bodies carry one-time codes: once delivered they are not kept.
+                ...(transport.keepsBodies ? {} : { body_text: null, body_html: null }),
+              })
+              .where('id', '=', row.id)
+              .execute();
+            sent++;
+          } catch (error) {
+            opts.onError?.(error);
+            const attempts = row.attempts + 1;
+            const backoff = Math.min(2 ** attempts * 5, 3600);
+            await trx
+              .updateTable('messages')
+              .set({
+                attempts,
+                status: attempts >= MAX_ATTEMPTS ? 'failed' : 'pending',
+                last_error: String((error as Error).message ?? error).slice(0, 500),
+                next_attempt_at: sql<Date>`now() + make_interval(secs => ${backoff})`,
+              })
+              .where('id', '=', row.id)
+              .execute();
+          }
+        }
+        return rows.length;
+      });
+      if (batch < 20) return sent;
+    }
+  }
+
+  function kick(): void {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = runOnce()
+      .catch((error) => {
+        opts.onError?.(error);
+        return 0;
+      })
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          kick();
+        }
+      });
+  }
+
+  return {
+    runOnce,
+    nudge: kick,
+    start() {
+      stopped = false;
+      timer = setInterval(kick, opts.intervalMs ?? 2000);
+      timer.unref();
+      kick();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await running;
+    },
+  };
+}

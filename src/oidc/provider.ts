@@ -1,0 +1,195 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Db } from '../db/database.ts';
+import { type CitizenStore, citizenClaims } from '../identity/citizen-store.ts';
+import type { ServiceStore } from '../services/service-store.ts';
+import { createAdapterClass } from './adapter.ts';
+import type { PrivateJwk } from './keys.ts';
+
+/**
+ * The only module that imports oidc-provider. Everything else talks to `Oidc`.
+ * Protocol choices (DESIGN.md): code flow with PKCE S256 only, rotating refresh tokens, exact
+ * redirect URIs, ES256 ID tokens (RS256 published for old clients), RP-initiated and back-channel
+ * logout, introspection and revocation for services.
+ */
+
+export type ProviderPages = {
+  error(ctx: PageContext, code: string, description: string | undefined, status: number): string;
+  logout(ctx: PageContext, form: string, clientName: string | undefined): string;
+  loggedOut(ctx: PageContext, clientName: string | undefined): string;
+};
+
+/** What a page renderer needs from a request handled inside the provider. */
+export type PageContext = { query: Record<string, unknown>; cookies: Record<string, string>; acceptLanguage?: string | undefined };
+
+export type OidcDeps = {
+  issuer: string;
+  db: Db;
+  keys: PrivateJwk[];
+  cookieKeys: string[];
+  secure: boolean;
+  citizens: CitizenStore;
+  services: ServiceStore;
+  pages: ProviderPages;
+  /** Called for each error the provider answers with, for logs and metrics (no secrets in it). */
+  onError?: (error: Error, route: string | undefined) => void;
+};
+
+export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'cpf'];
+export const CLAIMS: Record<string, string[]> = {
+  openid: ['sub'],
+  profile: ['name', 'social_name', 'birthdate', 'locale'],
+  email: ['email', 'email_verified'],
+  phone: ['phone_number', 'phone_number_verified'],
+  address: ['address'],
+  cpf: ['cpf'],
+};
+
+export const TTL = {
+  AccessToken: 10 * 60,
+  AuthorizationCode: 60,
+  IdToken: 60 * 60,
+  RefreshToken: 30 * 24 * 60 * 60,
+  Interaction: 60 * 60,
+  Session: 14 * 24 * 60 * 60,
+  Grant: 365 * 24 * 60 * 60,
+};
+
+function parseCookies(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return out;
+}
+
+function pageContext(ctx: KoaContextWithOIDC): PageContext {
+  return {
+    query: { ...ctx.query, ...(ctx.oidc?.params ?? {}) },
+    cookies: parseCookies(ctx.get('cookie')),
+    acceptLanguage: ctx.get('accept-language') || undefined,
+  };
+}
+
+export function createOidc(deps: OidcDeps) {
+  const { citizens, services, pages } = deps;
+  const Adapter = createAdapterClass(deps.db, (id) => services.clientMetadata(id));
+
+  const configuration: Configuration = {
+    adapter: Adapter as never,
+    jwks: { keys: deps.keys as never },
+    cookies: {
+      keys: deps.cookieKeys,
+      names: { session: 'cdl_session', interaction: 'cdl_interaction', resume: 'cdl_resume' },
+      long: { httpOnly: true, sameSite: 'lax', secure: deps.secure },
+      short: { httpOnly: true, sameSite: 'lax', secure: deps.secure },
+    },
+    routes: {
+      authorization: '/oidc/auth',
+      token: '/oidc/token',
+      userinfo: '/oidc/me',
+      jwks: '/oidc/jwks',
+      end_session: '/oidc/session/end',
+      introspection: '/oidc/token/introspection',
+      revocation: '/oidc/token/revocation',
+      pushed_authorization_request: '/oidc/request',
+    },
+    scopes: SCOPES,
+    claims: CLAIMS,
+    acrValues: ['bronze', 'prata', 'ouro'],
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256', 'RS256'],
+      userinfoSigningAlgValues: ['ES256', 'RS256'],
+      introspectionSigningAlgValues: ['ES256', 'RS256'],
+      clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
+      authorizationSigningAlgValues: ['ES256', 'RS256'],
+      requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256'],
+    },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      backchannelLogout: { enabled: true },
+      claimsParameter: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = pages.logout(pageContext(ctx), form, ctx.oidc.client?.clientName);
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = pages.loggedOut(pageContext(ctx), ctx.oidc.client?.clientName);
+        },
+      },
+    },
+    // Every service that may refresh gets rotating refresh tokens, without needing offline_access.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    ttl: TTL,
+    conformIdTokenClaims: true,
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    findAccount: async (_ctx, sub) => {
+      const citizen = await citizens.findById(sub);
+      if (!citizen || citizen.status !== 'active') return undefined;
+      return {
+        accountId: citizen.id,
+        claims: async () => citizenClaims(citizen) as { sub: string },
+      };
+    },
+    renderError: async (ctx, out, error) => {
+      ctx.type = 'html';
+      const status = (error as { statusCode?: number }).statusCode ?? ctx.status ?? 400;
+      ctx.body = pages.error(pageContext(ctx), out.error ?? 'server_error', out.error_description, status);
+    },
+  };
+
+  const provider = new Provider(deps.issuer, configuration);
+  provider.proxy = true;
+
+  // Client secrets are stored as SHA-256 hashes (DESIGN: never kept in clear), so the comparison
+  // oidc-provider makes against `client_secret` (which holds the hash) hashes the presented one.
+  // This touches the Client model's prototype: the one deep hook into the library, kept here.
+  const ClientModel = provider.Client as unknown as { prototype: { clientSecret?: string; compareClientSecret(a: string): boolean } };
+  ClientModel.prototype.compareClientSecret = function compareHashed(actual: string) {
+    const stored = this.clientSecret ?? '';
+    const presented = `sha256:${createHash('sha256').update(String(actual)).digest('base64url')}`;
+    const a = Buffer.from(stored);
+    const b = Buffer.from(presented);
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+
+  provider.on('server_error', (_ctx, error) => deps.onError?.(error, 'server_error'));
+  provider.on('authorization.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
+  provider.on('grant.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
+
+  const callback = provider.callback();
+
+  return {
+    provider,
+    issuer: deps.issuer,
+    handle(req: IncomingMessage, res: ServerResponse): void {
+      callback(req, res);
+    },
+    interactionDetails: (req: IncomingMessage, res: ServerResponse) => provider.interactionDetails(req, res),
+    interactionResult: (req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>) =>
+      provider.interactionResult(req, res, result, { mergeWithLastSubmission: false }),
+    Grant: provider.Grant,
+  };
+}
+
+export type Oidc = ReturnType<typeof createOidc>;
