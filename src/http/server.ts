@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Csrf } from './csrf.ts';
 import { AppError } from './errors.ts';
@@ -66,7 +66,7 @@ export type ServerDeps = {
 export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
-    logController: { disableRequestLogging: true },
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.trustProxy,
     bodyLimit: FORM_BODY_LIMIT,
     genReqId: (req) => {
@@ -95,12 +95,15 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
 
-  function logDone(request: FastifyRequest, status: number, route: string) {
+  const logged = new WeakSet<object>();
+  function logDone(request: { raw: object; id: string; method: string; url: string; log: FastifyRequest['log'] }, status: number, route: string) {
+    if (logged.has(request.raw)) return;
+    logged.add(request.raw);
     const t0 = started.get(request.raw);
     const seconds = t0 ? Number(process.hrtime.bigint() - t0) / 1e9 : 0;
     deps.metrics.observe(route, status, seconds);
     request.log.info(
-      { reqId: request.id, method: request.method, path: pathOnly(request.url), status, ms: Math.round(seconds * 1000) },
+      { method: request.method, path: pathOnly(request.url), status, ms: Math.round(seconds * 1000) },
       'request',
     );
   }
@@ -146,7 +149,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
       status = 500;
       code = 'error.internal';
     }
-    if (status >= 500) request.log.error({ reqId: request.id, err: { message: err.message, code: err.code, stack: err.stack } }, 'request failed');
+    if (status >= 500) request.log.error({ err: { message: err.message, code: err.code, stack: err.stack } }, 'request failed');
     const wantsJson =
       pathOnly(request.url).startsWith('/admin/api') ||
       pathOnly(request.url).startsWith('/api/') ||

@@ -38,7 +38,7 @@ export type OidcDeps = {
 
 export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'cpf'];
 export const CLAIMS: Record<string, string[]> = {
-  openid: ['sub'],
+  openid: ['sub', 'amr'],
   profile: ['name', 'social_name', 'birthdate', 'locale'],
   email: ['email', 'email_verified'],
   phone: ['phone_number', 'phone_number_verified'],
@@ -140,6 +140,13 @@ export function createOidc(deps: OidcDeps) {
     rotateRefreshToken: true,
     ttl: TTL,
     conformIdTokenClaims: true,
+    // oidc-provider refuses outbound calls to private and loopback addresses (SSRF protection for
+    // dynamically registered clients). Here only operators register services, and city systems
+    // live on internal networks, so the back-channel logout URIs they register must be reachable.
+    fetch: (url, options) => {
+      const { dispatcher: _ssrfGuard, ...rest } = options as RequestInit & { dispatcher?: unknown };
+      return globalThis.fetch(url, rest);
+    },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
@@ -176,6 +183,7 @@ export function createOidc(deps: OidcDeps) {
   provider.on('server_error', (_ctx, error) => deps.onError?.(error, 'server_error'));
   provider.on('authorization.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
   provider.on('grant.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
+  provider.on('backchannel.error', (_ctx, error, client) => deps.onError?.(error, `backchannel_logout:${client.clientId}`));
 
   const callback = provider.callback();
 
