@@ -23,4 +23,8 @@ test('passwords built from the citizen own data are refused', () => {
   assert.equal(policy.check('maria14071990', me), 'password.personal');
   assert.equal(policy.check('souza1990', me), 'password.personal');
   assert.equal(policy.check('Maria.Souza', me), 'password.personal');
+  // Punctuation around own data does not make it someone else's.
+  assert.equal(policy.check('maria.souza.1!', me), 'password.personal');
+  assert.equal(policy.check('14/07/1990 maria', me), 'password.personal');
+  assert.equal(policy.check('529.982.247-25', me), 'password.personal');
 });

@@ -54,10 +54,13 @@ export function createPasswordPolicy(): PasswordPolicy {
       const folded = fold(password);
       const digits = password.replace(/\D/g, '');
       const mine = personal(ctx).map(fold);
-      // "Built from" own data: what is left after removing it is too little to matter.
-      let rest = folded;
-      for (const p of mine.sort((a, b) => b.length - a.length)) rest = rest.split(p).join('');
-      if (rest.length < 4 && rest.length < folded.length) return 'password.personal';
+      // "Built from" own data: what is left after removing it is too little to matter. Separators
+      // do not count as what is left: "maria.1990!" and "14/07/1990maria" are still own data.
+      const bare = (s: string) => s.replace(/[^\p{L}\p{N}]/gu, '');
+      let rest = bare(folded);
+      const letters = rest.length;
+      for (const p of mine.map(bare).filter(Boolean).sort((a, b) => b.length - a.length)) rest = rest.split(p).join('');
+      if (rest.length < 4 && rest.length < letters) return 'password.personal';
       if (ctx.cpf && digits.length >= 6 && ctx.cpf.includes(digits) && digits.length >= folded.length - 3) {
         return 'password.personal';
       }
