@@ -18,7 +18,10 @@ import { createMetrics } from './http/metrics.ts';
 import { registerOpsRoutes } from './http/ops-routes.ts';
 import { createUiFactory } from './http/request-context.ts';
 import { createServer } from './http/server.ts';
-import { createCitizenStore } from './identity/citizen-store.ts';
+import { claimsFor, createCitizenStore } from './identity/citizen-store.ts';
+import { createConsentStore } from './consent/consent-store.ts';
+import { createConsentFlow } from './flows/consent/consent-flow.ts';
+import { createTtlCache } from './services/ttl-cache.ts';
 import { registerDevOutboxRoutes } from './messaging/dev-outbox-routes.ts';
 import { devOutboxTransport, smtpTransport } from './messaging/mail-transports.ts';
 import { createMessageDispatcher, type MailTransport } from './messaging/message-queue.ts';
@@ -31,6 +34,8 @@ import { loadSigningKeys } from './oidc/keys.ts';
 import { createOidc } from './oidc/provider.ts';
 import { createSecrets } from './security/secrets.ts';
 import { createServiceStore } from './services/service-store.ts';
+
+const SERVICE_CACHE_MS = 5_000;
 
 export type AppOptions = {
   /** An already open database (tests share a template); otherwise opened from config. */
@@ -82,6 +87,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onError: (error) => logger.warn({ err: { message: (error as Error).message } }, 'mail delivery failed; will retry'),
   });
 
+  const consents = createConsentStore(db);
+  const consent = createConsentFlow({ db, citizens, services, consents });
+  // Hot paths (every token, userinfo and authorization) read services through a short cache;
+  // a change made on another server copy is seen within SERVICE_CACHE_MS.
+  const cachedService = createTtlCache(SERVICE_CACHE_MS, (clientId: string) => services.find(clientId));
+
   const keys = await loadSigningKeys(db, secrets);
   const oidc = createOidc({
     issuer: config.publicUrl,
@@ -89,8 +100,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     keys,
     cookieKeys: secrets.cookieKeys,
     secure,
-    citizens,
     services,
+    async releasedClaims(accountId, clientId) {
+      const citizen = await citizens.findById(accountId);
+      if (!citizen || citizen.status !== 'active') return undefined;
+      if (!clientId) return { sub: citizen.id };
+      const service = await cachedService(clientId);
+      if (!service) return { sub: citizen.id };
+      if (service.firstParty) return claimsFor(citizen, ['name', 'social_name', 'email']);
+      const current = await consents.current(citizen.id, clientId);
+      // Only what the citizen consented to share and the contract still lists.
+      const contract = new Set(service.fields.map((f) => f.key));
+      return claimsFor(citizen, (current?.fieldsShared ?? []).filter((k) => contract.has(k)));
+    },
+    async consentNeeded(accountId, clientId) {
+      const service = await cachedService(clientId);
+      if (!service) return true;
+      return (await consents.need(accountId, service)).needed;
+    },
     pages: createProviderPages(i18n),
     onError: (error, route) => {
       const e = error as Error & { status?: number; error?: string };
@@ -121,6 +148,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     services,
     login,
     registration,
+    consent,
     emailCode,
     policy,
     mailQueued: () => mail.nudge(),

@@ -16,6 +16,7 @@ export interface CitizensTable {
   password_hash: string | null;
   status: Generated<'active' | 'disabled'>;
   locale: string | null;
+  profile: ColumnType<Record<string, unknown>, string | undefined, string>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -30,7 +31,7 @@ export interface ServicesTable {
   redirect_uris: string[];
   post_logout_redirect_uris: Generated<string[]>;
   backchannel_logout_uri: string | null;
-  terms_markdown: Generated<string>;
+  first_party: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -90,7 +91,54 @@ export interface MessagesTable {
   sent_at: NullableTimestamp;
 }
 
+export interface ServiceFieldsTable {
+  client_id: string;
+  field_key: string;
+  required: boolean;
+  purpose: ColumnType<Record<string, string>, string, string>;
+  position: Generated<number>;
+  added_at: Timestamp;
+}
+
+export interface ServiceTermsTable {
+  client_id: string;
+  version: number;
+  text_markdown: string;
+  sha256: string;
+  published_at: Timestamp;
+}
+
+export interface ConsentsTable {
+  id: Generated<string>;
+  citizen_id: string;
+  client_id: string;
+  action: 'granted' | 'revoked';
+  terms_version: number | null;
+  terms_sha256: string | null;
+  fields_offered: string[];
+  fields_shared: string[];
+  ip: string | null;
+  user_agent: string | null;
+  acr: string | null;
+  amr: string[] | null;
+  created_at: Timestamp;
+}
+
+export interface ConsentCurrentTable {
+  citizen_id: string;
+  client_id: string;
+  consent_id: string;
+  terms_version: number | null;
+  fields_offered: string[];
+  fields_shared: string[];
+  granted_at: Timestamp;
+}
+
 export interface Database {
+  service_fields: ServiceFieldsTable;
+  service_terms: ServiceTermsTable;
+  consents: ConsentsTable;
+  consent_current: ConsentCurrentTable;
   citizens: CitizensTable;
   services: ServicesTable;
   oidc_payloads: OidcPayloadsTable;

@@ -9,6 +9,11 @@ export const DEMO_SERVICES = [
     description: 'Um serviço municipal de exemplo, para experimentar a entrada com Cidadela.',
     termsMarkdown:
       '## Termos de uso do Serviço de demonstração\n\n1. Este serviço existe apenas para demonstração.\n2. Ele recebe seu nome, e-mail e data de nascimento para mostrar que a entrada funcionou.\n3. Você pode revogar o acesso a qualquer momento.',
+    fields: [
+      { key: 'name', required: true, purpose: { 'pt-BR': 'para chamar você pelo nome', en: 'to call you by your name', es: 'para llamarlo por su nombre' } },
+      { key: 'email', required: true, purpose: { 'pt-BR': 'para enviar avisos do serviço', en: 'to send you notices of the service', es: 'para enviarle avisos del servicio' } },
+      { key: 'birthdate', required: false, purpose: { 'pt-BR': 'para mostrar que dados opcionais podem ser recusados', en: 'to show that optional data can be refused', es: 'para mostrar que los datos opcionales pueden rechazarse' } },
+    ],
   },
   {
     clientId: 'demo-segundo',
@@ -16,6 +21,10 @@ export const DEMO_SERVICES = [
     description: 'Outro serviço de exemplo: a mesma conta entra sem digitar a senha de novo.',
     termsMarkdown:
       '## Termos de uso do Segundo serviço\n\nEste segundo serviço também é só uma demonstração da entrada única da cidade.',
+    fields: [
+      { key: 'name', required: true, purpose: { 'pt-BR': 'para chamar você pelo nome', en: 'to call you by your name', es: 'para llamarlo por su nombre' } },
+      { key: 'address', required: false, purpose: { 'pt-BR': 'para mostrar um endereço na demonstração', en: 'to show an address in the demo', es: 'para mostrar una dirección en la demostración' } },
+    ],
   },
 ] as const;
 
@@ -36,6 +45,7 @@ export async function seedDemoServices(deps: { db: Db; services: ServiceStore; s
       backchannelLogoutUri: `${base}/backchannel-logout`,
       tokenEndpointAuthMethod: 'client_secret_basic' as const,
       termsMarkdown: demo.termsMarkdown,
+      fields: demo.fields.map((f) => ({ ...f, purpose: { ...f.purpose } })),
     };
     if (await deps.services.find(demo.clientId)) await deps.services.update(demo.clientId, settings);
     else await deps.services.add({ clientId: demo.clientId, ...settings });

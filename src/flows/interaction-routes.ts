@@ -6,12 +6,13 @@ import type { Ui, UiFactory } from '../http/request-context.ts';
 import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
 import type { PasswordPolicy } from '../methods/password/password-policy.ts';
 import type { Oidc } from '../oidc/provider.ts';
-import type { ServiceStore } from '../services/service-store.ts';
+import type { Service, ServiceStore } from '../services/service-store.ts';
+import type { ConsentFlow } from './consent/consent-flow.ts';
 import { consentPage } from './consent/consent-page.ts';
 import type { LoginFlow } from './login/login-flow.ts';
 import { loginPage } from './login/login-page.ts';
 import { emailCodePage } from './registration/email-code-page.ts';
-import { readRegistrationForm, type RegistrationFlow } from './registration/registration-flow.ts';
+import { readRegistrationForm, REGISTRATION_FIELDS, type RegistrationFlow } from './registration/registration-flow.ts';
 import { registrationPage } from './registration/registration-page.ts';
 
 type Deps = {
@@ -22,6 +23,7 @@ type Deps = {
   services: ServiceStore;
   login: LoginFlow;
   registration: RegistrationFlow;
+  consent: ConsentFlow;
   emailCode: EmailCodeMethod;
   policy: PasswordPolicy;
   /** Mail queued in a committed transaction: wake the sender. */
@@ -78,13 +80,9 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
       if (pending && pending.state !== 'done') return reply.redirect(`/interaction/${details.uid}/confirm-email`, 303);
       return loginPage(ui, { uid: details.uid, serviceName: service?.name });
     }
-    if (details.prompt.name === 'consent' && service) {
-      return consentPage(ui, {
-        uid: details.uid,
-        serviceName: service.name,
-        description: service.description,
-        termsMarkdown: service.termsMarkdown,
-      });
+    if (details.prompt.name === 'consent' && service && details.session?.accountId) {
+      const screen = await deps.consent.screen(details.session.accountId, service.clientId);
+      return consentPage(ui, { uid: details.uid, screen });
     }
     return ui.render(400, ui.t('interaction.expired_title'), html`<p>${ui.t('interaction.expired')}</p>`);
   });
@@ -129,8 +127,17 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
   app.get<{ Params: Params }>('/interaction/:uid/register', async (request, reply) => {
     const ctx = await load(request, reply);
     if (!ctx) return reply;
-    return registrationPage(ctx.ui, { uid: ctx.details.uid, serviceName: ctx.service?.name });
+    return registrationPage(ctx.ui, { uid: ctx.details.uid, serviceName: ctx.service?.name, ...serviceAsks(ctx.service) });
   });
+
+  /** What the signing-in service requires beyond the core form, so the citizen types it once. */
+  function serviceAsks(service: Service | undefined) {
+    const required = (service?.fields ?? []).filter((f) => f.required).map((f) => f.key);
+    return {
+      extraFields: required.filter((k) => !(REGISTRATION_FIELDS as readonly string[]).includes(k)),
+      requiredCore: required.filter((k) => (REGISTRATION_FIELDS as readonly string[]).includes(k)),
+    };
+  }
 
   app.post<{ Params: Params; Body: Record<string, unknown> }>('/interaction/:uid/register', async (request, reply) => {
     const ctx = await load(request, reply);
@@ -138,14 +145,25 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     const { details, ui, service } = ctx;
     if (details.prompt.name !== 'login') return reply.redirect(`/interaction/${details.uid}`, 303);
     const form = readRegistrationForm(request.body ?? {});
-    const result = await deps.registration.register(form, { interactionUid: details.uid, locale: ui.locale, t: ui.t });
+    const asks = serviceAsks(service);
+    const body = request.body ?? {};
+    const result = await deps.registration.register(form, {
+      interactionUid: details.uid,
+      locale: ui.locale,
+      t: ui.t,
+      extra: { fields: [...asks.requiredCore, ...asks.extraFields], body },
+    });
     if (!result.ok) {
       // Everything typed comes back, except the password.
+      const extraForm: Record<string, string> = {};
+      for (const [k, v] of Object.entries(body)) if (k.startsWith('f_') && typeof v === 'string') extraForm[k] = v.slice(0, 300);
       return registrationPage(ui, {
         uid: details.uid,
         serviceName: service?.name,
         form: { ...form, password: '' },
         errors: result.errors,
+        ...asks,
+        extraForm,
       });
     }
     deps.mailQueued();
@@ -209,20 +227,29 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     if (request.body?.decision !== 'accept') {
       return finish(request, reply, { error: 'access_denied', error_description: 'the citizen declined' });
     }
-    const { Grant } = oidc;
+    const accountId = details.session.accountId;
     const clientId = String(details.params.client_id);
+    const outcome = await deps.consent.accept(accountId, clientId, request.body ?? {}, {
+      ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? null,
+      acr: typeof details.session.acr === 'string' ? details.session.acr : null,
+      amr: Array.isArray(details.session.amr) ? (details.session.amr as string[]) : null,
+    });
+    if (!outcome.ok) return consentPage(ctx.ui, { uid: details.uid, screen: outcome.screen, errors: outcome.errors });
+    const { Grant } = oidc;
     const grant = details.grantId
-      ? ((await Grant.find(details.grantId)) ?? new Grant({ accountId: details.session.accountId, clientId }))
-      : new Grant({ accountId: details.session.accountId, clientId });
+      ? ((await Grant.find(details.grantId)) ?? new Grant({ accountId, clientId }))
+      : new Grant({ accountId, clientId });
     const missing = details.prompt.details as {
       missingOIDCScope?: string[];
       missingOIDCClaims?: string[];
       missingResourceScopes?: Record<string, string[]>;
     };
-    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    const scopes = typeof details.params.scope === 'string' ? details.params.scope : 'openid';
+    grant.addOIDCScope([...new Set([...scopes.split(' '), ...(missing.missingOIDCScope ?? [])])].join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-      grant.addResourceScope(indicator, scopes.join(' '));
+    for (const [indicator, resourceScopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, resourceScopes.join(' '));
     }
     const grantId = await grant.save();
     return finish(request, reply, { consent: { grantId } });

@@ -3,6 +3,7 @@ import type { Db } from '../db/database.ts';
 import { AppError } from '../http/errors.ts';
 import { randomId } from '../security/secrets.ts';
 import { normalizeCpf } from './cpf.ts';
+import { claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
 
 export type Citizen = {
   id: string;
@@ -17,6 +18,8 @@ export type Citizen = {
   passwordHash: string | null;
   status: 'active' | 'disabled';
   locale: string | null;
+  /** Catalog fields without a column of their own, by catalog key. */
+  profile: Record<string, unknown>;
 };
 
 export type NewCitizen = {
@@ -44,6 +47,7 @@ function toCitizen(r: Record<string, unknown>): Citizen {
     passwordHash: r.password_hash as string | null,
     status: r.status as Citizen['status'],
     locale: r.locale as string | null,
+    profile: (r.profile as Record<string, unknown> | undefined) ?? {},
   };
 }
 
@@ -123,17 +127,84 @@ export function createCitizenStore(db: Db) {
 
 export type CitizenStore = ReturnType<typeof createCitizenStore>;
 
-/** Standard OIDC claim names where they exist; `cpf` and `social_name` for the rest. */
-export function citizenClaims(c: Citizen): Record<string, unknown> {
-  return {
-    sub: c.id,
-    name: c.name,
-    ...(c.socialName ? { social_name: c.socialName } : {}),
-    ...(c.birthdate ? { birthdate: c.birthdate } : {}),
-    email: c.email,
-    email_verified: c.emailVerified,
-    ...(c.phoneNumber ? { phone_number: c.phoneNumber, phone_number_verified: c.phoneNumberVerified } : {}),
-    ...(c.cpf ? { cpf: c.cpf } : {}),
-    ...(c.locale ? { locale: c.locale } : {}),
-  };
+const COLUMNS: Record<string, keyof Citizen> = {
+  name: 'name',
+  social_name: 'socialName',
+  birthdate: 'birthdate',
+  cpf: 'cpf',
+  email: 'email',
+  phone_number: 'phoneNumber',
+  locale: 'locale',
+};
+const COLUMN_NAMES: Record<string, string> = {
+  name: 'name',
+  social_name: 'social_name',
+  birthdate: 'birthdate',
+  cpf: 'cpf',
+  email: 'email',
+  phone_number: 'phone_number',
+  locale: 'locale',
+};
+
+/** The citizen's current value of each catalog field they have. */
+export function profileValues(c: Citizen): Record<string, FieldValue> {
+  const out: Record<string, FieldValue> = {};
+  for (const def of FIELD_CATALOG) {
+    const value = def.storage === 'column' ? c[COLUMNS[def.key]!] : c.profile[def.key];
+    if (value !== null && value !== undefined && value !== '') out[def.key] = value as FieldValue;
+  }
+  return out;
+}
+
+/**
+ * Writes catalog field values (null clears one) inside the caller's transaction, and returns the
+ * keys whose value really changed.
+ */
+export async function writeProfile(
+  trx: Db,
+  citizen: Citizen,
+  changes: Record<string, FieldValue | null>,
+): Promise<string[]> {
+  const current = profileValues(citizen);
+  const changed: string[] = [];
+  const columns: Record<string, unknown> = {};
+  const profile = { ...citizen.profile };
+  for (const [key, value] of Object.entries(changes)) {
+    const def = fieldDef(key);
+    if (!def) throw new AppError('field.unknown', 400, { field: key });
+    if (JSON.stringify(current[key] ?? null) === JSON.stringify(value ?? null)) continue;
+    changed.push(key);
+    if (def.storage === 'column') columns[COLUMN_NAMES[key]!] = value;
+    else if (value === null) delete profile[key];
+    else profile[key] = value;
+  }
+  if (changed.length === 0) return changed;
+  if (changed.includes('email')) columns.email_verified = false;
+  if (changed.includes('phone_number')) columns.phone_number_verified = false;
+  try {
+    await trx
+      .updateTable('citizens')
+      .set({ ...(columns as object), profile: JSON.stringify(profile), updated_at: sql<Date>`now()` })
+      .where('id', '=', citizen.id)
+      .execute();
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') throw new AppError('register.email_taken', 409);
+    throw error;
+  }
+  return changed;
+}
+
+/** Claims for a set of catalog fields (OIDC names; e-mail and phone carry their _verified). */
+export function claimsFor(c: Citizen, fields: Iterable<string>): Record<string, unknown> {
+  const values = profileValues(c);
+  const out: Record<string, unknown> = { sub: c.id };
+  for (const key of fields) {
+    const def = fieldDef(key);
+    const value = values[key];
+    if (!def || value === undefined) continue;
+    out[def.claim] = claimValue(def, value);
+    if (key === 'email') out.email_verified = c.emailVerified;
+    if (key === 'phone_number') out.phone_number_verified = c.phoneNumberVerified;
+  }
+  return out;
 }

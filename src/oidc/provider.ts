@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Configuration, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../db/database.ts';
-import { type CitizenStore, citizenClaims } from '../identity/citizen-store.ts';
+import { CATALOG_CLAIMS } from '../identity/field-catalog.ts';
 import type { ServiceStore } from '../services/service-store.ts';
 import { createAdapterClass } from './adapter.ts';
 import type { PrivateJwk } from './keys.ts';
@@ -29,21 +29,27 @@ export type OidcDeps = {
   keys: PrivateJwk[];
   cookieKeys: string[];
   secure: boolean;
-  citizens: CitizenStore;
   services: ServiceStore;
+  /**
+   * The claims released to a service: exactly the fields the citizen consented to share with it,
+   * whatever scopes it asked for. Undefined when the account does not exist or is disabled.
+   */
+  releasedClaims(accountId: string, clientId: string | undefined): Promise<Record<string, unknown> | undefined>;
+  /** Whether the citizen must see the service's consent screen (first access, new terms or fields). */
+  consentNeeded(accountId: string, clientId: string): Promise<boolean>;
   pages: ProviderPages;
   /** Called for each error the provider answers with, for logs and metrics (no secrets in it). */
   onError?: (error: Error, route: string | undefined) => void;
 };
 
 export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'cpf'];
+/**
+ * Every catalog claim hangs on `openid`: what a service receives is decided by the citizen's
+ * consent to its data contract (see releasedClaims), not by the scopes it asks for. The other
+ * scopes are accepted so that standard client libraries work unchanged.
+ */
 export const CLAIMS: Record<string, string[]> = {
-  openid: ['sub', 'amr'],
-  profile: ['name', 'social_name', 'birthdate', 'locale'],
-  email: ['email', 'email_verified'],
-  phone: ['phone_number', 'phone_number_verified'],
-  address: ['address'],
-  cpf: ['cpf'],
+  openid: ['sub', 'amr', ...CATALOG_CLAIMS],
 };
 
 export const TTL = {
@@ -74,7 +80,21 @@ function pageContext(ctx: KoaContextWithOIDC): PageContext {
 }
 
 export function createOidc(deps: OidcDeps) {
-  const { citizens, services, pages } = deps;
+  const { services, pages } = deps;
+
+  // The consent prompt also appears when the citizen has not accepted the service's current terms
+  // and data contract, even if oidc-provider's own grant covers the requested scopes.
+  const policy = interactionPolicy.base();
+  policy.get('consent')!.checks.add(
+    new interactionPolicy.Check('cidadela_consent', 'terms of use or data contract not accepted', async (ctx) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId || !ctx.oidc.client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      if (ctx.oidc.result?.consent) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return (await deps.consentNeeded(accountId, ctx.oidc.client.clientId))
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+  );
   const Adapter = createAdapterClass(deps.db, (id) => services.clientMetadata(id));
 
   const configuration: Configuration = {
@@ -139,7 +159,8 @@ export function createOidc(deps: OidcDeps) {
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
     ttl: TTL,
-    conformIdTokenClaims: true,
+    // The ID token carries the consented claims too (services need not call userinfo).
+    conformIdTokenClaims: false,
     // oidc-provider refuses outbound calls to private and loopback addresses (SSRF protection for
     // dynamically registered clients). Here only operators register services, and city systems
     // live on internal networks, so the back-channel logout URIs they register must be reachable.
@@ -148,15 +169,31 @@ export function createOidc(deps: OidcDeps) {
       return globalThis.fetch(url, rest);
     },
     interactions: {
+      policy,
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
-    findAccount: async (_ctx, sub) => {
-      const citizen = await citizens.findById(sub);
-      if (!citizen || citizen.status !== 'active') return undefined;
-      return {
-        accountId: citizen.id,
-        claims: async () => citizenClaims(citizen) as { sub: string },
-      };
+    // A consent lives beyond a browser session: a citizen who consented before, on any device,
+    // gets a grant for the scopes asked now, as long as the consent is current.
+    loadExistingGrant: async (ctx) => {
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
+      if (grantId) {
+        const grant = await ctx.oidc.provider.Grant.find(grantId);
+        if (grant) return grant;
+      }
+      const accountId = ctx.oidc.session?.accountId;
+      const client = ctx.oidc.client;
+      if (!accountId || !client || (await deps.consentNeeded(accountId, client.clientId))) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ accountId, clientId: client.clientId });
+      grant.addOIDCScope([...ctx.oidc.requestParamOIDCScopes].join(' '));
+      if (ctx.oidc.requestParamClaims.size) grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);
+      await grant.save();
+      return grant;
+    },
+    findAccount: async (ctx, sub) => {
+      const clientId = ctx.oidc?.client?.clientId;
+      const claims = await deps.releasedClaims(sub, clientId);
+      if (!claims) return undefined;
+      return { accountId: sub, claims: async () => claims as { sub: string } };
     },
     renderError: async (ctx, out, error) => {
       ctx.type = 'html';

@@ -4,6 +4,10 @@ import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import type { ServicesTable } from '../db/schema.ts';
 import { AppError } from '../http/errors.ts';
+import { isFieldKey } from '../identity/field-catalog.ts';
+
+export type ContractField = { key: string; required: boolean; purpose: Record<string, string> };
+export type TermsVersion = { version: number; sha256: string; text: string; publishedAt: Date };
 
 export type Service = {
   clientId: string;
@@ -14,7 +18,11 @@ export type Service = {
   postLogoutRedirectUris: string[];
   backchannelLogoutUri: string | null;
   jwks: { keys: unknown[] } | null;
+  /** The current terms text ('' when none was published). */
   termsMarkdown: string;
+  terms: TermsVersion | null;
+  fields: ContractField[];
+  firstParty: boolean;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -28,6 +36,29 @@ const uri = z
     const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
     return u.protocol === 'https:' || (u.protocol === 'http:' && loopback) || /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(u.protocol);
   }, 'must be an absolute https URI (http only on loopback) without a fragment');
+
+const purposeText = z.string().trim().min(3).max(500);
+const contractField = z
+  .object({
+    key: z.string().refine(isFieldKey, { message: 'is not a field of the catalog' }),
+    required: z.boolean().default(false),
+    purpose: z.union([
+      purposeText,
+      z
+        .object({ 'pt-BR': purposeText, en: purposeText.optional(), es: purposeText.optional() })
+        .strict(),
+    ]),
+  })
+  .strict()
+  .transform((f) => ({
+    key: f.key,
+    required: f.required,
+    purpose: typeof f.purpose === 'string' ? { 'pt-BR': f.purpose } : (f.purpose as Record<string, string>),
+  }));
+export const contractSchema = z
+  .array(contractField)
+  .max(30)
+  .refine((list) => new Set(list.map((f) => f.key)).size === list.length, { message: 'a field appears twice' });
 
 export const serviceInputSchema = z
   .object({
@@ -48,6 +79,8 @@ export const serviceInputSchema = z
       .nullable()
       .default(null),
     termsMarkdown: z.string().max(100_000).default(''),
+    fields: contractSchema.default([]),
+    firstParty: z.boolean().default(false),
   })
   .strict()
   .refine((s) => s.tokenEndpointAuthMethod !== 'private_key_jwt' || s.jwks, {
@@ -66,6 +99,7 @@ export const serviceUpdateSchema = z
     tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']),
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) }).nullable(),
     termsMarkdown: z.string().max(100_000),
+    fields: contractSchema,
   })
   .partial()
   .strict();
@@ -80,7 +114,11 @@ function newSecret(): string {
   return randomBytes(32).toString('base64url');
 }
 
-function toService(row: ServicesTable & Record<string, unknown>): Service {
+function toService(
+  row: ServicesTable & Record<string, unknown>,
+  fields: ContractField[],
+  terms: TermsVersion | null,
+): Service {
   return {
     clientId: row.client_id,
     name: row.name,
@@ -90,7 +128,10 @@ function toService(row: ServicesTable & Record<string, unknown>): Service {
     postLogoutRedirectUris: row.post_logout_redirect_uris as unknown as string[],
     backchannelLogoutUri: row.backchannel_logout_uri,
     jwks: row.jwks as unknown as Service['jwks'],
-    termsMarkdown: row.terms_markdown as unknown as string,
+    termsMarkdown: terms?.text ?? '',
+    terms,
+    fields,
+    firstParty: row.first_party as unknown as boolean,
     createdAt: row.created_at as unknown as Date,
     updatedAt: row.updated_at as unknown as Date,
   };
@@ -106,9 +147,69 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
 }
 
 export function createServiceStore(db: Db) {
+  async function contract(clientId: string, trx: Db = db): Promise<ContractField[]> {
+    const rows = await trx
+      .selectFrom('service_fields')
+      .select(['field_key', 'required', 'purpose'])
+      .where('client_id', '=', clientId)
+      .orderBy('position')
+      .orderBy('field_key')
+      .execute();
+    return rows.map((r) => ({ key: r.field_key, required: r.required, purpose: r.purpose }));
+  }
+
+  async function currentTerms(clientId: string, trx: Db = db): Promise<TermsVersion | null> {
+    const row = await trx
+      .selectFrom('service_terms')
+      .selectAll()
+      .where('client_id', '=', clientId)
+      .orderBy('version', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? { version: row.version, sha256: row.sha256, text: row.text_markdown, publishedAt: row.published_at } : null;
+  }
+
   async function find(clientId: string): Promise<Service | undefined> {
     const row = await db.selectFrom('services').selectAll().where('client_id', '=', clientId).executeTakeFirst();
-    return row ? toService(row as never) : undefined;
+    if (!row) return undefined;
+    const [fields, terms] = await Promise.all([contract(clientId), currentTerms(clientId)]);
+    return toService(row as never, fields, terms);
+  }
+
+  /** Publishes `text` as a new terms version unless it is the current one; earlier versions stay. */
+  async function publishTerms(trx: Db, clientId: string, text: string): Promise<TermsVersion | null> {
+    const current = await currentTerms(clientId, trx);
+    if (current?.text === text || (!current && text === '')) return current;
+    const version = (current?.version ?? (await lastTermsVersion(trx, clientId))) + 1;
+    const sha256 = createHash('sha256').update(text, 'utf8').digest('hex');
+    await trx.insertInto('service_terms').values({ client_id: clientId, version, text_markdown: text, sha256 }).execute();
+    return { version, sha256, text, publishedAt: new Date() };
+  }
+
+  async function lastTermsVersion(trx: Db, clientId: string): Promise<number> {
+    const row = await trx
+      .selectFrom('service_terms')
+      .select((eb) => eb.fn.max('version').as('v'))
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return Number(row?.v ?? 0);
+  }
+
+  async function writeContract(trx: Db, clientId: string, fields: ContractField[]): Promise<void> {
+    await trx.deleteFrom('service_fields').where('client_id', '=', clientId).execute();
+    if (fields.length === 0) return;
+    await trx
+      .insertInto('service_fields')
+      .values(
+        fields.map((f, i) => ({
+          client_id: clientId,
+          field_key: f.key,
+          required: f.required,
+          purpose: JSON.stringify(f.purpose),
+          position: i,
+        })),
+      )
+      .execute();
   }
 
   async function secretHash(clientId: string): Promise<string | null | undefined> {
@@ -123,9 +224,22 @@ export function createServiceStore(db: Db) {
   return {
     find,
     secretHash,
+    contract,
+    currentTerms,
     async list(): Promise<Service[]> {
-      const rows = await db.selectFrom('services').selectAll().orderBy('created_at').execute();
-      return rows.map((r) => toService(r as never));
+      const rows = await db.selectFrom('services').select('client_id').orderBy('created_at').execute();
+      return (await Promise.all(rows.map((r) => find(r.client_id)))).filter((s): s is Service => Boolean(s));
+    },
+
+    /** All published versions of a service's terms, newest first. */
+    async termsHistory(clientId: string): Promise<TermsVersion[]> {
+      const rows = await db
+        .selectFrom('service_terms')
+        .selectAll()
+        .where('client_id', '=', clientId)
+        .orderBy('version', 'desc')
+        .execute();
+      return rows.map((r) => ({ version: r.version, sha256: r.sha256, text: r.text_markdown, publishedAt: r.published_at }));
     },
 
     /** Creates a service; the returned secret is shown once and stored only as a hash. */
@@ -134,21 +248,25 @@ export function createServiceStore(db: Db) {
       const clientId = s.clientId ?? `svc-${randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
       const clientSecret = s.tokenEndpointAuthMethod === 'private_key_jwt' ? null : newSecret();
       try {
-        await db
-          .insertInto('services')
-          .values({
-            client_id: clientId,
-            name: s.name,
-            description: s.description,
-            client_secret_hash: clientSecret ? hashClientSecret(clientSecret) : null,
-            token_endpoint_auth_method: s.tokenEndpointAuthMethod,
-            jwks: s.jwks ? JSON.stringify(s.jwks) : null,
-            redirect_uris: s.redirectUris,
-            post_logout_redirect_uris: s.postLogoutRedirectUris,
-            backchannel_logout_uri: s.backchannelLogoutUri,
-            terms_markdown: s.termsMarkdown,
-          })
-          .execute();
+        await db.transaction().execute(async (trx) => {
+          await trx
+            .insertInto('services')
+            .values({
+              client_id: clientId,
+              name: s.name,
+              description: s.description,
+              client_secret_hash: clientSecret ? hashClientSecret(clientSecret) : null,
+              token_endpoint_auth_method: s.tokenEndpointAuthMethod,
+              jwks: s.jwks ? JSON.stringify(s.jwks) : null,
+              redirect_uris: s.redirectUris,
+              post_logout_redirect_uris: s.postLogoutRedirectUris,
+              backchannel_logout_uri: s.backchannelLogoutUri,
+              first_party: s.firstParty,
+            })
+            .execute();
+          await writeContract(trx, clientId, s.fields);
+          await publishTerms(trx, clientId, s.termsMarkdown);
+        });
       } catch (error) {
         if ((error as { code?: string }).code === '23505') throw new AppError('service.exists', 409);
         throw error;
@@ -167,7 +285,8 @@ export function createServiceStore(db: Db) {
           details: [{ field: 'jwks', message: 'private_key_jwt needs the service public keys (jwks)' }],
         });
       }
-      await db
+      await db.transaction().execute(async (trx) => {
+      await trx
         .updateTable('services')
         .set({
           ...(s.name !== undefined ? { name: s.name } : {}),
@@ -177,11 +296,13 @@ export function createServiceStore(db: Db) {
           ...(s.backchannelLogoutUri !== undefined ? { backchannel_logout_uri: s.backchannelLogoutUri } : {}),
           ...(s.tokenEndpointAuthMethod ? { token_endpoint_auth_method: s.tokenEndpointAuthMethod } : {}),
           ...(s.jwks !== undefined ? { jwks: s.jwks ? JSON.stringify(s.jwks) : null } : {}),
-          ...(s.termsMarkdown !== undefined ? { terms_markdown: s.termsMarkdown } : {}),
           updated_at: sql<Date>`now()`,
         })
         .where('client_id', '=', clientId)
         .execute();
+        if (s.fields !== undefined) await writeContract(trx, clientId, s.fields);
+        if (s.termsMarkdown !== undefined) await publishTerms(trx, clientId, s.termsMarkdown);
+      });
       return (await find(clientId))!;
     },
 

@@ -3,7 +3,7 @@ import { cpfFromBase } from '../../src/identity/cpf.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
 import { codeFrom, type startSmtpPeer } from './smtp-peer.ts';
 import type { TestApp } from './test-app.ts';
-import { formAction, type Page, UserAgent } from './user-agent.ts';
+import { formAction, formFields, type Page, UserAgent } from './user-agent.ts';
 
 let counter = 0;
 
@@ -33,6 +33,12 @@ export async function addService(app: TestApp, input: Record<string, unknown> = 
     redirectUris: [redirectUri],
     postLogoutRedirectUris: [`${redirectUri}/after-logout`],
     termsMarkdown: '# Termos\n\nUse com cuidado.',
+    fields: [
+      { key: 'name', required: true, purpose: 'para identificar você' },
+      { key: 'email', required: true, purpose: 'para enviar avisos' },
+      { key: 'cpf', required: true, purpose: 'para cruzar com o cadastro municipal' },
+      { key: 'birthdate', required: false, purpose: 'para calcular a idade' },
+    ],
     ...input,
   });
   const config = await client.discovery(new URL(app.url), service.clientId, clientSecret!, undefined, {
@@ -91,9 +97,16 @@ export async function registerThroughService(
 }
 
 /** On a consent page: accept (or decline) and return where the browser is sent. */
-export async function answerConsent(ua: UserAgent, page: Page, svc: TestService, accept = true): Promise<Page> {
+export async function answerConsent(
+  ua: UserAgent,
+  page: Page,
+  svc: TestService,
+  accept = true,
+  typed: Record<string, string> = {},
+): Promise<Page> {
   if (!page.html.includes('name="decision"')) throw new Error(`not a consent page: ${page.url}\n${page.html.slice(0, 2000)}`);
-  return ua.post(formAction(page, '/consent'), { decision: accept ? 'accept' : 'decline' }, svc.redirectUri);
+  const fields = { ...formFields(page, '/consent'), ...typed, decision: accept ? 'accept' : 'decline' };
+  return ua.post(formAction(page, '/consent'), fields, svc.redirectUri);
 }
 
 /** Signs in with a password from the login page reached by `auth`. */

@@ -95,3 +95,31 @@ export function formAction(page: Page, part: string): string {
   if (!found) throw new Error(`no form with action containing ${part} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
   return new URL(found, page.url).href;
 }
+
+/**
+ * What a browser would submit from the form whose action contains `part`, before any typing: text
+ * inputs with their values, ticked checkboxes, selected options (hidden CSRF included).
+ */
+export function formFields(page: Page, part: string): Record<string, string> {
+  const forms = [...page.html.matchAll(/<form[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/g)];
+  const form = forms.find((m) => m[1]!.includes(part));
+  if (!form) throw new Error(`no form with action containing ${part}`);
+  const body = form[2]!;
+  const out: Record<string, string> = {};
+  const unescape = (v: string) => v.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  for (const m of body.matchAll(/<input\b([^>]*)>/g)) {
+    const attrs = m[1]!;
+    const name = attrs.match(/\bname="([^"]*)"/)?.[1];
+    if (!name) continue;
+    const type = attrs.match(/\btype="([^"]*)"/)?.[1] ?? 'text';
+    const value = unescape(attrs.match(/\bvalue="([^"]*)"/)?.[1] ?? '');
+    if (type === 'checkbox' || type === 'radio') {
+      if (/\bchecked\b/.test(attrs)) out[name] = value || 'on';
+    } else if (type !== 'submit' && type !== 'button') out[name] = value;
+  }
+  for (const m of body.matchAll(/<select\b[^>]*\bname="([^"]*)"[^>]*>([\s\S]*?)<\/select>/g)) {
+    const selected = m[2]!.match(/<option value="([^"]*)" selected>/);
+    out[m[1]!] = selected ? unescape(selected[1]!) : '';
+  }
+  return out;
+}

@@ -1,5 +1,6 @@
 import type { Db } from '../../db/database.ts';
-import type { Citizen, CitizenStore } from '../../identity/citizen-store.ts';
+import { type Citizen, type CitizenStore, writeProfile } from '../../identity/citizen-store.ts';
+import { type FieldValue, fieldDef, inputName, parseField } from '../../identity/field-catalog.ts';
 import { normalizeCpf } from '../../identity/cpf.ts';
 import { AppError } from '../../http/errors.ts';
 import type { Translate } from '../../http/i18n.ts';
@@ -88,10 +89,32 @@ export function createRegistrationFlow(deps: {
      */
     async register(
       form: RegistrationForm,
-      context: { interactionUid: string | null; locale: string; t: Translate },
+      context: {
+        interactionUid: string | null;
+        locale: string;
+        t: Translate;
+        /** The signing-in service's required fields beyond the core ones, asked on the same form. */
+        extra?: { fields: string[]; body: Record<string, unknown> };
+      },
     ): Promise<{ ok: true; citizen: Citizen; flowId: string } | { ok: false; errors: RegistrationErrors }> {
-      const errors = await validate(form);
-      if (Object.keys(errors).length > 0) return { ok: false, errors };
+      const errors: Record<string, string> = { ...(await validate(form)) };
+      const extraValues: Record<string, FieldValue> = {};
+      for (const key of context.extra?.fields ?? []) {
+        const def = fieldDef(key);
+        if (!def) continue;
+        if ((REGISTRATION_FIELDS as readonly string[]).includes(key)) {
+          // Asked by the core form already; the service only makes it mandatory.
+          if (!form[key as keyof RegistrationForm] && !errors[key]) errors[key] = `field.${key}.required`;
+          continue;
+        }
+        const parsed = parseField(def, context.extra!.body);
+        if (!parsed.ok) Object.assign(errors, parsed.errors);
+        else if (parsed.value === null) {
+          errors[def.kind === 'address' ? inputName(key, 'postal_code') : inputName(key)] =
+            def.kind === 'address' ? 'field.address.required' : `field.${key}.required`;
+        } else extraValues[key] = parsed.value;
+      }
+      if (Object.keys(errors).length > 0) return { ok: false, errors: errors as RegistrationErrors };
       const passwordHash = await hasher.hash(form.password);
       try {
         return await db.transaction().execute(async (trx) => {
@@ -108,6 +131,7 @@ export function createRegistrationFlow(deps: {
             },
             trx,
           );
+          if (Object.keys(extraValues).length) await writeProfile(trx, citizen, extraValues);
           const flowId = await emailCode.start(trx, {
             citizenId: citizen.id,
             email: citizen.email,

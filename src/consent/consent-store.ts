@@ -1,0 +1,225 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.ts';
+import type { Service } from '../services/service-store.ts';
+
+export type CurrentConsent = {
+  consentId: string;
+  termsVersion: number | null;
+  fieldsOffered: string[];
+  fieldsShared: string[];
+  grantedAt: Date;
+};
+
+export type ConsentNeed =
+  | { needed: false; current: CurrentConsent | undefined }
+  | {
+      needed: true;
+      reason: 'first' | 'terms' | 'fields';
+      current: CurrentConsent | undefined;
+      /** Contract fields the citizen was never shown. */
+      newFields: string[];
+      termsChanged: boolean;
+    };
+
+export type ConsentContext = { ip: string | null; userAgent: string | null; acr: string | null; amr: string[] | null };
+
+export type ConsentRecord = {
+  id: string;
+  clientId: string;
+  serviceName: string | null;
+  action: 'granted' | 'revoked';
+  termsVersion: number | null;
+  termsSha256: string | null;
+  fieldsOffered: string[];
+  fieldsShared: string[];
+  ip: string | null;
+  userAgent: string | null;
+  acr: string | null;
+  amr: string[] | null;
+  createdAt: Date;
+};
+
+/** Whether the citizen must see the consent screen of `service` again, and why. */
+export function consentNeed(service: Service, current: CurrentConsent | undefined): ConsentNeed {
+  if (service.firstParty) return { needed: false, current };
+  const contractKeys = service.fields.map((f) => f.key);
+  if (!current) return { needed: true, reason: 'first', current, newFields: contractKeys, termsChanged: false };
+  const newFields = contractKeys.filter((k) => !current.fieldsOffered.includes(k));
+  const missingRequired = service.fields.some((f) => f.required && !current.fieldsShared.includes(f.key));
+  const termsChanged = (service.terms?.version ?? null) !== current.termsVersion;
+  if (termsChanged) return { needed: true, reason: 'terms', current, newFields, termsChanged };
+  if (newFields.length || missingRequired) return { needed: true, reason: 'fields', current, newFields, termsChanged };
+  return { needed: false, current };
+}
+
+/**
+ * LGPD evidence: every consent and revocation is a new row in `consents` (the table refuses
+ * updates and deletes); `consent_current` holds the live one per citizen and service, written in
+ * the same transaction.
+ */
+export function createConsentStore(db: Db) {
+  async function current(citizenId: string, clientId: string, trx: Db = db): Promise<CurrentConsent | undefined> {
+    const row = await trx
+      .selectFrom('consent_current')
+      .selectAll()
+      .where('citizen_id', '=', citizenId)
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return row
+      ? {
+          consentId: row.consent_id,
+          termsVersion: row.terms_version,
+          fieldsOffered: row.fields_offered,
+          fieldsShared: row.fields_shared,
+          grantedAt: row.granted_at,
+        }
+      : undefined;
+  }
+
+  return {
+    current,
+
+    async need(citizenId: string, service: Service): Promise<ConsentNeed> {
+      return consentNeed(service, await current(citizenId, service.clientId));
+    },
+
+    /** Records an acceptance inside the caller's transaction (the data typed on the screen goes with it). */
+    async grant(
+      trx: Db,
+      input: { citizenId: string; service: Service; fieldsShared: string[]; context: ConsentContext },
+    ): Promise<string> {
+      const { service, context } = input;
+      const offered = service.fields.map((f) => f.key);
+      const row = await trx
+        .insertInto('consents')
+        .values({
+          citizen_id: input.citizenId,
+          client_id: service.clientId,
+          action: 'granted',
+          terms_version: service.terms?.version ?? null,
+          terms_sha256: service.terms?.sha256 ?? null,
+          fields_offered: offered,
+          fields_shared: input.fieldsShared,
+          ip: context.ip,
+          user_agent: context.userAgent?.slice(0, 500) ?? null,
+          acr: context.acr,
+          amr: context.amr,
+        })
+        .returning(['id', 'created_at'])
+        .executeTakeFirstOrThrow();
+      await trx
+        .insertInto('consent_current')
+        .values({
+          citizen_id: input.citizenId,
+          client_id: service.clientId,
+          consent_id: row.id,
+          terms_version: service.terms?.version ?? null,
+          fields_offered: offered,
+          fields_shared: input.fieldsShared,
+          granted_at: row.created_at,
+        })
+        .onConflict((oc) =>
+          oc.columns(['citizen_id', 'client_id']).doUpdateSet({
+            consent_id: row.id,
+            terms_version: service.terms?.version ?? null,
+            fields_offered: offered,
+            fields_shared: input.fieldsShared,
+            granted_at: row.created_at,
+          }),
+        )
+        .execute();
+      return row.id;
+    },
+
+    /**
+     * Records a revocation, and in the same transaction removes the service's grants and tokens for
+     * the citizen: its refresh tokens stop working at once and the next access asks again.
+     */
+    async revoke(trx: Db, input: { citizenId: string; clientId: string; context: ConsentContext }): Promise<boolean> {
+      const live = await current(input.citizenId, input.clientId, trx);
+      if (!live) return false;
+      await trx
+        .insertInto('consents')
+        .values({
+          citizen_id: input.citizenId,
+          client_id: input.clientId,
+          action: 'revoked',
+          terms_version: live.termsVersion,
+          terms_sha256: null,
+          fields_offered: live.fieldsOffered,
+          fields_shared: [],
+          ip: input.context.ip,
+          user_agent: input.context.userAgent?.slice(0, 500) ?? null,
+          acr: input.context.acr,
+          amr: input.context.amr,
+        })
+        .execute();
+      await trx
+        .deleteFrom('consent_current')
+        .where('citizen_id', '=', input.citizenId)
+        .where('client_id', '=', input.clientId)
+        .execute();
+      await trx
+        .deleteFrom('oidc_payloads')
+        .where('model', 'in', ['Grant', 'AccessToken', 'RefreshToken', 'AuthorizationCode'])
+        .where(sql<string>`payload->>'accountId'`, '=', input.citizenId)
+        .where(sql<string>`payload->>'clientId'`, '=', input.clientId)
+        .execute();
+      return true;
+    },
+
+    /** The services the citizen consented to, with what each receives. */
+    async live(citizenId: string) {
+      return db
+        .selectFrom('consent_current as c')
+        .innerJoin('services as s', 's.client_id', 'c.client_id')
+        .select(['c.client_id', 's.name', 's.description', 'c.fields_shared', 'c.granted_at', 'c.terms_version'])
+        .where('c.citizen_id', '=', citizenId)
+        .where('s.first_party', '=', false)
+        .orderBy('c.granted_at', 'desc')
+        .execute();
+    },
+
+    /** Every record for the citizen, oldest first: the export LGPD art. 8 §2 and 18 VII ask for. */
+    async history(citizenId: string): Promise<ConsentRecord[]> {
+      const rows = await db
+        .selectFrom('consents as c')
+        .leftJoin('services as s', 's.client_id', 'c.client_id')
+        .select([
+          'c.id',
+          'c.client_id',
+          's.name',
+          'c.action',
+          'c.terms_version',
+          'c.terms_sha256',
+          'c.fields_offered',
+          'c.fields_shared',
+          'c.ip',
+          'c.user_agent',
+          'c.acr',
+          'c.amr',
+          'c.created_at',
+        ])
+        .where('c.citizen_id', '=', citizenId)
+        .orderBy('c.id')
+        .execute();
+      return rows.map((r) => ({
+        id: r.id,
+        clientId: r.client_id,
+        serviceName: r.name,
+        action: r.action,
+        termsVersion: r.terms_version,
+        termsSha256: r.terms_sha256,
+        fieldsOffered: r.fields_offered,
+        fieldsShared: r.fields_shared,
+        ip: r.ip,
+        userAgent: r.user_agent,
+        acr: r.acr,
+        amr: r.amr,
+        createdAt: r.created_at,
+      }));
+    },
+  };
+}
+
+export type ConsentStore = ReturnType<typeof createConsentStore>;
