@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { registerAccountRoutes } from './account/account-routes.ts';
+import { ensureAccountService } from './account/account-services.ts';
 import { registerAdminRoutes } from './admin/admin-routes.ts';
 import type { Config } from './config/config.ts';
 import { type DatabaseHandle, openDatabase } from './db/database.ts';
@@ -42,6 +44,8 @@ export type AppOptions = {
   database?: DatabaseHandle;
   logger?: Logger;
   mailTransport?: MailTransport;
+  /** How long service settings are cached in this process (tests set 0 to see changes at once). */
+  serviceCacheMs?: number;
 };
 
 export type App = {
@@ -91,7 +95,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const consent = createConsentFlow({ db, citizens, services, consents });
   // Hot paths (every token, userinfo and authorization) read services through a short cache;
   // a change made on another server copy is seen within SERVICE_CACHE_MS.
-  const cachedService = createTtlCache(SERVICE_CACHE_MS, (clientId: string) => services.find(clientId));
+  const cachedService = createTtlCache(options.serviceCacheMs ?? SERVICE_CACHE_MS, (clientId: string) => services.find(clientId));
 
   const keys = await loadSigningKeys(db, secrets);
   const oidc = createOidc({
@@ -154,6 +158,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     mailQueued: () => mail.nudge(),
   });
   registerAdminRoutes(server, { adminToken: config.adminToken, services });
+  await ensureAccountService({ db, services, publicUrl: config.publicUrl });
+  registerAccountRoutes(server, { db, oidc, ui, issuer: config.publicUrl, citizens, consents });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
     await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });
@@ -164,7 +170,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     return u.render(
       200,
       u.t('home.title'),
-      html`<p>${u.t('home.explain')}</p>${config.demo ? html`<p><a class="button" href="/demo">${u.t('home.demo')}</a></p>` : ''}`,
+      html`<p>${u.t('home.explain')}</p><p><a class="button" href="/conta">${u.t('home.account')}</a></p>${config.demo ? html`<p><a class="button" href="/demo">${u.t('home.demo')}</a></p>` : ''}`,
     );
   });
 

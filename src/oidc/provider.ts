@@ -231,6 +231,17 @@ export function createOidc(deps: OidcDeps) {
       callback(req, res);
     },
     interactionDetails: (req: IncomingMessage, res: ServerResponse) => provider.interactionDetails(req, res),
+    /** The citizen signed in on this browser (the provider's session cookie), if any. */
+    async sessionAccount(req: IncomingMessage, res: ServerResponse): Promise<{ accountId: string; acr?: string; amr?: string[] } | undefined> {
+      const ctx = provider.createContext(req, res);
+      const session = await provider.Session.get(ctx as never);
+      if (!session.accountId) return undefined;
+      return {
+        accountId: session.accountId,
+        ...(typeof session.acr === 'string' ? { acr: session.acr } : {}),
+        ...(Array.isArray(session.amr) ? { amr: session.amr as string[] } : {}),
+      };
+    },
     interactionResult: (req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>) =>
       provider.interactionResult(req, res, result, { mergeWithLastSubmission: false }),
     Grant: provider.Grant,

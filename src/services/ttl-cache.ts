@@ -5,6 +5,7 @@
 export function createTtlCache<V>(ttlMs: number, load: (key: string) => Promise<V>, maxEntries = 1000) {
   const entries = new Map<string, { at: number; value: Promise<V> }>();
   return (key: string): Promise<V> => {
+    if (ttlMs <= 0) return load(key);
     const now = Date.now();
     const hit = entries.get(key);
     if (hit && now - hit.at < ttlMs) return hit.value;

@@ -50,7 +50,7 @@ export async function startTestApp(env: Record<string, string> = {}, database?: 
       cb();
     },
   });
-  const app = await createApp(config, { database: db, logger: createLogger(config.logLevel, sink) });
+  const app = await createApp(config, { database: db, logger: createLogger(config.logLevel, sink), serviceCacheMs: 0 });
   await app.listen();
   return {
     ...app,

@@ -1,0 +1,129 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ConsentStore } from '../consent/consent-store.ts';
+import type { Db } from '../db/database.ts';
+import type { CitizenStore } from '../identity/citizen-store.ts';
+import { html } from '../http/html.ts';
+import { csrfField } from '../http/layout.ts';
+import type { UiFactory } from '../http/request-context.ts';
+import type { Oidc } from '../oidc/provider.ts';
+import { ACCOUNT_CLIENT_ID } from './account-services.ts';
+
+type Deps = {
+  db: Db;
+  oidc: Oidc;
+  ui: UiFactory;
+  issuer: string;
+  citizens: CitizenStore;
+  consents: ConsentStore;
+};
+
+/**
+ * The citizen's own pages: which services receive their data and what, revocation, and the export
+ * of their consent history. Signed in through the provider's session (SSO), like any service.
+ */
+export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
+  const { ui, consents } = deps;
+
+  async function signedIn(request: FastifyRequest, reply: FastifyReply) {
+    const session = await deps.oidc.sessionAccount(request.raw, reply.raw);
+    if (!session) return undefined;
+    const citizen = await deps.citizens.findById(session.accountId);
+    if (!citizen || citizen.status !== 'active') return undefined;
+    return { citizen, session };
+  }
+
+  function signIn(reply: FastifyReply) {
+    const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
+    const url = new URL('/oidc/auth', deps.issuer);
+    url.search = new URLSearchParams({
+      client_id: ACCOUNT_CLIENT_ID,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: `${deps.issuer}/conta/callback`,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: randomBytes(12).toString('base64url'),
+    }).toString();
+    return reply.redirect(url.href, 303);
+  }
+
+  // The authorization response only matters for the session it leaves behind; the code is not used.
+  app.get('/conta/callback', async (_request, reply) => reply.redirect('/conta', 303));
+
+  app.get('/conta/saiu', async (request, reply) => {
+    const u = ui(request, reply);
+    return u.render(200, u.t('logout.done_title'), html`<p>${u.t('logout.done')}</p><p><a href="/conta">${u.t('account.sign_in_again')}</a></p>`);
+  });
+
+  app.get('/conta', async (request, reply) => {
+    const me = await signedIn(request, reply);
+    if (!me) return signIn(reply);
+    const u = ui(request, reply);
+    const { t } = u;
+    const live = await consents.live(me.citizen.id);
+    const revoked = (request.query as Record<string, string>).revogado;
+    const logout = new URL('/oidc/session/end', deps.issuer);
+    logout.search = new URLSearchParams({ client_id: ACCOUNT_CLIENT_ID, post_logout_redirect_uri: `${deps.issuer}/conta/saiu` }).toString();
+    return u.render(
+      200,
+      t('account.title'),
+      html`<p>${t('account.hello', { name: me.citizen.socialName ?? me.citizen.name })}</p>
+${revoked ? html`<p class="notice" role="status">${t('account.revoked')}</p>` : ''}
+<h2>${t('account.services_title')}</h2>
+${
+  live.length === 0
+    ? html`<p>${t('account.no_services')}</p>`
+    : html`<ul class="data-list">${live.map(
+        (c) => html`<li class="data-item">
+  <p class="data-name"><strong>${c.name}</strong></p>
+  ${c.description ? html`<p>${c.description}</p>` : ''}
+  <p>${t('account.receives')}: ${c.fields_shared.length ? c.fields_shared.map((k) => t(`field.${k}.label`)).join(', ') : t('account.receives_nothing')}</p>
+  <p class="hint">${t('account.since', { date: new Intl.DateTimeFormat(u.locale, { dateStyle: 'long', timeZone: 'America/Sao_Paulo' }).format(new Date(c.granted_at)) })}</p>
+  <form method="post" action="/conta/servicos/${c.client_id}/revogar">
+    ${csrfField(u.csrf())}
+    <button type="submit" class="secondary">${t('account.revoke', { service: c.name })}</button>
+  </form>
+</li>`,
+      )}</ul>`
+}
+<h2>${t('account.history_title')}</h2>
+<p>${t('account.history_explain')}</p>
+<p><a class="button secondary" href="/conta/consentimentos.json" download>${t('account.history_download')}</a></p>
+<p><a href="${logout.href}">${t('account.sign_out')}</a></p>`,
+    );
+  });
+
+  app.post<{ Params: { clientId: string } }>('/conta/servicos/:clientId/revogar', async (request, reply) => {
+    const me = await signedIn(request, reply);
+    if (!me) return signIn(reply);
+    await deps.db.transaction().execute((trx) =>
+      consents.revoke(trx, {
+        citizenId: me.citizen.id,
+        clientId: request.params.clientId,
+        context: {
+          ip: request.ip,
+          userAgent: request.headers['user-agent'] ?? null,
+          acr: me.session.acr ?? null,
+          amr: me.session.amr ?? null,
+        },
+      }),
+    );
+    return reply.redirect('/conta?revogado=1', 303);
+  });
+
+  app.get('/conta/consentimentos.json', async (request, reply) => {
+    const me = await signedIn(request, reply);
+    if (!me) return reply.status(401).send({ error: 'not_signed_in' });
+    const history = await consents.history(me.citizen.id);
+    return reply
+      .header('content-disposition', 'attachment; filename="consentimentos.json"')
+      .type('application/json; charset=utf-8')
+      .send({
+        citizen: { sub: me.citizen.id },
+        generatedAt: new Date().toISOString(),
+        basis: 'Lei 13.709/2018 (LGPD), art. 8 §2 e art. 18 VII',
+        records: history,
+      });
+  });
+}
