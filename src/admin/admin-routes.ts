@@ -14,6 +14,9 @@ export function serviceJson(s: Service) {
     tokenEndpointAuthMethod: s.tokenEndpointAuthMethod,
     jwks: s.jwks,
     termsMarkdown: s.termsMarkdown,
+    terms: s.terms ? { version: s.terms.version, sha256: s.terms.sha256, publishedAt: s.terms.publishedAt } : null,
+    fields: s.fields,
+    firstParty: s.firstParty,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };
@@ -51,6 +54,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { adminToken: st
     admin.patch<{ Params: { id: string } }>('/admin/api/services/:id', json, async (request) => ({
       service: serviceJson(await services.update(request.params.id, request.body ?? {})),
     }));
+
+    admin.get<{ Params: { id: string } }>('/admin/api/services/:id/terms', async (request) => {
+      if (!(await services.find(request.params.id))) throw new AppError('service.not_found', 404);
+      return { versions: await services.termsHistory(request.params.id) };
+    });
 
     admin.post<{ Params: { id: string } }>('/admin/api/services/:id/rotate-secret', json, async (request) => ({
       clientSecret: await services.rotateSecret(request.params.id),

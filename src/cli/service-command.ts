@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { serviceJson } from '../admin/admin-routes.ts';
 import { AppError } from '../http/errors.ts';
+import { FIELD_CATALOG } from '../identity/field-catalog.ts';
 import type { ServiceStore } from '../services/service-store.ts';
 
 export const SERVICE_USAGE = `cidadela service <command> [options]
@@ -9,10 +10,14 @@ export const SERVICE_USAGE = `cidadela service <command> [options]
   add     --name N --redirect-uri URI [--redirect-uri URI ...] [--client-id ID]
           [--description D] [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
           [--auth client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file F]
-          [--terms-file F.md]
+          [--terms-file F.md]  (publishes a new terms version when the text changed)
+          [--field key:required|optional:purpose ...] [--fields-file contract.json]
+          (the data contract: catalog fields the service consumes, each with its purpose)
   update  <client-id> [same options as add]
   list
   show    <client-id>
+  terms   <client-id>   every published terms version with its SHA-256
+  fields                the field catalog (keys a contract may use)
   rotate-secret <client-id>
   remove  <client-id>
 
@@ -30,6 +35,8 @@ const options = {
   auth: { type: 'string' },
   'jwks-file': { type: 'string' },
   'terms-file': { type: 'string' },
+  field: { type: 'string', multiple: true },
+  'fields-file': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -56,9 +63,22 @@ export async function serviceCommand(args: string[], services: ServiceStore, out
   try {
     if (v['jwks-file']) input.jwks = JSON.parse(readFileSync(v['jwks-file'], 'utf8'));
     if (v['terms-file']) input.termsMarkdown = readFileSync(v['terms-file'], 'utf8');
+    if (v['fields-file']) input.fields = JSON.parse(readFileSync(v['fields-file'], 'utf8'));
   } catch (error) {
     out.error(`cannot read file: ${(error as Error).message}`);
     return 2;
+  }
+  if (v.field) {
+    const fields: unknown[] = [];
+    for (const spec of v.field) {
+      const [key = '', need = '', ...purpose] = spec.split(':');
+      if (need !== 'required' && need !== 'optional') {
+        out.error(`--field ${spec}: expected key:required|optional:purpose`);
+        return 2;
+      }
+      fields.push({ key, required: need === 'required', purpose: purpose.join(':') });
+    }
+    input.fields = [...((input.fields as unknown[] | undefined) ?? []), ...fields];
   }
   const id = parsed.positionals[0];
   const show = (value: unknown, text: string) => out.log(json ? JSON.stringify(value, null, 2) : text);
@@ -94,6 +114,25 @@ export async function serviceCommand(args: string[], services: ServiceStore, out
         const service = await services.find(id);
         if (!service) throw new AppError('service.not_found', 404);
         show({ service: serviceJson(service) }, JSON.stringify(serviceJson(service), null, 2));
+        return 0;
+      }
+      case 'terms': {
+        if (!id) break;
+        if (!(await services.find(id))) throw new AppError('service.not_found', 404);
+        const versions = await services.termsHistory(id);
+        show(
+          { versions },
+          versions.length
+            ? versions.map((t) => `v${t.version}\t${t.publishedAt.toISOString()}\tsha256:${t.sha256}`).join('\n')
+            : 'no terms published',
+        );
+        return 0;
+      }
+      case 'fields': {
+        show(
+          { fields: FIELD_CATALOG.map((f) => ({ key: f.key, claim: f.claim, sensitivity: f.sensitivity })) },
+          FIELD_CATALOG.map((f) => `${f.key}\t${f.sensitivity}`).join('\n'),
+        );
         return 0;
       }
       case 'rotate-secret': {
