@@ -13,8 +13,10 @@ export type LoginMetrics = { record(result: 'success' | 'invalid' | 'throttled')
 
 /**
  * Password login by CPF or e-mail. The answer, and the work done, are the same whether or not the
- * account exists: an unknown identifier still costs one argon2 verification, and throttling keys on
- * what was typed, not on the account.
+ * account exists: an unknown identifier still costs one argon2 verification, and its failures are
+ * counted under what was typed exactly as an account's are counted under the account. An account
+ * has one count for its CPF and its e-mail together: alternating them gains no guesses, and a
+ * success with either starts it again.
  */
 export function createLoginFlow(deps: {
   citizens: CitizenStore;
@@ -26,22 +28,28 @@ export function createLoginFlow(deps: {
   const { citizens, hasher, throttle, secrets, metrics } = deps;
   return {
     async attempt(input: { identifier: string; password: string; ip: string }): Promise<LoginOutcome> {
-      const typed = normalizeCpf(input.identifier) ?? input.identifier.trim().toLowerCase();
-      const keys = { account: `id:${secrets.digest('login-id', typed)}`, address: `ip:${input.ip}` };
-      const blocked = await throttle.blockedUntil(keys);
-      if (blocked) {
-        metrics?.record('throttled');
-        return { ok: false, code: 'login.throttled', retryAt: blocked };
-      }
       const citizen = await citizens.findByIdentifier(input.identifier);
+      const typed = normalizeCpf(input.identifier) ?? input.identifier.trim().toLowerCase();
+      const keys = {
+        account: citizen ? `citizen:${citizen.id}` : `id:${secrets.digest('login-id', typed)}`,
+        address: `ip:${input.ip}`,
+      };
+      // Counted as a failure before the check, so parallel guesses cannot all slip past the lock.
+      const counted = await throttle.charge(keys);
+      if ('blocked' in counted) {
+        metrics?.record('throttled');
+        return { ok: false, code: 'login.throttled', retryAt: counted.blocked };
+      }
+      const { charge } = counted;
       const usable = citizen && citizen.status === 'active' ? citizen : undefined;
       const valid = await hasher.verify(usable?.passwordHash ?? null, input.password);
       if (!usable || !valid) {
-        const retryAt = await throttle.recordFailure(keys);
         metrics?.record('invalid');
-        return retryAt ? { ok: false, code: 'login.throttled', retryAt } : { ok: false, code: 'login.invalid' };
+        return charge.retryAt
+          ? { ok: false, code: 'login.throttled', retryAt: charge.retryAt }
+          : { ok: false, code: 'login.invalid' };
       }
-      await throttle.recordSuccess(keys);
+      await throttle.recordSuccess(keys, charge);
       if (hasher.needsRehash(usable.passwordHash!)) {
         await citizens.setPasswordHash(usable.id, await hasher.hash(input.password));
       }

@@ -1,11 +1,13 @@
-import { hash, verify } from '@node-rs/argon2';
+import { hash, parseOptions, verify } from '@node-rs/argon2';
 
-// Algorithm.Argon2id; the package exports it as a const enum, which erasable TypeScript cannot import.
+// Algorithm.Argon2id and Version.V0x13; the package exports them as const enums, which erasable
+// TypeScript cannot import.
 const ARGON2ID = 2;
+const V0X13 = 1;
+const OUTPUT_LENGTH = 32;
 
 /** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. Changing these rehashes on the next login. */
 export const ARGON2_PARAMS = { algorithm: ARGON2ID, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
-const CURRENT = `m=${ARGON2_PARAMS.memoryCost},t=${ARGON2_PARAMS.timeCost},p=${ARGON2_PARAMS.parallelism}`;
 
 export type PasswordHasher = {
   hash(password: string): Promise<string>;
@@ -31,6 +33,22 @@ export function createPasswordHasher(): PasswordHasher {
         return false;
       }
     },
-    needsRehash: (stored) => !stored.startsWith('$argon2id$') || !stored.includes(`$${CURRENT}$`),
+    // Every parameter counts, not only m, t and p: hashes brought from another system may differ
+    // in argon2 version or output length too.
+    needsRehash(stored) {
+      try {
+        const o = parseOptions(stored);
+        return (
+          o.algorithm !== ARGON2_PARAMS.algorithm ||
+          o.version !== V0X13 ||
+          o.memoryCost !== ARGON2_PARAMS.memoryCost ||
+          o.timeCost !== ARGON2_PARAMS.timeCost ||
+          o.parallelism !== ARGON2_PARAMS.parallelism ||
+          o.outputLen !== OUTPUT_LENGTH
+        );
+      } catch {
+        return true;
+      }
+    },
   };
 }
