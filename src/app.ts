@@ -18,6 +18,7 @@ import { createI18n } from './http/i18n.ts';
 import { createLogger } from './http/logger.ts';
 import { createMetrics } from './http/metrics.ts';
 import { registerOpsRoutes } from './http/ops-routes.ts';
+import { createRateLimiter } from './http/rate-limit.ts';
 import { createUiFactory } from './http/request-context.ts';
 import { createServer } from './http/server.ts';
 import { claimsFor, createCitizenStore } from './identity/citizen-store.ts';
@@ -153,6 +154,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     login,
     registration,
     consent,
+    rateLimiter: createRateLimiter(db),
     emailCode,
     policy,
     mailQueued: () => mail.nudge(),

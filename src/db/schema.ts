@@ -134,7 +134,14 @@ export interface ConsentCurrentTable {
   granted_at: Timestamp;
 }
 
+export interface RateLimitsTable {
+  key: string;
+  window_start: Timestamp;
+  hits: number;
+}
+
 export interface Database {
+  rate_limits: RateLimitsTable;
   service_fields: ServiceFieldsTable;
   service_terms: ServiceTermsTable;
   consents: ConsentsTable;

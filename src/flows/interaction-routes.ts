@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import type { CitizenStore } from '../identity/citizen-store.ts';
 import { html } from '../http/html.ts';
+import { RATE_LIMITS, type RateLimiter } from '../http/rate-limit.ts';
 import type { Ui, UiFactory } from '../http/request-context.ts';
 import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
 import type { PasswordPolicy } from '../methods/password/password-policy.ts';
@@ -24,6 +25,7 @@ type Deps = {
   login: LoginFlow;
   registration: RegistrationFlow;
   consent: ConsentFlow;
+  rateLimiter: RateLimiter;
   emailCode: EmailCodeMethod;
   policy: PasswordPolicy;
   /** Mail queued in a committed transaction: wake the sender. */
@@ -147,6 +149,18 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     const form = readRegistrationForm(request.body ?? {});
     const asks = serviceAsks(service);
     const body = request.body ?? {};
+    const limited = await deps.rateLimiter.hit(RATE_LIMITS.registration, request.ip);
+    if (!limited.allowed) {
+      reply.header('retry-after', String(Math.max(1, Math.ceil((limited.retryAt.getTime() - Date.now()) / 1000))));
+      return registrationPage(ui, {
+        uid: details.uid,
+        serviceName: service?.name,
+        form: { ...form, password: '' },
+        errors: { cpf: 'register.rate_limited' },
+        ...asks,
+        status: 429,
+      });
+    }
     const result = await deps.registration.register(form, {
       interactionUid: details.uid,
       locale: ui.locale,
@@ -264,7 +278,9 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
   app.post<{ Body: { password?: unknown; context?: unknown } }>(
     '/password-strength',
     { bodyLimit: 4096, config: { csrf: false } },
-    async (request) => {
+    async (request, reply) => {
+      const limited = await deps.rateLimiter.hit(RATE_LIMITS.passwordStrength, request.ip);
+      if (!limited.allowed) return reply.status(429).send({ error: 'rate_limited' });
       const password = typeof request.body?.password === 'string' ? request.body.password : '';
       const context = Array.isArray(request.body?.context) ? request.body.context.filter((v) => typeof v === 'string') : [];
       const [cpf, name, birthdate, email] = context as string[];

@@ -17,6 +17,7 @@ export function registrationPage(
     /** Core fields the service makes mandatory (e.g. the phone). */
     requiredCore?: string[];
     extraForm?: Record<string, string>;
+    status?: number;
   },
 ) {
   const { t, locale } = ui;
@@ -26,7 +27,7 @@ export function registrationPage(
   const e = input.errors ?? {};
   const hasErrors = Object.keys(e).length > 0;
   return ui.render(
-    hasErrors ? 422 : 200,
+    input.status ?? (hasErrors ? 422 : 200),
     t('register.title'),
     html`${input.serviceName ? html`<p class="notice">${t('login.for_service', { service: input.serviceName })}</p>` : ''}
 ${errorSummary(t, e as Record<string, string>)}

@@ -1,0 +1,37 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.ts';
+
+export type RateLimitRule = { name: string; limit: number; windowSeconds: number };
+
+/** Rules in one place, so an operator can see every limit there is. */
+export const RATE_LIMITS = {
+  registration: { name: 'register', limit: 20, windowSeconds: 3600 },
+  passwordStrength: { name: 'strength', limit: 300, windowSeconds: 600 },
+} satisfies Record<string, RateLimitRule>;
+
+/**
+ * A counter per key and fixed window, kept in the database so that all server copies share it.
+ * `hit` counts one action and says whether it is allowed, and until when it is not.
+ */
+export function createRateLimiter(db: Db) {
+  return {
+    async hit(rule: RateLimitRule, subject: string): Promise<{ allowed: true } | { allowed: false; retryAt: Date }> {
+      const key = `${rule.name}:${subject}`;
+      const row = await db
+        .insertInto('rate_limits')
+        .values({ key, window_start: sql<Date>`now()`, hits: 1 })
+        .onConflict((oc) =>
+          oc.column('key').doUpdateSet({
+            hits: sql<number>`case when rate_limits.window_start < now() - make_interval(secs => ${rule.windowSeconds}) then 1 else rate_limits.hits + 1 end`,
+            window_start: sql<Date>`case when rate_limits.window_start < now() - make_interval(secs => ${rule.windowSeconds}) then now() else rate_limits.window_start end`,
+          }),
+        )
+        .returning(['hits', 'window_start'])
+        .executeTakeFirstOrThrow();
+      if (row.hits <= rule.limit) return { allowed: true };
+      return { allowed: false, retryAt: new Date(new Date(row.window_start).getTime() + rule.windowSeconds * 1000) };
+    },
+  };
+}
+
+export type RateLimiter = ReturnType<typeof createRateLimiter>;
