@@ -260,6 +260,7 @@ describe('registration: bad input is refused clearly, keeps what was typed, and 
     const consent = await ua.post(formAction(confirm, '/confirm-email'), { code });
     pages.push(consent);
     assert.match(consent.html, /name="decision"/, 'the consent page comes next');
+    assert.ok(consent.html.includes(`Joana ${ESCAPED} Silva`), 'the consent page shows the name to be shared, escaped');
     const claims = await ua.post(formAction(consent, '/consent'), { decision: 'accept' });
     pages.push(claims);
     assert.match(claims.url, /\/demo\/demo-servico$/);
@@ -271,7 +272,8 @@ describe('registration: bad input is refused clearly, keeps what was typed, and 
     assert.match(second.html, /name="decision"/);
     const secondClaims = await ua.post(formAction(second, '/consent'), { decision: 'accept' });
     pages.push(secondClaims);
-    assert.ok(secondClaims.html.includes(`Jo ${ESCAPED}`));
+    assert.match(secondClaims.html, /id="claims"/);
+    assert.ok(secondClaims.html.includes(`Joana ${ESCAPED} Silva`));
     for (const p of pages) {
       assert.ok(!p.html.includes(SCRIPT), `raw tag on ${p.url}`);
       assert.doesNotMatch(p.html, /<script(?![^>]*\bsrc=)/, `inline script on ${p.url}`);
