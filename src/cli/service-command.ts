@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { serviceJson } from '../admin/admin-routes.ts';
 import { AppError } from '../http/errors.ts';
+import { createI18n } from '../http/i18n.ts';
 import { FIELD_CATALOG } from '../identity/field-catalog.ts';
 import type { ServiceStore } from '../services/service-store.ts';
 
@@ -22,6 +23,27 @@ export const SERVICE_USAGE = `cidadela service <command> [options]
   remove  <client-id>
 
   --json  prints JSON (for scripts)`;
+
+const OPTION_OF_FIELD: Record<string, string> = {
+  name: '--name',
+  clientId: '--client-id',
+  description: '--description',
+  redirectUris: '--redirect-uri',
+  postLogoutRedirectUris: '--post-logout-redirect-uri',
+  backchannelLogoutUri: '--backchannel-logout-uri',
+  tokenEndpointAuthMethod: '--auth',
+  jwks: '--jwks-file',
+  termsMarkdown: '--terms-file',
+  fields: '--field',
+};
+
+/** Errors name the option the operator typed ("--redirect-uri https://x#y"), not the API field. */
+function optionFor(field: string, input: Record<string, unknown>): string {
+  const [name = '', index] = field.split('.');
+  const option = OPTION_OF_FIELD[name] ?? field;
+  const list = input[name];
+  return index !== undefined && Array.isArray(list) && typeof list[Number(index)] === 'string' ? `${option} ${list[Number(index)]}` : option;
+}
 
 type Out = { log(line: string): void; error(line: string): void };
 
@@ -150,9 +172,13 @@ export async function serviceCommand(args: string[], services: ServiceStore, out
     }
   } catch (error) {
     if (error instanceof AppError) {
-      const details = (error.details?.details as { field: string; message: string }[] | undefined) ?? [];
-      if (json) out.error(JSON.stringify({ error: error.code, details }));
-      else out.error([`error: ${error.code}`, ...details.map((d) => `  ${d.field}: ${d.message}`)].join('\n'));
+      const message = createI18n().translator('en')(error.code);
+      const details = ((error.details?.details as { field: string; message: string }[] | undefined) ?? []).map((d) => ({
+        ...d,
+        option: optionFor(d.field, input),
+      }));
+      if (json) out.error(JSON.stringify({ error: error.code, message, details }));
+      else out.error([`error: ${message} (${error.code})`, ...details.map((d) => `  ${d.option}: ${d.message}`)].join('\n'));
       return 1;
     }
     throw error;

@@ -122,6 +122,8 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook('preHandler', async (request, reply) => {
     if (request.method !== 'POST' && request.method !== 'PUT' && request.method !== 'PATCH' && request.method !== 'DELETE') return;
     if (request.routeOptions.config?.csrf === false) return;
+    // Nothing is changed where no route matched: that is a 404, not a CSRF refusal.
+    if (request.is404) return;
     if (!deps.csrf.valid(request)) {
       const ui = deps.ui(request, reply);
       return ui.render(403, ui.t('csrf.title'), html`<p>${ui.t('csrf.explain')}</p><p><a href="/">${ui.t('error.home')}</a></p>`);

@@ -26,7 +26,7 @@ function migrationsHash(): string {
  * PGlite takes seconds to create and migrate, so one migrated template is dumped per set of
  * migrations and every test database starts as a copy of it.
  */
-async function pgliteTemplate(): Promise<Blob> {
+export async function pgliteTemplate(): Promise<Blob> {
   const file = join(TEMPLATE_DIR, `pglite-${migrationsHash()}.tar.gz`);
   if (!existsSync(file)) {
     mkdirSync(TEMPLATE_DIR, { recursive: true });
