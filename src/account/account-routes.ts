@@ -8,6 +8,7 @@ import { csrfField } from '../http/layout.ts';
 import type { UiFactory } from '../http/request-context.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import { ACCOUNT_CLIENT_ID } from './account-services.ts';
+import { registerProfileRoutes } from './profile-routes.ts';
 
 type Deps = {
   db: Db;
@@ -48,6 +49,17 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     return reply.redirect(url.href, 303);
   }
 
+  registerProfileRoutes(app, {
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id } : undefined;
+    },
+    signIn,
+  });
+
   // The authorization response only matters for the session it leaves behind; the code is not used.
   app.get('/conta/callback', async (_request, reply) => reply.redirect('/conta', 303));
 
@@ -70,6 +82,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
       t('account.title'),
       html`<p>${t('account.hello', { name: me.citizen.socialName ?? me.citizen.name })}</p>
 ${revoked ? html`<p class="notice" role="status">${t('account.revoked')}</p>` : ''}
+<p><a class="button" href="/conta/dados">${t('account.edit_data')}</a></p>
 <h2>${t('account.services_title')}</h2>
 ${
   live.length === 0
