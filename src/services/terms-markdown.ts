@@ -10,6 +10,11 @@ const marked = new Marked({
   async: false,
   renderer: {
     html: (token) => escapeHtml(token.text),
+    // The terms sit under the page's own h2: their headings start at h3.
+    heading({ tokens, depth }) {
+      const level = Math.min(depth + 2, 6);
+      return `<h${level}>${this.parser.parseInline(tokens)}</h${level}>\n`;
+    },
     link({ href, tokens }) {
       const text = this.parser.parseInline(tokens);
       if (!/^(https?:|mailto:)/i.test(href)) return text;
