@@ -3,11 +3,15 @@ import type { Logger } from 'pino';
 import { registerAccountRoutes } from './account/account-routes.ts';
 import { ensureAccountService } from './account/account-services.ts';
 import { registerAdminRoutes } from './admin/admin-routes.ts';
+import { registerQueueRoutes } from './admin/queue-routes.ts';
 import type { Config } from './config/config.ts';
 import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrate } from './db/migrator.ts';
 import { registerDemoRp } from './demo/demo-rp.ts';
 import { seedDemoServices } from './demo/demo-services.ts';
+import { createEventsRuntime, type EventsRuntime } from './events/events-runtime.ts';
+import { registerPollRoutes } from './events/poll-routes.ts';
+import { createStreamStore } from './events/stream-store.ts';
 import { registerInteractionRoutes } from './flows/interaction-routes.ts';
 import { createLoginFlow } from './flows/login/login-flow.ts';
 import { createProviderPages } from './flows/provider-pages.ts';
@@ -36,6 +40,7 @@ import { pruneExpired } from './oidc/adapter.ts';
 import { loadSigningKeys } from './oidc/keys.ts';
 import { createOidc } from './oidc/provider.ts';
 import { createSecrets } from './security/secrets.ts';
+import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { createServiceStore } from './services/service-store.ts';
 
 const SERVICE_CACHE_MS = 5_000;
@@ -58,6 +63,8 @@ export type App = {
   /** Stops taking requests, finishes those in flight, stops workers, closes the database. */
   close(): Promise<void>;
   sendPendingMail(): Promise<number>;
+  /** The event relay and SET signer (the relay runs on listen() when RELAY=on). */
+  events: EventsRuntime;
 };
 
 /** The composition root: builds every part from the configuration, in dependency order. */
@@ -160,6 +167,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     mailQueued: () => mail.nudge(),
   });
   registerAdminRoutes(server, { adminToken: config.adminToken, services });
+  // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
+  const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger });
+  const streams = createStreamStore(db);
+  registerPollRoutes(server, { db, services, streams, signer: events.signer, closing: () => draining });
+  registerWriteBackRoutes(server, { db, oidc, services, citizens, consents });
+  registerQueueRoutes(server, { adminToken: config.adminToken, streams, amqpUrl: config.amqpUrl, amqpManagementUrl: config.amqpManagementUrl });
   await ensureAccountService({ db, services, publicUrl: config.publicUrl });
   registerAccountRoutes(server, { db, oidc, ui, issuer: config.publicUrl, citizens, consents });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
@@ -189,6 +202,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     async listen() {
       await server.listen({ port: config.port, host: config.host });
       mail.start();
+      if (config.relay) events.relay.start();
       const address = server.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       return `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
@@ -200,8 +214,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       clearInterval(pruneTimer);
       await server.close();
       await mail.stop();
+      await events.close();
       if (!options.database) await database.close();
     },
     sendPendingMail: () => mail.runOnce(),
+    events,
   };
 }

@@ -1,4 +1,6 @@
 import { createApp } from './app.ts';
+import { CITIZEN_USAGE, citizenCommand } from './cli/citizen-command.ts';
+import { QUEUE_COMMANDS, QUEUE_USAGE, queueCommand, runRelayProcess } from './cli/relay-command.ts';
 import { serviceCommand, SERVICE_USAGE } from './cli/service-command.ts';
 import { ConfigError, loadConfig } from './config/config.ts';
 import { openDatabase } from './db/database.ts';
@@ -12,6 +14,8 @@ const USAGE = `cidadela <command>
   serve                 start the server (default)
   migrate               apply database migrations
   service ...           manage integrated services (cidadela service --help)
+  citizen ...           disable, enable or delete an account (cidadela citizen --help)
+  relay                 run the event relay on its own (needs DATABASE_URL)
   keys rotate           new signing keys; old ones stay published for a day
 
 Configuration comes from the environment; see the README.`;
@@ -66,10 +70,20 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'service':
       if (!rest[0] || rest[0] === '--help' || rest[0] === 'help') {
-        console.log(SERVICE_USAGE);
+        console.log(`${SERVICE_USAGE}\n\n${QUEUE_USAGE}`);
         return rest[0] ? 0 : 2;
       }
+      if (QUEUE_COMMANDS.has(rest[0])) return withDatabase(({ db }, config) => queueCommand(rest, db, config, console));
       return withDatabase(({ db }) => serviceCommand(rest, createServiceStore(db), console));
+    case 'citizen':
+      if (!rest[0] || rest[0] === '--help' || rest[0] === 'help') {
+        console.log(CITIZEN_USAGE);
+        return rest[0] ? 0 : 2;
+      }
+      return withDatabase(({ db }) => citizenCommand(rest, db, console));
+    case 'relay':
+      await runRelayProcess(loadConfig());
+      return -1;
     case 'keys':
       if (rest[0] !== 'rotate') break;
       return withDatabase(async ({ db }, config) => {

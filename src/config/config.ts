@@ -41,6 +41,19 @@ const schema = z.object({
     .default('false')
     .describe('trust X-Forwarded-* headers (set behind a load balancer)'),
   RELAY: z.enum(['on', 'off']).default('on').describe('run the event relay inside the web process'),
+  AMQP_URL: z
+    .string()
+    .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
+    .optional()
+    .describe('amqp://user:pass@host:5672/vhost of RabbitMQ for services that receive events by AMQP; absent: their events wait in the database'),
+  AMQP_MANAGEMENT_URL: z
+    .url()
+    .optional()
+    .describe('http://user:pass@host:15672 of the RabbitMQ management API, to create each service its own broker user; absent: the operator does it (docs/integration-events.md)'),
+  EVENTS_PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000).describe('how long a push endpoint has to answer one SET'),
+  EVENTS_PAUSE_AFTER: z.coerce.number().int().min(1).max(1000).default(10).describe('failures in a row after which a push stream is paused until an operator resumes it'),
+  EVENTS_RETRY_MAX_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300).describe('longest wait between two delivery attempts (exponential backoff with jitter from 1 s)'),
+  EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30).describe('sent deliveries are kept this long for replay, then removed'),
 });
 
 export type Config = {
@@ -59,6 +72,9 @@ export type Config = {
   demo: boolean;
   trustProxy: boolean;
   relay: boolean;
+  amqpUrl: string | undefined;
+  amqpManagementUrl: string | undefined;
+  events: { pushTimeoutMs: number; pauseAfter: number; retryMaxSeconds: number; retentionDays: number };
 };
 
 export class ConfigError extends Error {}
@@ -100,6 +116,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demo: c.DEMO === 'on' || (c.DEMO === 'auto' && c.NODE_ENV !== 'production'),
     trustProxy: c.TRUST_PROXY === 'true',
     relay: c.RELAY === 'on',
+    amqpUrl: c.AMQP_URL,
+    amqpManagementUrl: c.AMQP_MANAGEMENT_URL,
+    events: {
+      pushTimeoutMs: c.EVENTS_PUSH_TIMEOUT_MS,
+      pauseAfter: c.EVENTS_PAUSE_AFTER,
+      retryMaxSeconds: c.EVENTS_RETRY_MAX_SECONDS,
+      retentionDays: c.EVENTS_RETENTION_DAYS,
+    },
   };
 }
 

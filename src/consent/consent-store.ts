@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
+import { recordEvent } from '../events/outbox.ts';
 import type { Service } from '../services/service-store.ts';
 
 export type CurrentConsent = {
@@ -90,6 +91,14 @@ export function createConsentStore(db: Db) {
     ): Promise<string> {
       const { service, context } = input;
       const offered = service.fields.map((f) => f.key);
+      // The event first: it locks the citizen row before the consent rows, as revoke does.
+      await recordEvent(trx, {
+        type: 'consent.granted',
+        citizenId: input.citizenId,
+        clientId: service.clientId,
+        fieldsShared: input.fieldsShared,
+        termsVersion: service.terms?.version ?? null,
+      });
       const row = await trx
         .insertInto('consents')
         .values({
@@ -138,6 +147,8 @@ export function createConsentStore(db: Db) {
     async revoke(trx: Db, input: { citizenId: string; clientId: string; context: ConsentContext }): Promise<boolean> {
       const live = await current(input.citizenId, input.clientId, trx);
       if (!live) return false;
+      // The event first: it locks the citizen row before the consent rows, as grant does.
+      await recordEvent(trx, { type: 'consent.revoked', citizenId: input.citizenId, clientId: input.clientId });
       await trx
         .insertInto('consents')
         .values({

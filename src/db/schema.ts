@@ -14,11 +14,12 @@ export interface CitizensTable {
   phone_number: string | null;
   phone_number_verified: Generated<boolean>;
   password_hash: string | null;
-  status: Generated<'active' | 'disabled'>;
+  status: Generated<'active' | 'disabled' | 'deleted'>;
   locale: string | null;
   profile: ColumnType<Record<string, unknown>, string | undefined, string>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  deleted_at: NullableTimestamp;
 }
 
 export interface ServicesTable {
@@ -134,6 +135,45 @@ export interface ConsentCurrentTable {
   granted_at: Timestamp;
 }
 
+export interface EventsTable {
+  id: Generated<string>;
+  citizen_id: string;
+  type: string;
+  data: ColumnType<Record<string, unknown>, string | undefined, string>;
+  origin_client_id: string | null;
+  audience: string[] | null;
+  created_at: Timestamp;
+  fanned_out_at: NullableTimestamp;
+}
+
+export interface EventStreamsTable {
+  client_id: string;
+  method: Generated<'poll' | 'amqp' | 'push'>;
+  push_url: string | null;
+  paused_at: NullableTimestamp;
+  consecutive_failures: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_delivery_at: NullableTimestamp;
+  last_error: string | null;
+  updated_at: Timestamp;
+}
+
+export interface EventDeliveriesTable {
+  id: Generated<string>;
+  client_id: string;
+  citizen_id: string;
+  event_id: string;
+  jti: string;
+  event_type: string;
+  payload: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  status: Generated<'pending' | 'sent' | 'failed'>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+  sent_at: NullableTimestamp;
+}
+
 export interface RateLimitsTable {
   key: string;
   window_start: Timestamp;
@@ -142,6 +182,9 @@ export interface RateLimitsTable {
 
 export interface Database {
   rate_limits: RateLimitsTable;
+  events: EventsTable;
+  event_streams: EventStreamsTable;
+  event_deliveries: EventDeliveriesTable;
   service_fields: ServiceFieldsTable;
   service_terms: ServiceTermsTable;
   consents: ConsentsTable;

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
+import { recordEvent } from '../events/outbox.ts';
 import { AppError } from '../http/errors.ts';
 import { randomId } from '../security/secrets.ts';
 import { normalizeCpf } from './cpf.ts';
@@ -16,7 +17,7 @@ export type Citizen = {
   phoneNumber: string | null;
   phoneNumberVerified: boolean;
   passwordHash: string | null;
-  status: 'active' | 'disabled';
+  status: 'active' | 'disabled' | 'deleted';
   locale: string | null;
   /** Catalog fields without a column of their own, by catalog key. */
   profile: Record<string, unknown>;
@@ -53,8 +54,8 @@ function toCitizen(r: Record<string, unknown>): Citizen {
 
 export function createCitizenStore(db: Db) {
   return {
-    async findById(id: string): Promise<Citizen | undefined> {
-      const row = await db.selectFrom('citizens').selectAll().where('id', '=', id).executeTakeFirst();
+    async findById(id: string, trx: Db = db): Promise<Citizen | undefined> {
+      const row = await trx.selectFrom('citizens').selectAll().where('id', '=', id).executeTakeFirst();
       return row ? toCitizen(row) : undefined;
     },
 
@@ -157,13 +158,15 @@ export function profileValues(c: Citizen): Record<string, FieldValue> {
 }
 
 /**
- * Writes catalog field values (null clears one) inside the caller's transaction, and returns the
- * keys whose value really changed.
+ * Writes catalog field values (null clears one) inside the caller's transaction, with the event
+ * that tells the consented services, and returns the keys whose value really changed.
+ * `originClientId`: the service that wrote them (write-back), which gets no echo.
  */
 export async function writeProfile(
   trx: Db,
   citizen: Citizen,
   changes: Record<string, FieldValue | null>,
+  origin: { clientId?: string | null } = {},
 ): Promise<string[]> {
   const current = profileValues(citizen);
   const changed: string[] = [];
@@ -191,6 +194,8 @@ export async function writeProfile(
     if ((error as { code?: string }).code === '23505') throw new AppError('register.email_taken', 409);
     throw error;
   }
+  const values = Object.fromEntries(changed.map((k) => [k, changes[k] ?? null]));
+  await recordEvent(trx, { type: 'profile.changed', citizenId: citizen.id, values, originClientId: origin.clientId ?? null });
   return changed;
 }
 

@@ -42,7 +42,7 @@ export type OidcDeps = {
   onError?: (error: Error, route: string | undefined) => void;
 };
 
-export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'cpf'];
+export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'cpf', 'cidadela:write'];
 /**
  * Every catalog claim hangs on `openid`: what a service receives is decided by the citizen's
  * consent to its data contract (see releasedClaims), not by the scopes it asks for. The other

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
+import { recordEvent } from '../../events/outbox.ts';
 import type { Translate } from '../../http/i18n.ts';
 import { enqueueMail } from '../../messaging/message-queue.ts';
 import { randomId, type Secrets, safeEqual, sixDigitCode } from '../../security/secrets.ts';
@@ -94,12 +95,15 @@ export function createEmailCodeMethod(deps: { db: Db; secrets: Secrets }) {
             .set({ state: 'done', code_hash: null, updated_at: sql<Date>`now()` })
             .where('id', '=', flowId)
             .execute();
-          await trx
+          const email = String((flow.data as { email?: string }).email);
+          const verified = await trx
             .updateTable('citizens')
             .set({ email_verified: true, updated_at: sql<Date>`now()` })
             .where('id', '=', flow.citizen_id)
-            .where('email', '=', String((flow.data as { email?: string }).email))
-            .execute();
+            .where('email', '=', email)
+            .where('email_verified', '=', false)
+            .executeTakeFirst();
+          if (Number(verified.numUpdatedRows) > 0) await recordEvent(trx, { type: 'email.verified', citizenId: flow.citizen_id, email });
           return { ok: true, citizenId: flow.citizen_id };
         }
         const attempts = flow.attempts + 1;

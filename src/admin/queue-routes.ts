@@ -1,0 +1,68 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { brokerInstructions, provisionBrokerAccount, vhostOf } from '../events/broker-accounts.ts';
+import type { StreamStore } from '../events/stream-store.ts';
+import { AppError } from '../http/errors.ts';
+import { safeEqual } from '../security/secrets.ts';
+
+type Params = { Params: { id: string } };
+
+/**
+ * The operator's view of each service's event queue (admin API, same bearer token as the rest of
+ * it): depth, age of the oldest undelivered event, failures, pause; resume, replay, the delivery
+ * method, and the service's own broker credentials.
+ */
+export function registerQueueRoutes(
+  app: FastifyInstance,
+  deps: { adminToken: string | undefined; streams: StreamStore; amqpUrl: string | undefined; amqpManagementUrl: string | undefined },
+) {
+  const token = deps.adminToken;
+  if (!token) return;
+  const { streams } = deps;
+
+  app.register(async (admin) => {
+    admin.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+      const header = request.headers.authorization ?? '';
+      const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
+      if (!presented || !safeEqual(presented, token)) {
+        return reply.status(401).header('www-authenticate', 'Bearer realm="cidadela-admin"').send({ error: 'unauthorized' });
+      }
+    });
+    const json = { config: { csrf: false }, bodyLimit: 16 * 1024 };
+
+    admin.get<Params>('/admin/api/services/:id/queue', async (request) => ({ queue: await streams.view(request.params.id) }));
+
+    admin.post<Params>('/admin/api/services/:id/queue/resume', json, async (request) => {
+      const resumed = await streams.resume(request.params.id);
+      return { resumed, queue: await streams.view(request.params.id) };
+    });
+
+    admin.post<Params & { Body: { since?: unknown } }>('/admin/api/services/:id/queue/replay', json, async (request) => {
+      const since = typeof request.body?.since === 'string' ? new Date(request.body.since) : new Date(Number.NaN);
+      if (Number.isNaN(since.getTime())) throw new AppError('replay.invalid_since', 400);
+      const replayed = await streams.replay(request.params.id, since);
+      return { replayed, queue: await streams.view(request.params.id) };
+    });
+
+    admin.get<Params>('/admin/api/services/:id/delivery', async (request) => {
+      await streams.view(request.params.id);
+      return { delivery: await streams.settings(request.params.id) };
+    });
+
+    admin.put<Params>('/admin/api/services/:id/delivery', json, async (request) => ({
+      delivery: await streams.setDelivery(request.params.id, request.body ?? {}),
+    }));
+
+    admin.post<Params>('/admin/api/services/:id/broker-credentials', json, async (request, reply) => {
+      const clientId = request.params.id;
+      await streams.view(clientId);
+      if (!deps.amqpManagementUrl) {
+        return reply.status(409).send({
+          error: 'broker.management_not_configured',
+          instructions: brokerInstructions(clientId, vhostOf(deps.amqpUrl)),
+        });
+      }
+      const account = await provisionBrokerAccount({ managementUrl: deps.amqpManagementUrl, amqpUrl: deps.amqpUrl, clientId });
+      return reply.status(201).send({ account });
+    });
+  });
+}

@@ -1,0 +1,47 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.ts';
+import type { Db } from '../db/database.ts';
+import type { PrivateJwk } from '../oidc/keys.ts';
+import { createAmqpTransport } from './amqp-transport.ts';
+import { createPushTransport } from './push-transport.ts';
+import { createRelay, type Relay } from './relay.ts';
+import { createSetSigner, type SetSigner } from './set-format.ts';
+
+export type EventsRuntime = { signer: SetSigner; relay: Relay; close(): Promise<void> };
+
+/** The relay and its transports as the configuration asks (used by `serve` and `cidadela relay`). */
+export async function createEventsRuntime(deps: {
+  db: Db;
+  kind: 'postgres' | 'pglite';
+  config: Config;
+  keys: PrivateJwk[];
+  logger: Logger;
+}): Promise<EventsRuntime> {
+  const { config, logger } = deps;
+  const signer = await createSetSigner(deps.keys);
+  const amqp = config.amqpUrl ? createAmqpTransport({ url: config.amqpUrl }) : undefined;
+  const relay = createRelay({
+    db: deps.db,
+    issuer: config.publicUrl,
+    signer,
+    lockStreams: deps.kind === 'postgres',
+    amqp,
+    push: createPushTransport({ timeoutMs: config.events.pushTimeoutMs }),
+    pauseAfter: config.events.pauseAfter,
+    retryBaseMs: 1000,
+    retryMaxMs: config.events.retryMaxSeconds * 1000,
+    retentionDays: config.events.retentionDays,
+    onError: (error, context) => {
+      if (context.paused) logger.error({ err: { message: error.message }, ...context }, 'event stream paused after repeated failures');
+      else logger.warn({ err: { message: error.message }, ...context }, 'event delivery failed; will retry');
+    },
+  });
+  return {
+    signer,
+    relay,
+    async close() {
+      await relay.stop();
+      await amqp?.close();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.ts';
+import type { FieldValue } from '../identity/field-catalog.ts';
+
+/**
+ * Facts about a citizen that services must learn. Each is written by `recordEvent` inside the
+ * transaction of the change itself: a change that rolls back leaves no event, and no change
+ * commits without its event. The relay (relay.ts) turns them into deliveries.
+ */
+export type OutboxEvent =
+  /** Catalog fields changed; `values` holds the new value of each (null: cleared). */
+  | { type: 'profile.changed'; citizenId: string; values: Record<string, FieldValue | null>; originClientId?: string | null }
+  | { type: 'email.verified'; citizenId: string; email: string }
+  | { type: 'consent.granted'; citizenId: string; clientId: string; fieldsShared: string[]; termsVersion: number | null }
+  | { type: 'consent.revoked'; citizenId: string; clientId: string }
+  | { type: 'account.disabled'; citizenId: string }
+  | { type: 'account.enabled'; citizenId: string }
+  /** `audience`: the services consented at the time, since the purge ends the consents themselves. */
+  | { type: 'account.purged'; citizenId: string; audience: string[] };
+
+export type EventType = OutboxEvent['type'];
+
+/**
+ * Writes one event in the caller's transaction. The citizen's row is locked first, so two
+ * transactions touching the same citizen draw their event ids in commit order: the relay can
+ * deliver one citizen's events in id order and it is the order in which they happened.
+ */
+export async function recordEvent(trx: Db, event: OutboxEvent): Promise<string> {
+  await sql`select 1 from citizens where id = ${event.citizenId} for update`.execute(trx);
+  const { type, citizenId } = event;
+  let data: Record<string, unknown> = {};
+  let origin: string | null = null;
+  let audience: string[] | null = null;
+  switch (event.type) {
+    case 'profile.changed':
+      data = { values: event.values };
+      origin = event.originClientId ?? null;
+      break;
+    case 'email.verified':
+      data = { email: event.email };
+      break;
+    case 'consent.granted':
+      data = { fieldsShared: event.fieldsShared, termsVersion: event.termsVersion };
+      audience = [event.clientId];
+      break;
+    case 'consent.revoked':
+      audience = [event.clientId];
+      break;
+    case 'account.purged':
+      audience = event.audience;
+      break;
+  }
+  const row = await trx
+    .insertInto('events')
+    .values({ citizen_id: citizenId, type, data: JSON.stringify(data), origin_client_id: origin, audience })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}

@@ -1,0 +1,252 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.ts';
+import { fanOut } from './fan-out.ts';
+import type { SetSigner } from './set-format.ts';
+import type { Outgoing, Transport } from './transport.ts';
+
+export type RelayOptions = {
+  db: Db;
+  issuer: string;
+  signer: SetSigner;
+  /**
+   * PostgreSQL: a stream is claimed with FOR UPDATE SKIP LOCKED and the lock is held while its
+   * batch is sent, so any number of relays (processes) can run. PGlite lives inside one process,
+   * where one relay is all there can be: nothing is held open while sending (the one connection
+   * serves the web too).
+   */
+  lockStreams: boolean;
+  amqp?: Transport | undefined;
+  push?: Transport | undefined;
+  /** Consecutive failures after which a push stream is paused until an operator resumes it. */
+  pauseAfter: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Sent deliveries are kept this long (for replay), then removed. */
+  retentionDays?: number;
+  idleMs?: number;
+  batchSize?: number;
+  /** Streams sent at once (each in its own transaction). */
+  concurrency?: number;
+  onError?: (error: Error, context: Record<string, unknown>) => void;
+  /** Test hook: runs after the transport took a batch and before the batch is marked sent. */
+  afterDeliver?: (clientId: string, batch: Outgoing[]) => Promise<void>;
+};
+
+export type Relay = {
+  /** Fans out what is in the outbox and sends what is due; returns how much it did. */
+  runOnce(): Promise<{ events: number; delivered: number }>;
+  start(): void;
+  /** Wakes the relay now instead of at its next tick. */
+  nudge(): void;
+  stop(): Promise<void>;
+};
+
+type StreamRow = { client_id: string; method: 'poll' | 'amqp' | 'push'; push_url: string | null; consecutive_failures: number };
+
+/** Exponential backoff with jitter: half of the delay fixed, half random. */
+export function backoffMs(failures: number, baseMs: number, maxMs: number, random = Math.random): number {
+  const delay = Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
+  return Math.round(delay / 2 + (random() * delay) / 2);
+}
+
+/**
+ * Turns outbox rows into deliveries (fan-out.ts) and sends each service's pending deliveries, in
+ * order, through its transport. At-least-once: a batch is marked sent only after the transport
+ * confirmed it, so a relay that dies in between leaves it pending and it is sent again, with the
+ * same jti. Order: one stream is sent by one relay at a time, oldest first, and a failure stops
+ * that stream (not the others) until its next attempt.
+ */
+export function createRelay(opts: RelayOptions): Relay {
+  const { db, signer } = opts;
+  const idleMs = opts.idleMs ?? 200;
+  const concurrency = opts.lockStreams ? (opts.concurrency ?? 4) : 1;
+  const retentionDays = opts.retentionDays ?? 30;
+  const served = [...(opts.amqp ? ['amqp' as const] : []), ...(opts.push ? ['push' as const] : [])];
+  const busy = new Set<string>();
+  let lastPrune = 0;
+
+  function pickQuery(q: Db) {
+    let query = q
+      .selectFrom('event_streams as s')
+      .select(['s.client_id', 's.method', 's.push_url', 's.consecutive_failures'])
+      .where('s.method', 'in', served)
+      .where('s.paused_at', 'is', null)
+      .where('s.next_attempt_at', '<=', sql<Date>`now()`)
+      .where(({ exists, selectFrom }) =>
+        exists(selectFrom('event_deliveries as d').select('d.id').whereRef('d.client_id', '=', 's.client_id').where('d.status', '=', 'pending')),
+      )
+      .orderBy('s.next_attempt_at')
+      .limit(1);
+    if (busy.size) query = query.where('s.client_id', 'not in', [...busy]);
+    return query;
+  }
+
+  async function sendStream(q: Db, stream: StreamRow): Promise<number> {
+    const transport = stream.method === 'amqp' ? opts.amqp : opts.push;
+    if (!transport) return 0;
+    const limit = opts.batchSize ?? (stream.method === 'amqp' ? 250 : 50);
+    const rows = await q
+      .selectFrom('event_deliveries')
+      .select(['id', 'jti', 'event_type', 'payload'])
+      .where('client_id', '=', stream.client_id)
+      .where('status', '=', 'pending')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+    if (rows.length === 0) return 0;
+    const batch: Outgoing[] = await Promise.all(
+      rows.map(async (r) => ({ id: r.id, jti: r.jti, eventType: r.event_type, token: await signer.sign(r.payload ?? {}) })),
+    );
+    const result = await transport.deliver({ clientId: stream.client_id, pushUrl: stream.push_url }, batch);
+    const done = batch.slice(0, result.delivered);
+    if (done.length && opts.afterDeliver) await opts.afterDeliver(stream.client_id, done);
+    if (done.length) {
+      await q
+        .updateTable('event_deliveries')
+        .set({ status: 'sent', sent_at: sql<Date>`now()`, attempts: sql<number>`attempts + 1`, last_error: null })
+        .where(
+          'id',
+          'in',
+          done.map((d) => d.id),
+        )
+        .execute();
+    }
+    if (!result.error) {
+      await q
+        .updateTable('event_streams')
+        .set({ consecutive_failures: 0, last_error: null, last_delivery_at: sql<Date>`now()`, next_attempt_at: sql<Date>`now()` })
+        .where('client_id', '=', stream.client_id)
+        .execute();
+      return done.length;
+    }
+    const failures = stream.consecutive_failures + 1;
+    const delay = backoffMs(failures, opts.retryBaseMs, opts.retryMaxMs);
+    const message = result.error.message.slice(0, 500);
+    // Push endpoints are the service's own: after too many failures in a row the operator is the
+    // one to look. A broker outage is Cidadela's own: AMQP streams keep retrying.
+    const pause = stream.method === 'push' && failures >= opts.pauseAfter;
+    const head = batch[done.length];
+    if (head) {
+      await q
+        .updateTable('event_deliveries')
+        .set({
+          attempts: sql<number>`attempts + 1`,
+          last_error: message,
+          next_attempt_at: sql<Date>`now() + make_interval(secs => ${delay / 1000})`,
+        })
+        .where('id', '=', head.id)
+        .execute();
+    }
+    await q
+      .updateTable('event_streams')
+      .set({
+        consecutive_failures: failures,
+        last_error: message,
+        next_attempt_at: sql<Date>`now() + make_interval(secs => ${delay / 1000})`,
+        ...(pause ? { paused_at: sql<Date>`now()` } : {}),
+        ...(done.length ? { last_delivery_at: sql<Date>`now()` } : {}),
+        updated_at: sql<Date>`now()`,
+      })
+      .where('client_id', '=', stream.client_id)
+      .execute();
+    opts.onError?.(result.error, { clientId: stream.client_id, method: stream.method, failures, paused: pause });
+    return done.length;
+  }
+
+  /** Claims one due stream and sends one batch of it; undefined when no stream is due. */
+  async function sendOne(): Promise<number | undefined> {
+    if (served.length === 0) return undefined;
+    if (opts.lockStreams) {
+      return db.transaction().execute(async (trx) => {
+        const stream = (await pickQuery(trx).forUpdate().skipLocked().executeTakeFirst()) as StreamRow | undefined;
+        if (!stream) return undefined;
+        return sendStream(trx, stream);
+      });
+    }
+    const stream = (await pickQuery(db).executeTakeFirst()) as StreamRow | undefined;
+    if (!stream) return undefined;
+    busy.add(stream.client_id);
+    try {
+      return await sendStream(db, stream);
+    } finally {
+      busy.delete(stream.client_id);
+    }
+  }
+
+  async function prune(): Promise<void> {
+    if (Date.now() - lastPrune < 60 * 60 * 1000) return;
+    lastPrune = Date.now();
+    const cutoff = sql<Date>`now() - make_interval(days => ${retentionDays})`;
+    await db.deleteFrom('event_deliveries').where('status', '=', 'sent').where('sent_at', '<', cutoff).execute();
+    await db
+      .deleteFrom('events')
+      .where('fanned_out_at', '<', cutoff)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('event_deliveries as d').select('d.id').whereRef('d.event_id', '=', 'events.id'))),
+      )
+      .execute();
+  }
+
+  async function runOnce(): Promise<{ events: number; delivered: number }> {
+    let events = 0;
+    for (let round = 0; round < 50; round++) {
+      const r = await fanOut(db, opts.issuer);
+      events += r.events;
+      if (r.events === 0) break;
+    }
+    let delivered = 0;
+    const worker = async () => {
+      for (let round = 0; round < 200; round++) {
+        const n = await sendOne();
+        if (n === undefined) return;
+        delivered += n;
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    await prune().catch((error) => opts.onError?.(error as Error, { task: 'prune' }));
+    return { events, delivered };
+  }
+
+  let stopped = true;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function run(): Promise<void> {
+    while (!stopped) {
+      let worked = false;
+      try {
+        const r = await runOnce();
+        worked = r.events > 0 || r.delivered > 0;
+      } catch (error) {
+        opts.onError?.(error as Error, { task: 'relay' });
+      }
+      if (stopped) break;
+      if (!worked) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          timer = setTimeout(resolve, idleMs);
+        });
+        wake = undefined;
+      }
+    }
+  }
+
+  return {
+    runOnce,
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      loop = run();
+    },
+    nudge() {
+      wake?.();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      wake?.();
+      await loop;
+    },
+  };
+}

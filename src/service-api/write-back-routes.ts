@@ -1,0 +1,118 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { sql } from 'kysely';
+import type { ConsentStore } from '../consent/consent-store.ts';
+import type { Db } from '../db/database.ts';
+import { AppError } from '../http/errors.ts';
+import { type CitizenStore, claimsFor, writeProfile } from '../identity/citizen-store.ts';
+import { ADDRESS_PARTS, FIELD_CATALOG, type FieldDef, type FieldValue, inputName, parseField } from '../identity/field-catalog.ts';
+import type { Oidc } from '../oidc/provider.ts';
+import type { ServiceStore } from '../services/service-store.ts';
+
+export const WRITE_SCOPE = 'cidadela:write';
+export const WRITE_BACK_PATH = '/api/v1/me';
+/** Far above any real profile (an address is under 1 KB); larger bodies are refused with 413. */
+const BODY_LIMIT = 16 * 1024;
+
+const BY_CLAIM = new Map(FIELD_CATALOG.map((f) => [f.claim, f]));
+
+function bearer(reply: FastifyReply, status: 401 | 403, error: string, description: string) {
+  const scope = status === 403 && error === 'insufficient_scope' ? `, scope="${WRITE_SCOPE}"` : '';
+  reply.header('www-authenticate', `Bearer realm="cidadela", error="${error}", error_description="${description}"${scope}`);
+  return reply.status(status).send({ error, error_description: description });
+}
+
+/** The JSON value of one field as the form inputs parseField reads. */
+function asForm(def: FieldDef, value: unknown): Record<string, string> | undefined {
+  if (def.kind === 'address') {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+    const parts = value as Record<string, unknown>;
+    const known = new Set<string>([...ADDRESS_PARTS.map((p) => p.part), 'formatted']);
+    if (Object.keys(parts).some((k) => !known.has(k))) return undefined;
+    const form: Record<string, string> = {};
+    for (const p of ADDRESS_PARTS) {
+      const v = parts[p.part];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'string') return undefined;
+      form[inputName(def.key, p.part)] = v;
+    }
+    return form;
+  }
+  return typeof value === 'string' ? { [inputName(def.key)]: value } : undefined;
+}
+
+/**
+ * Write-back: a service holding a citizen's access token with the `cidadela:write` scope updates
+ * fields of its data contract that the citizen shares with it and may edit. JSON, keyed by claim
+ * name, validated by the field catalog. All or nothing: any refused field refuses the request and
+ * nothing is written or emitted. The change reaches every other consented service; the writing
+ * service gets no echo of it.
+ */
+export function registerWriteBackRoutes(
+  app: FastifyInstance,
+  deps: { db: Db; oidc: Oidc; services: ServiceStore; citizens: CitizenStore; consents: ConsentStore },
+) {
+  const { db, oidc, services, citizens, consents } = deps;
+
+  app.patch(WRITE_BACK_PATH, { config: { csrf: false }, bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    const header = request.headers.authorization ?? '';
+    const value = /^Bearer\s+([\w.~+/-]+=*)\s*$/i.exec(header)?.[1];
+    if (!value) return bearer(reply, 401, 'invalid_token', 'a Bearer access token is required');
+    const token = await oidc.provider.AccessToken.find(value);
+    if (!token?.accountId || !token.clientId || !token.grantId) return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
+    const grant = await oidc.provider.Grant.find(token.grantId);
+    if (!grant || grant.clientId !== token.clientId || grant.accountId !== token.accountId) {
+      return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
+    }
+    if (!String(token.scope ?? '').split(' ').includes(WRITE_SCOPE)) {
+      return bearer(reply, 403, 'insufficient_scope', `the access token does not carry ${WRITE_SCOPE}`);
+    }
+    const clientId = token.clientId;
+    const service = await services.find(clientId);
+    const citizen = await citizens.findById(token.accountId);
+    if (!service || !citizen || citizen.status !== 'active') return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
+    const consent = await consents.current(citizen.id, clientId);
+    if (!consent) return reply.status(403).send({ error: 'consent.missing' });
+
+    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
+      return reply.status(415).send({ error: 'body.json_required' });
+    }
+    const body = request.body;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return reply.status(400).send({ error: 'body.invalid' });
+    const entries = Object.entries(body as Record<string, unknown>);
+    if (entries.length === 0) return reply.status(400).send({ error: 'body.empty' });
+    if (entries.length > FIELD_CATALOG.length) return reply.status(400).send({ error: 'body.invalid' });
+
+    const contract = new Set(service.fields.map((f) => f.key));
+    const shared = new Set(consent.fieldsShared);
+    const refused: Record<string, string> = {};
+    const invalid: Record<string, { error: string; inputs?: Record<string, string> }> = {};
+    const changes: Record<string, FieldValue> = {};
+    for (const [claim, raw] of entries) {
+      const def = BY_CLAIM.get(claim);
+      if (!def) refused[claim] = 'field.unknown';
+      else if (!contract.has(def.key)) refused[claim] = 'field.not_in_contract';
+      else if (!shared.has(def.key)) refused[claim] = 'field.not_shared';
+      else if (!def.editable) refused[claim] = 'field.not_editable';
+      else {
+        const form = asForm(def, raw);
+        const parsed = form ? parseField(def, form) : undefined;
+        if (!parsed || !parsed.ok) invalid[claim] = { error: `field.${def.key}.invalid`, ...(parsed && !parsed.ok ? { inputs: parsed.errors } : {}) };
+        else if (parsed.value === null) invalid[claim] = { error: `field.${def.key}.required` };
+        else changes[def.key] = parsed.value;
+      }
+    }
+    if (Object.keys(refused).length) return reply.status(403).send({ error: 'write_back.refused', fields: refused });
+    if (Object.keys(invalid).length) return reply.status(400).send({ error: 'write_back.invalid', fields: invalid });
+
+    const result = await db.transaction().execute(async (trx) => {
+      // Read again under the row lock: the values compared are the ones being replaced.
+      await sql`select 1 from citizens where id = ${citizen.id} for update`.execute(trx);
+      const current = await citizens.findById(citizen.id, trx);
+      if (!current || current.status !== 'active') throw new AppError('account.inactive', 403);
+      const changed = await writeProfile(trx, current, changes, { clientId });
+      const after = (await citizens.findById(citizen.id, trx))!;
+      return { changed, claims: claimsFor(after, [...shared].filter((k) => contract.has(k))) };
+    });
+    return reply.status(200).send({ updated: result.changed.map((k) => FIELD_CATALOG.find((f) => f.key === k)?.claim ?? k), claims: result.claims });
+  });
+}
