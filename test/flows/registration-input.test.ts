@@ -149,6 +149,21 @@ describe('registration: bad input is refused clearly, keeps what was typed, and 
     });
   }
 
+  test('a taken CPF is told at once even while the e-mail is wrong, and a taken e-mail while the CPF is', async () => {
+    const cpfTaken = newCitizen({ cpf: existing.cpf, email: 'joana@@example' });
+    const first = await submitRefused('en', cpfTaken);
+    assert.equal(first.status, 422);
+    assertMessage(first, 'en', 'register.cpf_taken');
+    assertMessage(first, 'en', 'register.email_invalid');
+    assertKept(first, cpfTaken);
+    const emailTaken = newCitizen({ cpf: '123', email: existing.email });
+    const second = await submitRefused('pt-BR', emailTaken);
+    assert.equal(second.status, 422);
+    assertMessage(second, 'pt-BR', 'register.cpf_invalid');
+    assertMessage(second, 'pt-BR', 'register.email_taken');
+    assertKept(second, emailTaken);
+  });
+
   test('two registrations racing for the same e-mail (other case): the loser is told about the e-mail', async () => {
     // Validation ran before the other insert committed; only the unique index stops the second one.
     const store = createCitizenStore(app.db.db);

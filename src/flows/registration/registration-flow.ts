@@ -73,8 +73,10 @@ export function createRegistrationFlow(deps: {
       email: form.email,
     });
     if (problem) errors.password = problem;
-    if (cpf && !errors.email) {
-      const taken = await citizens.taken(cpf, form.email);
+    // Each identifier that is well formed is checked, so a taken CPF is told at once even while the
+    // e-mail still has a typo (and the other way round), not one submission later.
+    if (cpf || !errors.email) {
+      const taken = await citizens.taken(cpf ?? '', errors.email ? '' : form.email);
       if (taken.cpf) errors.cpf = 'register.cpf_taken';
       if (taken.email) errors.email = 'register.email_taken';
     }
