@@ -174,7 +174,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerWriteBackRoutes(server, { db, oidc, services, citizens, consents });
   registerQueueRoutes(server, { adminToken: config.adminToken, streams, amqpUrl: config.amqpUrl, amqpManagementUrl: config.amqpManagementUrl });
   await ensureAccountService({ db, services, publicUrl: config.publicUrl });
-  registerAccountRoutes(server, { db, oidc, ui, issuer: config.publicUrl, citizens, consents });
+  registerAccountRoutes(server, {
+    db,
+    oidc,
+    ui,
+    issuer: config.publicUrl,
+    citizens,
+    consents,
+    emailCode,
+    mailQueued: () => mail.nudge(),
+  });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
     await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });

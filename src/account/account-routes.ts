@@ -6,6 +6,7 @@ import type { CitizenStore } from '../identity/citizen-store.ts';
 import { html } from '../http/html.ts';
 import { csrfField } from '../http/layout.ts';
 import type { UiFactory } from '../http/request-context.ts';
+import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import { ACCOUNT_CLIENT_ID } from './account-services.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
@@ -17,6 +18,8 @@ type Deps = {
   issuer: string;
   citizens: CitizenStore;
   consents: ConsentStore;
+  emailCode: EmailCodeMethod;
+  mailQueued: () => void;
 };
 
 /**
@@ -53,6 +56,8 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     db: deps.db,
     ui,
     citizens: deps.citizens,
+    emailCode: deps.emailCode,
+    mailQueued: deps.mailQueued,
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
       return me ? { citizenId: me.citizen.id } : undefined;

@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import { type CitizenStore, profileValues, writeProfile } from '../identity/citizen-store.ts';
-import { FIELD_CATALOG, type FieldValue, formValues, parseField } from '../identity/field-catalog.ts';
+import { FIELD_CATALOG, type FieldValue, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
+import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
+import { maskEmail } from '../flows/registration/email-code-page.ts';
 import { AppError } from '../http/errors.ts';
 import { html } from '../http/html.ts';
-import { csrfField, errorSummary } from '../http/layout.ts';
+import { csrfField, errorSummary, field } from '../http/layout.ts';
 import type { Ui, UiFactory } from '../http/request-context.ts';
 import { fieldInput } from '../flows/field-inputs.ts';
 
@@ -17,6 +19,8 @@ type Deps = {
   db: Db;
   ui: UiFactory;
   citizens: CitizenStore;
+  emailCode: EmailCodeMethod;
+  mailQueued: () => void;
   signedIn(request: FastifyRequest, reply: FastifyReply): Promise<{ citizenId: string } | undefined>;
   signIn(reply: FastifyReply): FastifyReply;
 };
@@ -26,7 +30,14 @@ type Deps = {
  * the same transaction, and the relay tells every consented service that consumes the field.
  */
 export function registerProfileRoutes(app: FastifyInstance, deps: Deps) {
-  function render(ui: Ui, status: number, form: Record<string, string>, errors: Record<string, string>, saved: boolean) {
+  function render(
+    ui: Ui,
+    status: number,
+    form: Record<string, string>,
+    errors: Record<string, string>,
+    saved: boolean,
+    email = '',
+  ) {
     const { t, locale } = ui;
     return ui.render(
       status,
@@ -35,6 +46,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: Deps) {
 ${saved ? html`<p class="notice" role="status">${t('profile.saved')}</p>` : ''}
 ${errorSummary(t, errors)}
 <p>${t('profile.explain')}</p>
+<p>${t('field.email.label')}: <strong>${email}</strong> · <a href="/conta/email">${t('profile.change_email')}</a></p>
 <form method="post" action="/conta/dados" novalidate>
   ${csrfField(ui.csrf())}
   ${EDITABLE_HERE.map((def) => fieldInput(t, locale, def, form, errors, ALWAYS_PRESENT.has(def.key)))}
@@ -51,7 +63,7 @@ ${errorSummary(t, errors)}
     const form: Record<string, string> = {};
     for (const def of EDITABLE_HERE) Object.assign(form, formValues(def, values[def.key]));
     const saved = (request.query as Record<string, string>).salvo === '1';
-    return render(deps.ui(request, reply), 200, form, {}, saved);
+    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email);
   });
 
   app.post<{ Body: Record<string, unknown> }>('/conta/dados', async (request, reply) => {
@@ -69,12 +81,86 @@ ${errorSummary(t, errors)}
       else if (parsed.value === null && ALWAYS_PRESENT.has(def.key)) errors[`f_${def.key}`] = `field.${def.key}.required`;
       else changes[def.key] = parsed.value;
     }
-    if (Object.keys(errors).length) return render(ui, 422, typed, errors, false);
     const citizen = await deps.citizens.findById(me.citizenId);
+    if (Object.keys(errors).length) return render(ui, 422, typed, errors, false, citizen?.email);
     if (!citizen) throw new AppError('interaction.expired', 400);
     // Everything inside the transaction goes through `trx`: on PGlite (one connection) a query on
     // `db` from inside a transaction would wait for the transaction forever.
     await deps.db.transaction().execute((trx) => writeProfile(trx, citizen, changes));
+    return reply.redirect('/conta/dados?salvo=1', 303);
+  });
+
+  app.get('/conta/email', async (request, reply) => {
+    const me = await deps.signedIn(request, reply);
+    if (!me) return deps.signIn(reply);
+    return emailForm(deps.ui(request, reply), 200, '', undefined);
+  });
+
+  function emailForm(ui: Ui, status: number, value: string, error: string | undefined) {
+    const { t } = ui;
+    return ui.render(
+      status,
+      t('profile.email_title'),
+      html`<p><a href="/conta/dados">${t('profile.back_data')}</a></p>
+<p>${t('profile.email_explain')}</p>
+<form method="post" action="/conta/email" novalidate>
+  ${csrfField(ui.csrf())}
+  ${field({ t, name: 'email', label: t('profile.new_email'), type: 'email', value, error, autocomplete: 'email', maxlength: 254 })}
+  <div class="actions"><button type="submit">${t('profile.send_code')}</button></div>
+</form>`,
+    );
+  }
+
+  app.post<{ Body: Record<string, unknown> }>('/conta/email', async (request, reply) => {
+    const me = await deps.signedIn(request, reply);
+    if (!me) return deps.signIn(reply);
+    const ui = deps.ui(request, reply);
+    const email = typeof request.body?.email === 'string' ? request.body.email.trim().slice(0, 254) : '';
+    if (!isEmail(email)) return emailForm(ui, 422, email, 'field.email.invalid');
+    const citizen = await deps.citizens.findById(me.citizenId);
+    if (!citizen) return deps.signIn(reply);
+    if (citizen.email.toLowerCase() === email.toLowerCase()) return emailForm(ui, 422, email, 'profile.email_same');
+    const taken = await deps.citizens.findByIdentifier(email);
+    if (taken) return emailForm(ui, 409, email, 'register.email_taken');
+    await deps.db.transaction().execute((trx) => deps.emailCode.startChange(trx, { citizenId: citizen.id, newEmail: email, t: ui.t }));
+    deps.mailQueued();
+    return reply.redirect('/conta/email/confirmar', 303);
+  });
+
+  app.get('/conta/email/confirmar', async (request, reply) => {
+    const me = await deps.signedIn(request, reply);
+    if (!me) return deps.signIn(reply);
+    const pending = await deps.emailCode.pendingChange(me.citizenId);
+    if (!pending) return reply.redirect('/conta/dados', 303);
+    return confirmForm(deps.ui(request, reply), 200, pending.email, undefined);
+  });
+
+  function confirmForm(ui: Ui, status: number, email: string, error: string | undefined, params?: Record<string, string | number>) {
+    const { t } = ui;
+    return ui.render(
+      status,
+      t('email_code.title'),
+      html`<p>${t('email_code.sent_to', { email: maskEmail(email) })}</p>
+<form method="post" action="/conta/email/confirmar" novalidate>
+  ${csrfField(ui.csrf())}
+  ${field({ t, name: 'code', label: t('email_code.code'), hint: t('email_code.code_hint'), error: error ? t(error, params) : undefined, inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 7 })}
+  <div class="actions"><button type="submit">${t('email_code.submit')}</button></div>
+</form>
+<p><a href="/conta/email">${t('profile.change_email_again')}</a></p>`,
+    );
+  }
+
+  app.post<{ Body: Record<string, unknown> }>('/conta/email/confirmar', async (request, reply) => {
+    const me = await deps.signedIn(request, reply);
+    if (!me) return deps.signIn(reply);
+    const ui = deps.ui(request, reply);
+    const pending = await deps.emailCode.pendingChange(me.citizenId);
+    if (!pending) return reply.redirect('/conta/dados', 303);
+    const code = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
+    const result = await deps.emailCode.verify(pending.id, code);
+    if (!result.ok) {
+      return confirmForm(ui, 422, pending.email, result.code, result.code === 'email_code.invalid' ? { tries: result.triesLeft } : undefined);
+    }
     return reply.redirect('/conta/dados?salvo=1', 303);
   });
 }

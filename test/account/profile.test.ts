@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as client from 'openid-client';
 import { addService, answerConsent, authorizationRequest, exchange, registerThroughService, UserAgent } from '../helpers/journeys.ts';
-import { startSmtpPeer } from '../helpers/smtp-peer.ts';
+import { codeFrom, startSmtpPeer } from '../helpers/smtp-peer.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { formAction, formFields } from '../helpers/user-agent.ts';
 
@@ -77,4 +77,41 @@ test('the account pages ask to sign in when there is no session', async () => {
   const res = await fetch(`${app.url}/conta/dados`, { redirect: 'manual' });
   assert.equal(res.status, 303);
   assert.match(res.headers.get('location') ?? '', /\/oidc\/auth\?client_id=cidadela-conta/);
+});
+
+test('changing the e-mail: nothing changes until the code sent to the new address comes back', async () => {
+  const svc = await addService(app);
+  const ua = new UserAgent();
+  const auth = await authorizationRequest(svc);
+  const { page, citizen } = await registerThroughService(ua, svc, auth, smtp);
+  await answerConsent(ua, page, svc);
+  const other = await (async () => {
+    const ua2 = new UserAgent();
+    const a2 = await authorizationRequest(svc);
+    return (await registerThroughService(ua2, svc, a2, smtp)).citizen;
+  })();
+
+  let form = await ua.get(`${app.url}/conta/email`);
+  const taken = await ua.post(formAction(form, '/conta/email'), { email: other.email.toUpperCase() });
+  assert.equal(taken.status, 409);
+  assert.match(taken.html, /Este e-mail já está em uma conta/);
+
+  form = await ua.get(`${app.url}/conta/email`);
+  const newEmail = `novo.${citizen.email}`;
+  const confirm = await ua.post(formAction(form, '/conta/email'), { email: newEmail });
+  assert.match(confirm.url, /\/conta\/email\/confirmar$/);
+  const stored = () => app.db.db.selectFrom('citizens').select(['email', 'email_verified']).where('cpf', '=', citizen.cpf).executeTakeFirstOrThrow();
+  assert.equal((await stored()).email, citizen.email, 'the old address stays until the new one is proven');
+  const mail = await smtp.waitFor(newEmail);
+  const wrong = await ua.post(formAction(confirm, '/conta/email/confirmar'), { code: '000000' === codeFrom(mail) ? '111111' : '000000' });
+  assert.equal(wrong.status, 422);
+  assert.equal((await stored()).email, citizen.email);
+  const done = await ua.post(formAction(wrong, '/conta/email/confirmar'), { code: codeFrom(mail) });
+  assert.match(done.html, /Dados salvos/);
+  const now = await stored();
+  assert.equal(now.email, newEmail);
+  assert.equal(now.email_verified, true);
+  // The new address signs in; the old one no longer does.
+  const row = await app.db.db.selectFrom('citizens').select('id').where('email', '=', citizen.email).executeTakeFirst();
+  assert.equal(row, undefined);
 });

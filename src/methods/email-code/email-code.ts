@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 import { recordEvent } from '../../events/outbox.ts';
+import { createCitizenStore, writeProfile } from '../../identity/citizen-store.ts';
 import type { Translate } from '../../http/i18n.ts';
 import { enqueueMail } from '../../messaging/message-queue.ts';
 import { randomId, type Secrets, safeEqual, sixDigitCode } from '../../security/secrets.ts';
@@ -13,7 +14,7 @@ export const RESEND_AFTER_SECONDS = 30;
 export type VerifyResult =
   | { ok: true; citizenId: string }
   | { ok: false; code: 'email_code.invalid'; triesLeft: number }
-  | { ok: false; code: 'email_code.expired' | 'email_code.too_many' | 'email_code.unknown' };
+  | { ok: false; code: 'email_code.expired' | 'email_code.too_many' | 'email_code.unknown' | 'register.email_taken' };
 
 /**
  * A 6-digit code sent by mail: valid 10 minutes, single use, at most 5 tries. Only a keyed digest
@@ -66,6 +67,52 @@ export function createEmailCodeMethod(deps: { db: Db; secrets: Secrets }) {
       return id;
     },
 
+    /**
+     * Starts a change of the citizen's e-mail: nothing changes until the code sent to the new
+     * address comes back, so a typo cannot lock anyone out of their account.
+     */
+    async startChange(trx: Db, input: { citizenId: string; newEmail: string; t: Translate }): Promise<string> {
+      await trx
+        .updateTable('flows')
+        .set({ state: 'done', code_hash: null })
+        .where('citizen_id', '=', input.citizenId)
+        .where('kind', '=', 'email_verification')
+        .where('interaction_uid', 'is', null)
+        .where('state', '!=', 'done')
+        .execute();
+      const id = randomId();
+      await trx
+        .insertInto('flows')
+        .values({
+          id,
+          kind: 'email_verification',
+          state: 'code_sent',
+          citizen_id: input.citizenId,
+          interaction_uid: null,
+          code_hash: null,
+          data: JSON.stringify({ email: input.newEmail, change: true, sends: 1, lastSentAt: Date.now() }),
+          expires_at: new Date(Date.now() + CODE_TTL_SECONDS * 1000),
+        })
+        .execute();
+      await sendCode(trx, id, input.newEmail, input.t);
+      return id;
+    },
+
+    /** The pending e-mail change of a citizen, if any. */
+    async pendingChange(citizenId: string) {
+      const flow = await db
+        .selectFrom('flows')
+        .select(['id', 'data', 'expires_at'])
+        .where('citizen_id', '=', citizenId)
+        .where('kind', '=', 'email_verification')
+        .where('interaction_uid', 'is', null)
+        .where('state', '!=', 'done')
+        .orderBy('created_at', 'desc')
+        .executeTakeFirst();
+      if (!flow || !(flow.data as { change?: boolean }).change) return undefined;
+      return { id: flow.id, email: String((flow.data as { email?: string }).email) };
+    },
+
     async findForInteraction(interactionUid: string) {
       return db
         .selectFrom('flows')
@@ -96,6 +143,20 @@ export function createEmailCodeMethod(deps: { db: Db; secrets: Secrets }) {
             .where('id', '=', flowId)
             .execute();
           const email = String((flow.data as { email?: string }).email);
+          if ((flow.data as { change?: boolean }).change) {
+            // The new address is proven: it replaces the old one (profile change event for the
+            // services), then counts as verified.
+            const citizen = await createCitizenStore(trx).findById(flow.citizen_id);
+            if (!citizen) return { ok: false, code: 'email_code.unknown' };
+            const taken = await trx
+              .selectFrom('citizens')
+              .select('id')
+              .where(sql`lower(email)`, '=', email.toLowerCase())
+              .where('id', '!=', flow.citizen_id)
+              .executeTakeFirst();
+            if (taken) return { ok: false, code: 'register.email_taken' };
+            await writeProfile(trx, citizen, { email });
+          }
           const verified = await trx
             .updateTable('citizens')
             .set({ email_verified: true, updated_at: sql<Date>`now()` })
