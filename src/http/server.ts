@@ -50,6 +50,12 @@ function isUnavailable(error: unknown): boolean {
   );
 }
 
+function hasNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 8 || value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v, depth + 1));
+}
+
 export type ServerDeps = {
   logger: Logger;
   metrics: Metrics;
@@ -74,6 +80,18 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && /^[\w-]{8,64}$/.test(given) ? given : randomUUID();
     },
     routerOptions: { maxParamLength: 200 },
+    // A malformed or over-long path never reaches a route or a hook: without this, Fastify answers
+    // with bare JSON that echoes the path, with no security headers and no request id.
+    frameworkErrors: (error, request, reply) => {
+      const bare = request as unknown as { cookies?: Record<string, string>; query: unknown };
+      bare.cookies ??= {};
+      bare.query ??= {};
+      securityHeaders((n, v) => reply.header(n, v), deps.secure);
+      reply.header('cache-control', 'no-store').header('x-request-id', request.id);
+      const ui = deps.ui(request, reply);
+      const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      return ui.render(status, ui.t('error.title'), html`<p>${ui.t('error.bad_request')}</p><p><a href="/">${ui.t('error.home')}</a></p>`);
+    },
   });
 
   await app.register(cookie, { secret: deps.cookieSecret });
@@ -116,6 +134,12 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.addHook('onResponse', async (request, reply) => {
     logDone(request, reply.statusCode, request.routeOptions.url ?? 'unmatched');
+  });
+
+  // PostgreSQL cannot store U+0000 in text: a request carrying one is malformed and gets a 400 here,
+  // not a 500 from the database wherever the value happens to be used.
+  app.addHook('preValidation', async (request) => {
+    if (hasNul(request.body) || hasNul(request.query) || hasNul(request.params)) throw new AppError('error.bad_request', 400);
   });
 
   // Every state-changing form carries a CSRF token; JSON APIs opt out and authenticate otherwise.

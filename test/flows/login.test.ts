@@ -216,6 +216,18 @@ describe('login: identifiers, no account enumeration, throttling, e-mail code, r
       assert.equal((await signIn(ua, citizen.email, citizen.password)).status, 303);
     });
 
+    test('a NUL character in the identifier or password gets a clear 400, not a 500', async () => {
+      for (const [identifier, password] of [
+        ['joana\u0000@example.test', 'whatever password'],
+        [newCitizen().cpf, 'pass\u0000word'],
+      ]) {
+        const { ua } = await atLogin({ locale: 'en' });
+        const page = await submit(ua, identifier!, password!);
+        assert.equal(page.status, 400);
+        assertMessage(page, 'en', 'error.bad_request');
+      }
+    });
+
     test('a disabled account answers like a wrong password, even with the right one', async () => {
       const other = await confirmedCitizen();
       await app.db.db.updateTable('citizens').set({ status: 'disabled' }).where('cpf', '=', other.cpf).execute();

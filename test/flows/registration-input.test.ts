@@ -401,6 +401,31 @@ describe('registration: bad input is refused clearly, keeps what was typed, and 
     });
   }
 
+  for (const locale of ['pt-BR', 'es'] as const) {
+    test(`a NUL character in a field gets a clear 400, never a 500 (${locale})`, async () => {
+      for (const field of ['name', 'email', 'password']) {
+        const typed = newCitizen();
+        const page = await submitRefused(locale, { ...typed, [field]: `${typed[field as keyof typeof typed]}\u0000x` });
+        assert.equal(page.status, 400, field);
+        assertMessage(page, locale, 'error.bad_request');
+      }
+    });
+
+    test(`an over-long or malformed interaction address gets a clear 4xx page (${locale})`, async () => {
+      const { ua } = await openForm(locale);
+      for (const path of [`/interaction/${'a'.repeat(300)}/register`, '/interaction/%E0%A4%A/register', '/interaction/%00/register']) {
+        const page = await ua.get(`${app.url}${path}`);
+        assert.ok(page.status >= 400 && page.status < 500, `${path}: ${page.status}`);
+        assert.match(page.headers.get('content-type') ?? '', /text\/html/, `${path}: a page, not bare JSON`);
+        assert.match(page.html, new RegExp(`<html lang="${locale}">`));
+        const shown = ['error.bad_request', 'interaction.expired'].filter((k) => page.html.includes(escapeHtml(messages[locale][k]!)));
+        assert.equal(shown.length, 1, `${path}: a clear message`);
+        assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+        assert.ok(page.headers.get('x-request-id'));
+      }
+    });
+  }
+
   test('a valid registration after all that still works, and creates exactly one citizen, flow and mail', async () => {
     const { ua, action } = await openForm('es');
     const before = await counts();

@@ -75,6 +75,9 @@ describe('security headers, page hygiene and logs', () => {
     await visitor.get(`${app.url}/oidc/auth?client_id=nao-existe&response_type=code&scope=openid`);
     await visitor.get(`${app.url}/interaction/nao-existe-123`);
     await visitor.get(`${app.url}/dev/outbox`);
+    // Paths the router refuses before any route or hook runs.
+    await visitor.get(`${app.url}/interaction/${'a'.repeat(300)}`);
+    await visitor.get(`${app.url}/interaction/%E0%A4%A`);
 
     // A registration through the demo service, with every kind of refusal on the way.
     const ua = agent();
