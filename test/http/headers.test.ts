@@ -101,6 +101,8 @@ describe('security headers, page hygiene and logs', () => {
     const claims = await ua.post(formAction(consent, '/consent'), { decision: 'accept' });
     assert.match(claims.html, /id="claims"/);
     await ua.get(`${app.url}/conta`);
+    await ua.get(`${app.url}/conta/dados`);
+    await ua.get(`${app.url}/conta/email`);
     // Logout through the provider's own pages.
     const logout = await ua.get(`${app.url}/demo/demo-servico/logout`);
     assert.equal(logout.status, 200);
