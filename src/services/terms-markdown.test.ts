@@ -14,3 +14,10 @@ test('markdown renders; raw html, script and javascript: links do not', () => {
   assert.match(out, /&lt;script&gt;/);
   assert.match(out, /<a href="https:\/\/example.com" rel="noopener noreferrer">ok<\/a>/);
 });
+
+test('terms headings start at h3 whatever level they were written at, and never skip one', () => {
+  const levels = (md: string) => [...renderTerms(md).value.matchAll(/<h(\d)>/g)].map((m) => Number(m[1]));
+  assert.deepEqual(levels('## Termos\n\ntexto\n\n### Dados\n\n## Fim'), [3, 4, 3]);
+  assert.deepEqual(levels('# Termos\n\n### Dados\n\n#### Mais'), [3, 4, 5]);
+  assert.deepEqual(levels('#### Primeiro\n\n## Depois\n\n###### Fundo'), [3, 3, 4]);
+});

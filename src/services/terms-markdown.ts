@@ -10,10 +10,9 @@ const marked = new Marked({
   async: false,
   renderer: {
     html: (token) => escapeHtml(token.text),
-    // The terms sit under the page's own h2: their headings start at h3.
+    // Levels are set by renderTerms, relative to the page's h2.
     heading({ tokens, depth }) {
-      const level = Math.min(depth + 2, 6);
-      return `<h${level}>${this.parser.parseInline(tokens)}</h${level}>\n`;
+      return `<h${depth}>${this.parser.parseInline(tokens)}</h${depth}>\n`;
     },
     link({ href, tokens }) {
       const text = this.parser.parseInline(tokens);
@@ -26,5 +25,18 @@ const marked = new Marked({
 });
 
 export function renderTerms(markdown: string): SafeHtml {
-  return trusted(marked.parse(markdown) as string);
+  const tokens = marked.lexer(markdown);
+  // The terms sit under the page's own h2: their shallowest heading becomes h3, and no heading
+  // skips a level, whether the operator started at # or ## (screen readers navigate by level).
+  let top = 6;
+  marked.walkTokens(tokens, (t) => {
+    if (t.type === 'heading') top = Math.min(top, t.depth);
+  });
+  let previous = 2;
+  marked.walkTokens(tokens, (t) => {
+    if (t.type !== 'heading') return;
+    t.depth = Math.min(t.depth - top + 3, previous + 1, 6);
+    previous = t.depth;
+  });
+  return trusted(marked.parser(tokens));
 }
