@@ -1,3 +1,4 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { formatCpf } from '../identity/cpf.ts';
 import {
   ADDRESS_PARTS,
@@ -54,9 +55,9 @@ export function fieldInput(
   const help = t(`field.${def.key}.help`);
   const hasHelp = help !== '' && help !== `field.${def.key}.help`;
   if (def.kind === 'address') {
-    return html`<fieldset class="field-group">
+    return html`<fieldset class="field-group"${hasHelp ? html` aria-describedby="${inputName(def.key)}-hint"` : ''}>
   <legend>${label}${required ? '' : html` <span class="optional">(${t('form.optional')})</span>`}</legend>
-  ${hasHelp ? html`<p class="hint">${help}</p>` : ''}
+  ${hasHelp ? html`<p class="hint" id="${inputName(def.key)}-hint">${help}</p>` : ''}
   ${ADDRESS_PARTS.map((p) => {
     const name = inputName(def.key, p.part);
     const error = errors[name];
@@ -123,6 +124,9 @@ export function displayValue(t: Translate, locale: Locale, def: FieldDef, value:
   switch (def.kind) {
     case 'cpf':
       return formatCpf(v);
+    case 'phone':
+      // Grouped as people write it: "+5541987654321" is read aloud as one huge number.
+      return parsePhoneNumberFromString(v)?.formatInternational() ?? v;
     case 'date': {
       const d = new Date(`${v}T12:00:00Z`);
       return Number.isNaN(d.getTime()) ? v : new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'UTC' }).format(d);

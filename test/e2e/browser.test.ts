@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import {
-  type Browser,
-  type BrowserContext,
-  type BrowserContextOptions,
-  chromium,
-  type Page,
-} from 'playwright-core';
+import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { DEMO_SERVICES } from '../../src/demo/demo-services.ts';
 import { createI18n, type Locale, type Translate } from '../../src/http/i18n.ts';
+import {
+  browserProfiles,
+  checkPage as check,
+  escapeRegExp,
+  expectPage,
+  launchChromium,
+  type OpenOptions,
+  runAxe,
+  type Watched,
+} from '../helpers/browser.ts';
 import { newCitizen } from '../helpers/journeys.ts';
 import { codeFrom, startSmtpPeer } from '../helpers/smtp-peer.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
@@ -20,15 +23,7 @@ import { startTestApp, type TestApp } from '../helpers/test-app.ts';
  * in each language, on a phone and without JavaScript, with axe-core run on every page shown.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const AXE_SOURCE = readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 const i18n = createI18n();
-const PHONE: BrowserContextOptions = {
-  viewport: { width: 390, height: 844 },
-  isMobile: true,
-  hasTouch: true,
-  deviceScaleFactor: 2,
-};
 const LANGUAGE_NAMES: Record<Locale, string> = { 'pt-BR': 'Português', en: 'English', es: 'Español' };
 const SERVICE = 'Serviço de demonstração';
 const SECOND = 'Segundo serviço de demonstração';
@@ -37,167 +32,27 @@ const declares = (service: string, field: string) =>
 const STRONG_PASSWORD = 'girassol azul na janela 42';
 const SCREENSHOT = '/tmp/cidadela-consent-phone.png';
 
-type Violation = { id: string; impact: string | null; help: string; targets: string[] };
-type Watched = {
-  page: Page;
-  context: BrowserContext;
-  problems: string[];
-  phone: boolean;
-  /** With JavaScript off: a JavaScript-enabled page, its scripts blocked, to audit copies in. */
-  auditor?: Page;
-};
-
 // The journeys are independent (own browser profile, own citizen) and run side by side.
 describe('the citizen in a real browser', { timeout: 240_000, concurrency: true }, () => {
   let app: TestApp;
   let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
   let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  let profiles: ReturnType<typeof browserProfiles>;
+  const open = (options: OpenOptions = {}): Promise<Watched> => profiles.open(options);
 
   before(async () => {
     smtp = await startSmtpPeer();
     app = await startTestApp({ SMTP_URL: smtp.url });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 30_000,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        // Nothing but the app on loopback resolves.
-        '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-      ],
-    });
+    browser = await launchChromium();
+    profiles = browserProfiles(browser, app.url);
   });
 
   after(async () => {
-    for (const c of contexts) await c.close().catch(() => {});
+    await profiles?.close();
     await browser?.close().catch(() => {});
     await app?.stop();
     await smtp?.close();
   });
-
-  /** A fresh browser profile (cookies, language, screen) with every problem the page reports recorded. */
-  async function open(options: BrowserContextOptions & { phone?: boolean } = {}): Promise<Watched> {
-    const { phone = false, ...rest } = options;
-    const context = await browser.newContext({
-      ...(phone ? PHONE : { viewport: { width: 1280, height: 900 } }),
-      ...rest,
-    });
-    contexts.push(context);
-    context.setDefaultTimeout(10_000);
-    context.setDefaultNavigationTimeout(15_000);
-    const problems: string[] = [];
-    const origin = new URL(app.url).origin;
-    await context.route('**/*', (route) => {
-      const url = route.request().url();
-      if (new URL(url).origin === origin) return route.continue();
-      problems.push(`request outside the app: ${url}`);
-      return route.abort();
-    });
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (m.type() !== 'error') return;
-      // Chromium reports a page shown with a 4xx status (a form sent back with errors) as a failed load.
-      if (m.location().url === page.url() && /status of 4\d\d/.test(m.text())) return;
-      problems.push(`console error on ${page.url()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`script error on ${page.url()}: ${e.message}`));
-    page.on('dialog', (d) => {
-      problems.push(`a ${d.type()} dialog opened on ${page.url()}: ${d.message()}`);
-      d.dismiss().catch(() => {});
-    });
-    page.on('response', (r) => {
-      if (r.status() >= 500) problems.push(`${r.status()} from ${r.url()}`);
-    });
-    const watched: Watched = { page, context, problems, phone };
-    if (rest.javaScriptEnabled === false) {
-      const copy = await open({ ...options, javaScriptEnabled: true });
-      await copy.context.route(/\.js(\?|$)/, (route) => route.abort());
-      watched.auditor = copy.page;
-    }
-    return watched;
-  }
-
-  function formatViolations(label: string, url: string, violations: Violation[]): string {
-    return `axe-core found ${violations.length} violation(s) on ${label} (${url}):\n${violations
-      .map((v) => `  - ${v.id} [${v.impact}] ${v.help}\n      ${v.targets.join('\n      ')}`)
-      .join('\n')}`;
-  }
-
-  async function runAxe(page: Page): Promise<{ rules: number; violations: Violation[] }> {
-    // Evaluated through the DevTools protocol: the page's CSP (script-src 'self') stays as served.
-    await page.evaluate(AXE_SOURCE);
-    return page.evaluate(async () => {
-      const axe = (
-        window as unknown as { axe: { run(c: Document, o: object): Promise<Record<string, unknown[]>> } }
-      ).axe;
-      const r = await axe.run(document, { resultTypes: ['violations'] });
-      const violations = r.violations as {
-        id: string;
-        impact: string | null;
-        help: string;
-        nodes: { target: string[] }[];
-      }[];
-      return {
-        rules: r.passes!.length + r.violations!.length + r.incomplete!.length + r.inapplicable!.length,
-        violations: violations.map((v) => ({
-          id: v.id,
-          impact: v.impact,
-          help: v.help,
-          targets: v.nodes.map((n) => n.target.join(' ')),
-        })),
-      };
-    });
-  }
-
-  /**
-   * axe-core on the page as shown, and on a phone no horizontal scroll. axe needs script timers, so
-   * a page shown with JavaScript off is audited as a copy (same HTML, same address, same styles,
-   * its scripts blocked) in a JavaScript-enabled page.
-   */
-  async function check(w: Watched, label: string) {
-    const { page } = w;
-    let result: { rules: number; violations: Violation[] };
-    if (!w.auditor) {
-      result = await runAxe(page);
-    } else {
-      const url = page.url();
-      const body = await page.content();
-      await w.auditor.route(
-        url,
-        (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body }),
-        { times: 1 },
-      );
-      await w.auditor.goto(url);
-      result = await runAxe(w.auditor);
-    }
-    assert.ok(result.rules > 30, `axe-core ran only ${result.rules} rules on ${label}`);
-    if (result.violations.length > 0) assert.fail(formatViolations(label, page.url(), result.violations));
-    if (w.phone) {
-      // A phone browser zooms out to fit wide content, which widens innerWidth with it: compare the
-      // document with the screen's width and with the layout viewport instead.
-      const screenWidth = page.viewportSize()!.width;
-      const { scrollWidth, clientWidth } = await page.evaluate(() => ({
-        scrollWidth: document.documentElement.scrollWidth,
-        clientWidth: document.documentElement.clientWidth,
-      }));
-      assert.ok(
-        scrollWidth <= Math.min(screenWidth, clientWidth),
-        `${label} scrolls sideways on a ${screenWidth}px phone: the page is ${scrollWidth}px wide`,
-      );
-    }
-  }
-
-  async function expectPage(page: Page, locale: Locale, heading: string) {
-    assert.equal(await page.locator('html').getAttribute('lang'), locale, `page language at ${page.url()}`);
-    assert.equal((await page.locator('main h1').textContent())?.trim(), heading, `heading at ${page.url()}`);
-  }
 
   async function claimsOf(page: Page): Promise<Record<string, string>> {
     await page.locator('#claims').waitFor();
@@ -512,7 +367,3 @@ describe('the citizen in a real browser', { timeout: 240_000, concurrency: true 
     assert.deepEqual(problems, [], 'no dialog, no script error');
   });
 });
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
