@@ -4,12 +4,10 @@ import { recordEvent } from '../../events/outbox.ts';
 import { createCitizenStore, writeProfile } from '../../identity/citizen-store.ts';
 import type { Translate } from '../../http/i18n.ts';
 import { enqueueMail } from '../../messaging/message-queue.ts';
-import { randomId, type Secrets, safeEqual, sixDigitCode } from '../../security/secrets.ts';
+import { randomId, type Secrets } from '../../security/secrets.ts';
+import { allowResend, CODE_TTL_SECONDS, consumeCode, issueCode } from '../one-time-code.ts';
 
-export const CODE_TTL_SECONDS = 10 * 60;
-export const MAX_TRIES = 5;
-export const MAX_SENDS = 5;
-export const RESEND_AFTER_SECONDS = 30;
+export { CODE_TTL_SECONDS, MAX_SENDS, MAX_TRIES, RESEND_AFTER_SECONDS } from '../one-time-code.ts';
 
 export type VerifyResult =
   | { ok: true; citizenId: string }
@@ -25,17 +23,7 @@ export function createEmailCodeMethod(deps: { db: Db; secrets: Secrets }) {
   const hash = (flowId: string, code: string) => secrets.digest('email-code', `${flowId}:${code}`);
 
   async function sendCode(trx: Db, flowId: string, email: string, t: Translate): Promise<void> {
-    const code = sixDigitCode();
-    await trx
-      .updateTable('flows')
-      .set({
-        code_hash: hash(flowId, code),
-        attempts: 0,
-        expires_at: sql<Date>`now() + make_interval(secs => ${CODE_TTL_SECONDS})`,
-        updated_at: sql<Date>`now()`,
-      })
-      .where('id', '=', flowId)
-      .execute();
+    const code = await issueCode(trx, flowId, (c) => hash(flowId, c));
     await enqueueMail(trx, {
       to: email,
       subject: t('mail.email_code.subject', { code }),
@@ -125,75 +113,46 @@ export function createEmailCodeMethod(deps: { db: Db; secrets: Secrets }) {
 
     async verify(flowId: string, typed: string): Promise<VerifyResult> {
       return db.transaction().execute(async (trx) => {
-        const flow = await trx
-          .selectFrom('flows')
-          .select(['citizen_id', 'state', 'code_hash', 'attempts', 'expires_at', 'data'])
-          .where('id', '=', flowId)
-          .where('kind', '=', 'email_verification')
-          .forUpdate()
-          .executeTakeFirst();
-        if (!flow || !flow.citizen_id || flow.state === 'done') return { ok: false, code: 'email_code.unknown' };
-        if (flow.attempts >= MAX_TRIES) return { ok: false, code: 'email_code.too_many' };
-        if (new Date(flow.expires_at).getTime() < Date.now()) return { ok: false, code: 'email_code.expired' };
-        const code = typed.replace(/\s/g, '');
-        if (/^\d{6}$/.test(code) && flow.code_hash && safeEqual(hash(flowId, code), flow.code_hash)) {
-          await trx
-            .updateTable('flows')
-            .set({ state: 'done', code_hash: null, updated_at: sql<Date>`now()` })
-            .where('id', '=', flowId)
-            .execute();
-          const email = String((flow.data as { email?: string }).email);
-          if ((flow.data as { change?: boolean }).change) {
-            // The new address is proven: it replaces the old one (profile change event for the
-            // services), then counts as verified.
-            const citizen = await createCitizenStore(trx).findById(flow.citizen_id);
-            if (!citizen) return { ok: false, code: 'email_code.unknown' };
-            const taken = await trx
-              .selectFrom('citizens')
-              .select('id')
-              .where(sql`lower(email)`, '=', email.toLowerCase())
-              .where('id', '!=', flow.citizen_id)
-              .executeTakeFirst();
-            if (taken) return { ok: false, code: 'register.email_taken' };
-            await writeProfile(trx, citizen, { email });
-          }
-          const verified = await trx
-            .updateTable('citizens')
-            .set({ email_verified: true, updated_at: sql<Date>`now()` })
-            .where('id', '=', flow.citizen_id)
-            .where('email', '=', email)
-            .where('email_verified', '=', false)
-            .executeTakeFirst();
-          if (Number(verified.numUpdatedRows) > 0) await recordEvent(trx, { type: 'email.verified', citizenId: flow.citizen_id, email });
-          return { ok: true, citizenId: flow.citizen_id };
+        const checked = await consumeCode(trx, { flowId, kind: 'email_verification', typed, digest: (c) => hash(flowId, c) });
+        if (!checked.ok) {
+          return checked.reason === 'invalid'
+            ? { ok: false, code: 'email_code.invalid', triesLeft: checked.triesLeft }
+            : { ok: false, code: `email_code.${checked.reason}` };
         }
-        const attempts = flow.attempts + 1;
-        await trx.updateTable('flows').set({ attempts }).where('id', '=', flowId).execute();
-        if (attempts >= MAX_TRIES) return { ok: false, code: 'email_code.too_many' };
-        return { ok: false, code: 'email_code.invalid', triesLeft: MAX_TRIES - attempts };
+        const { citizenId } = checked;
+        const email = String(checked.data.email);
+        if (checked.data.change) {
+          // The new address is proven: it replaces the old one (profile change event for the
+          // services), then counts as verified.
+          const citizen = await createCitizenStore(trx).findById(citizenId);
+          if (!citizen) return { ok: false, code: 'email_code.unknown' };
+          const taken = await trx
+            .selectFrom('citizens')
+            .select('id')
+            .where(sql`lower(email)`, '=', email.toLowerCase())
+            .where('id', '!=', citizenId)
+            .executeTakeFirst();
+          if (taken) return { ok: false, code: 'register.email_taken' };
+          await writeProfile(trx, citizen, { email });
+        }
+        const verified = await trx
+          .updateTable('citizens')
+          .set({ email_verified: true, updated_at: sql<Date>`now()` })
+          .where('id', '=', citizenId)
+          .where('email', '=', email)
+          .where('email_verified', '=', false)
+          .executeTakeFirst();
+        if (Number(verified.numUpdatedRows) > 0) await recordEvent(trx, { type: 'email.verified', citizenId, email });
+        return { ok: true, citizenId };
       });
     },
 
     /** A new code (the old one stops working); limited in count and frequency. */
     async resend(flowId: string, t: Translate): Promise<'sent' | 'email_code.wait' | 'email_code.send_limit' | 'email_code.unknown'> {
       return db.transaction().execute(async (trx) => {
-        const flow = await trx
-          .selectFrom('flows')
-          .select(['state', 'data'])
-          .where('id', '=', flowId)
-          .where('kind', '=', 'email_verification')
-          .forUpdate()
-          .executeTakeFirst();
-        if (!flow || flow.state === 'done') return 'email_code.unknown';
-        const data = flow.data as { email: string; sends: number; lastSentAt: number };
-        if (data.sends >= MAX_SENDS) return 'email_code.send_limit';
-        if (Date.now() - data.lastSentAt < RESEND_AFTER_SECONDS * 1000) return 'email_code.wait';
-        await trx
-          .updateTable('flows')
-          .set({ data: JSON.stringify({ ...data, sends: data.sends + 1, lastSentAt: Date.now() }) })
-          .where('id', '=', flowId)
-          .execute();
-        await sendCode(trx as unknown as Db, flowId, data.email, t);
+        const allowed = await allowResend(trx, flowId, 'email_verification');
+        if (!allowed.ok) return `email_code.${allowed.reason}` as const;
+        await sendCode(trx, flowId, String(allowed.data.email), t);
         return 'sent';
       });
     },
