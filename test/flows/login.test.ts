@@ -103,7 +103,7 @@ describe('login: identifiers, no account enumeration, throttling, e-mail code, r
 
   /**
    * Posts the login form and, if the password was accepted, goes on through the service's consent
-   * page (asked again in every new session, see the report) back to the service.
+   * page, should one be shown, back to the service.
    */
   async function signIn(ua: UserAgent, identifier: string, password: string): Promise<Page> {
     const page = await submit(ua, identifier, password);
