@@ -1,0 +1,333 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, fork } from 'node:child_process';
+import { after, afterEach, before, describe, test } from 'node:test';
+import amqp from 'amqplib';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { openDatabase, type DatabaseHandle } from '../../src/db/database.ts';
+import { createAmqpTransport, deadLetterQueueName } from '../../src/events/amqp-transport.ts';
+import { fanOut } from '../../src/events/fan-out.ts';
+import { createRelay, type RelayOptions } from '../../src/events/relay.ts';
+import { CLAIMS_CHANGE, CONSENT_REVOKED, createSetSigner, type SetSigner } from '../../src/events/set-format.ts';
+import { amqpQueueName, createStreamStore } from '../../src/events/stream-store.ts';
+import type { Transport } from '../../src/events/transport.ts';
+import { createCitizenStore, writeProfile } from '../../src/identity/citizen-store.ts';
+import { loadSigningKeys } from '../../src/oidc/keys.ts';
+import { createSecrets } from '../../src/security/secrets.ts';
+import type { Service } from '../../src/services/service-store.ts';
+import { startTestApp, TEST_ADMIN_TOKEN, TEST_SECRET, type TestApp } from '../helpers/test-app.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
+import {
+  ADDRESS,
+  AMQP_TEST_URL,
+  consent,
+  decode,
+  deleteQueues,
+  drainQueue,
+  infrastructure,
+  pendingCount,
+  publicJwks,
+  revoke,
+  seedCitizen,
+  seedService,
+  startTcpProxy,
+  verifySet,
+  waitFor,
+} from './event-helpers.ts';
+
+const infra = await infrastructure({ postgres: true, amqp: true });
+const ISSUER = 'http://127.0.0.1:9/issuer';
+
+describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lost', { skip: infra.skip }, () => {
+  let database: TestDatabase;
+  let db: TestDatabase['db'];
+  let signer: SetSigner;
+  let jwks: ReturnType<typeof publicJwks>;
+  const queues: string[] = [];
+  const closers: (() => Promise<unknown>)[] = [];
+  const children: ChildProcess[] = [];
+
+  async function amqpService(fields = ['name', 'address']): Promise<Service> {
+    const service = await seedService(db, fields);
+    await createStreamStore(db).setDelivery(service.clientId, { method: 'amqp' });
+    queues.push(amqpQueueName(service.clientId), deadLetterQueueName(service.clientId));
+    return service;
+  }
+
+  function relay(url: string, extra: Partial<RelayOptions> = {}) {
+    const transport = createAmqpTransport({ url, confirmTimeoutMs: 5_000, connectTimeoutMs: 2_000 });
+    const r = createRelay({
+      db,
+      issuer: ISSUER,
+      signer,
+      lockStreams: true,
+      amqp: transport,
+      pauseAfter: 5,
+      retryBaseMs: 50,
+      retryMaxMs: 300,
+      idleMs: 30,
+      ...extra,
+    });
+    closers.push(async () => {
+      await r.stop();
+      await transport.close();
+    });
+    return { relay: r, transport };
+  }
+
+  async function setAddressNumber(citizenId: string, n: number, origin?: string) {
+    const citizen = (await createCitizenStore(db).findById(citizenId))!;
+    await db.transaction().execute((trx) => writeProfile(trx, citizen, { address: { ...ADDRESS, number: String(n) } }, { clientId: origin ?? null }));
+  }
+
+  const numberOf = (token: string) => Number(decode(token).events[CLAIMS_CHANGE]?.claims.address.number);
+
+  before(async () => {
+    infra.assertPresent();
+    database = await createTestDatabase();
+    db = database.db;
+    const keys = await loadSigningKeys(db, createSecrets(TEST_SECRET));
+    signer = await createSetSigner(keys);
+    jwks = publicJwks(keys);
+  });
+
+  // Relays, transports and proxies live for one test: a relay left running would take the next test's work.
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => {});
+  });
+
+  after(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await deleteQueues(AMQP_TEST_URL, queues);
+    await database?.drop();
+  });
+
+  test('the server delivers to the service queue (quorum, with a dead-letter queue); SETs verify with /oidc/jwks', async () => {
+    let app: TestApp | undefined;
+    try {
+      app = await startTestApp({ AMQP_URL: AMQP_TEST_URL }, database);
+      const service = await seedService(db, ['name', 'address']);
+      queues.push(amqpQueueName(service.clientId), deadLetterQueueName(service.clientId));
+      const put = await fetch(`${app.url}/admin/api/services/${service.clientId}/delivery`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ method: 'amqp' }),
+      });
+      assert.equal(put.status, 200);
+      const citizen = await seedCitizen(db);
+      await consent(db, citizen.id, service);
+      await setAddressNumber(citizen.id, 11);
+      await waitFor('the relay inside the server to deliver', async () => (await pendingCount(db, service.clientId)) === 0 && (await db.selectFrom('event_deliveries').select('id').where('client_id', '=', service.clientId).execute()).length === 2);
+      const got = await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 2);
+      assert.equal(got.length, 2, 'consent granted, then the address change');
+      const issuer: string = app.url;
+      const remote = createRemoteJWKSet(new URL(`${issuer}/oidc/jwks`));
+      for (const m of got) {
+        const { payload, protectedHeader } = await jwtVerify(m.token, remote, { issuer, audience: service.clientId, typ: 'secevent+jwt' });
+        assert.equal(payload.jti, m.jti);
+        assert.equal(payload.sub, citizen.id);
+        assert.equal(protectedHeader.alg, 'ES256');
+      }
+      assert.equal(decode(got[1]!.token).events[CLAIMS_CHANGE].claims.address.number, '11');
+      const view = await (await fetch(`${app.url}/admin/api/services/${service.clientId}/queue`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).json();
+      assert.equal(view.queue.depth, 0);
+      assert.equal(view.queue.amqpQueue, amqpQueueName(service.clientId));
+      assert.ok(view.queue.lastDeliveryAt);
+      // The queue is a quorum queue: declaring it as classic is refused by the broker.
+      const connection = await amqp.connect(AMQP_TEST_URL);
+      try {
+        const ch = await connection.createChannel();
+        ch.on('error', () => {});
+        await assert.rejects(ch.assertQueue(amqpQueueName(service.clientId), { durable: true, arguments: { 'x-queue-type': 'classic' } }), /PRECONDITION_FAILED|inequivalent/);
+      } finally {
+        await connection.close().catch(() => {});
+      }
+    } finally {
+      await app?.close();
+    }
+  });
+
+  test('a message the consumer rejects goes to the dead-letter queue, not away', async () => {
+    const service = await amqpService();
+    const citizen = await seedCitizen(db);
+    await consent(db, citizen.id, service);
+    const { relay: r } = relay(AMQP_TEST_URL);
+    await r.runOnce();
+    const connection = await amqp.connect(AMQP_TEST_URL);
+    try {
+      const ch = await connection.createChannel();
+      const message = await waitFor('the message', async () => (await ch.get(amqpQueueName(service.clientId))) || undefined);
+      assert.equal(message.properties.deliveryMode, 2, 'persistent');
+      assert.equal(message.properties.contentType, 'application/secevent+jwt');
+      ch.nack(message, false, false);
+      const dead = await waitFor('the dead letter', async () => (await ch.get(deadLetterQueueName(service.clientId))) || undefined, 10_000);
+      assert.equal(dead.properties.messageId, message.properties.messageId);
+      ch.ack(dead);
+    } finally {
+      await connection.close().catch(() => {});
+    }
+  });
+
+  test('broker down: citizens keep updating, events pile up, all arrive in order when it returns', async () => {
+    const service = await amqpService();
+    const citizens = [await seedCitizen(db), await seedCitizen(db), await seedCitizen(db)];
+    for (const c of citizens) await consent(db, c.id, service);
+    const proxy = await startTcpProxy({ host: new URL(AMQP_TEST_URL).hostname, port: Number(new URL(AMQP_TEST_URL).port || 5672) });
+    closers.push(() => proxy.close());
+    const url = new URL(AMQP_TEST_URL);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const { relay: r } = relay(url.href);
+    r.start();
+    await waitFor('the consent events to be delivered', async () => (await pendingCount(db, service.clientId)) === 0 && (await db.selectFrom('events').select('id').where('fanned_out_at', 'is', null).execute()).length === 0);
+    await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 3);
+
+    await proxy.cut();
+    for (let n = 1; n <= 10; n++) for (const c of citizens) await setAddressNumber(c.id, n);
+    await waitFor('30 deliveries waiting', async () => (await pendingCount(db, service.clientId)) === 30);
+    const stalled = await waitFor('the failure to show in the queue view', async () => {
+      const v = await createStreamStore(db).view(service.clientId);
+      return v.consecutiveFailures > 0 ? v : undefined;
+    });
+    assert.equal(stalled.depth, 30);
+    assert.equal(stalled.paused, false, 'a broker outage does not pause the stream');
+    assert.ok(stalled.lastError);
+
+    await proxy.restore();
+    await waitFor('everything delivered after the broker came back', async () => (await pendingCount(db, service.clientId)) === 0, 30_000);
+    const got = await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 30);
+    const unique = new Map(got.map((m) => [m.jti, m]));
+    assert.equal(unique.size, 30, 'none lost');
+    for (const c of citizens) {
+      const numbers = [...unique.values()].filter((m) => decode(m.token).sub === c.id).map((m) => numberOf(m.token));
+      assert.deepEqual(numbers, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'in order, per citizen');
+    }
+    for (const m of got) await verifySet(m.token, jwks, ISSUER, service.clientId);
+  });
+
+  test('relay killed (kill -9) between publish and mark: delivered again, the duplicate has the same jti', async () => {
+    const service = await amqpService();
+    const citizen = await seedCitizen(db);
+    await consent(db, citizen.id, service);
+    for (let n = 1; n <= 5; n++) await setAddressNumber(citizen.id, n);
+    await fanOut(db, ISSUER);
+    assert.equal(await pendingCount(db, service.clientId), 6);
+
+    const child = fork(new URL('./fixtures/relay-child.ts', import.meta.url).pathname, [database.url!, AMQP_TEST_URL, TEST_SECRET, ISSUER], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      execArgv: [],
+    });
+    children.push(child);
+    let stderr = '';
+    child.stderr?.on('data', (c) => (stderr += c));
+    const published = await new Promise<string[]>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the child relay did not publish within 20 s\n${stderr}`)), 20_000);
+      child.once('message', (m: { published: string[] }) => {
+        clearTimeout(timer);
+        resolve(m.published);
+      });
+      child.once('exit', (code) => reject(new Error(`the child relay exited (${code}) before publishing\n${stderr}`)));
+    });
+    assert.equal(published.length, 6);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+
+    // The broker has them; the database does not know: still pending.
+    assert.equal(await pendingCount(db, service.clientId), 6);
+    const { relay: r } = relay(AMQP_TEST_URL);
+    await waitFor('the second relay to deliver', async () => {
+      await r.runOnce();
+      return (await pendingCount(db, service.clientId)) === 0;
+    });
+    const got = await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 12);
+    assert.equal(got.length, 12, 'every message twice');
+    const seen = new Set<string>();
+    const applied: number[] = [];
+    for (const m of got) {
+      if (seen.has(m.jti)) continue; // what a consumer does: the jti says it is a duplicate
+      seen.add(m.jti);
+      const claims = decode(m.token).events[CLAIMS_CHANGE]?.claims;
+      if (claims) applied.push(Number(claims.address.number));
+    }
+    assert.deepEqual([...seen].sort(), [...published].sort());
+    assert.deepEqual(applied, [1, 2, 3, 4, 5]);
+  });
+
+  test('two relays against one database: no stream is sent by both at once, nothing twice, order kept', async () => {
+    const services = [await amqpService(), await amqpService(), await amqpService(), await amqpService()];
+    const citizens = [];
+    for (let i = 0; i < 5; i++) citizens.push(await seedCitizen(db));
+    for (const c of citizens) for (const s of services) await consent(db, c.id, s);
+    for (let n = 1; n <= 12; n++) for (const c of citizens) await setAddressNumber(c.id, n);
+
+    const active = new Map<string, string>();
+    const overlaps: string[] = [];
+    const worked = new Set<string>();
+    const watch = (name: string, inner: Transport): Transport => ({
+      name: inner.name,
+      async deliver(stream, batch) {
+        const other = active.get(stream.clientId);
+        if (other) overlaps.push(`${name} and ${other} on ${stream.clientId}`);
+        active.set(stream.clientId, name);
+        worked.add(name);
+        try {
+          // Long enough that a second relay would be caught sending the same stream.
+          await new Promise((r) => setTimeout(r, 20));
+          return await inner.deliver(stream, batch);
+        } finally {
+          active.delete(stream.clientId);
+        }
+      },
+    });
+    const second: DatabaseHandle = await openDatabase({ databaseUrl: database.url!, poolSize: 6 });
+    closers.push(() => second.close());
+    const ta = createAmqpTransport({ url: AMQP_TEST_URL });
+    const tb = createAmqpTransport({ url: AMQP_TEST_URL });
+    closers.push(() => ta.close(), () => tb.close());
+    // Two streams at a time each, four streams: both relays must take part.
+    const options = { issuer: ISSUER, signer, lockStreams: true, pauseAfter: 5, retryBaseMs: 50, retryMaxMs: 300, idleMs: 20, batchSize: 10, concurrency: 2 };
+    const ra = createRelay({ ...options, db, amqp: watch('A', ta) });
+    const rb = createRelay({ ...options, db: second.db, amqp: watch('B', tb) });
+    closers.push(() => ra.stop(), () => rb.stop());
+    ra.start();
+    rb.start();
+    await waitFor('both relays to deliver everything', async () => {
+      for (const s of services) if ((await pendingCount(db, s.clientId)) > 0) return false;
+      return (await db.selectFrom('events').select('id').where('fanned_out_at', 'is', null).execute()).length === 0;
+    }, 60_000);
+    await ra.stop();
+    await rb.stop();
+    assert.deepEqual(overlaps, []);
+    assert.deepEqual([...worked].sort(), ['A', 'B'], 'both relays took part');
+    for (const s of services) {
+      const got = await drainQueue(AMQP_TEST_URL, amqpQueueName(s.clientId), 65);
+      assert.equal(got.length, 65, `${s.clientId}: 5 consents and 60 changes, each once`);
+      assert.equal(new Set(got.map((m) => m.jti)).size, 65);
+      for (const c of citizens) {
+        const numbers = got.filter((m) => decode(m.token).sub === c.id && decode(m.token).events[CLAIMS_CHANGE]).map((m) => numberOf(m.token));
+        assert.deepEqual(numbers, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+      }
+    }
+  });
+
+  test('after revoking consent, a citizen’s changes no longer reach that service (the revocation itself does)', async () => {
+    const service = await amqpService();
+    const other = await amqpService();
+    const citizen = await seedCitizen(db);
+    await consent(db, citizen.id, service);
+    await consent(db, citizen.id, other);
+    const { relay: r } = relay(AMQP_TEST_URL);
+    await setAddressNumber(citizen.id, 1);
+    await revoke(db, citizen.id, service.clientId);
+    await setAddressNumber(citizen.id, 2);
+    await setAddressNumber(citizen.id, 3);
+    await waitFor('delivery', async () => {
+      await r.runOnce();
+      return (await pendingCount(db, service.clientId)) + (await pendingCount(db, other.clientId)) === 0;
+    });
+    const revoked = await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 10, 2_000);
+    const types = revoked.map((m) => Object.keys(decode(m.token).events)[0]);
+    assert.equal(types.at(-1), CONSENT_REVOKED, 'the revocation is the last thing the service hears');
+    assert.ok(!revoked.some((m) => [2, 3].includes(numberOf(m.token) || 0)));
+    const still = await drainQueue(AMQP_TEST_URL, amqpQueueName(other.clientId), 4);
+    assert.deepEqual(still.filter((m) => decode(m.token).events[CLAIMS_CHANGE]).map((m) => numberOf(m.token)), [1, 2, 3]);
+  });
+});
