@@ -31,7 +31,9 @@ import { createConsentFlow } from './flows/consent/consent-flow.ts';
 import { createTtlCache } from './services/ttl-cache.ts';
 import { registerDevOutboxRoutes } from './messaging/dev-outbox-routes.ts';
 import { devOutboxTransport, smtpTransport } from './messaging/mail-transports.ts';
-import { createMessageDispatcher, type MailTransport } from './messaging/message-queue.ts';
+import { createMessageDispatcher, type MailTransport, type SmsTransport } from './messaging/message-queue.ts';
+import { devSmsOutbox, httpSmsGateway } from './messaging/sms-transports.ts';
+import { createSmsCodeMethod } from './methods/sms-code/sms-code.ts';
 import { createEmailCodeMethod } from './methods/email-code/email-code.ts';
 import { createLoginThrottle } from './methods/password/login-throttle.ts';
 import { createPasswordHasher } from './methods/password/password-hasher.ts';
@@ -50,6 +52,7 @@ export type AppOptions = {
   database?: DatabaseHandle;
   logger?: Logger;
   mailTransport?: MailTransport;
+  smsTransport?: SmsTransport;
   /** How long service settings are cached in this process (tests set 0 to see changes at once). */
   serviceCacheMs?: number;
 };
@@ -93,9 +96,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const transport =
     options.mailTransport ?? (config.smtpUrl ? smtpTransport(config.smtpUrl, config.mailFrom) : devOutboxTransport(config.dataDir));
+  const rateLimiter = createRateLimiter(db);
   const mail = createMessageDispatcher({
     db,
     transport,
+    sms:
+      options.smsTransport ??
+      (config.smsGatewayUrl ? httpSmsGateway(config.smsGatewayUrl, config.smsGatewayToken) : devSmsOutbox(config.dataDir)),
     onError: (error) => logger.warn({ err: { message: (error as Error).message } }, 'mail delivery failed; will retry'),
   });
 
@@ -161,7 +168,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     login,
     registration,
     consent,
-    rateLimiter: createRateLimiter(db),
+    rateLimiter,
     emailCode,
     policy,
     mailQueued: () => mail.nudge(),
@@ -182,6 +189,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     citizens,
     consents,
     emailCode,
+    smsCode: createSmsCodeMethod({ db, secrets, limiter: rateLimiter }),
     mailQueued: () => mail.nudge(),
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });

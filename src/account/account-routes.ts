@@ -7,6 +7,7 @@ import { html } from '../http/html.ts';
 import { csrfField } from '../http/layout.ts';
 import type { UiFactory } from '../http/request-context.ts';
 import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
+import type { SmsCodeMethod } from '../methods/sms-code/sms-code.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import { ACCOUNT_CLIENT_ID } from './account-services.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
@@ -19,6 +20,7 @@ type Deps = {
   citizens: CitizenStore;
   consents: ConsentStore;
   emailCode: EmailCodeMethod;
+  smsCode: SmsCodeMethod;
   mailQueued: () => void;
 };
 
@@ -57,6 +59,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     ui,
     citizens: deps.citizens,
     emailCode: deps.emailCode,
+    smsCode: deps.smsCode,
     mailQueued: deps.mailQueued,
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);

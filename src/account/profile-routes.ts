@@ -3,6 +3,7 @@ import type { Db } from '../db/database.ts';
 import { type CitizenStore, profileValues, writeProfile } from '../identity/citizen-store.ts';
 import { FIELD_CATALOG, type FieldValue, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
 import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
+import type { SmsCodeMethod } from '../methods/sms-code/sms-code.ts';
 import { maskEmail } from '../flows/registration/email-code-page.ts';
 import { AppError } from '../http/errors.ts';
 import { html } from '../http/html.ts';
@@ -20,6 +21,7 @@ type Deps = {
   ui: UiFactory;
   citizens: CitizenStore;
   emailCode: EmailCodeMethod;
+  smsCode: SmsCodeMethod;
   mailQueued: () => void;
   signedIn(request: FastifyRequest, reply: FastifyReply): Promise<{ citizenId: string } | undefined>;
   signIn(reply: FastifyReply): FastifyReply;
@@ -37,6 +39,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: Deps) {
     errors: Record<string, string>,
     saved: boolean,
     email = '',
+    phone: { number: string; verified: boolean } | null = null,
   ) {
     const { t, locale } = ui;
     return ui.render(
@@ -47,6 +50,16 @@ ${saved ? html`<p class="notice" role="status">${t('profile.saved')}</p>` : ''}
 ${errorSummary(t, errors)}
 <p>${t('profile.explain')}</p>
 <p>${t('field.email.label')}: <strong>${email}</strong> · <a href="/conta/email">${t('profile.change_email')}</a></p>
+${
+  phone && !phone.verified
+    ? html`<form method="post" action="/conta/celular/verificar" class="inline-form">
+  ${csrfField(ui.csrf())}
+  <p>${t('profile.phone_unverified', { phone: phone.number })} <button type="submit" class="secondary">${t('profile.verify_phone')}</button></p>
+</form>`
+    : phone
+      ? html`<p>${t('profile.phone_verified', { phone: phone.number })}</p>`
+      : ''
+}
 <form method="post" action="/conta/dados" novalidate>
   ${csrfField(ui.csrf())}
   ${EDITABLE_HERE.map((def) => fieldInput(t, locale, def, form, errors, ALWAYS_PRESENT.has(def.key)))}
@@ -63,7 +76,8 @@ ${errorSummary(t, errors)}
     const form: Record<string, string> = {};
     for (const def of EDITABLE_HERE) Object.assign(form, formValues(def, values[def.key]));
     const saved = (request.query as Record<string, string>).salvo === '1';
-    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email);
+    const phone = citizen.phoneNumber ? { number: citizen.phoneNumber, verified: citizen.phoneNumberVerified } : null;
+    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email, phone);
   });
 
   app.post<{ Body: Record<string, unknown> }>('/conta/dados', async (request, reply) => {
@@ -162,5 +176,77 @@ ${errorSummary(t, errors)}
       return confirmForm(ui, 422, pending.email, result.code, result.code === 'email_code.invalid' ? { tries: result.triesLeft } : undefined);
     }
     return reply.redirect('/conta/dados?salvo=1', 303);
+  });
+
+  function phoneCodeForm(ui: Ui, status: number, phone: string, error?: string, params?: Record<string, string | number>, info?: string) {
+    const { t } = ui;
+    return ui.render(
+      status,
+      t('profile.phone_title'),
+      html`<p>${t('profile.phone_sent', { phone: `••••${phone.slice(-4)}` })}</p>
+${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
+<form method="post" action="/conta/celular/confirmar" novalidate>
+  ${csrfField(ui.csrf())}
+  ${field({ t, name: 'code', label: t('email_code.code'), hint: t('profile.phone_code_hint'), error: error ? t(error, params) : undefined, inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: 7 })}
+  <div class="actions"><button type="submit">${t('email_code.submit')}</button></div>
+</form>
+<form method="post" action="/conta/celular/reenviar">
+  ${csrfField(ui.csrf())}
+  <button type="submit" class="secondary">${t('email_code.resend')}</button>
+</form>
+<p><a href="/conta/dados">${t('profile.back_data')}</a></p>`,
+    );
+  }
+
+  app.post('/conta/celular/verificar', async (request, reply) => {
+    const me = await deps.signedIn(request, reply);
+    if (!me) return deps.signIn(reply);
+    const ui = deps.ui(request, reply);
+    const citizen = await deps.citizens.findById(me.citizenId);
+    if (!citizen?.phoneNumber || citizen.phoneNumberVerified) return reply.redirect('/conta/dados', 303);
+    const started = await deps.smsCode.start({ citizenId: citizen.id, phone: citizen.phoneNumber, t: ui.t });
+    if ('retryAt' in started) {
+      reply.header('retry-after', String(Math.max(1, Math.ceil((started.retryAt.getTime() - Date.now()) / 1000))));
+      return ui.render(429, ui.t('profile.phone_title'), html`<p role="alert">${ui.t('sms.limited')}</p><p><a href="/conta/dados">${ui.t('profile.back_data')}</a></p>`);
+    }
+    deps.mailQueued();
+    return reply.redirect('/conta/celular/confirmar', 303);
+  });
+
+  app.get('/conta/celular/confirmar', async (request, reply) => {
+    const me = await deps.signedIn(request, reply);
+    if (!me) return deps.signIn(reply);
+    const pending = await deps.smsCode.pending(me.citizenId);
+    if (!pending) return reply.redirect('/conta/dados', 303);
+    const sent = (request.query as Record<string, string>).novo === '1';
+    return phoneCodeForm(deps.ui(request, reply), 200, pending.phone, undefined, undefined, sent ? 'email_code.resent' : undefined);
+  });
+
+  app.post<{ Body: Record<string, unknown> }>('/conta/celular/confirmar', async (request, reply) => {
+    const me = await deps.signedIn(request, reply);
+    if (!me) return deps.signIn(reply);
+    const ui = deps.ui(request, reply);
+    const pending = await deps.smsCode.pending(me.citizenId);
+    if (!pending) return reply.redirect('/conta/dados', 303);
+    const code = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
+    const result = await deps.smsCode.verify(pending.id, code);
+    if (!result.ok) {
+      return phoneCodeForm(ui, 422, pending.phone, result.code, result.code === 'email_code.invalid' ? { tries: result.triesLeft } : undefined);
+    }
+    return reply.redirect('/conta/dados?salvo=1', 303);
+  });
+
+  app.post('/conta/celular/reenviar', async (request, reply) => {
+    const me = await deps.signedIn(request, reply);
+    if (!me) return deps.signIn(reply);
+    const ui = deps.ui(request, reply);
+    const pending = await deps.smsCode.pending(me.citizenId);
+    if (!pending) return reply.redirect('/conta/dados', 303);
+    const outcome = await deps.smsCode.resend(pending.id, me.citizenId, ui.t);
+    if (outcome === 'sent') {
+      deps.mailQueued();
+      return reply.redirect('/conta/celular/confirmar?novo=1', 303);
+    }
+    return phoneCodeForm(ui, outcome === 'sms.limited' ? 429 : 422, pending.phone, outcome);
   });
 }

@@ -31,6 +31,11 @@ const schema = z.object({
   ADMIN_TOKEN: z.string().min(24).optional().describe('bearer token for /admin/api; absent: admin API is off'),
   SMTP_URL: z.string().optional().describe('smtp://user:pass@host:port; absent: mail goes to DATA_DIR/outbox'),
   MAIL_FROM: z.string().default('Cidadela <nao-responda@cidadela.local>').describe('From header of mail'),
+  SMS_GATEWAY_URL: z
+    .url()
+    .optional()
+    .describe('https endpoint that takes POST {"to","text"} and sends an SMS; absent: SMS go to DATA_DIR/outbox'),
+  SMS_GATEWAY_TOKEN: z.string().optional().describe('bearer token for SMS_GATEWAY_URL'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEMO: z
     .enum(['auto', 'on', 'off'])
@@ -68,6 +73,8 @@ export type Config = {
   adminToken: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
+  smsGatewayUrl: string | undefined;
+  smsGatewayToken: string | undefined;
   logLevel: string;
   demo: boolean;
   trustProxy: boolean;
@@ -112,6 +119,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminToken: c.ADMIN_TOKEN,
     smtpUrl: c.SMTP_URL,
     mailFrom: c.MAIL_FROM,
+    smsGatewayUrl: c.SMS_GATEWAY_URL,
+    smsGatewayToken: c.SMS_GATEWAY_TOKEN,
     logLevel: c.LOG_LEVEL,
     demo: c.DEMO === 'on' || (c.DEMO === 'auto' && c.NODE_ENV !== 'production'),
     trustProxy: c.TRUST_PROXY === 'true',

@@ -76,6 +76,16 @@ export function plan(
         out.push({ clientId: c.clientId, eventType: CLAIMS_CHANGE, body: { claims: { email: event.data.email, email_verified: true } } });
       }
       break;
+    case 'phone.verified':
+      for (const c of consents) {
+        if (!contracts.get(c.clientId)?.has('phone_number') || !c.shared.has('phone_number')) continue;
+        out.push({
+          clientId: c.clientId,
+          eventType: CLAIMS_CHANGE,
+          body: { claims: { phone_number: event.data.phone, phone_number_verified: true } },
+        });
+      }
+      break;
     case 'consent.granted':
       for (const clientId of event.audience ?? []) {
         out.push({

@@ -11,6 +11,7 @@ export type OutboxEvent =
   /** Catalog fields changed; `values` holds the new value of each (null: cleared). */
   | { type: 'profile.changed'; citizenId: string; values: Record<string, FieldValue | null>; originClientId?: string | null }
   | { type: 'email.verified'; citizenId: string; email: string }
+  | { type: 'phone.verified'; citizenId: string; phone: string }
   | { type: 'consent.granted'; citizenId: string; clientId: string; fieldsShared: string[]; termsVersion: number | null }
   | { type: 'consent.revoked'; citizenId: string; clientId: string }
   | { type: 'account.disabled'; citizenId: string }
@@ -38,6 +39,9 @@ export async function recordEvent(trx: Db, event: OutboxEvent): Promise<string> 
       break;
     case 'email.verified':
       data = { email: event.email };
+      break;
+    case 'phone.verified':
+      data = { phone: event.phone };
       break;
     case 'consent.granted':
       data = { fieldsShared: event.fieldsShared, termsVersion: event.termsVersion };

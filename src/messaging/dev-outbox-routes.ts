@@ -9,8 +9,7 @@ export function registerDevOutboxRoutes(app: FastifyInstance, deps: { db: Db; ui
     const ui = deps.ui(request, reply);
     const rows = await deps.db
       .selectFrom('messages')
-      .select(['id', 'recipient', 'subject', 'body_text', 'status', 'created_at'])
-      .where('channel', '=', 'email')
+      .select(['id', 'channel', 'recipient', 'subject', 'body_text', 'status', 'created_at'])
       .orderBy('id', 'desc')
       .limit(30)
       .execute();
@@ -21,7 +20,7 @@ export function registerDevOutboxRoutes(app: FastifyInstance, deps: { db: Db; ui
 ${rows.length === 0 ? html`<p>${ui.t('dev_outbox.empty')}</p>` : ''}
 ${rows.map(
   (r) => html`<article>
-  <h2>${r.subject}</h2>
+  <h2>${r.channel === 'sms' ? `SMS · ${r.recipient}` : r.subject}</h2>
   <p class="hint">${ui.t('dev_outbox.to')}: ${r.recipient} · ${new Date(r.created_at).toISOString()} · ${r.status}</p>
   <pre>${r.body_text ?? ''}</pre>
 </article>`,

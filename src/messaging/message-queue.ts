@@ -19,6 +19,22 @@ export async function enqueueMail(trx: Db, mail: OutgoingMail): Promise<void> {
     .execute();
 }
 
+/** Queues an SMS as a record, inside the caller's transaction; sent after commit like mail. */
+export async function enqueueSms(trx: Db, sms: OutgoingSms): Promise<void> {
+  await trx
+    .insertInto('messages')
+    .values({ channel: 'sms', recipient: sms.to, subject: '', body_text: sms.text, body_html: null, last_error: null, sent_at: null })
+    .execute();
+}
+
+export type OutgoingSms = { to: string; text: string };
+
+/** An SMS carrier. The real one is an HTTP gateway; development and tests keep them readable. */
+export type SmsTransport = {
+  send(sms: OutgoingSms): Promise<void>;
+  keepsBodies: boolean;
+};
+
 export type MailTransport = {
   send(mail: OutgoingMail): Promise<void>;
   /** Whether sent bodies stay in the database (the development outbox shows them). */
@@ -39,6 +55,7 @@ const MAX_ATTEMPTS = 8;
 export function createMessageDispatcher(opts: {
   db: Db;
   transport: MailTransport;
+  sms?: SmsTransport;
   intervalMs?: number;
   onError?: (error: unknown) => void;
 }): MessageDispatcher {
@@ -64,12 +81,16 @@ export function createMessageDispatcher(opts: {
           .execute();
         for (const row of rows) {
           try {
-            await transport.send({
-              to: row.recipient,
-              subject: row.subject,
-              text: row.body_text ?? '',
-              ...(row.body_html ? { html: row.body_html } : {}),
-            });
+            const via = row.channel === 'sms' ? opts.sms : transport;
+            if (!via) throw new Error('no SMS transport is configured');
+            if (row.channel === 'sms') await opts.sms!.send({ to: row.recipient, text: row.body_text ?? '' });
+            else
+              await transport.send({
+                to: row.recipient,
+                subject: row.subject,
+                text: row.body_text ?? '',
+                ...(row.body_html ? { html: row.body_html } : {}),
+              });
             await trx
               .updateTable('messages')
               .set({
@@ -77,7 +98,7 @@ export function createMessageDispatcher(opts: {
                 sent_at: sql<Date>`now()`,
                 attempts: row.attempts + 1,
                 // Bodies carry one-time codes: once delivered they are not kept.
-                ...(transport.keepsBodies ? {} : { body_text: null, body_html: null }),
+                ...(via.keepsBodies ? {} : { body_text: null, body_html: null }),
               })
               .where('id', '=', row.id)
               .execute();
