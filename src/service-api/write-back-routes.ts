@@ -89,7 +89,7 @@ export function registerWriteBackRoutes(
     const changes: Record<string, FieldValue> = {};
     for (const [claim, raw] of entries) {
       const def = BY_CLAIM.get(claim);
-      if (!def) refused[claim] = 'field.unknown';
+      if (!def) invalid[claim] = { error: 'field.unknown' };
       else if (!contract.has(def.key)) refused[claim] = 'field.not_in_contract';
       else if (!shared.has(def.key)) refused[claim] = 'field.not_shared';
       else if (!def.editable) refused[claim] = 'field.not_editable';
