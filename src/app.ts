@@ -103,7 +103,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     sms:
       options.smsTransport ??
       (config.smsGatewayUrl ? httpSmsGateway(config.smsGatewayUrl, config.smsGatewayToken) : devSmsOutbox(config.dataDir)),
-    onError: (error) => logger.warn({ err: { message: (error as Error).message } }, 'mail delivery failed; will retry'),
+    // The SMTP server's message may quote the recipient's address: log only its codes.
+    onError: (error) => {
+      const e = error as { code?: string; responseCode?: number; name?: string };
+      logger.warn({ err: { name: e.name, code: e.code, responseCode: e.responseCode } }, 'message delivery failed; will retry');
+    },
   });
 
   const consents = createConsentStore(db);

@@ -112,6 +112,13 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
       });
     }
     if (!outcome.citizen.emailVerified) {
+      // Each new flow has its own tries; capping the flows caps the guesses at someone else's
+      // address by whoever registered it.
+      const allowed = await deps.rateLimiter.hit(RATE_LIMITS.emailCodesPerCitizen, outcome.citizen.id);
+      if (!allowed.allowed) {
+        reply.header('retry-after', String(Math.max(1, Math.ceil((allowed.retryAt.getTime() - Date.now()) / 1000))));
+        return loginPage(ui, { uid: details.uid, serviceName: service?.name, identifier, error: 'email_code.send_limit', status: 429 });
+      }
       await deps.db.transaction().execute((trx) =>
         deps.emailCode.start(trx, {
           citizenId: outcome.citizen.id,

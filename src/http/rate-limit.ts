@@ -7,6 +7,8 @@ export type RateLimitRule = { name: string; limit: number; windowSeconds: number
 export const RATE_LIMITS = {
   registration: { name: 'register', limit: 20, windowSeconds: 3600 },
   passwordStrength: { name: 'strength', limit: 300, windowSeconds: 600 },
+  /** E-mail codes a citizen may be sent per day (each login of an unconfirmed account sends one). */
+  emailCodesPerCitizen: { name: 'email-code', limit: 10, windowSeconds: 24 * 3600 },
 } satisfies Record<string, RateLimitRule>;
 
 /**

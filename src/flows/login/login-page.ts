@@ -4,12 +4,19 @@ import type { Ui } from '../../http/request-context.ts';
 
 export function loginPage(
   ui: Ui,
-  input: { uid: string; serviceName: string | undefined; identifier?: string; error?: string; errorParams?: Record<string, string> },
+  input: {
+    uid: string;
+    serviceName: string | undefined;
+    identifier?: string;
+    error?: string;
+    errorParams?: Record<string, string>;
+    status?: number;
+  },
 ) {
   const { t } = ui;
   const message = input.error ? t(input.error, input.errorParams) : '';
   return ui.render(
-    input.error === 'login.throttled' ? 429 : input.error ? 401 : 200,
+    input.status ?? (input.error === 'login.throttled' ? 429 : input.error ? 401 : 200),
     t('login.title'),
     html`${input.serviceName ? html`<p class="notice">${t('login.for_service', { service: input.serviceName })}</p>` : ''}
 ${message ? html`<div class="errors" role="alert"><p>${message}</p></div>` : ''}
