@@ -5,6 +5,7 @@ import amqp from 'amqplib';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.ts';
 import { createAmqpTransport, deadLetterQueueName } from '../../src/events/amqp-transport.ts';
+import { provisionBrokerAccount } from '../../src/events/broker-accounts.ts';
 import { fanOut } from '../../src/events/fan-out.ts';
 import { createRelay, type RelayOptions } from '../../src/events/relay.ts';
 import { CLAIMS_CHANGE, CONSENT_REVOKED, createSetSigner, type SetSigner } from '../../src/events/set-format.ts';
@@ -35,6 +36,8 @@ import {
 } from './event-helpers.ts';
 
 const infra = await infrastructure({ postgres: true, amqp: true });
+const MANAGEMENT_URL = process.env.AMQP_MANAGEMENT_TEST_URL ?? 'http://guest:guest@127.0.0.1:15672';
+const management = await infrastructure({ amqpManagement: MANAGEMENT_URL });
 const ISSUER = 'http://127.0.0.1:9/issuer';
 
 describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lost', { skip: infra.skip }, () => {
@@ -45,6 +48,7 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
   const queues: string[] = [];
   const closers: (() => Promise<unknown>)[] = [];
   const children: ChildProcess[] = [];
+  const brokerUsers: string[] = [];
 
   async function amqpService(fields = ['name', 'address']): Promise<Service> {
     const service = await seedService(db, fields);
@@ -98,6 +102,13 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
   after(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     await deleteQueues(AMQP_TEST_URL, queues);
+    for (const user of brokerUsers) {
+      const base = new URL(MANAGEMENT_URL);
+      const auth = `Basic ${Buffer.from(`${base.username}:${base.password}`).toString('base64')}`;
+      base.username = '';
+      base.password = '';
+      await fetch(`${base.href.replace(/\/$/, '')}/api/users/${encodeURIComponent(user)}`, { method: 'DELETE', headers: { authorization: auth } }).catch(() => {});
+    }
     await database?.drop();
   });
 
@@ -329,5 +340,50 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     assert.ok(!revoked.some((m) => [2, 3].includes(numberOf(m.token) || 0)));
     const still = await drainQueue(AMQP_TEST_URL, amqpQueueName(other.clientId), 4);
     assert.deepEqual(still.filter((m) => decode(m.token).events[CLAIMS_CHANGE]).map((m) => numberOf(m.token)), [1, 2, 3]);
+  });
+
+  test('the service’s own broker user (management API) reads its queue and nothing else', { skip: management.skip }, async () => {
+    management.assertPresent();
+    const service = await amqpService();
+    const neighbour = await amqpService();
+    const citizen = await seedCitizen(db);
+    await consent(db, citizen.id, service);
+    await consent(db, citizen.id, neighbour);
+    const { relay: r } = relay(AMQP_TEST_URL);
+    await r.runOnce();
+    const account = await provisionBrokerAccount({ managementUrl: MANAGEMENT_URL, amqpUrl: AMQP_TEST_URL, clientId: service.clientId });
+    brokerUsers.push(account.username);
+    assert.equal(account.queue, amqpQueueName(service.clientId));
+    const own = new URL(AMQP_TEST_URL);
+    own.username = encodeURIComponent(account.username);
+    own.password = encodeURIComponent(account.password);
+    const got = await drainQueue(own.href, account.queue, 1);
+    assert.equal(got.length, 1, 'it reads its own queue');
+    await verifySet(got[0]!.token, jwks, ISSUER, service.clientId);
+    const connection = await amqp.connect(own.href);
+    try {
+      /** The broker must close the channel with ACCESS_REFUSED (bounded: 5 s). */
+      const refused = async (use: (ch: amqp.Channel) => Promise<unknown>) => {
+        const ch = await connection.createChannel();
+        let error: Error | undefined;
+        ch.on('error', (e: Error) => (error = e));
+        const closed = new Promise<void>((resolve) => ch.once('close', () => resolve()));
+        let timer: NodeJS.Timeout | undefined;
+        await assert.rejects(
+          (async () => {
+            await use(ch);
+            await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
+            clearTimeout(timer);
+            throw error ?? new Error('the broker allowed it');
+          })(),
+          /ACCESS_REFUSED/,
+        );
+      };
+      await refused((ch) => ch.consume(amqpQueueName(neighbour.clientId), () => {}));
+      await refused((ch) => ch.assertQueue('cidadela.intruder', { durable: true }));
+      await refused(async (ch) => ch.sendToQueue(account.queue, Buffer.from('forged')));
+    } finally {
+      await connection.close().catch(() => {});
+    }
   });
 });

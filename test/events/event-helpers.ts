@@ -29,8 +29,14 @@ function reachable(host: string, port: number, ms = 2000): Promise<boolean> {
  * What a test file needs beyond PGlite. Locally a missing piece skips the file with the reason;
  * in CI (CI=true) it is a failure: `missing` is thrown from before().
  */
-export async function infrastructure(needs: { postgres?: boolean; amqp?: boolean }) {
+export async function infrastructure(needs: { postgres?: boolean; amqp?: boolean; amqpManagement?: string }) {
   const missing: string[] = [];
+  if (needs.amqpManagement) {
+    const u = new URL(needs.amqpManagement);
+    if (!(await reachable(u.hostname, Number(u.port || 15672)))) {
+      missing.push(`the RabbitMQ management API at ${u.hostname}:${u.port || 15672} (rabbitmq-plugins enable rabbitmq_management; AMQP_MANAGEMENT_TEST_URL)`);
+    }
+  }
   if (needs.postgres && !process.env.DATABASE_URL) missing.push('PostgreSQL (set DATABASE_URL)');
   else if (needs.postgres) {
     const u = new URL(process.env.DATABASE_URL!);
