@@ -35,10 +35,11 @@ function claimNames(keys: Iterable<string>): string[] {
 }
 
 /**
- * Which services receive an event, and what each receives. Profile changes go to each consented
- * service (not the one that wrote them) whose contract includes a changed field the citizen shares
- * with it, carrying only those fields; account events go to every consented service; consent
- * events and the purge go to their fixed audience.
+ * Which services receive an event, and what each receives. Profile changes go to each service the
+ * citizen has a live consent with when the relay fans out (not the one that wrote them) whose
+ * contract includes a changed field the citizen shares with it, carrying only those fields: after a
+ * revocation nothing more reaches that service. Consent events go to their own service; account
+ * events to the services consented when they happened.
  */
 export function plan(
   event: Pick<EventRow, 'type' | 'data' | 'origin_client_id' | 'audience'>,
@@ -100,11 +101,11 @@ export function plan(
       break;
     case 'account.disabled':
     case 'account.enabled':
-      for (const c of consents) out.push({ clientId: c.clientId, eventType: type === 'account.disabled' ? ACCOUNT_DISABLED : ACCOUNT_ENABLED, body: {} });
+    case 'account.purged': {
+      const eventType = { 'account.disabled': ACCOUNT_DISABLED, 'account.enabled': ACCOUNT_ENABLED, 'account.purged': ACCOUNT_PURGED }[type];
+      for (const clientId of event.audience ?? consents.map((c) => c.clientId)) out.push({ clientId, eventType, body: {} });
       break;
-    case 'account.purged':
-      for (const clientId of event.audience ?? []) out.push({ clientId, eventType: ACCOUNT_PURGED, body: {} });
-      break;
+    }
   }
   return out;
 }

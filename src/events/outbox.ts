@@ -14,10 +14,11 @@ export type OutboxEvent =
   | { type: 'phone.verified'; citizenId: string; phone: string }
   | { type: 'consent.granted'; citizenId: string; clientId: string; fieldsShared: string[]; termsVersion: number | null }
   | { type: 'consent.revoked'; citizenId: string; clientId: string }
-  | { type: 'account.disabled'; citizenId: string }
-  | { type: 'account.enabled'; citizenId: string }
-  /** `audience`: the services consented at the time, since the purge ends the consents themselves. */
-  | { type: 'account.purged'; citizenId: string; audience: string[] };
+  /**
+   * Account events carry their `audience`: the services consented at the time. A purge ends the
+   * consents themselves, and a relay running late must not lose what came before it.
+   */
+  | { type: 'account.disabled' | 'account.enabled' | 'account.purged'; citizenId: string; audience: string[] };
 
 export type EventType = OutboxEvent['type'];
 
@@ -50,6 +51,8 @@ export async function recordEvent(trx: Db, event: OutboxEvent): Promise<string> 
     case 'consent.revoked':
       audience = [event.clientId];
       break;
+    case 'account.disabled':
+    case 'account.enabled':
     case 'account.purged':
       audience = event.audience;
       break;
@@ -60,4 +63,17 @@ export async function recordEvent(trx: Db, event: OutboxEvent): Promise<string> 
     .returning('id')
     .executeTakeFirstOrThrow();
   return row.id;
+}
+
+/** The services (not first-party) the citizen has a live consent with, for an event's audience. */
+export async function consentedServices(trx: Db, citizenId: string): Promise<string[]> {
+  const rows = await trx
+    .selectFrom('consent_current as c')
+    .innerJoin('services as s', 's.client_id', 'c.client_id')
+    .select('c.client_id')
+    .where('c.citizen_id', '=', citizenId)
+    .where('s.first_party', '=', false)
+    .orderBy('c.client_id')
+    .execute();
+  return rows.map((r) => r.client_id);
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { CLAIMS_CHANGE } from '../events/set-format.ts';
-import { recordEvent } from '../events/outbox.ts';
+import { consentedServices, recordEvent } from '../events/outbox.ts';
 
 export type LifecycleResult = 'done' | 'unchanged' | 'not_found';
 
@@ -34,7 +34,7 @@ export function createAccountLifecycle(db: Db) {
         if (row.status === 'disabled') return 'unchanged';
         await trx.updateTable('citizens').set({ status: 'disabled', updated_at: sql<Date>`now()` }).where('id', '=', citizenId).execute();
         await endSessions(trx, citizenId);
-        await recordEvent(trx, { type: 'account.disabled', citizenId });
+        await recordEvent(trx, { type: 'account.disabled', citizenId, audience: await consentedServices(trx, citizenId) });
         return 'done';
       });
     },
@@ -45,7 +45,7 @@ export function createAccountLifecycle(db: Db) {
         if (!row || row.status === 'deleted') return 'not_found';
         if (row.status === 'active') return 'unchanged';
         await trx.updateTable('citizens').set({ status: 'active', updated_at: sql<Date>`now()` }).where('id', '=', citizenId).execute();
-        await recordEvent(trx, { type: 'account.enabled', citizenId });
+        await recordEvent(trx, { type: 'account.enabled', citizenId, audience: await consentedServices(trx, citizenId) });
         return 'done';
       });
     },
@@ -60,14 +60,7 @@ export function createAccountLifecycle(db: Db) {
         const row = await lockStatus(trx, citizenId);
         if (!row) return 'not_found';
         if (row.status === 'deleted') return 'unchanged';
-        const consented = await trx
-          .selectFrom('consent_current as c')
-          .innerJoin('services as s', 's.client_id', 'c.client_id')
-          .select('c.client_id')
-          .where('c.citizen_id', '=', citizenId)
-          .where('s.first_party', '=', false)
-          .orderBy('c.client_id')
-          .execute();
+        const consented = await consentedServices(trx, citizenId);
         // Claim values waiting in the queues are personal data too: undelivered ones are dropped
         // (the purge event supersedes them), delivered ones lose their payload (no replay of them).
         await trx
@@ -112,7 +105,7 @@ export function createAccountLifecycle(db: Db) {
           })
           .where('id', '=', citizenId)
           .execute();
-        await recordEvent(trx, { type: 'account.purged', citizenId, audience: consented.map((c) => c.client_id) });
+        await recordEvent(trx, { type: 'account.purged', citizenId, audience: consented });
         return 'done';
       });
     },
