@@ -42,8 +42,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
         }) as typeof pg.types.getTypeParser,
       },
     });
-    // An idle client losing its server must not crash the process; the next query reconnects.
+    // A client losing its server must not crash the process: an idle one is dropped by the pool
+    // (its 'error'), a checked-out one fails its query, which the caller sees (a 503, not an
+    // uncaught 'error' event that ends every request the process is serving).
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
@@ -66,7 +67,7 @@ export type ServerDeps = {
   cookieSecret: string;
   /** Requests under these prefixes go to the OIDC provider untouched. */
   providerPrefixes: string[];
-  providerHandler: (req: FastifyRequest['raw'], res: import('node:http').ServerResponse) => void;
+  providerHandler: (req: FastifyRequest['raw'], res: ServerResponse) => void;
 };
 
 export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -99,12 +100,24 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/static/', index: false, maxAge: '1h' });
 
   const started = new WeakMap<object, bigint>();
+  const toProvider = new WeakSet<object>();
+  // Requests in flight when shutdown begins end their connection with their response: otherwise a
+  // client's (or load balancer's) keep-alive socket holds the process for keepAliveTimeout (72 s).
+  // Fastify itself does this only for requests that arrive once closing has begun.
+  const inFlight = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+  });
   app.addHook('onRequest', async (request, reply) => {
     started.set(request.raw, process.hrtime.bigint());
+    const raw = reply.raw;
+    inFlight.add(raw);
+    raw.once('close', () => inFlight.delete(raw));
     reply.header('x-request-id', request.id);
     const path = pathOnly(request.url);
     if (deps.providerPrefixes.some((p) => path.startsWith(p))) {
       reply.hijack();
+      toProvider.add(request.raw);
       const res = reply.raw;
       securityHeaders((n, v) => res.setHeader(n, v), deps.secure);
       res.setHeader('x-request-id', request.id);
@@ -133,7 +146,8 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    logDone(request, reply.statusCode, request.routeOptions.url ?? 'unmatched');
+    // Fastify's own 'finish' listener runs before the provider's, so provider requests end here too.
+    logDone(request, reply.statusCode, toProvider.has(request.raw) ? 'oidc' : (request.routeOptions.url ?? 'unmatched'));
   });
 
   // PostgreSQL cannot store U+0000 in text: a request carrying one is malformed and gets a 400 here,

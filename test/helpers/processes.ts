@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/db/database.ts';
 import { freePort, TEST_SECRET } from './test-app.ts';
-import { createTestDatabase, pgliteTemplate, type TestDatabase } from './test-database.ts';
+import { createTestDatabase, pgliteTemplateFile, type TestDatabase } from './test-database.ts';
 
 /**
  * The real `cidadela` entry point run as a child process, the way operators and process managers
@@ -181,10 +181,9 @@ export async function createSharedDatabase(): Promise<SharedDatabase> {
   mkdirSync(join(dir, 'pglite'), { recursive: true });
   // A marker so a reader knows what the directory is if a crash leaves it behind.
   writeFileSync(join(dir, 'README'), 'temporary Cidadela test data; safe to delete\n');
-  const template = await pgliteTemplate();
-  // Unpacked once through PGlite itself, which loads a dump into an empty data directory.
-  const first = await openDatabase({ dataDir: dir, pgliteTemplate: template });
-  await first.close();
+  // The template is a tarball of a data directory. Unpacked with tar rather than through PGlite's
+  // loadDataDir, which into a directory leaves the process unable to exit after close().
+  execFileSync('tar', ['-xzf', await pgliteTemplateFile(), '-C', join(dir, 'pglite')], { stdio: 'ignore' });
   return {
     kind: 'pglite',
     env: { DATA_DIR: dir },

@@ -26,7 +26,12 @@ function migrationsHash(): string {
  * PGlite takes seconds to create and migrate, so one migrated template is dumped per set of
  * migrations and every test database starts as a copy of it.
  */
-export async function pgliteTemplate(): Promise<Blob> {
+async function pgliteTemplate(): Promise<Blob> {
+  return new Blob([readFileSync(await pgliteTemplateFile())]);
+}
+
+/** The template's file (built on first use), for tests that unpack it into a data directory. */
+export async function pgliteTemplateFile(): Promise<string> {
   const file = join(TEMPLATE_DIR, `pglite-${migrationsHash()}.tar.gz`);
   if (!existsSync(file)) {
     mkdirSync(TEMPLATE_DIR, { recursive: true });
@@ -40,7 +45,7 @@ export async function pgliteTemplate(): Promise<Blob> {
     writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
     renameSync(tmp, file);
   }
-  return new Blob([readFileSync(file)]);
+  return file;
 }
 
 export type TestDatabase = DatabaseHandle & { url: string | undefined; drop(): Promise<void> };
