@@ -25,6 +25,11 @@ export type RelayOptions = {
   retentionDays?: number;
   idleMs?: number;
   batchSize?: number;
+  /**
+   * AMQP streams claimed together: their batches are published at once and share the wait for
+   * the broker's confirms. Push streams are claimed one at a time (a slow endpoint holds only its own).
+   */
+  amqpStreamsPerClaim?: number;
   /** Streams sent at once (each in its own transaction). */
   concurrency?: number;
   onError?: (error: Error, context: Record<string, unknown>) => void;
@@ -58,118 +63,154 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number, rando
  */
 export function createRelay(opts: RelayOptions): Relay {
   const { db, signer } = opts;
-  const idleMs = opts.idleMs ?? 200;
+  const idleMs = opts.idleMs ?? 100;
   const concurrency = opts.lockStreams ? (opts.concurrency ?? 4) : 1;
   const retentionDays = opts.retentionDays ?? 30;
   const served = [...(opts.amqp ? ['amqp' as const] : []), ...(opts.push ? ['push' as const] : [])];
   const busy = new Set<string>();
   let lastPrune = 0;
 
-  function pickQuery(q: Db) {
+  function pickQuery(q: Db, method: 'amqp' | 'push', limit: number) {
     let query = q
       .selectFrom('event_streams as s')
       .select(['s.client_id', 's.method', 's.push_url', 's.consecutive_failures'])
-      .where('s.method', 'in', served)
+      .where('s.method', '=', method)
       .where('s.paused_at', 'is', null)
       .where('s.next_attempt_at', '<=', sql<Date>`now()`)
       .where(({ exists, selectFrom }) =>
         exists(selectFrom('event_deliveries as d').select('d.id').whereRef('d.client_id', '=', 's.client_id').where('d.status', '=', 'pending')),
       )
       .orderBy('s.next_attempt_at')
-      .limit(1);
+      .limit(limit);
     if (busy.size) query = query.where('s.client_id', 'not in', [...busy]);
     return query;
   }
 
-  async function sendStream(q: Db, stream: StreamRow): Promise<number> {
-    const transport = stream.method === 'amqp' ? opts.amqp : opts.push;
+  /** The oldest pending deliveries of each stream (at most `limit` each), in id order. */
+  async function pendingOf(q: Db, clientIds: string[], limit: number) {
+    const result = await sql<{ id: string; client_id: string; jti: string; event_type: string; payload: Record<string, unknown> | null }>`
+      select d.id, d.client_id, d.jti, d.event_type, d.payload
+      from unnest(${clientIds}::text[]) as s(client_id)
+      cross join lateral (
+        select id, client_id, jti, event_type, payload from event_deliveries
+        where client_id = s.client_id and status = 'pending' order by id limit ${limit}
+      ) d
+      order by d.id`.execute(q);
+    return result.rows;
+  }
+
+  /**
+   * Sends one batch of each claimed stream, all at once (their broker confirms are awaited
+   * together), then marks what was delivered in one statement. A stream that failed keeps the
+   * rest of its batch pending and waits for its next attempt; the others are not held back.
+   */
+  async function sendStreams(q: Db, streams: StreamRow[]): Promise<number> {
+    const method = streams[0]!.method;
+    const transport = method === 'amqp' ? opts.amqp : opts.push;
     if (!transport) return 0;
-    const limit = opts.batchSize ?? (stream.method === 'amqp' ? 250 : 50);
-    const rows = await q
-      .selectFrom('event_deliveries')
-      .select(['id', 'jti', 'event_type', 'payload'])
-      .where('client_id', '=', stream.client_id)
-      .where('status', '=', 'pending')
-      .orderBy('id')
-      .limit(limit)
-      .execute();
-    if (rows.length === 0) return 0;
-    const batch: Outgoing[] = await Promise.all(
-      rows.map(async (r) => ({ id: r.id, jti: r.jti, eventType: r.event_type, token: await signer.sign(r.payload ?? {}) })),
+    const limit = opts.batchSize ?? (method === 'amqp' ? 250 : 50);
+    const rows = await pendingOf(
+      q,
+      streams.map((s) => s.client_id),
+      limit,
     );
-    const result = await transport.deliver({ clientId: stream.client_id, pushUrl: stream.push_url }, batch);
-    const done = batch.slice(0, result.delivered);
-    if (done.length && opts.afterDeliver) await opts.afterDeliver(stream.client_id, done);
-    if (done.length) {
+    if (rows.length === 0) return 0;
+    const signed = await Promise.all(
+      rows.map(async (r) => ({ clientId: r.client_id, id: r.id, jti: r.jti, eventType: r.event_type, token: await signer.sign(r.payload ?? {}) })),
+    );
+    const outcomes = await Promise.all(
+      streams.map(async (stream) => {
+        const batch: Outgoing[] = signed.filter((o) => o.clientId === stream.client_id);
+        if (batch.length === 0) return { stream, batch, done: [] as Outgoing[], error: undefined };
+        const result = await transport.deliver({ clientId: stream.client_id, pushUrl: stream.push_url }, batch);
+        const done = batch.slice(0, result.delivered);
+        if (done.length && opts.afterDeliver) await opts.afterDeliver(stream.client_id, done);
+        return { stream, batch, done, error: result.error };
+      }),
+    );
+    const delivered = outcomes.flatMap((o) => o.done.map((d) => d.id));
+    if (delivered.length) {
       await q
         .updateTable('event_deliveries')
         .set({ status: 'sent', sent_at: sql<Date>`now()`, attempts: sql<number>`attempts + 1`, last_error: null })
-        .where(
-          'id',
-          'in',
-          done.map((d) => d.id),
-        )
+        .where('id', 'in', delivered)
         .execute();
     }
-    if (!result.error) {
+    const succeeded = outcomes.filter((o) => !o.error && o.batch.length).map((o) => o.stream.client_id);
+    if (succeeded.length) {
       await q
         .updateTable('event_streams')
         .set({ consecutive_failures: 0, last_error: null, last_delivery_at: sql<Date>`now()`, next_attempt_at: sql<Date>`now()` })
-        .where('client_id', '=', stream.client_id)
+        .where('client_id', 'in', succeeded)
         .execute();
-      return done.length;
     }
-    const failures = stream.consecutive_failures + 1;
-    const delay = backoffMs(failures, opts.retryBaseMs, opts.retryMaxMs);
-    const message = result.error.message.slice(0, 500);
-    // Push endpoints are the service's own: after too many failures in a row the operator is the
-    // one to look. A broker outage is Cidadela's own: AMQP streams keep retrying.
-    const pause = stream.method === 'push' && failures >= opts.pauseAfter;
-    const head = batch[done.length];
-    if (head) {
+    for (const { stream, batch, done, error } of outcomes) {
+      if (!error) continue;
+      const failures = stream.consecutive_failures + 1;
+      const delay = backoffMs(failures, opts.retryBaseMs, opts.retryMaxMs);
+      const message = error.message.slice(0, 500);
+      // Push endpoints are the service's own: after too many failures in a row the operator is the
+      // one to look. A broker outage is Cidadela's own: AMQP streams keep retrying.
+      const pause = stream.method === 'push' && failures >= opts.pauseAfter;
+      const head = batch[done.length];
+      if (head) {
+        await q
+          .updateTable('event_deliveries')
+          .set({
+            attempts: sql<number>`attempts + 1`,
+            last_error: message,
+            next_attempt_at: sql<Date>`now() + make_interval(secs => ${delay / 1000})`,
+          })
+          .where('id', '=', head.id)
+          .execute();
+      }
       await q
-        .updateTable('event_deliveries')
+        .updateTable('event_streams')
         .set({
-          attempts: sql<number>`attempts + 1`,
+          consecutive_failures: failures,
           last_error: message,
           next_attempt_at: sql<Date>`now() + make_interval(secs => ${delay / 1000})`,
+          ...(pause ? { paused_at: sql<Date>`now()` } : {}),
+          ...(done.length ? { last_delivery_at: sql<Date>`now()` } : {}),
+          updated_at: sql<Date>`now()`,
         })
-        .where('id', '=', head.id)
+        .where('client_id', '=', stream.client_id)
         .execute();
+      opts.onError?.(error, { clientId: stream.client_id, method: stream.method, failures, paused: pause });
     }
-    await q
-      .updateTable('event_streams')
-      .set({
-        consecutive_failures: failures,
-        last_error: message,
-        next_attempt_at: sql<Date>`now() + make_interval(secs => ${delay / 1000})`,
-        ...(pause ? { paused_at: sql<Date>`now()` } : {}),
-        ...(done.length ? { last_delivery_at: sql<Date>`now()` } : {}),
-        updated_at: sql<Date>`now()`,
-      })
-      .where('client_id', '=', stream.client_id)
-      .execute();
-    opts.onError?.(result.error, { clientId: stream.client_id, method: stream.method, failures, paused: pause });
-    return done.length;
+    return delivered.length;
   }
 
-  /** Claims one due stream and sends one batch of it; undefined when no stream is due. */
+  let turn = 0;
+
+  /** Claims due streams and sends one batch of each; undefined when no stream is due. */
   async function sendOne(): Promise<number | undefined> {
-    if (served.length === 0) return undefined;
+    // Methods take turns, so a busy AMQP load never starves push streams (or the reverse).
+    turn++;
+    for (let i = 0; i < served.length; i++) {
+      const method = served[(turn + i) % served.length]!;
+      const limit = method === 'amqp' ? (opts.amqpStreamsPerClaim ?? 16) : 1;
+      const sent = await claimAndSend(method, limit);
+      if (sent !== undefined) return sent;
+    }
+    return undefined;
+  }
+
+  async function claimAndSend(method: 'amqp' | 'push', limit: number): Promise<number | undefined> {
     if (opts.lockStreams) {
       return db.transaction().execute(async (trx) => {
-        const stream = (await pickQuery(trx).forUpdate().skipLocked().executeTakeFirst()) as StreamRow | undefined;
-        if (!stream) return undefined;
-        return sendStream(trx, stream);
+        const streams = (await pickQuery(trx, method, limit).forUpdate().skipLocked().execute()) as StreamRow[];
+        if (streams.length === 0) return undefined;
+        return sendStreams(trx, streams);
       });
     }
-    const stream = (await pickQuery(db).executeTakeFirst()) as StreamRow | undefined;
-    if (!stream) return undefined;
-    busy.add(stream.client_id);
+    const streams = (await pickQuery(db, method, limit).execute()) as StreamRow[];
+    if (streams.length === 0) return undefined;
+    for (const stream of streams) busy.add(stream.client_id);
     try {
-      return await sendStream(db, stream);
+      return await sendStreams(db, streams);
     } finally {
-      busy.delete(stream.client_id);
+      for (const stream of streams) busy.delete(stream.client_id);
     }
   }
 
