@@ -79,7 +79,7 @@ export function createAccountLifecycle(db: Db) {
           .updateTable('events')
           .set({ data: '{}', fanned_out_at: sql<Date>`coalesce(fanned_out_at, now())` })
           .where('citizen_id', '=', citizenId)
-          .where('type', 'in', ['profile.changed', 'email.verified'])
+          .where('type', 'in', ['profile.changed', 'email.verified', 'phone.verified'])
           .execute();
         await trx.deleteFrom('consent_current').where('citizen_id', '=', citizenId).execute();
         await trx.deleteFrom('flows').where('citizen_id', '=', citizenId).execute();

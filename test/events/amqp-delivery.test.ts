@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { after, afterEach, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -385,5 +385,32 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     } finally {
       await connection.close().catch(() => {});
     }
+  });
+
+  test('cidadela relay: the relay as its own process, stopped cleanly by SIGTERM', async () => {
+    const service = await amqpService();
+    const citizen = await seedCitizen(db);
+    await consent(db, citizen.id, service);
+    await setAddressNumber(citizen.id, 77);
+    const issuer = 'http://127.0.0.1:9';
+    const child = spawn(process.execPath, [new URL('../../src/main.ts', import.meta.url).pathname, 'relay'], {
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', DATABASE_URL: database.url!, AMQP_URL: AMQP_TEST_URL, SECRET_KEY: TEST_SECRET, PUBLIC_URL: issuer, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let output = '';
+    child.stdout?.on('data', (c) => (output += c));
+    child.stderr?.on('data', (c) => (output += c));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor('the relay process to deliver', async () => (await pendingCount(db, service.clientId)) === 0 && (await db.selectFrom('event_deliveries').select('id').where('client_id', '=', service.clientId).execute()).length === 2);
+    const got = await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 2);
+    const { payload } = await verifySet(got[1]!.token, jwks, issuer, service.clientId);
+    assert.equal(payload.events[CLAIMS_CHANGE].claims.address.number, '77');
+    assert.match(output, /relay running/);
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise((r) => (timer = setTimeout(() => r('still running'), 10_000)))]);
+    clearTimeout(timer);
+    assert.equal(code, 0, output);
   });
 });

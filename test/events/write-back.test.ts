@@ -233,4 +233,30 @@ describe('write-back from a service reaches every other service; bad input chang
     assert.deepEqual(decode(sets[0]!).events[CONSENT_GRANTED].fields_shared, ['name']);
     assert.deepEqual(await takeAll(reader), [], 'other services do not learn where else the citizen has an account');
   });
+
+  test('the operator’s queue API: view, replay, resume; broker credentials explained without the management API', async () => {
+    const admin = (path: string, init: RequestInit = {}) =>
+      fetch(`${app.url}/admin/api/services/${reader.clientId}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+      });
+    assert.equal((await fetch(`${app.url}/admin/api/services/${reader.clientId}/queue`)).status, 401);
+    const view = (await (await admin('/queue')).json()).queue;
+    assert.equal(view.depth, 0);
+    assert.equal(view.method, 'poll');
+    assert.ok(view.lastDeliveryAt, 'the last acknowledged poll counts as a delivery');
+    assert.equal((await admin('/queue/replay', { method: 'POST', body: JSON.stringify({ since: 'last week' }) })).status, 400);
+    const replay = await (await admin('/queue/replay', { method: 'POST', body: JSON.stringify({ since: new Date(Date.now() - 3_600_000).toISOString() }) })).json();
+    assert.ok(replay.replayed >= 5, `replayed ${replay.replayed}`);
+    assert.equal(replay.queue.depth, replay.replayed);
+    const again = await poll(reader, { maxEvents: 1000 });
+    assert.equal(Object.keys(again.body.sets).length, replay.replayed, 'delivered again');
+    await poll(reader, { ack: Object.keys(again.body.sets), maxEvents: 0 });
+    const resume = await (await admin('/queue/resume', { method: 'POST', body: '{}' })).json();
+    assert.equal(resume.resumed, false, 'it was not paused');
+    const credentials = await admin('/broker-credentials', { method: 'POST', body: '{}' });
+    assert.equal(credentials.status, 409);
+    assert.match((await credentials.json()).instructions, /rabbitmqctl set_permissions -p '\/' 'cidadela\./);
+    assert.equal((await fetch(`${app.url}/admin/api/services/nope/queue`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).status, 404);
+  });
 });
