@@ -1,4 +1,3 @@
-import { createApp } from './app.ts';
 import { CITIZEN_USAGE, citizenCommand } from './cli/citizen-command.ts';
 import { QUEUE_COMMANDS, QUEUE_USAGE, queueCommand, runRelayProcess } from './cli/relay-command.ts';
 import { serviceCommand, SERVICE_USAGE } from './cli/service-command.ts';
@@ -36,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve': {
       const config = loadConfig();
+      // Imported only here: the server's modules take a second or more to load, which every CLI command would pay.
+      const { createApp } = await import('./app.ts');
       const app = await createApp(config);
       const address = await app.listen();
       const log = app.server.log;

@@ -137,10 +137,22 @@ function toService(
   };
 }
 
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  return value;
+}
+
+/** Validation errors name the field at fault: "required" for a missing one, "unknown field" for an extra one. */
 function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    const details = parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
+    const details = parsed.error.issues.flatMap((i) => {
+      const field = i.path.map(String).join('.');
+      if (i.code === 'unrecognized_keys') return i.keys.map((key) => ({ field: field ? `${field}.${key}` : key, message: 'unknown field' }));
+      const missing = i.code === 'invalid_type' && valueAt(input, i.path) === undefined;
+      return [{ field, message: missing ? 'required' : i.message }];
+    });
     throw new AppError('service.invalid', 400, { details });
   }
   return parsed.data;
