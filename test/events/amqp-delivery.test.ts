@@ -83,6 +83,9 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     await db.transaction().execute((trx) => writeProfile(trx, citizen, { address: { ...ADDRESS, number: String(n) } }, { clientId: origin ?? null }));
   }
 
+  // Checked before the pending count: deliveries exist from the moment their events are fanned out.
+  const allFannedOut = async () => (await db.selectFrom('events').select('id').where('fanned_out_at', 'is', null).execute()).length === 0;
+
   const numberOf = (token: string) => Number(decode(token).events[CLAIMS_CHANGE]?.claims.address.number);
 
   before(async () => {
@@ -127,7 +130,7 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
       const citizen = await seedCitizen(db);
       await consent(db, citizen.id, service);
       await setAddressNumber(citizen.id, 11);
-      await waitFor('the relay inside the server to deliver', async () => (await pendingCount(db, service.clientId)) === 0 && (await db.selectFrom('event_deliveries').select('id').where('client_id', '=', service.clientId).execute()).length === 2);
+      await waitFor('the relay inside the server to deliver', async () => (await db.selectFrom('event_deliveries').select('id').where('client_id', '=', service.clientId).execute()).length === 2 && (await pendingCount(db, service.clientId)) === 0);
       const got = await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 2);
       assert.equal(got.length, 2, 'consent granted, then the address change');
       const issuer: string = app.url;
@@ -188,7 +191,7 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     url.host = `127.0.0.1:${proxy.port}`;
     const { relay: r } = relay(url.href);
     r.start();
-    await waitFor('the consent events to be delivered', async () => (await pendingCount(db, service.clientId)) === 0 && (await db.selectFrom('events').select('id').where('fanned_out_at', 'is', null).execute()).length === 0);
+    await waitFor('the consent events to be delivered', async () => (await allFannedOut()) && (await pendingCount(db, service.clientId)) === 0);
     await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 3);
 
     await proxy.cut();
@@ -294,15 +297,16 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     const tb = createAmqpTransport({ url: AMQP_TEST_URL });
     closers.push(() => ta.close(), () => tb.close());
     // Two streams at a time each, four streams: both relays must take part.
-    const options = { issuer: ISSUER, signer, lockStreams: true, pauseAfter: 5, retryBaseMs: 50, retryMaxMs: 300, idleMs: 20, batchSize: 10, concurrency: 2 };
+    const options = { issuer: ISSUER, signer, lockStreams: true, pauseAfter: 5, retryBaseMs: 50, retryMaxMs: 300, idleMs: 20, batchSize: 10, concurrency: 2, amqpStreamsPerClaim: 1 };
     const ra = createRelay({ ...options, db, amqp: watch('A', ta) });
     const rb = createRelay({ ...options, db: second.db, amqp: watch('B', tb) });
     closers.push(() => ra.stop(), () => rb.stop());
     ra.start();
     rb.start();
     await waitFor('both relays to deliver everything', async () => {
+      if (!(await allFannedOut())) return false;
       for (const s of services) if ((await pendingCount(db, s.clientId)) > 0) return false;
-      return (await db.selectFrom('events').select('id').where('fanned_out_at', 'is', null).execute()).length === 0;
+      return true;
     }, 60_000);
     await ra.stop();
     await rb.stop();
@@ -402,7 +406,7 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     child.stdout?.on('data', (c) => (output += c));
     child.stderr?.on('data', (c) => (output += c));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor('the relay process to deliver', async () => (await pendingCount(db, service.clientId)) === 0 && (await db.selectFrom('event_deliveries').select('id').where('client_id', '=', service.clientId).execute()).length === 2);
+    await waitFor('the relay process to deliver', async () => (await db.selectFrom('event_deliveries').select('id').where('client_id', '=', service.clientId).execute()).length === 2 && (await pendingCount(db, service.clientId)) === 0);
     const got = await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 2);
     const { payload } = await verifySet(got[1]!.token, jwks, issuer, service.clientId);
     assert.equal(payload.events[CLAIMS_CHANGE].claims.address.number, '77');
