@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/database.ts';
+import { AppError } from '../http/errors.ts';
 import { hashClientSecret, type ServiceStore } from '../services/service-store.ts';
 
 /** The citizen's own pages sign in through the provider like any service, as a first-party one. */
@@ -17,7 +18,13 @@ export async function ensureAccountService(deps: { db: Db; services: ServiceStor
   if (await deps.services.find(ACCOUNT_CLIENT_ID)) {
     await deps.services.update(ACCOUNT_CLIENT_ID, settings);
   } else {
-    await deps.services.add({ clientId: ACCOUNT_CLIENT_ID, firstParty: true, ...settings });
+    try {
+      await deps.services.add({ clientId: ACCOUNT_CLIENT_ID, firstParty: true, ...settings });
+    } catch (error) {
+      // Copies starting at once on a new database race to add it: the one that lost has nothing to do.
+      if (error instanceof AppError && error.code === 'service.exists') return;
+      throw error;
+    }
     // Nobody uses this secret: the account pages read the provider's session, not tokens.
     await deps.db
       .updateTable('services')

@@ -1,4 +1,5 @@
 import type { Secrets } from '../security/secrets.ts';
+import { AppError } from '../http/errors.ts';
 import { hashClientSecret, type ServiceStore } from '../services/service-store.ts';
 import type { Db } from '../db/database.ts';
 
@@ -48,11 +49,21 @@ export async function seedDemoServices(deps: { db: Db; services: ServiceStore; s
       fields: demo.fields.map((f) => ({ ...f, purpose: { ...f.purpose } })),
     };
     if (await deps.services.find(demo.clientId)) await deps.services.update(demo.clientId, settings);
-    else await deps.services.add({ clientId: demo.clientId, ...settings });
+    else await addOrUpdate(deps.services, demo.clientId, settings);
     await deps.db
       .updateTable('services')
       .set({ client_secret_hash: hashClientSecret(demoClientSecret(deps.secrets, demo.clientId)) })
       .where('client_id', '=', demo.clientId)
       .execute();
+  }
+}
+
+/** Copies starting at once on a new database race to add the service; the ones that lose update it. */
+async function addOrUpdate(services: ServiceStore, clientId: string, settings: Record<string, unknown>) {
+  try {
+    await services.add({ clientId, ...settings });
+  } catch (error) {
+    if (!(error instanceof AppError && error.code === 'service.exists')) throw error;
+    await services.update(clientId, settings);
   }
 }

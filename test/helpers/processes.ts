@@ -89,15 +89,15 @@ export async function startServerProcess(env: Record<string, string>, ms = 60_00
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
+  let ended = false;
   const exited = new Promise<number | string>((resolve) => {
     child.on('exit', (code, signal) => {
+      ended = true;
       children.delete(child);
       resolve(code ?? signal ?? 'unknown');
       for (const l of listeners) l();
     });
   });
-  let ended = false;
-  void exited.then(() => (ended = true));
 
   function waitForOutput(pattern: RegExp, wait = ms): Promise<string> {
     return new Promise((resolve, reject) => {
