@@ -115,6 +115,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // Hot paths (every token, userinfo and authorization) read services through a short cache;
   // a change made on another server copy is seen within SERVICE_CACHE_MS.
   const cachedService = createTtlCache(options.serviceCacheMs ?? SERVICE_CACHE_MS, (clientId: string) => services.find(clientId));
+  // oidc-provider looks its client up on every authorization, token, userinfo and introspection
+  // request (docs/benchmarks.md): the same cache, so a new secret or redirect URI is also seen
+  // within SERVICE_CACHE_MS.
+  const cachedClientMetadata = createTtlCache(
+    options.serviceCacheMs ?? SERVICE_CACHE_MS,
+    (clientId: string) => services.clientMetadata(clientId),
+  );
 
   const keys = await loadSigningKeys(db, secrets);
   const oidc = createOidc({
@@ -123,7 +130,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     keys,
     cookieKeys: secrets.cookieKeys,
     secure,
-    services,
+    services: { ...services, clientMetadata: cachedClientMetadata },
     async releasedClaims(accountId, clientId) {
       const citizen = await citizens.findById(accountId);
       if (!citizen || citizen.status !== 'active') return undefined;
