@@ -1,6 +1,6 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { AppError } from '../http/errors.ts';
-import { safeEqual } from '../security/secrets.ts';
+import { requireAdminToken } from './admin-auth.ts';
 import type { Service, ServiceStore } from '../services/service-store.ts';
 
 export function serviceJson(s: Service) {
@@ -29,13 +29,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { adminToken: st
   if (!token) return;
 
   app.register(async (admin) => {
-    admin.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-      const header = request.headers.authorization ?? '';
-      const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
-      if (!presented || !safeEqual(presented, token)) {
-        return reply.status(401).header('www-authenticate', 'Bearer realm="cidadela-admin"').send({ error: 'unauthorized' });
-      }
-    });
+    admin.addHook('onRequest', requireAdminToken(token));
     const json = { config: { csrf: false }, bodyLimit: 256 * 1024 };
 
     admin.get('/admin/api/services', async () => ({ services: (await services.list()).map(serviceJson) }));

@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { brokerInstructions, provisionBrokerAccount, vhostOf } from '../events/broker-accounts.ts';
 import type { StreamStore } from '../events/stream-store.ts';
 import { AppError } from '../http/errors.ts';
-import { safeEqual } from '../security/secrets.ts';
+import { requireAdminToken } from './admin-auth.ts';
 
 type Params = { Params: { id: string } };
 
@@ -20,13 +20,7 @@ export function registerQueueRoutes(
   const { streams } = deps;
 
   app.register(async (admin) => {
-    admin.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-      const header = request.headers.authorization ?? '';
-      const presented = header.startsWith('Bearer ') ? header.slice(7) : '';
-      if (!presented || !safeEqual(presented, token)) {
-        return reply.status(401).header('www-authenticate', 'Bearer realm="cidadela-admin"').send({ error: 'unauthorized' });
-      }
-    });
+    admin.addHook('onRequest', requireAdminToken(token));
     const json = { config: { csrf: false }, bodyLimit: 16 * 1024 };
 
     admin.get<Params>('/admin/api/services/:id/queue', async (request) => ({ queue: await streams.view(request.params.id) }));
