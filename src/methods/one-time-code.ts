@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import { safeEqual, sixDigitCode } from '../security/secrets.ts';
+import { randomId, safeEqual, sixDigitCode } from '../security/secrets.ts';
 
 /**
  * The part every code method shares (e-mail, SMS): a 6-digit code valid 10 minutes, single use,
@@ -16,6 +16,28 @@ export type CodeRejection =
   | { ok: false; reason: 'unknown' | 'too_many' | 'expired' };
 
 export type CodeFlow = { citizenId: string; data: Record<string, unknown> };
+
+/** Opens a code flow (its code is drawn by `issueCode`); `data` says what the code proves. */
+export async function openCodeFlow(
+  trx: Db,
+  input: { kind: string; citizenId: string; interactionUid: string | null; data: Record<string, unknown> },
+): Promise<string> {
+  const id = randomId();
+  await trx
+    .insertInto('flows')
+    .values({
+      id,
+      kind: input.kind,
+      state: 'code_sent',
+      citizen_id: input.citizenId,
+      interaction_uid: input.interactionUid,
+      code_hash: null,
+      data: JSON.stringify({ ...input.data, sends: 1, lastSentAt: Date.now() }),
+      expires_at: new Date(Date.now() + CODE_TTL_SECONDS * 1000),
+    })
+    .execute();
+  return id;
+}
 
 /** Draws a new code for the flow (the previous one stops working) and returns it to be sent. */
 export async function issueCode(trx: Db, flowId: string, digest: (code: string) => string): Promise<string> {

@@ -4,8 +4,8 @@ import { recordEvent } from '../../events/outbox.ts';
 import { createCitizenStore, writeProfile } from '../../identity/citizen-store.ts';
 import type { Translate } from '../../http/i18n.ts';
 import { enqueueMail } from '../../messaging/message-queue.ts';
-import { randomId, type Secrets } from '../../security/secrets.ts';
-import { allowResend, CODE_TTL_SECONDS, consumeCode, issueCode } from '../one-time-code.ts';
+import type { Secrets } from '../../security/secrets.ts';
+import { allowResend, CODE_TTL_SECONDS, consumeCode, issueCode, openCodeFlow } from '../one-time-code.ts';
 
 export { CODE_TTL_SECONDS, MAX_SENDS, MAX_TRIES, RESEND_AFTER_SECONDS } from '../one-time-code.ts';
 
@@ -37,20 +37,7 @@ export function createEmailCodeMethod(deps: { db: Db; secrets: Secrets }) {
       trx: Db,
       input: { citizenId: string; email: string; interactionUid: string | null; t: Translate },
     ): Promise<string> {
-      const id = randomId();
-      await trx
-        .insertInto('flows')
-        .values({
-          id,
-          kind: 'email_verification',
-          state: 'code_sent',
-          citizen_id: input.citizenId,
-          interaction_uid: input.interactionUid,
-          code_hash: null,
-          data: JSON.stringify({ email: input.email, sends: 1, lastSentAt: Date.now() }),
-          expires_at: new Date(Date.now() + CODE_TTL_SECONDS * 1000),
-        })
-        .execute();
+      const id = await openCodeFlow(trx, { kind: 'email_verification', citizenId: input.citizenId, interactionUid: input.interactionUid, data: { email: input.email } });
       await sendCode(trx, id, input.email, input.t);
       return id;
     },
@@ -68,20 +55,7 @@ export function createEmailCodeMethod(deps: { db: Db; secrets: Secrets }) {
         .where('interaction_uid', 'is', null)
         .where('state', '!=', 'done')
         .execute();
-      const id = randomId();
-      await trx
-        .insertInto('flows')
-        .values({
-          id,
-          kind: 'email_verification',
-          state: 'code_sent',
-          citizen_id: input.citizenId,
-          interaction_uid: null,
-          code_hash: null,
-          data: JSON.stringify({ email: input.newEmail, change: true, sends: 1, lastSentAt: Date.now() }),
-          expires_at: new Date(Date.now() + CODE_TTL_SECONDS * 1000),
-        })
-        .execute();
+      const id = await openCodeFlow(trx, { kind: 'email_verification', citizenId: input.citizenId, interactionUid: null, data: { email: input.newEmail, change: true } });
       await sendCode(trx, id, input.newEmail, input.t);
       return id;
     },

@@ -4,8 +4,8 @@ import { recordEvent } from '../../events/outbox.ts';
 import type { RateLimiter } from '../../http/rate-limit.ts';
 import type { Translate } from '../../http/i18n.ts';
 import { enqueueSms } from '../../messaging/message-queue.ts';
-import { randomId, type Secrets } from '../../security/secrets.ts';
-import { allowResend, CODE_TTL_SECONDS, consumeCode, issueCode } from '../one-time-code.ts';
+import type { Secrets } from '../../security/secrets.ts';
+import { allowResend, CODE_TTL_SECONDS, consumeCode, issueCode, openCodeFlow } from '../one-time-code.ts';
 
 export type SmsVerifyResult =
   | { ok: true }
@@ -55,20 +55,7 @@ export function createSmsCodeMethod(deps: { db: Db; secrets: Secrets; limiter: R
           .where('kind', '=', 'phone_verification')
           .where('state', '!=', 'done')
           .execute();
-        const flowId = randomId();
-        await trx
-          .insertInto('flows')
-          .values({
-            id: flowId,
-            kind: 'phone_verification',
-            state: 'code_sent',
-            citizen_id: input.citizenId,
-            interaction_uid: null,
-            code_hash: null,
-            data: JSON.stringify({ phone: input.phone, sends: 1, lastSentAt: Date.now() }),
-            expires_at: new Date(Date.now() + CODE_TTL_SECONDS * 1000),
-          })
-          .execute();
+        const flowId = await openCodeFlow(trx, { kind: 'phone_verification', citizenId: input.citizenId, interactionUid: null, data: { phone: input.phone } });
         await send(trx, flowId, input.phone, input.t);
         return { flowId };
       });
