@@ -39,8 +39,9 @@ import { createLoginThrottle } from './methods/password/login-throttle.ts';
 import { createPasswordHasher } from './methods/password/password-hasher.ts';
 import { createPasswordPolicy } from './methods/password/password-policy.ts';
 import { pruneExpired } from './oidc/adapter.ts';
-import { loadSigningKeys } from './oidc/keys.ts';
-import { createOidc } from './oidc/provider.ts';
+import { loadSigningKeys, signingKeysVersion } from './oidc/keys.ts';
+import { createOidc, type OidcDeps } from './oidc/provider.ts';
+import { createOidcHolder, reloadOnNewKeys } from './oidc/provider-holder.ts';
 import { createSecrets } from './security/secrets.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { createServiceStore } from './services/service-store.ts';
@@ -123,8 +124,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     (clientId: string) => services.clientMetadata(clientId),
   );
 
-  const keys = await loadSigningKeys(db, secrets);
-  const oidc = createOidc({
+  // Rotated keys sign once every copy has had two polls to publish them (see oidc/keys.ts). The
+  // version is read before the keys, so a rotation in between is seen at the next poll.
+  const keyOptions = { signAfterSeconds: 2 * config.keysReloadSeconds };
+  const keysVersion = await signingKeysVersion(db, keyOptions);
+  const keys = await loadSigningKeys(db, secrets, keyOptions);
+  const oidcDeps: OidcDeps = {
     issuer: config.publicUrl,
     db,
     keys,
@@ -154,6 +159,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if ((e.status ?? 500) >= 500) logger.error({ err: { message: e.message, stack: e.stack }, route }, 'oidc error');
       else logger.info({ oidcError: e.error ?? e.message, route }, 'oidc request refused');
     },
+  };
+  const provider = createOidcHolder(createOidc(oidcDeps));
+  const oidc = provider.oidc;
+  const keyReload = reloadOnNewKeys({
+    holder: provider,
+    intervalMs: config.keysReloadSeconds * 1000,
+    loadedVersion: keysVersion,
+    version: () => signingKeysVersion(db, keyOptions),
+    load: () => loadSigningKeys(db, secrets, keyOptions),
+    build: (next) => createOidc({ ...oidcDeps, keys: next }),
+    async onReload(next) {
+      // Events are signed with the provider's keys too (services verify them with its JWKS).
+      await events.useKeys(next);
+      logger.info({ kids: next.map((k) => k.kid) }, 'signing keys changed: provider rebuilt with them');
+    },
+    onError: (error) => logger.warn({ err: { message: error.message } }, 'signing key check failed; will retry'),
   });
 
   let draining = false;
@@ -231,6 +252,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await server.listen({ port: config.port, host: config.host });
       mail.start();
       if (config.relay) events.relay.start();
+      if (config.keysReloadSeconds > 0) keyReload.start();
       const address = server.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       return `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
@@ -241,6 +263,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       draining = true;
       clearInterval(pruneTimer);
       await server.close();
+      await keyReload.stop();
       await mail.stop();
       await events.close();
       if (!options.database) await database.close();

@@ -15,7 +15,7 @@ const USAGE = `cidadela <command>
   service ...           manage integrated services (cidadela service --help)
   citizen ...           disable, enable or delete an account (cidadela citizen --help)
   relay                 run the event relay on its own (needs DATABASE_URL)
-  keys rotate           new signing keys; old ones stay published for a day
+  keys rotate           new signing keys (servers pick them up); old ones stay published for a day
 
 Configuration comes from the environment; see the README.`;
 
@@ -89,7 +89,14 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] !== 'rotate') break;
       return withDatabase(async ({ db }, config) => {
         const kids = await rotateSigningKeys(db, createSecrets(config.secretKey));
-        console.log(`new signing keys: ${kids.join(', ')}\nrestart the servers (one at a time) to sign with them`);
+        const every = config.keysReloadSeconds;
+        console.log(
+          `new signing keys: ${kids.join(', ')}\n${
+            every > 0
+              ? `running servers publish them within ${every} s and sign with them after ${2 * every} s; the old keys stay published for a day`
+              : 'KEYS_RELOAD_SECONDS=0: restart the servers (one at a time) to publish and sign with them'
+          }\nrestart \`cidadela relay\` processes: they sign events with the keys they started with`,
+        );
         return 0;
       });
     case 'help':

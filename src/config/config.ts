@@ -46,6 +46,13 @@ const schema = z.object({
     .default('false')
     .describe('trust X-Forwarded-* headers (set behind a load balancer)'),
   RELAY: z.enum(['on', 'off']).default('on').describe('run the event relay inside the web process'),
+  KEYS_RELOAD_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(86_400)
+    .default(60)
+    .describe('how often a running server looks for rotated signing keys (0: only at start); new keys sign once twice this old, so every copy publishes them first'),
   AMQP_URL: z
     .string()
     .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
@@ -79,6 +86,7 @@ export type Config = {
   demo: boolean;
   trustProxy: boolean;
   relay: boolean;
+  keysReloadSeconds: number;
   amqpUrl: string | undefined;
   amqpManagementUrl: string | undefined;
   events: { pushTimeoutMs: number; pauseAfter: number; retryMaxSeconds: number; retentionDays: number };
@@ -125,6 +133,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demo: c.DEMO === 'on' || (c.DEMO === 'auto' && c.NODE_ENV !== 'production'),
     trustProxy: c.TRUST_PROXY === 'true',
     relay: c.RELAY === 'on',
+    keysReloadSeconds: c.KEYS_RELOAD_SECONDS,
     amqpUrl: c.AMQP_URL,
     amqpManagementUrl: c.AMQP_MANAGEMENT_URL,
     events: {

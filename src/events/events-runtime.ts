@@ -7,7 +7,13 @@ import { createPushTransport } from './push-transport.ts';
 import { createRelay, type Relay } from './relay.ts';
 import { createSetSigner, type SetSigner } from './set-format.ts';
 
-export type EventsRuntime = { signer: SetSigner; relay: Relay; close(): Promise<void> };
+export type EventsRuntime = {
+  signer: SetSigner;
+  relay: Relay;
+  /** Signs from now on with these keys' ES256 signer (the server's keys were rotated). */
+  useKeys(keys: PrivateJwk[]): Promise<void>;
+  close(): Promise<void>;
+};
 
 /** The relay and its transports as the configuration asks (used by `serve` and `cidadela relay`). */
 export async function createEventsRuntime(deps: {
@@ -18,7 +24,14 @@ export async function createEventsRuntime(deps: {
   logger: Logger;
 }): Promise<EventsRuntime> {
   const { config, logger } = deps;
-  const signer = await createSetSigner(deps.keys);
+  let current = await createSetSigner(deps.keys);
+  // The relay and the poll endpoint keep this object; it signs with whatever keys are current.
+  const signer: SetSigner = {
+    get kid() {
+      return current.kid;
+    },
+    sign: (claims) => current.sign(claims),
+  };
   const amqp = config.amqpUrl ? createAmqpTransport({ url: config.amqpUrl }) : undefined;
   const relay = createRelay({
     db: deps.db,
@@ -39,6 +52,9 @@ export async function createEventsRuntime(deps: {
   return {
     signer,
     relay,
+    async useKeys(keys) {
+      current = await createSetSigner(keys);
+    },
     async close() {
       await relay.stop();
       await amqp?.close();
