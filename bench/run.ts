@@ -476,6 +476,16 @@ async function main(): Promise<number> {
       unit: '%',
       met: login.ok && argon2.ok && ratio >= 70,
       ...(!login.ok || !argon2.ok ? { why: 'errors' } : {}),
+      ...(login.cpuMsPerOp && argon2.cpuMsPerOp
+        ? {
+            projected:
+              Math.round(
+                (login.cpuMsPerOp.projectedOpsPerSecond /
+                  Math.max(1, argon2.cpuMsPerOp.projectedOpsPerSecond)) *
+                  1000,
+              ) / 10,
+          }
+        : {}),
     });
     const keycloak = 15 * machine.nproc;
     targets.push({
@@ -486,6 +496,7 @@ async function main(): Promise<number> {
       unit: 'logins/s',
       met: login.ok && login.opsPerSecond >= keycloak,
       ...(!login.ok ? { why: 'errors' } : {}),
+      ...(login.cpuMsPerOp ? { projected: login.cpuMsPerOp.projectedOpsPerSecond } : {}),
     });
   }
   for (const [name, required, unit] of [
@@ -503,6 +514,7 @@ async function main(): Promise<number> {
       unit,
       met: r.ok && r.opsPerSecond >= required,
       ...(!r.ok ? { why: 'errors' } : {}),
+      ...(r.cpuMsPerOp ? { projected: r.cpuMsPerOp.projectedOpsPerSecond } : {}),
     });
   }
 

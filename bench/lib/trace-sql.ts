@@ -68,6 +68,7 @@ export async function traceSql(options: {
     DATABASE_URL: options.databaseUrl,
     LOG_LEVEL: 'silent',
     DEMO: 'off',
+    RELAY: 'off',
   });
   const sink = new Writable({ write: (_c, _e, cb) => cb() });
   const app = await createApp(config, {
@@ -85,7 +86,7 @@ export async function traceSql(options: {
   const traces: SqlTrace[] = [];
   // Background workers (the mail sender, the event relay) poll the database now and then: an
   // operation whose window caught one of their statements is traced again.
-  const background = /\b(from|into|update) (messages|events|event_\w+|deliveries)\b/i;
+  const background = /\b(from|into|update) "?(messages|events|event_\w+)\b|pg_try_advisory/i;
   const measure = async <T>(operation: string, fn: () => Promise<T>): Promise<T> => {
     let out: T;
     let wallMs: number;
