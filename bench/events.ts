@@ -4,6 +4,7 @@
  *
  *   npm run bench:events                 # PostgreSQL (DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres), RabbitMQ (AMQP_URL or guest@127.0.0.1)
  *   npm run bench:events -- --no-docs    # do not update docs/benchmarks.md
+ *   npm run bench:events -- --wait-idle 300  # first wait (at most 300 s) for the machine's load to settle
  *
  * Phases: (1) throughput: a backlog of changes already committed, drained by one relay: deliveries
  * per second from outbox row to broker confirm, fan-out and ES256 signing included; (2) latency:
@@ -17,13 +18,13 @@ import { parseArgs } from 'node:util';
 import amqp from 'amqplib';
 import { sql } from 'kysely';
 import pg from 'pg';
+import { createConsentStore } from '../src/consent/consent-store.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrator.ts';
 import { createAmqpTransport } from '../src/events/amqp-transport.ts';
 import { createRelay } from '../src/events/relay.ts';
 import { createSetSigner } from '../src/events/set-format.ts';
 import { amqpQueueName, createStreamStore } from '../src/events/stream-store.ts';
-import { createConsentStore } from '../src/consent/consent-store.ts';
 import { createCitizenStore, writeProfile } from '../src/identity/citizen-store.ts';
 import { cpfFromBase } from '../src/identity/cpf.ts';
 import { loadSigningKeys } from '../src/oidc/keys.ts';
@@ -43,6 +44,7 @@ const { values: args } = parseArgs({
     citizens: { type: 'string', default: '100' },
     backlog: { type: 'string', default: '400' },
     seconds: { type: 'string', default: '15' },
+    'wait-idle': { type: 'string', default: '0' },
     'no-docs': { type: 'boolean', default: false },
   },
 });
@@ -51,10 +53,30 @@ const backlog = Number(args.backlog);
 const seconds = Number(args.seconds);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-const ADDRESS = { street_address: 'Rua XV de Novembro', locality: 'Curitiba', region: 'PR', postal_code: '80010-000', country: 'BR' };
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+const ADDRESS = {
+  street_address: 'Rua XV de Novembro',
+  locality: 'Curitiba',
+  region: 'PR',
+  postal_code: '80010-000',
+  country: 'BR',
+};
+
+const loadAverage = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+
+/** Other work on the machine distorts the figures: wait, bounded, until the 1-minute load is low. */
+async function waitIdle(maxSeconds: number) {
+  const deadline = Date.now() + maxSeconds * 1000;
+  while (Date.now() < deadline && loadAverage() > 0.5) await new Promise((r) => setTimeout(r, 5000));
+}
 
 async function main() {
+  if (Number(args['wait-idle']) > 0) {
+    log(`waiting up to ${args['wait-idle']} s for the machine to be idle (load ${loadAverage()})…`);
+    await waitIdle(Number(args['wait-idle']));
+  }
+  const loadBefore = loadAverage();
   const base = new URL(process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres');
   const amqpUrl = process.env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
   const dbName = `cidadela_bench_events_${randomBytes(4).toString('hex')}`;
@@ -89,7 +111,9 @@ async function main() {
   try {
     await migrate(db);
     const issuer = 'https://cidadela.bench.invalid';
-    const signer = await createSetSigner(await loadSigningKeys(db, createSecrets('bench-secret-key-0123456789-abcdefghijklmnop')));
+    const signer = await createSetSigner(
+      await loadSigningKeys(db, createSecrets('bench-secret-key-0123456789-abcdefghijklmnop')),
+    );
     log(`seeding ${SERVICES} services and ${citizensCount} citizens, each consented to every service…`);
     const services = createServiceStore(db);
     const streams = createStreamStore(db);
@@ -123,13 +147,28 @@ async function main() {
       await db.transaction().execute(async (trx) => {
         await writeProfile(trx, c, { address: { ...ADDRESS, number: '0' } });
         for (const service of serviceList) {
-          await consents.grant(trx, { citizenId: c.id, service, fieldsShared: ['name', 'email', 'address'], context: { ip: null, userAgent: null, acr: null, amr: null } });
+          await consents.grant(trx, {
+            citizenId: c.id,
+            service,
+            fieldsShared: ['name', 'email', 'address'],
+            context: { ip: null, userAgent: null, acr: null, amr: null },
+          });
         }
       });
     }
 
     const transport = createAmqpTransport({ url: amqpUrl });
-    const relay = createRelay({ db, issuer, signer, lockStreams: true, amqp: transport, pauseAfter: 10, retryBaseMs: 200, retryMaxMs: 2000, idleMs: 20 });
+    const relay = createRelay({
+      db,
+      issuer,
+      signer,
+      lockStreams: true,
+      amqp: transport,
+      pauseAfter: 10,
+      retryBaseMs: 200,
+      retryMaxMs: 2000,
+      idleMs: 20,
+    });
     log('delivering the consent events of the seed (not measured)…');
     for (let i = 0; i < 200; i++) {
       await relay.runOnce();
@@ -145,7 +184,9 @@ async function main() {
     for (let i = 0; i < backlog; i++) {
       const id = citizenIds[i % citizenIds.length]!;
       const c = (await citizens.findById(id))!;
-      await db.transaction().execute((trx) => writeProfile(trx, c, { address: { ...ADDRESS, number: `b${i}` } }));
+      await db
+        .transaction()
+        .execute((trx) => writeProfile(trx, c, { address: { ...ADDRESS, number: `b${i}` } }));
     }
     const deliveriesBefore = await sentCount(db);
     const t0 = performance.now();
@@ -157,7 +198,9 @@ async function main() {
     const delivered = (await sentCount(db)) - deliveriesBefore;
     const throughput = delivered / elapsed;
     const inBroker = await messageCount(amqpUrl, queues);
-    log(`throughput: ${delivered} deliveries in ${elapsed.toFixed(2)} s = ${throughput.toFixed(0)}/s (broker holds ${inBroker})`);
+    log(
+      `throughput: ${delivered} deliveries in ${elapsed.toFixed(2)} s = ${throughput.toFixed(0)}/s (broker holds ${inBroker})`,
+    );
     const purge2 = await amqp.connect(amqpUrl);
     const pch2 = await purge2.createChannel();
     for (const q of queues) await pch2.purgeQueue(q);
@@ -168,23 +211,35 @@ async function main() {
     const tenTimesPeak = Math.ceil(10 * referencePeakPerSecond * 4); // peak hour ≈ 4× the month's average
     const rates = [tenTimesPeak, 2000 / SERVICES];
     relay.start();
-    const latency: { changesPerSecond: number; deliveriesPerSecond: number; p50: number; p99: number; max: number; count: number; lost: number }[] = [];
+    const latency: {
+      changesPerSecond: number;
+      deliveriesPerSecond: number;
+      p50: number;
+      p99: number;
+      max: number;
+      count: number;
+      lost: number;
+    }[] = [];
     for (const rate of rates) {
       log(`latency at ${rate} changes/s (${rate * SERVICES} deliveries/s) for ${seconds} s…`);
       latency.push(await measureLatency(db, citizens, citizenIds, amqpUrl, queues, rate, seconds));
       const l = latency.at(-1)!;
-      log(`  p50 ${l.p50.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms, max ${l.max.toFixed(0)} ms over ${l.count} deliveries, ${l.lost} missing`);
+      log(
+        `  p50 ${l.p50.toFixed(0)} ms, p99 ${l.p99.toFixed(0)} ms, max ${l.max.toFixed(0)} ms over ${l.count} deliveries, ${l.lost} missing`,
+      );
     }
     await relay.stop();
     await transport.close();
 
+    const loadAfter = loadAverage();
     const machine = machineInfo();
-    const pgVersion = (await sql<{ v: string }>`select current_setting('server_version') as v`.execute(db)).rows[0]?.v;
+    const pgVersion = (await sql<{ v: string }>`select current_setting('server_version') as v`.execute(db))
+      .rows[0]?.v;
     const section = [
       BEGIN,
       '## Events: outbox to RabbitMQ',
       '',
-      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:events\` on ${machine.nproc} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${pgVersion}, RabbitMQ on the same machine. One relay in the bench process (4 workers, each claiming up to 16 service streams and awaiting their confirms together); ${SERVICES} services receiving by AMQP, ${citizensCount} citizens each consented to all ${SERVICES}: every change is ${SERVICES} deliveries, each an ES256-signed SET published persistent to the service's quorum queue and marked sent after the broker's confirm.`,
+      `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:events\` on ${machine.nproc} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${pgVersion}, RabbitMQ on the same machine (1-minute load average ${loadBefore.toFixed(1)} before the run, ${loadAfter.toFixed(1)} after: other work on the machine shows there). One relay in the bench process (4 workers, each claiming up to 16 service streams and awaiting their confirms together); ${SERVICES} services receiving by AMQP, ${citizensCount} citizens each consented to all ${SERVICES}: every change is ${SERVICES} deliveries, each an ES256-signed SET published persistent to the service's quorum queue and marked sent after the broker's confirm.`,
       '',
       '| measure | result | target |',
       '| --- | --- | --- |',
@@ -205,7 +260,9 @@ async function main() {
       const end = current.indexOf(END);
       writeFileSync(
         file,
-        start >= 0 && end > start ? current.slice(0, start) + section + current.slice(end + END.length) : `${current.trimEnd()}\n\n${section}\n`,
+        start >= 0 && end > start
+          ? current.slice(0, start) + section + current.slice(end + END.length)
+          : `${current.trimEnd()}\n\n${section}\n`,
       );
       log('updated docs/benchmarks.md (its own section only)');
     }
@@ -222,7 +279,9 @@ async function idle(db: Awaited<ReturnType<typeof openDatabase>>['db']): Promise
 }
 
 async function sentCount(db: Awaited<ReturnType<typeof openDatabase>>['db']): Promise<number> {
-  const r = await sql<{ n: string }>`select count(*) as n from event_deliveries where status = 'sent'`.execute(db);
+  const r = await sql<{
+    n: string;
+  }>`select count(*) as n from event_deliveries where status = 'sent'`.execute(db);
   return Number(r.rows[0]!.n);
 }
 
@@ -273,7 +332,9 @@ async function measureLatency(
       const c = (await citizens.findById(id))!;
       const eventId = await db.transaction().execute(async (trx) => {
         await writeProfile(trx, c, { address: { ...ADDRESS, number: `l${rate}-${i}` } });
-        const r = await sql<{ id: string }>`select currval(pg_get_serial_sequence('events', 'id'))::text as id`.execute(trx);
+        const r = await sql<{
+          id: string;
+        }>`select currval(pg_get_serial_sequence('events', 'id'))::text as id`.execute(trx);
         return r.rows[0]!.id;
       });
       committedAt.set(eventId, performance.now());
@@ -284,9 +345,12 @@ async function measureLatency(
   await Promise.all(inFlight);
   const expected = total * queues.length;
   const deadline = performance.now() + 30_000;
-  while (receivedAt.length < expected && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (receivedAt.length < expected && performance.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   await connection.close();
-  const latencies = receivedAt.filter(([txn]) => committedAt.has(txn)).map(([txn, at]) => at - committedAt.get(txn)!);
+  const latencies = receivedAt
+    .filter(([txn]) => committedAt.has(txn))
+    .map(([txn, at]) => at - committedAt.get(txn)!);
   const sorted = latencies.sort((a, b) => a - b);
   return {
     changesPerSecond: rate,

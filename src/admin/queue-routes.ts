@@ -13,7 +13,12 @@ type Params = { Params: { id: string } };
  */
 export function registerQueueRoutes(
   app: FastifyInstance,
-  deps: { adminToken: string | undefined; streams: StreamStore; amqpUrl: string | undefined; amqpManagementUrl: string | undefined },
+  deps: {
+    adminToken: string | undefined;
+    streams: StreamStore;
+    amqpUrl: string | undefined;
+    amqpManagementUrl: string | undefined;
+  },
 ) {
   const token = deps.adminToken;
   if (!token) return;
@@ -23,19 +28,26 @@ export function registerQueueRoutes(
     admin.addHook('onRequest', requireAdminToken(token));
     const json = { config: { csrf: false }, bodyLimit: 16 * 1024 };
 
-    admin.get<Params>('/admin/api/services/:id/queue', async (request) => ({ queue: await streams.view(request.params.id) }));
+    admin.get<Params>('/admin/api/services/:id/queue', async (request) => ({
+      queue: await streams.view(request.params.id),
+    }));
 
     admin.post<Params>('/admin/api/services/:id/queue/resume', json, async (request) => {
       const resumed = await streams.resume(request.params.id);
       return { resumed, queue: await streams.view(request.params.id) };
     });
 
-    admin.post<Params & { Body: { since?: unknown } }>('/admin/api/services/:id/queue/replay', json, async (request) => {
-      const since = typeof request.body?.since === 'string' ? new Date(request.body.since) : new Date(Number.NaN);
-      if (Number.isNaN(since.getTime())) throw new AppError('replay.invalid_since', 400);
-      const replayed = await streams.replay(request.params.id, since);
-      return { replayed, queue: await streams.view(request.params.id) };
-    });
+    admin.post<Params & { Body: { since?: unknown } }>(
+      '/admin/api/services/:id/queue/replay',
+      json,
+      async (request) => {
+        const since =
+          typeof request.body?.since === 'string' ? new Date(request.body.since) : new Date(Number.NaN);
+        if (Number.isNaN(since.getTime())) throw new AppError('replay.invalid_since', 400);
+        const replayed = await streams.replay(request.params.id, since);
+        return { replayed, queue: await streams.view(request.params.id) };
+      },
+    );
 
     admin.get<Params>('/admin/api/services/:id/delivery', async (request) => {
       await streams.view(request.params.id);
@@ -55,7 +67,11 @@ export function registerQueueRoutes(
           instructions: brokerInstructions(clientId, vhostOf(deps.amqpUrl)),
         });
       }
-      const account = await provisionBrokerAccount({ managementUrl: deps.amqpManagementUrl, amqpUrl: deps.amqpUrl, clientId });
+      const account = await provisionBrokerAccount({
+        managementUrl: deps.amqpManagementUrl,
+        amqpUrl: deps.amqpUrl,
+        clientId,
+      });
       return reply.status(201).send({ account });
     });
   });

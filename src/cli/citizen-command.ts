@@ -16,7 +16,9 @@ type Out = { log(line: string): void; error(line: string): void };
 
 /** Runs `cidadela citizen ...`; returns the process exit code. */
 export async function citizenCommand(args: string[], db: Db, out: Out): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: { yes: { type: 'boolean' } }; allowPositionals: true }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: { yes: { type: 'boolean' } }; allowPositionals: true }>
+  >;
   try {
     parsed = parseArgs({ args, options: { yes: { type: 'boolean' } }, allowPositionals: true });
   } catch (error) {
@@ -45,11 +47,15 @@ export async function citizenCommand(args: string[], db: Db, out: Out): Promise<
       : command === 'enable'
         ? await lifecycle.enable(citizen.id)
         : await lifecycle.purge(citizen.id);
-  const done = { disable: 'disabled', enable: 'enabled', delete: 'deleted' }[command as 'disable' | 'enable' | 'delete'];
+  const done = { disable: 'disabled', enable: 'enabled', delete: 'deleted' }[
+    command as 'disable' | 'enable' | 'delete'
+  ];
   if (result === 'not_found') {
     out.error('error: no such citizen');
     return 1;
   }
-  out.log(result === 'unchanged' ? `citizen ${citizen.id} was already ${done}` : `citizen ${citizen.id} ${done}`);
+  out.log(
+    result === 'unchanged' ? `citizen ${citizen.id} was already ${done}` : `citizen ${citizen.id} ${done}`,
+  );
   return 0;
 }

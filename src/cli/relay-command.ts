@@ -40,13 +40,17 @@ function describe(q: QueueView): string {
 /** Runs `cidadela service queue|replay|resume|delivery|broker-credentials ...`. */
 export async function queueCommand(args: string[], db: Db, config: Config, out: Out): Promise<number> {
   const [command, ...rest] = args;
-  let parsed;
+  const options = {
+    since: { type: 'string' },
+    method: { type: 'string' },
+    'push-url': { type: 'string' },
+    json: { type: 'boolean' },
+  } as const;
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>
+  >;
   try {
-    parsed = parseArgs({
-      args: rest,
-      options: { since: { type: 'string' }, method: { type: 'string' }, 'push-url': { type: 'string' }, json: { type: 'boolean' } },
-      allowPositionals: true,
-    });
+    parsed = parseArgs({ args: rest, options, allowPositionals: true });
   } catch (error) {
     out.error(`${(error as Error).message}\n\n${QUEUE_USAGE}`);
     return 2;
@@ -85,8 +89,14 @@ export async function queueCommand(args: string[], db: Db, config: Config, out: 
           show({ delivery: await streams.settings(id) }, JSON.stringify(await streams.settings(id)));
           return 0;
         }
-        const settings = await streams.setDelivery(id, { method: v.method, ...(v['push-url'] ? { pushUrl: v['push-url'] } : {}) });
-        show({ delivery: settings }, `${id} receives its events by ${settings.method}${settings.pushUrl ? ` at ${settings.pushUrl}` : ''}`);
+        const settings = await streams.setDelivery(id, {
+          method: v.method,
+          ...(v['push-url'] ? { pushUrl: v['push-url'] } : {}),
+        });
+        show(
+          { delivery: settings },
+          `${id} receives its events by ${settings.method}${settings.pushUrl ? ` at ${settings.pushUrl}` : ''}`,
+        );
         return 0;
       }
       case 'broker-credentials': {
@@ -97,7 +107,11 @@ export async function queueCommand(args: string[], db: Db, config: Config, out: 
           );
           return 1;
         }
-        const account = await provisionBrokerAccount({ managementUrl: config.amqpManagementUrl, amqpUrl: config.amqpUrl, clientId: id });
+        const account = await provisionBrokerAccount({
+          managementUrl: config.amqpManagementUrl,
+          amqpUrl: config.amqpUrl,
+          clientId: id,
+        });
         show(
           { account },
           `broker user for ${id}\n  username: ${account.username}\n  password: ${account.password}\n  (shown only now)\n  vhost:    ${account.vhost}\n  queue:    ${account.queue} (dead letters: ${account.deadLetterQueue})`,
@@ -123,7 +137,9 @@ export async function queueCommand(args: string[], db: Db, config: Config, out: 
  */
 export async function runRelayProcess(config: Config): Promise<void> {
   if (!config.databaseUrl) {
-    throw new Error('cidadela relay needs DATABASE_URL (PostgreSQL); with the embedded database the relay runs inside the server');
+    throw new Error(
+      'cidadela relay needs DATABASE_URL (PostgreSQL); with the embedded database the relay runs inside the server',
+    );
   }
   const logger = createLogger(config.logLevel);
   const handle = await openDatabase({ databaseUrl: config.databaseUrl, poolSize: 6 });

@@ -17,7 +17,11 @@ const DELIVERY_LIMIT = 20;
  * the first message the broker did not acknowledge. One connection, opened when first needed and
  * again after it is lost.
  */
-export function createAmqpTransport(opts: { url: string; confirmTimeoutMs?: number; connectTimeoutMs?: number }): Transport & {
+export function createAmqpTransport(opts: {
+  url: string;
+  confirmTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}): Transport & {
   close(): Promise<void>;
 } {
   const confirmTimeoutMs = opts.confirmTimeoutMs ?? 15_000;
@@ -78,7 +82,10 @@ export function createAmqpTransport(opts: { url: string; confirmTimeoutMs?: numb
     const ch = await c.createChannel();
     ch.on('error', () => {});
     try {
-      await ch.assertQueue(deadLetterQueueName(clientId), { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+      await ch.assertQueue(deadLetterQueueName(clientId), {
+        durable: true,
+        arguments: { 'x-queue-type': 'quorum' },
+      });
       await ch.assertQueue(queue, {
         durable: true,
         arguments: {
@@ -134,7 +141,8 @@ export function createAmqpTransport(opts: { url: string; confirmTimeoutMs?: numb
                 timestamp: Math.floor(Date.now() / 1000),
                 appId: 'cidadela',
               },
-              (err: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve()),
+              (err: unknown) =>
+                err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(),
             );
           }),
         );
@@ -161,7 +169,8 @@ export function createAmqpTransport(opts: { url: string; confirmTimeoutMs?: numb
         const r = settled[i]!;
         const jti = batch[i]!.jti;
         if (r.status === 'rejected') error = r.reason as Error;
-        else if (returned.delete(jti)) error = new Error(`queue ${queue} did not take the message (returned)`);
+        else if (returned.delete(jti))
+          error = new Error(`queue ${queue} did not take the message (returned)`);
         if (error) break;
         delivered++;
       }

@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { deadLetterQueueName } from './amqp-transport.ts';
 import { amqpQueueName } from './stream-store.ts';
 
-export type BrokerAccount = { username: string; password: string; vhost: string; queue: string; deadLetterQueue: string };
+export type BrokerAccount = {
+  username: string;
+  password: string;
+  vhost: string;
+  queue: string;
+  deadLetterQueue: string;
+};
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -66,6 +72,15 @@ export async function provisionBrokerAccount(opts: {
     await response.body?.cancel().catch(() => {});
   };
   await call(`/api/users/${encodeURIComponent(username)}`, { password, tags: '' });
-  await call(`/api/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(username)}`, brokerPermissions(opts.clientId));
-  return { username, password, vhost, queue: amqpQueueName(opts.clientId), deadLetterQueue: deadLetterQueueName(opts.clientId) };
+  await call(
+    `/api/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(username)}`,
+    brokerPermissions(opts.clientId),
+  );
+  return {
+    username,
+    password,
+    vhost,
+    queue: amqpQueueName(opts.clientId),
+    deadLetterQueue: deadLetterQueueName(opts.clientId),
+  };
 }

@@ -45,7 +45,11 @@ export async function createEventsRuntime(deps: {
     retryMaxMs: config.events.retryMaxSeconds * 1000,
     retentionDays: config.events.retentionDays,
     onError: (error, context) => {
-      if (context.paused) logger.error({ err: { message: error.message }, ...context }, 'event stream paused after repeated failures');
+      if (context.paused)
+        logger.error(
+          { err: { message: error.message }, ...context },
+          'event stream paused after repeated failures',
+        );
       else logger.warn({ err: { message: error.message }, ...context }, 'event delivery failed; will retry');
     },
   });

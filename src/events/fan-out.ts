@@ -74,7 +74,11 @@ export function plan(
       // The email_verified claim changed: CAEP's token-claims-change says exactly that.
       for (const c of consents) {
         if (!contracts.get(c.clientId)?.has('email') || !c.shared.has('email')) continue;
-        out.push({ clientId: c.clientId, eventType: CLAIMS_CHANGE, body: { claims: { email: event.data.email, email_verified: true } } });
+        out.push({
+          clientId: c.clientId,
+          eventType: CLAIMS_CHANGE,
+          body: { claims: { email: event.data.email, email_verified: true } },
+        });
       }
       break;
     case 'phone.verified':
@@ -92,18 +96,27 @@ export function plan(
         out.push({
           clientId,
           eventType: CONSENT_GRANTED,
-          body: { fields_shared: claimNames((event.data.fieldsShared as string[]) ?? []), terms_version: event.data.termsVersion ?? null },
+          body: {
+            fields_shared: claimNames((event.data.fieldsShared as string[]) ?? []),
+            terms_version: event.data.termsVersion ?? null,
+          },
         });
       }
       break;
     case 'consent.revoked':
-      for (const clientId of event.audience ?? []) out.push({ clientId, eventType: CONSENT_REVOKED, body: {} });
+      for (const clientId of event.audience ?? [])
+        out.push({ clientId, eventType: CONSENT_REVOKED, body: {} });
       break;
     case 'account.disabled':
     case 'account.enabled':
     case 'account.purged': {
-      const eventType = { 'account.disabled': ACCOUNT_DISABLED, 'account.enabled': ACCOUNT_ENABLED, 'account.purged': ACCOUNT_PURGED }[type];
-      for (const clientId of event.audience ?? consents.map((c) => c.clientId)) out.push({ clientId, eventType, body: {} });
+      const eventType = {
+        'account.disabled': ACCOUNT_DISABLED,
+        'account.enabled': ACCOUNT_ENABLED,
+        'account.purged': ACCOUNT_PURGED,
+      }[type];
+      for (const clientId of event.audience ?? consents.map((c) => c.clientId))
+        out.push({ clientId, eventType, body: {} });
       break;
     }
   }
@@ -115,9 +128,15 @@ export function plan(
  * event's mark commit together, so an event is fanned out exactly once. Returns how many events
  * were handled (0: nothing to do, or another relay is fanning out right now).
  */
-export async function fanOut(db: Db, issuer: string, limit = 200): Promise<{ events: number; deliveries: number }> {
+export async function fanOut(
+  db: Db,
+  issuer: string,
+  limit = 200,
+): Promise<{ events: number; deliveries: number }> {
   return db.transaction().execute(async (trx) => {
-    const got = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${FAN_OUT_LOCK}) as ok`.execute(trx);
+    const got = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${FAN_OUT_LOCK}) as ok`.execute(
+      trx,
+    );
     if (!got.rows[0]?.ok) return { events: 0, deliveries: 0 };
     const events = (await trx
       .selectFrom('events')
@@ -150,13 +169,21 @@ export async function fanOut(db: Db, issuer: string, limit = 200): Promise<{ eve
     const contracts = new Map<string, Set<string>>();
     const existing = new Set<string>();
     if (clientIds.length) {
-      const fieldRows = await trx.selectFrom('service_fields').select(['client_id', 'field_key']).where('client_id', 'in', clientIds).execute();
+      const fieldRows = await trx
+        .selectFrom('service_fields')
+        .select(['client_id', 'field_key'])
+        .where('client_id', 'in', clientIds)
+        .execute();
       for (const f of fieldRows) {
         const set = contracts.get(f.client_id) ?? new Set<string>();
         set.add(f.field_key);
         contracts.set(f.client_id, set);
       }
-      const serviceRows = await trx.selectFrom('services').select('client_id').where('client_id', 'in', clientIds).execute();
+      const serviceRows = await trx
+        .selectFrom('services')
+        .select('client_id')
+        .where('client_id', 'in', clientIds)
+        .execute();
       for (const s of serviceRows) existing.add(s.client_id);
     }
 
@@ -198,7 +225,11 @@ export async function fanOut(db: Db, issuer: string, limit = 200): Promise<{ eve
         .values(receivers.map((client_id) => ({ client_id })))
         .onConflict((oc) => oc.column('client_id').doNothing())
         .execute();
-      for (let i = 0; i < rows.length; i += 1000) await trx.insertInto('event_deliveries').values(rows.slice(i, i + 1000)).execute();
+      for (let i = 0; i < rows.length; i += 1000)
+        await trx
+          .insertInto('event_deliveries')
+          .values(rows.slice(i, i + 1000))
+          .execute();
     }
     await trx
       .updateTable('events')

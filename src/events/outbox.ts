@@ -9,16 +9,31 @@ import type { FieldValue } from '../identity/field-catalog.ts';
  */
 export type OutboxEvent =
   /** Catalog fields changed; `values` holds the new value of each (null: cleared). */
-  | { type: 'profile.changed'; citizenId: string; values: Record<string, FieldValue | null>; originClientId?: string | null }
+  | {
+      type: 'profile.changed';
+      citizenId: string;
+      values: Record<string, FieldValue | null>;
+      originClientId?: string | null;
+    }
   | { type: 'email.verified'; citizenId: string; email: string }
   | { type: 'phone.verified'; citizenId: string; phone: string }
-  | { type: 'consent.granted'; citizenId: string; clientId: string; fieldsShared: string[]; termsVersion: number | null }
+  | {
+      type: 'consent.granted';
+      citizenId: string;
+      clientId: string;
+      fieldsShared: string[];
+      termsVersion: number | null;
+    }
   | { type: 'consent.revoked'; citizenId: string; clientId: string }
   /**
    * Account events carry their `audience`: the services consented at the time. A purge ends the
    * consents themselves, and a relay running late must not lose what came before it.
    */
-  | { type: 'account.disabled' | 'account.enabled' | 'account.purged'; citizenId: string; audience: string[] };
+  | {
+      type: 'account.disabled' | 'account.enabled' | 'account.purged';
+      citizenId: string;
+      audience: string[];
+    };
 
 export type EventType = OutboxEvent['type'];
 

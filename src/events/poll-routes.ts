@@ -14,14 +14,19 @@ const MAX_EVENTS = 1000;
 const pollRequest = z.object({
   ack: z.array(z.string().min(1).max(100)).max(MAX_EVENTS).default([]),
   setErrs: z
-    .record(z.string().min(1).max(100), z.object({ err: z.string().max(100), description: z.string().max(1000).optional() }))
+    .record(
+      z.string().min(1).max(100),
+      z.object({ err: z.string().max(100), description: z.string().max(1000).optional() }),
+    )
     .default({}),
   maxEvents: z.number().int().min(0).max(MAX_EVENTS).optional(),
   returnImmediately: z.boolean().default(false),
 });
 
 /** client_secret_basic (RFC 6749 §2.3.1): both halves form-urlencoded, then base64. */
-export function basicCredentials(header: string | undefined): { clientId: string; secret: string } | undefined {
+export function basicCredentials(
+  header: string | undefined,
+): { clientId: string; secret: string } | undefined {
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
   if (!match) return undefined;
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
@@ -47,7 +52,14 @@ function fail(reply: FastifyReply, status: number, err: string, description: str
  */
 export function registerPollRoutes(
   app: FastifyInstance,
-  deps: { db: Db; services: ServiceStore; streams: StreamStore; signer: SetSigner; longPollMs?: number; closing: () => boolean },
+  deps: {
+    db: Db;
+    services: ServiceStore;
+    streams: StreamStore;
+    signer: SetSigner;
+    longPollMs?: number;
+    closing: () => boolean;
+  },
 ) {
   const { db, services, streams, signer } = deps;
   const longPollMs = deps.longPollMs ?? 10_000;
@@ -73,14 +85,30 @@ export function registerPollRoutes(
 
   app.post(POLL_PATH, { config: { csrf: false }, bodyLimit: 256 * 1024 }, async (request, reply) => {
     const clientId = await authenticate(request);
-    if (!clientId) return fail(reply, 401, 'authentication_failed', 'client_secret_basic credentials of the service are required');
+    if (!clientId)
+      return fail(
+        reply,
+        401,
+        'authentication_failed',
+        'client_secret_basic credentials of the service are required',
+      );
     const parsed = pollRequest.safeParse(request.body ?? {});
     if (!parsed.success) {
-      return fail(reply, 400, 'invalid_request', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+      return fail(
+        reply,
+        400,
+        'invalid_request',
+        parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
+      );
     }
     const settings = await streams.settings(clientId);
     if (settings.method !== 'poll') {
-      return fail(reply, 400, 'invalid_request', `this service receives its events by ${settings.method}, not by polling`);
+      return fail(
+        reply,
+        400,
+        'invalid_request',
+        `this service receives its events by ${settings.method}, not by polling`,
+      );
     }
     const { ack, setErrs, returnImmediately } = parsed.data;
     const maxEvents = parsed.data.maxEvents ?? DEFAULT_MAX_EVENTS;
@@ -124,7 +152,13 @@ export function registerPollRoutes(
     let rows = maxEvents > 0 ? await pending(clientId, maxEvents) : [];
     // Long polling (the RFC's default): wait, bounded, for something to arrive.
     const deadline = Date.now() + longPollMs;
-    while (maxEvents > 0 && rows.length === 0 && !returnImmediately && Date.now() < deadline && !deps.closing()) {
+    while (
+      maxEvents > 0 &&
+      rows.length === 0 &&
+      !returnImmediately &&
+      Date.now() < deadline &&
+      !deps.closing()
+    ) {
       await new Promise((r) => setTimeout(r, 250));
       if (request.raw.socket?.destroyed) return reply;
       rows = await pending(clientId, maxEvents);

@@ -6,7 +6,8 @@ async function errorOf(response: Response): Promise<string> {
   try {
     const text = (await response.text()).slice(0, 2000);
     const body = JSON.parse(text) as { err?: unknown; description?: unknown };
-    if (typeof body.err === 'string') detail = `: ${body.err}${typeof body.description === 'string' ? ` (${body.description.slice(0, 200)})` : ''}`;
+    if (typeof body.err === 'string')
+      detail = `: ${body.err}${typeof body.description === 'string' ? ` (${body.description.slice(0, 200)})` : ''}`;
   } catch {}
   return `HTTP ${response.status}${detail}`;
 }
@@ -35,7 +36,10 @@ export function createPushTransport(opts: { timeoutMs: number }): Transport {
           });
         } catch (error) {
           const e = error as Error & { cause?: { code?: string } };
-          const reason = e.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs} ms` : (e.cause?.code ?? e.message);
+          const reason =
+            e.name === 'TimeoutError'
+              ? `no answer within ${opts.timeoutMs} ms`
+              : (e.cause?.code ?? e.message);
           return { delivered, error: new Error(reason) };
         }
         if (response.status !== 202) return { delivered, error: new Error(await errorOf(response)) };

@@ -46,7 +46,12 @@ export type Relay = {
   stop(): Promise<void>;
 };
 
-type StreamRow = { client_id: string; method: 'poll' | 'amqp' | 'push'; push_url: string | null; consecutive_failures: number };
+type StreamRow = {
+  client_id: string;
+  method: 'poll' | 'amqp' | 'push';
+  push_url: string | null;
+  consecutive_failures: number;
+};
 
 /** Exponential backoff with jitter: half of the delay fixed, half random. */
 export function backoffMs(failures: number, baseMs: number, maxMs: number, random = Math.random): number {
@@ -78,7 +83,12 @@ export function createRelay(opts: RelayOptions): Relay {
       .where('s.paused_at', 'is', null)
       .where('s.next_attempt_at', '<=', sql<Date>`now()`)
       .where(({ exists, selectFrom }) =>
-        exists(selectFrom('event_deliveries as d').select('d.id').whereRef('d.client_id', '=', 's.client_id').where('d.status', '=', 'pending')),
+        exists(
+          selectFrom('event_deliveries as d')
+            .select('d.id')
+            .whereRef('d.client_id', '=', 's.client_id')
+            .where('d.status', '=', 'pending'),
+        ),
       )
       .orderBy('s.next_attempt_at')
       .limit(limit);
@@ -88,7 +98,13 @@ export function createRelay(opts: RelayOptions): Relay {
 
   /** The oldest pending deliveries of each stream (at most `limit` each), in id order. */
   async function pendingOf(q: Db, clientIds: string[], limit: number) {
-    const result = await sql<{ id: string; client_id: string; jti: string; event_type: string; payload: Record<string, unknown> | null }>`
+    const result = await sql<{
+      id: string;
+      client_id: string;
+      jti: string;
+      event_type: string;
+      payload: Record<string, unknown> | null;
+    }>`
       select d.id, d.client_id, d.jti, d.event_type, d.payload
       from unnest(${clientIds}::text[]) as s(client_id)
       cross join lateral (
@@ -116,13 +132,22 @@ export function createRelay(opts: RelayOptions): Relay {
     );
     if (rows.length === 0) return 0;
     const signed = await Promise.all(
-      rows.map(async (r) => ({ clientId: r.client_id, id: r.id, jti: r.jti, eventType: r.event_type, token: await signer.sign(r.payload ?? {}) })),
+      rows.map(async (r) => ({
+        clientId: r.client_id,
+        id: r.id,
+        jti: r.jti,
+        eventType: r.event_type,
+        token: await signer.sign(r.payload ?? {}),
+      })),
     );
     const outcomes = await Promise.all(
       streams.map(async (stream) => {
         const batch: Outgoing[] = signed.filter((o) => o.clientId === stream.client_id);
         if (batch.length === 0) return { stream, batch, done: [] as Outgoing[], error: undefined };
-        const result = await transport.deliver({ clientId: stream.client_id, pushUrl: stream.push_url }, batch);
+        const result = await transport.deliver(
+          { clientId: stream.client_id, pushUrl: stream.push_url },
+          batch,
+        );
         const done = batch.slice(0, result.delivered);
         if (done.length && opts.afterDeliver) await opts.afterDeliver(stream.client_id, done);
         return { stream, batch, done, error: result.error };
@@ -132,7 +157,12 @@ export function createRelay(opts: RelayOptions): Relay {
     if (delivered.length) {
       await q
         .updateTable('event_deliveries')
-        .set({ status: 'sent', sent_at: sql<Date>`now()`, attempts: sql<number>`attempts + 1`, last_error: null })
+        .set({
+          status: 'sent',
+          sent_at: sql<Date>`now()`,
+          attempts: sql<number>`attempts + 1`,
+          last_error: null,
+        })
         .where('id', 'in', delivered)
         .execute();
     }
@@ -140,7 +170,12 @@ export function createRelay(opts: RelayOptions): Relay {
     if (succeeded.length) {
       await q
         .updateTable('event_streams')
-        .set({ consecutive_failures: 0, last_error: null, last_delivery_at: sql<Date>`now()`, next_attempt_at: sql<Date>`now()` })
+        .set({
+          consecutive_failures: 0,
+          last_error: null,
+          last_delivery_at: sql<Date>`now()`,
+          next_attempt_at: sql<Date>`now()`,
+        })
         .where('client_id', 'in', succeeded)
         .execute();
     }
@@ -199,7 +234,10 @@ export function createRelay(opts: RelayOptions): Relay {
   async function claimAndSend(method: 'amqp' | 'push', limit: number): Promise<number | undefined> {
     if (opts.lockStreams) {
       return db.transaction().execute(async (trx) => {
-        const streams = (await pickQuery(trx, method, limit).forUpdate().skipLocked().execute()) as StreamRow[];
+        const streams = (await pickQuery(trx, method, limit)
+          .forUpdate()
+          .skipLocked()
+          .execute()) as StreamRow[];
         if (streams.length === 0) return undefined;
         return sendStreams(trx, streams);
       });
@@ -218,12 +256,18 @@ export function createRelay(opts: RelayOptions): Relay {
     if (Date.now() - lastPrune < 60 * 60 * 1000) return;
     lastPrune = Date.now();
     const cutoff = sql<Date>`now() - make_interval(days => ${retentionDays})`;
-    await db.deleteFrom('event_deliveries').where('status', '=', 'sent').where('sent_at', '<', cutoff).execute();
+    await db
+      .deleteFrom('event_deliveries')
+      .where('status', '=', 'sent')
+      .where('sent_at', '<', cutoff)
+      .execute();
     await db
       .deleteFrom('events')
       .where('fanned_out_at', '<', cutoff)
       .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('event_deliveries as d').select('d.id').whereRef('d.event_id', '=', 'events.id'))),
+        not(
+          exists(selectFrom('event_deliveries as d').select('d.id').whereRef('d.event_id', '=', 'events.id')),
+        ),
       )
       .execute();
   }

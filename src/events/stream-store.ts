@@ -47,13 +47,21 @@ export const deliverySettingsSchema = z
 /** Per service: how it receives its events, and what an operator sees and does about its queue. */
 export function createStreamStore(db: Db) {
   async function requireService(clientId: string): Promise<void> {
-    const row = await db.selectFrom('services').select('client_id').where('client_id', '=', clientId).executeTakeFirst();
+    const row = await db
+      .selectFrom('services')
+      .select('client_id')
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
     if (!row) throw new AppError('service.not_found', 404);
   }
 
   return {
     async settings(clientId: string): Promise<StreamSettings> {
-      const row = await db.selectFrom('event_streams').select(['method', 'push_url']).where('client_id', '=', clientId).executeTakeFirst();
+      const row = await db
+        .selectFrom('event_streams')
+        .select(['method', 'push_url'])
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
       return { method: row?.method ?? 'poll', pushUrl: row?.push_url ?? null };
     },
 
@@ -87,7 +95,11 @@ export function createStreamStore(db: Db) {
 
     async view(clientId: string): Promise<QueueView> {
       await requireService(clientId);
-      const stream = await db.selectFrom('event_streams').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+      const stream = await db
+        .selectFrom('event_streams')
+        .selectAll()
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
       const counts = await db
         .selectFrom('event_deliveries')
         .select([
@@ -109,7 +121,9 @@ export function createStreamStore(db: Db) {
         amqpQueue: method === 'amqp' ? amqpQueueName(clientId) : null,
         depth: Number(counts.depth),
         oldestPendingAt: oldest,
-        oldestPendingAgeSeconds: oldest ? Math.max(0, Math.round((new Date(counts.now).getTime() - oldest.getTime()) / 1000)) : null,
+        oldestPendingAgeSeconds: oldest
+          ? Math.max(0, Math.round((new Date(counts.now).getTime() - oldest.getTime()) / 1000))
+          : null,
         lastDeliveryAt: lastDelivery,
         failedDeliveries: Number(counts.failed),
         consecutiveFailures: stream?.consecutive_failures ?? 0,
@@ -125,7 +139,12 @@ export function createStreamStore(db: Db) {
       await requireService(clientId);
       const result = await db
         .updateTable('event_streams')
-        .set({ paused_at: null, consecutive_failures: 0, next_attempt_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+        .set({
+          paused_at: null,
+          consecutive_failures: 0,
+          next_attempt_at: sql<Date>`now()`,
+          updated_at: sql<Date>`now()`,
+        })
         .where('client_id', '=', clientId)
         .where('paused_at', 'is not', null)
         .executeTakeFirst();
@@ -142,7 +161,13 @@ export function createStreamStore(db: Db) {
       return db.transaction().execute(async (trx) => {
         const result = await trx
           .updateTable('event_deliveries')
-          .set({ status: 'pending', attempts: 0, next_attempt_at: sql<Date>`now()`, last_error: null, sent_at: null })
+          .set({
+            status: 'pending',
+            attempts: 0,
+            next_attempt_at: sql<Date>`now()`,
+            last_error: null,
+            sent_at: null,
+          })
           .where('client_id', '=', clientId)
           .where('created_at', '>=', since)
           .where('status', 'in', ['sent', 'failed'])

@@ -1,11 +1,18 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import { CLAIMS_CHANGE } from '../events/set-format.ts';
 import { consentedServices, recordEvent } from '../events/outbox.ts';
+import { CLAIMS_CHANGE } from '../events/set-format.ts';
 
 export type LifecycleResult = 'done' | 'unchanged' | 'not_found';
 
-const ACCOUNT_MODELS = ['Session', 'Grant', 'AccessToken', 'RefreshToken', 'AuthorizationCode', 'Interaction'];
+const ACCOUNT_MODELS = [
+  'Session',
+  'Grant',
+  'AccessToken',
+  'RefreshToken',
+  'AuthorizationCode',
+  'Interaction',
+];
 
 /** Ends every session, grant and token the provider holds for the account. */
 async function endSessions(trx: Db, citizenId: string): Promise<void> {
@@ -17,7 +24,12 @@ async function endSessions(trx: Db, citizenId: string): Promise<void> {
 }
 
 async function lockStatus(trx: Db, citizenId: string) {
-  return trx.selectFrom('citizens').select(['status']).where('id', '=', citizenId).forUpdate().executeTakeFirst();
+  return trx
+    .selectFrom('citizens')
+    .select(['status'])
+    .where('id', '=', citizenId)
+    .forUpdate()
+    .executeTakeFirst();
 }
 
 /**
@@ -32,9 +44,17 @@ export function createAccountLifecycle(db: Db) {
         const row = await lockStatus(trx, citizenId);
         if (!row || row.status === 'deleted') return 'not_found';
         if (row.status === 'disabled') return 'unchanged';
-        await trx.updateTable('citizens').set({ status: 'disabled', updated_at: sql<Date>`now()` }).where('id', '=', citizenId).execute();
+        await trx
+          .updateTable('citizens')
+          .set({ status: 'disabled', updated_at: sql<Date>`now()` })
+          .where('id', '=', citizenId)
+          .execute();
         await endSessions(trx, citizenId);
-        await recordEvent(trx, { type: 'account.disabled', citizenId, audience: await consentedServices(trx, citizenId) });
+        await recordEvent(trx, {
+          type: 'account.disabled',
+          citizenId,
+          audience: await consentedServices(trx, citizenId),
+        });
         return 'done';
       });
     },
@@ -44,8 +64,16 @@ export function createAccountLifecycle(db: Db) {
         const row = await lockStatus(trx, citizenId);
         if (!row || row.status === 'deleted') return 'not_found';
         if (row.status === 'active') return 'unchanged';
-        await trx.updateTable('citizens').set({ status: 'active', updated_at: sql<Date>`now()` }).where('id', '=', citizenId).execute();
-        await recordEvent(trx, { type: 'account.enabled', citizenId, audience: await consentedServices(trx, citizenId) });
+        await trx
+          .updateTable('citizens')
+          .set({ status: 'active', updated_at: sql<Date>`now()` })
+          .where('id', '=', citizenId)
+          .execute();
+        await recordEvent(trx, {
+          type: 'account.enabled',
+          citizenId,
+          audience: await consentedServices(trx, citizenId),
+        });
         return 'done';
       });
     },

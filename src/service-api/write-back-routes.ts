@@ -4,7 +4,14 @@ import type { ConsentStore } from '../consent/consent-store.ts';
 import type { Db } from '../db/database.ts';
 import { AppError } from '../http/errors.ts';
 import { type CitizenStore, claimsFor, writeProfile } from '../identity/citizen-store.ts';
-import { ADDRESS_PARTS, FIELD_CATALOG, type FieldDef, type FieldValue, inputName, parseField } from '../identity/field-catalog.ts';
+import {
+  ADDRESS_PARTS,
+  FIELD_CATALOG,
+  type FieldDef,
+  type FieldValue,
+  inputName,
+  parseField,
+} from '../identity/field-catalog.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import type { ServiceStore } from '../services/service-store.ts';
 
@@ -17,7 +24,10 @@ const BY_CLAIM = new Map(FIELD_CATALOG.map((f) => [f.claim, f]));
 
 function bearer(reply: FastifyReply, status: 401 | 403, error: string, description: string) {
   const scope = status === 403 && error === 'insufficient_scope' ? `, scope="${WRITE_SCOPE}"` : '';
-  reply.header('www-authenticate', `Bearer realm="cidadela", error="${error}", error_description="${description}"${scope}`);
+  reply.header(
+    'www-authenticate',
+    `Bearer realm="cidadela", error="${error}", error_description="${description}"${scope}`,
+  );
   return reply.status(status).send({ error, error_description: description });
 }
 
@@ -58,18 +68,24 @@ export function registerWriteBackRoutes(
     const value = /^Bearer\s+([\w.~+/-]+=*)\s*$/i.exec(header)?.[1];
     if (!value) return bearer(reply, 401, 'invalid_token', 'a Bearer access token is required');
     const token = await oidc.provider.AccessToken.find(value);
-    if (!token?.accountId || !token.clientId || !token.grantId) return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
+    if (!token?.accountId || !token.clientId || !token.grantId)
+      return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
     const grant = await oidc.provider.Grant.find(token.grantId);
     if (!grant || grant.clientId !== token.clientId || grant.accountId !== token.accountId) {
       return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
     }
-    if (!String(token.scope ?? '').split(' ').includes(WRITE_SCOPE)) {
+    if (
+      !String(token.scope ?? '')
+        .split(' ')
+        .includes(WRITE_SCOPE)
+    ) {
       return bearer(reply, 403, 'insufficient_scope', `the access token does not carry ${WRITE_SCOPE}`);
     }
     const clientId = token.clientId;
     const service = await services.find(clientId);
     const citizen = await citizens.findById(token.accountId);
-    if (!service || !citizen || citizen.status !== 'active') return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
+    if (!service || !citizen || citizen.status !== 'active')
+      return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
     const consent = await consents.current(citizen.id, clientId);
     if (!consent) return reply.status(403).send({ error: 'consent.missing' });
 
@@ -77,7 +93,8 @@ export function registerWriteBackRoutes(
       return reply.status(415).send({ error: 'body.json_required' });
     }
     const body = request.body;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return reply.status(400).send({ error: 'body.invalid' });
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      return reply.status(400).send({ error: 'body.invalid' });
     const entries = Object.entries(body as Record<string, unknown>);
     if (entries.length === 0) return reply.status(400).send({ error: 'body.empty' });
     if (entries.length > FIELD_CATALOG.length) return reply.status(400).send({ error: 'body.invalid' });
@@ -96,23 +113,38 @@ export function registerWriteBackRoutes(
       else {
         const form = asForm(def, raw);
         const parsed = form ? parseField(def, form) : undefined;
-        if (!parsed || !parsed.ok) invalid[claim] = { error: `field.${def.key}.invalid`, ...(parsed && !parsed.ok ? { inputs: parsed.errors } : {}) };
+        if (!parsed?.ok)
+          invalid[claim] = {
+            error: `field.${def.key}.invalid`,
+            ...(parsed && !parsed.ok ? { inputs: parsed.errors } : {}),
+          };
         else if (parsed.value === null) invalid[claim] = { error: `field.${def.key}.required` };
         else changes[def.key] = parsed.value;
       }
     }
-    if (Object.keys(refused).length) return reply.status(403).send({ error: 'write_back.refused', fields: refused });
-    if (Object.keys(invalid).length) return reply.status(400).send({ error: 'write_back.invalid', fields: invalid });
+    if (Object.keys(refused).length)
+      return reply.status(403).send({ error: 'write_back.refused', fields: refused });
+    if (Object.keys(invalid).length)
+      return reply.status(400).send({ error: 'write_back.invalid', fields: invalid });
 
     const result = await db.transaction().execute(async (trx) => {
       // Read again under the row lock: the values compared are the ones being replaced.
       await sql`select 1 from citizens where id = ${citizen.id} for update`.execute(trx);
       const current = await citizens.findById(citizen.id, trx);
-      if (!current || current.status !== 'active') throw new AppError('account.inactive', 403);
+      if (current?.status !== 'active') throw new AppError('account.inactive', 403);
       const changed = await writeProfile(trx, current, changes, { clientId });
       const after = (await citizens.findById(citizen.id, trx))!;
-      return { changed, claims: claimsFor(after, [...shared].filter((k) => contract.has(k))) };
+      return {
+        changed,
+        claims: claimsFor(
+          after,
+          [...shared].filter((k) => contract.has(k)),
+        ),
+      };
     });
-    return reply.status(200).send({ updated: result.changed.map((k) => FIELD_CATALOG.find((f) => f.key === k)?.claim ?? k), claims: result.claims });
+    return reply.status(200).send({
+      updated: result.changed.map((k) => FIELD_CATALOG.find((f) => f.key === k)?.claim ?? k),
+      claims: result.claims,
+    });
   });
 }

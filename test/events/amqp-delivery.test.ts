@@ -3,12 +3,17 @@ import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { after, afterEach, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { openDatabase, type DatabaseHandle } from '../../src/db/database.ts';
+import { type DatabaseHandle, openDatabase } from '../../src/db/database.ts';
 import { createAmqpTransport, deadLetterQueueName } from '../../src/events/amqp-transport.ts';
 import { provisionBrokerAccount } from '../../src/events/broker-accounts.ts';
 import { fanOut } from '../../src/events/fan-out.ts';
 import { createRelay, type RelayOptions } from '../../src/events/relay.ts';
-import { CLAIMS_CHANGE, CONSENT_REVOKED, createSetSigner, type SetSigner } from '../../src/events/set-format.ts';
+import {
+  CLAIMS_CHANGE,
+  CONSENT_REVOKED,
+  createSetSigner,
+  type SetSigner,
+} from '../../src/events/set-format.ts';
 import { amqpQueueName, createStreamStore } from '../../src/events/stream-store.ts';
 import type { Transport } from '../../src/events/transport.ts';
 import { createCitizenStore, writeProfile } from '../../src/identity/citizen-store.ts';
@@ -40,7 +45,9 @@ const MANAGEMENT_URL = process.env.AMQP_MANAGEMENT_TEST_URL ?? 'http://guest:gue
 const management = await infrastructure({ amqpManagement: MANAGEMENT_URL });
 const ISSUER = 'http://127.0.0.1:9/issuer';
 
-describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lost', { skip: infra.skip }, () => {
+describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lost', {
+  skip: infra.skip,
+}, () => {
   let database: TestDatabase;
   let db: TestDatabase['db'];
   let signer: SetSigner;
@@ -80,11 +87,21 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
 
   async function setAddressNumber(citizenId: string, n: number, origin?: string) {
     const citizen = (await createCitizenStore(db).findById(citizenId))!;
-    await db.transaction().execute((trx) => writeProfile(trx, citizen, { address: { ...ADDRESS, number: String(n) } }, { clientId: origin ?? null }));
+    await db
+      .transaction()
+      .execute((trx) =>
+        writeProfile(
+          trx,
+          citizen,
+          { address: { ...ADDRESS, number: String(n) } },
+          { clientId: origin ?? null },
+        ),
+      );
   }
 
   // Checked before the pending count: deliveries exist from the moment their events are fanned out.
-  const allFannedOut = async () => (await db.selectFrom('events').select('id').where('fanned_out_at', 'is', null).execute()).length === 0;
+  const allFannedOut = async () =>
+    (await db.selectFrom('events').select('id').where('fanned_out_at', 'is', null).execute()).length === 0;
 
   const numberOf = (token: string) => Number(decode(token).events[CLAIMS_CHANGE]?.claims.address.number);
 
@@ -110,7 +127,10 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
       const auth = `Basic ${Buffer.from(`${base.username}:${base.password}`).toString('base64')}`;
       base.username = '';
       base.password = '';
-      await fetch(`${base.href.replace(/\/$/, '')}/api/users/${encodeURIComponent(user)}`, { method: 'DELETE', headers: { authorization: auth } }).catch(() => {});
+      await fetch(`${base.href.replace(/\/$/, '')}/api/users/${encodeURIComponent(user)}`, {
+        method: 'DELETE',
+        headers: { authorization: auth },
+      }).catch(() => {});
     }
     await database?.drop();
   });
@@ -130,19 +150,37 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
       const citizen = await seedCitizen(db);
       await consent(db, citizen.id, service);
       await setAddressNumber(citizen.id, 11);
-      await waitFor('the relay inside the server to deliver', async () => (await db.selectFrom('event_deliveries').select('id').where('client_id', '=', service.clientId).execute()).length === 2 && (await pendingCount(db, service.clientId)) === 0);
+      await waitFor(
+        'the relay inside the server to deliver',
+        async () =>
+          (
+            await db
+              .selectFrom('event_deliveries')
+              .select('id')
+              .where('client_id', '=', service.clientId)
+              .execute()
+          ).length === 2 && (await pendingCount(db, service.clientId)) === 0,
+      );
       const got = await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 2);
       assert.equal(got.length, 2, 'consent granted, then the address change');
       const issuer: string = app.url;
       const remote = createRemoteJWKSet(new URL(`${issuer}/oidc/jwks`));
       for (const m of got) {
-        const { payload, protectedHeader } = await jwtVerify(m.token, remote, { issuer, audience: service.clientId, typ: 'secevent+jwt' });
+        const { payload, protectedHeader } = await jwtVerify(m.token, remote, {
+          issuer,
+          audience: service.clientId,
+          typ: 'secevent+jwt',
+        });
         assert.equal(payload.jti, m.jti);
         assert.equal(payload.sub, citizen.id);
         assert.equal(protectedHeader.alg, 'ES256');
       }
       assert.equal(decode(got[1]!.token).events[CLAIMS_CHANGE].claims.address.number, '11');
-      const view = await (await fetch(`${app.url}/admin/api/services/${service.clientId}/queue`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).json();
+      const view = await (
+        await fetch(`${app.url}/admin/api/services/${service.clientId}/queue`, {
+          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+        })
+      ).json();
       assert.equal(view.queue.depth, 0);
       assert.equal(view.queue.amqpQueue, amqpQueueName(service.clientId));
       assert.ok(view.queue.lastDeliveryAt);
@@ -151,7 +189,13 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
       try {
         const ch = await connection.createChannel();
         ch.on('error', () => {});
-        await assert.rejects(ch.assertQueue(amqpQueueName(service.clientId), { durable: true, arguments: { 'x-queue-type': 'classic' } }), /PRECONDITION_FAILED|inequivalent/);
+        await assert.rejects(
+          ch.assertQueue(amqpQueueName(service.clientId), {
+            durable: true,
+            arguments: { 'x-queue-type': 'classic' },
+          }),
+          /PRECONDITION_FAILED|inequivalent/,
+        );
       } finally {
         await connection.close().catch(() => {});
       }
@@ -169,11 +213,18 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     const connection = await amqp.connect(AMQP_TEST_URL);
     try {
       const ch = await connection.createChannel();
-      const message = await waitFor('the message', async () => (await ch.get(amqpQueueName(service.clientId))) || undefined);
+      const message = await waitFor(
+        'the message',
+        async () => (await ch.get(amqpQueueName(service.clientId))) || undefined,
+      );
       assert.equal(message.properties.deliveryMode, 2, 'persistent');
       assert.equal(message.properties.contentType, 'application/secevent+jwt');
       ch.nack(message, false, false);
-      const dead = await waitFor('the dead letter', async () => (await ch.get(deadLetterQueueName(service.clientId))) || undefined, 10_000);
+      const dead = await waitFor(
+        'the dead letter',
+        async () => (await ch.get(deadLetterQueueName(service.clientId))) || undefined,
+        10_000,
+      );
       assert.equal(dead.properties.messageId, message.properties.messageId);
       ch.ack(dead);
     } finally {
@@ -185,13 +236,19 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     const service = await amqpService();
     const citizens = [await seedCitizen(db), await seedCitizen(db), await seedCitizen(db)];
     for (const c of citizens) await consent(db, c.id, service);
-    const proxy = await startTcpProxy({ host: new URL(AMQP_TEST_URL).hostname, port: Number(new URL(AMQP_TEST_URL).port || 5672) });
+    const proxy = await startTcpProxy({
+      host: new URL(AMQP_TEST_URL).hostname,
+      port: Number(new URL(AMQP_TEST_URL).port || 5672),
+    });
     closers.push(() => proxy.close());
     const url = new URL(AMQP_TEST_URL);
     url.host = `127.0.0.1:${proxy.port}`;
     const { relay: r } = relay(url.href);
     r.start();
-    await waitFor('the consent events to be delivered', async () => (await allFannedOut()) && (await pendingCount(db, service.clientId)) === 0);
+    await waitFor(
+      'the consent events to be delivered',
+      async () => (await allFannedOut()) && (await pendingCount(db, service.clientId)) === 0,
+    );
     await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 3);
 
     await proxy.cut();
@@ -206,12 +263,18 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     assert.ok(stalled.lastError);
 
     await proxy.restore();
-    await waitFor('everything delivered after the broker came back', async () => (await pendingCount(db, service.clientId)) === 0, 30_000);
+    await waitFor(
+      'everything delivered after the broker came back',
+      async () => (await pendingCount(db, service.clientId)) === 0,
+      30_000,
+    );
     const got = await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 30);
     const unique = new Map(got.map((m) => [m.jti, m]));
     assert.equal(unique.size, 30, 'none lost');
     for (const c of citizens) {
-      const numbers = [...unique.values()].filter((m) => decode(m.token).sub === c.id).map((m) => numberOf(m.token));
+      const numbers = [...unique.values()]
+        .filter((m) => decode(m.token).sub === c.id)
+        .map((m) => numberOf(m.token));
       assert.deepEqual(numbers, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'in order, per citizen');
     }
     for (const m of got) await verifySet(m.token, jwks, ISSUER, service.clientId);
@@ -225,20 +288,29 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     await fanOut(db, ISSUER);
     assert.equal(await pendingCount(db, service.clientId), 6);
 
-    const child = fork(new URL('./fixtures/relay-child.ts', import.meta.url).pathname, [database.url!, AMQP_TEST_URL, TEST_SECRET, ISSUER], {
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      execArgv: [],
-    });
+    const child = fork(
+      new URL('./fixtures/relay-child.ts', import.meta.url).pathname,
+      [database.url!, AMQP_TEST_URL, TEST_SECRET, ISSUER],
+      {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        execArgv: [],
+      },
+    );
     children.push(child);
     let stderr = '';
     child.stderr?.on('data', (c) => (stderr += c));
     const published = await new Promise<string[]>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the child relay did not publish within 20 s\n${stderr}`)), 20_000);
+      const timer = setTimeout(
+        () => reject(new Error(`the child relay did not publish within 20 s\n${stderr}`)),
+        20_000,
+      );
       child.once('message', (m: { published: string[] }) => {
         clearTimeout(timer);
         resolve(m.published);
       });
-      child.once('exit', (code) => reject(new Error(`the child relay exited (${code}) before publishing\n${stderr}`)));
+      child.once('exit', (code) =>
+        reject(new Error(`the child relay exited (${code}) before publishing\n${stderr}`)),
+      );
     });
     assert.equal(published.length, 6);
     child.kill('SIGKILL');
@@ -295,19 +367,40 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     closers.push(() => second.close());
     const ta = createAmqpTransport({ url: AMQP_TEST_URL });
     const tb = createAmqpTransport({ url: AMQP_TEST_URL });
-    closers.push(() => ta.close(), () => tb.close());
+    closers.push(
+      () => ta.close(),
+      () => tb.close(),
+    );
     // Two streams at a time each, four streams: both relays must take part.
-    const options = { issuer: ISSUER, signer, lockStreams: true, pauseAfter: 5, retryBaseMs: 50, retryMaxMs: 300, idleMs: 20, batchSize: 10, concurrency: 2, amqpStreamsPerClaim: 1 };
+    const options = {
+      issuer: ISSUER,
+      signer,
+      lockStreams: true,
+      pauseAfter: 5,
+      retryBaseMs: 50,
+      retryMaxMs: 300,
+      idleMs: 20,
+      batchSize: 10,
+      concurrency: 2,
+      amqpStreamsPerClaim: 1,
+    };
     const ra = createRelay({ ...options, db, amqp: watch('A', ta) });
     const rb = createRelay({ ...options, db: second.db, amqp: watch('B', tb) });
-    closers.push(() => ra.stop(), () => rb.stop());
+    closers.push(
+      () => ra.stop(),
+      () => rb.stop(),
+    );
     ra.start();
     rb.start();
-    await waitFor('both relays to deliver everything', async () => {
-      if (!(await allFannedOut())) return false;
-      for (const s of services) if ((await pendingCount(db, s.clientId)) > 0) return false;
-      return true;
-    }, 60_000);
+    await waitFor(
+      'both relays to deliver everything',
+      async () => {
+        if (!(await allFannedOut())) return false;
+        for (const s of services) if ((await pendingCount(db, s.clientId)) > 0) return false;
+        return true;
+      },
+      60_000,
+    );
     await ra.stop();
     await rb.stop();
     assert.deepEqual(overlaps, []);
@@ -317,7 +410,9 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
       assert.equal(got.length, 65, `${s.clientId}: 5 consents and 60 changes, each once`);
       assert.equal(new Set(got.map((m) => m.jti)).size, 65);
       for (const c of citizens) {
-        const numbers = got.filter((m) => decode(m.token).sub === c.id && decode(m.token).events[CLAIMS_CHANGE]).map((m) => numberOf(m.token));
+        const numbers = got
+          .filter((m) => decode(m.token).sub === c.id && decode(m.token).events[CLAIMS_CHANGE])
+          .map((m) => numberOf(m.token));
         assert.deepEqual(numbers, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
       }
     }
@@ -343,10 +438,15 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     assert.equal(types.at(-1), CONSENT_REVOKED, 'the revocation is the last thing the service hears');
     assert.ok(!revoked.some((m) => [2, 3].includes(numberOf(m.token) || 0)));
     const still = await drainQueue(AMQP_TEST_URL, amqpQueueName(other.clientId), 4);
-    assert.deepEqual(still.filter((m) => decode(m.token).events[CLAIMS_CHANGE]).map((m) => numberOf(m.token)), [1, 2, 3]);
+    assert.deepEqual(
+      still.filter((m) => decode(m.token).events[CLAIMS_CHANGE]).map((m) => numberOf(m.token)),
+      [1, 2, 3],
+    );
   });
 
-  test('the service’s own broker user (management API) reads its queue and nothing else', { skip: management.skip }, async () => {
+  test('the service’s own broker user (management API) reads its queue and nothing else', {
+    skip: management.skip,
+  }, async () => {
     management.assertPresent();
     const service = await amqpService();
     const neighbour = await amqpService();
@@ -355,7 +455,11 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     await consent(db, citizen.id, neighbour);
     const { relay: r } = relay(AMQP_TEST_URL);
     await r.runOnce();
-    const account = await provisionBrokerAccount({ managementUrl: MANAGEMENT_URL, amqpUrl: AMQP_TEST_URL, clientId: service.clientId });
+    const account = await provisionBrokerAccount({
+      managementUrl: MANAGEMENT_URL,
+      amqpUrl: AMQP_TEST_URL,
+      clientId: service.clientId,
+    });
     brokerUsers.push(account.username);
     assert.equal(account.queue, amqpQueueName(service.clientId));
     const own = new URL(AMQP_TEST_URL);
@@ -398,7 +502,15 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     await setAddressNumber(citizen.id, 77);
     const issuer = 'http://127.0.0.1:9';
     const child = spawn(process.execPath, [new URL('../../src/main.ts', import.meta.url).pathname, 'relay'], {
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', DATABASE_URL: database.url!, AMQP_URL: AMQP_TEST_URL, SECRET_KEY: TEST_SECRET, PUBLIC_URL: issuer, LOG_LEVEL: 'info' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        DATABASE_URL: database.url!,
+        AMQP_URL: AMQP_TEST_URL,
+        SECRET_KEY: TEST_SECRET,
+        PUBLIC_URL: issuer,
+        LOG_LEVEL: 'info',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
@@ -406,14 +518,27 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     child.stdout?.on('data', (c) => (output += c));
     child.stderr?.on('data', (c) => (output += c));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor('the relay process to deliver', async () => (await db.selectFrom('event_deliveries').select('id').where('client_id', '=', service.clientId).execute()).length === 2 && (await pendingCount(db, service.clientId)) === 0);
+    await waitFor(
+      'the relay process to deliver',
+      async () =>
+        (
+          await db
+            .selectFrom('event_deliveries')
+            .select('id')
+            .where('client_id', '=', service.clientId)
+            .execute()
+        ).length === 2 && (await pendingCount(db, service.clientId)) === 0,
+    );
     const got = await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 2);
     const { payload } = await verifySet(got[1]!.token, jwks, issuer, service.clientId);
     assert.equal(payload.events[CLAIMS_CHANGE].claims.address.number, '77');
     assert.match(output, /relay running/);
     child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([exited, new Promise((r) => (timer = setTimeout(() => r('still running'), 10_000)))]);
+    const code = await Promise.race([
+      exited,
+      new Promise((r) => (timer = setTimeout(() => r('still running'), 10_000))),
+    ]);
     clearTimeout(timer);
     assert.equal(code, 0, output);
   });

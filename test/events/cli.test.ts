@@ -60,7 +60,12 @@ describe('cidadela citizen … and cidadela service queue|replay|resume|delivery
   const eventTypes = () =>
     withDb(async (db) => {
       await fanOut(db, 'http://127.0.0.1:9/issuer');
-      const rows = await db.selectFrom('event_deliveries').select('event_type').where('citizen_id', '=', citizen.id).orderBy('id').execute();
+      const rows = await db
+        .selectFrom('event_deliveries')
+        .select('event_type')
+        .where('citizen_id', '=', citizen.id)
+        .orderBy('id')
+        .execute();
       return rows.map((r) => r.event_type);
     });
 
@@ -91,10 +96,28 @@ describe('cidadela citizen … and cidadela service queue|replay|resume|delivery
     const refused = await cli('citizen', 'delete', citizen.id);
     assert.equal(refused.code, 2);
     assert.match(refused.err, /--yes/);
-    assert.equal(await withDb(async (db) => (await db.selectFrom('citizens').select('status').where('id', '=', citizen.id).executeTakeFirstOrThrow()).status), 'active');
+    assert.equal(
+      await withDb(
+        async (db) =>
+          (
+            await db
+              .selectFrom('citizens')
+              .select('status')
+              .where('id', '=', citizen.id)
+              .executeTakeFirstOrThrow()
+          ).status,
+      ),
+      'active',
+    );
     const deleted = await cli('citizen', 'delete', citizen.id, '--yes');
     assert.equal(deleted.code, 0, deleted.err);
-    const row = await withDb((db) => db.selectFrom('citizens').select(['status', 'cpf']).where('id', '=', citizen.id).executeTakeFirstOrThrow());
+    const row = await withDb((db) =>
+      db
+        .selectFrom('citizens')
+        .select(['status', 'cpf'])
+        .where('id', '=', citizen.id)
+        .executeTakeFirstOrThrow(),
+    );
     assert.deepEqual(row, { status: 'deleted', cpf: null });
     assert.deepEqual((await eventTypes()).slice(-3), [ACCOUNT_DISABLED, ACCOUNT_ENABLED, ACCOUNT_PURGED]);
     const unknown = await cli('citizen', 'disable', citizen.cpf!);
@@ -104,9 +127,25 @@ describe('cidadela citizen … and cidadela service queue|replay|resume|delivery
 
   test('the operator sees a service queue, changes its delivery, replays and resumes it', async () => {
     const id = service.clientId;
-    const set = await cli('service', 'delivery', id, '--method', 'push', '--push-url', 'http://127.0.0.1:9/events');
+    const set = await cli(
+      'service',
+      'delivery',
+      id,
+      '--method',
+      'push',
+      '--push-url',
+      'http://127.0.0.1:9/events',
+    );
     assert.equal(set.code, 0, set.err);
-    const bad = await cli('service', 'delivery', id, '--method', 'push', '--push-url', 'http://example.test/events');
+    const bad = await cli(
+      'service',
+      'delivery',
+      id,
+      '--method',
+      'push',
+      '--push-url',
+      'http://example.test/events',
+    );
     assert.equal(bad.code, 1);
     assert.match(bad.err, /pushUrl/);
     const queue = await cli('service', 'queue', id, '--json');
@@ -118,7 +157,11 @@ describe('cidadela citizen … and cidadela service queue|replay|resume|delivery
     assert.match((await cli('service', 'queue', id)).out, /pending:\s+4/);
 
     await withDb((db) =>
-      db.updateTable('event_deliveries').set({ status: 'sent', sent_at: new Date() }).where('client_id', '=', id).execute(),
+      db
+        .updateTable('event_deliveries')
+        .set({ status: 'sent', sent_at: new Date() })
+        .where('client_id', '=', id)
+        .execute(),
     );
     const replay = await cli('service', 'replay', id, '--since', '2000-01-01T00:00:00Z');
     assert.equal(replay.code, 0, replay.err);
@@ -126,7 +169,13 @@ describe('cidadela citizen … and cidadela service queue|replay|resume|delivery
     assert.equal((await cli('service', 'replay', id, '--since', 'yesterday')).code, 1);
 
     assert.match((await cli('service', 'resume', id)).out, /was not paused/);
-    await withDb((db) => db.updateTable('event_streams').set({ paused_at: new Date(), consecutive_failures: 10 }).where('client_id', '=', id).execute());
+    await withDb((db) =>
+      db
+        .updateTable('event_streams')
+        .set({ paused_at: new Date(), consecutive_failures: 10 })
+        .where('client_id', '=', id)
+        .execute(),
+    );
     assert.match((await cli('service', 'queue', id)).out, /paused:\s+yes/);
     assert.match((await cli('service', 'resume', id)).out, /resumed/);
 

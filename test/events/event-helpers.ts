@@ -1,5 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import amqp from 'amqplib';
 import { createLocalJWKSet, type JWK, jwtVerify } from 'jose';
 import { createConsentStore } from '../../src/consent/consent-store.ts';
@@ -34,17 +34,21 @@ export async function infrastructure(needs: { postgres?: boolean; amqp?: boolean
   if (needs.amqpManagement) {
     const u = new URL(needs.amqpManagement);
     if (!(await reachable(u.hostname, Number(u.port || 15672)))) {
-      missing.push(`the RabbitMQ management API at ${u.hostname}:${u.port || 15672} (rabbitmq-plugins enable rabbitmq_management; AMQP_MANAGEMENT_TEST_URL)`);
+      missing.push(
+        `the RabbitMQ management API at ${u.hostname}:${u.port || 15672} (rabbitmq-plugins enable rabbitmq_management; AMQP_MANAGEMENT_TEST_URL)`,
+      );
     }
   }
   if (needs.postgres && !process.env.DATABASE_URL) missing.push('PostgreSQL (set DATABASE_URL)');
   else if (needs.postgres) {
     const u = new URL(process.env.DATABASE_URL!);
-    if (!(await reachable(u.hostname, Number(u.port || 5432)))) missing.push(`PostgreSQL at ${u.hostname}:${u.port || 5432} is not answering`);
+    if (!(await reachable(u.hostname, Number(u.port || 5432))))
+      missing.push(`PostgreSQL at ${u.hostname}:${u.port || 5432} is not answering`);
   }
   if (needs.amqp) {
     const u = new URL(AMQP_TEST_URL);
-    if (!(await reachable(u.hostname, Number(u.port || 5672)))) missing.push(`RabbitMQ at ${u.hostname}:${u.port || 5672} is not answering (AMQP_TEST_URL)`);
+    if (!(await reachable(u.hostname, Number(u.port || 5672))))
+      missing.push(`RabbitMQ at ${u.hostname}:${u.port || 5672} is not answering (AMQP_TEST_URL)`);
   }
   const reason = missing.length ? `needs ${missing.join(' and ')}` : undefined;
   return {
@@ -69,7 +73,11 @@ export async function seedService(
     name: `Serviço de eventos ${counter}`,
     redirectUris: [`http://127.0.0.1:9/cb/events/${counter}`],
     termsMarkdown: '# Termos',
-    fields: fields.map((key) => ({ key, required: ['name', 'email'].includes(key), purpose: `para o teste ${key}` })),
+    fields: fields.map((key) => ({
+      key,
+      required: ['name', 'email'].includes(key),
+      purpose: `para o teste ${key}`,
+    })),
     ...extra,
   });
   return service;
@@ -93,12 +101,23 @@ export async function seedCitizen(db: Db, overrides: Record<string, string> = {}
 
 const CONTEXT = { ip: '127.0.0.1', userAgent: 'test', acr: 'bronze', amr: ['pwd'] };
 
-export async function consent(db: Db, citizenId: string, service: Service, shared = service.fields.map((f) => f.key)) {
-  await db.transaction().execute((trx) => createConsentStore(db).grant(trx, { citizenId, service, fieldsShared: shared, context: CONTEXT }));
+export async function consent(
+  db: Db,
+  citizenId: string,
+  service: Service,
+  shared = service.fields.map((f) => f.key),
+) {
+  await db
+    .transaction()
+    .execute((trx) =>
+      createConsentStore(db).grant(trx, { citizenId, service, fieldsShared: shared, context: CONTEXT }),
+    );
 }
 
 export async function revoke(db: Db, citizenId: string, clientId: string) {
-  await db.transaction().execute((trx) => createConsentStore(db).revoke(trx, { citizenId, clientId, context: CONTEXT }));
+  await db
+    .transaction()
+    .execute((trx) => createConsentStore(db).revoke(trx, { citizenId, clientId, context: CONTEXT }));
 }
 
 export const ADDRESS = {
@@ -121,12 +140,21 @@ export function publicJwks(keys: PrivateJwk[]): { keys: JWK[] } {
 
 /** Verifies a SET as a service would: signature, typ, issuer and audience. */
 export async function verifySet(token: string, jwks: { keys: JWK[] }, issuer: string, audience: string) {
-  const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer, audience, typ: 'secevent+jwt' });
+  const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), {
+    issuer,
+    audience,
+    typ: 'secevent+jwt',
+  });
   return { payload: payload as Record<string, any>, header: protectedHeader };
 }
 
 /** Polls `check` until it returns a truthy value; gives up after `ms`. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, ms = 20_000, every = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  ms = 20_000,
+  every = 50,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();
@@ -200,7 +228,12 @@ export async function startTcpProxy(target: { host: string; port: number }) {
 export type Received = { jti: string; token: string; redelivered: boolean };
 
 /** Reads every message in a queue (acknowledging each), until `count` arrived or `ms` passed. */
-export async function drainQueue(url: string, queue: string, count: number, ms = 20_000): Promise<Received[]> {
+export async function drainQueue(
+  url: string,
+  queue: string,
+  count: number,
+  ms = 20_000,
+): Promise<Received[]> {
   const connection = await amqp.connect(url);
   try {
     const channel = await connection.createChannel();
@@ -212,7 +245,11 @@ export async function drainQueue(url: string, queue: string, count: number, ms =
     });
     await channel.consume(queue, (message) => {
       if (!message) return;
-      received.push({ jti: String(message.properties.messageId), token: message.content.toString(), redelivered: message.fields.redelivered });
+      received.push({
+        jti: String(message.properties.messageId),
+        token: message.content.toString(),
+        redelivered: message.fields.redelivered,
+      });
       channel.ack(message);
       if (received.length >= count) resolveDone();
     });

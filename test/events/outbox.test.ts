@@ -17,7 +17,16 @@ import { createSecrets } from '../../src/security/secrets.ts';
 import type { Service } from '../../src/services/service-store.ts';
 import { TEST_SECRET } from '../helpers/test-app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
-import { ADDRESS, consent, decode, publicJwks, revoke, seedCitizen, seedService, verifySet } from './event-helpers.ts';
+import {
+  ADDRESS,
+  consent,
+  decode,
+  publicJwks,
+  revoke,
+  seedCitizen,
+  seedService,
+  verifySet,
+} from './event-helpers.ts';
 
 const ISSUER = 'http://127.0.0.1:9/issuer';
 
@@ -35,10 +44,20 @@ describe('events are written with the change and fanned out by consent and contr
     return q.execute();
   };
   const eventCount = async () =>
-    Number((await db.selectFrom('events').select((eb) => eb.fn.countAll().as('n')).where('citizen_id', '=', citizenId).executeTakeFirstOrThrow()).n);
+    Number(
+      (
+        await db
+          .selectFrom('events')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('citizen_id', '=', citizenId)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   const change = async (values: Record<string, unknown>, origin?: string) => {
     const citizen = (await createCitizenStore(db).findById(citizenId))!;
-    return db.transaction().execute((trx) => writeProfile(trx, citizen, values as never, { clientId: origin ?? null }));
+    return db
+      .transaction()
+      .execute((trx) => writeProfile(trx, citizen, values as never, { clientId: origin ?? null }));
   };
   const clear = () => db.deleteFrom('event_deliveries').where('citizen_id', '=', citizenId).execute();
 
@@ -112,7 +131,10 @@ describe('events are written with the change and fanned out by consent and contr
     await clear();
     await change({ birthdate: '1980-01-04' });
     await fanOut(db, ISSUER);
-    assert.deepEqual((await deliveries()).map((d) => d.client_id), [taxes.clientId]);
+    assert.deepEqual(
+      (await deliveries()).map((d) => d.client_id),
+      [taxes.clientId],
+    );
     await consent(db, citizenId, health);
     await fanOut(db, ISSUER);
     await clear();
@@ -121,7 +143,10 @@ describe('events are written with the change and fanned out by consent and contr
   test('the service that wrote a change back gets no echo', async () => {
     await change({ address: { ...ADDRESS, number: '7' } }, school.clientId);
     await fanOut(db, ISSUER);
-    assert.deepEqual((await deliveries()).map((d) => d.client_id), [health.clientId]);
+    assert.deepEqual(
+      (await deliveries()).map((d) => d.client_id),
+      [health.clientId],
+    );
     await clear();
   });
 
@@ -141,8 +166,14 @@ describe('events are written with the change and fanned out by consent and contr
     await consent(db, citizenId, health);
     await fanOut(db, ISSUER);
     const granted = await deliveries();
-    assert.deepEqual(granted.map((d) => [d.client_id, d.event_type]), [[health.clientId, CONSENT_GRANTED]]);
-    assert.deepEqual((granted[0]!.payload as any).events[CONSENT_GRANTED].fields_shared, ['address', 'birthdate']);
+    assert.deepEqual(
+      granted.map((d) => [d.client_id, d.event_type]),
+      [[health.clientId, CONSENT_GRANTED]],
+    );
+    assert.deepEqual((granted[0]!.payload as any).events[CONSENT_GRANTED].fields_shared, [
+      'address',
+      'birthdate',
+    ]);
     await clear();
   });
 
@@ -153,7 +184,10 @@ describe('events are written with the change and fanned out by consent and contr
     await db.transaction().execute((trx) => recordEvent(trx, { type: 'email.verified', citizenId, email }));
     await fanOut(db, ISSUER);
     const rows = await deliveries();
-    assert.deepEqual(rows.map((d) => d.client_id), [school.clientId]);
+    assert.deepEqual(
+      rows.map((d) => d.client_id),
+      [school.clientId],
+    );
     assert.deepEqual((rows[0]!.payload as any).events[CLAIMS_CHANGE].claims, { email, email_verified: true });
     await clear();
   });
@@ -166,13 +200,20 @@ describe('events are written with the change and fanned out by consent and contr
     assert.equal(await lifecycle.enable(citizenId), 'done');
     await fanOut(db, ISSUER);
     const rows = await deliveries();
-    const types = (t: string) => rows.filter((d) => d.event_type === t).map((d) => d.client_id).sort();
+    const types = (t: string) =>
+      rows
+        .filter((d) => d.event_type === t)
+        .map((d) => d.client_id)
+        .sort();
     const all = [school.clientId, health.clientId, taxes.clientId].sort();
     assert.deepEqual(types(ACCOUNT_DISABLED), all);
     assert.deepEqual(types(ACCOUNT_ENABLED), all);
     // Per service, disabled comes before enabled.
     for (const c of all) {
-      assert.deepEqual(rows.filter((d) => d.client_id === c).map((d) => d.event_type), [ACCOUNT_DISABLED, ACCOUNT_ENABLED]);
+      assert.deepEqual(
+        rows.filter((d) => d.client_id === c).map((d) => d.event_type),
+        [ACCOUNT_DISABLED, ACCOUNT_ENABLED],
+      );
     }
     await clear();
   });
@@ -206,22 +247,42 @@ describe('events are written with the change and fanned out by consent and contr
     assert.equal(await lifecycle.purge(citizenId), 'unchanged');
     await fanOut(db, ISSUER);
     const rows = await deliveries();
-    assert.deepEqual(rows.filter((d) => d.event_type === CLAIMS_CHANGE), []);
     assert.deepEqual(
-      rows.filter((d) => d.event_type === ACCOUNT_PURGED).map((d) => d.client_id).sort(),
+      rows.filter((d) => d.event_type === CLAIMS_CHANGE),
+      [],
+    );
+    assert.deepEqual(
+      rows
+        .filter((d) => d.event_type === ACCOUNT_PURGED)
+        .map((d) => d.client_id)
+        .sort(),
       [school.clientId, health.clientId, taxes.clientId].sort(),
     );
-    const row = await db.selectFrom('citizens').selectAll().where('id', '=', citizenId).executeTakeFirstOrThrow();
+    const row = await db
+      .selectFrom('citizens')
+      .selectAll()
+      .where('id', '=', citizenId)
+      .executeTakeFirstOrThrow();
     assert.equal(row.status, 'deleted');
     assert.equal(row.cpf, null);
     assert.equal(row.name, '');
     assert.equal(row.password_hash, null);
     assert.deepEqual(row.profile, {});
     assert.doesNotMatch(row.email, /example\.test/);
-    assert.equal((await db.selectFrom('consent_current').selectAll().where('citizen_id', '=', citizenId).execute()).length, 0);
-    const leftovers = await db.selectFrom('events').select('data').where('citizen_id', '=', citizenId).execute();
+    assert.equal(
+      (await db.selectFrom('consent_current').selectAll().where('citizen_id', '=', citizenId).execute())
+        .length,
+      0,
+    );
+    const leftovers = await db
+      .selectFrom('events')
+      .select('data')
+      .where('citizen_id', '=', citizenId)
+      .execute();
     assert.doesNotMatch(JSON.stringify(leftovers), /Souza|Novembro|Setembro/);
     // Consent evidence stays (LGPD asks the city to keep it).
-    assert.ok((await db.selectFrom('consents').selectAll().where('citizen_id', '=', citizenId).execute()).length > 0);
+    assert.ok(
+      (await db.selectFrom('consents').selectAll().where('citizen_id', '=', citizenId).execute()).length > 0,
+    );
   });
 });

@@ -10,7 +10,17 @@ import { loadSigningKeys } from '../../src/oidc/keys.ts';
 import { createSecrets } from '../../src/security/secrets.ts';
 import { TEST_SECRET } from '../helpers/test-app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
-import { ADDRESS, consent, decode, pendingCount, publicJwks, seedCitizen, seedService, verifySet, waitFor } from './event-helpers.ts';
+import {
+  ADDRESS,
+  consent,
+  decode,
+  pendingCount,
+  publicJwks,
+  seedCitizen,
+  seedService,
+  verifySet,
+  waitFor,
+} from './event-helpers.ts';
 
 const ISSUER = 'http://127.0.0.1:9/issuer';
 const PAUSE_AFTER = 3;
@@ -35,7 +45,9 @@ async function startReceiver() {
         return;
       }
       if (mode === 'error') {
-        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ err: 'internal', description: 'database is down' }));
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ err: 'internal', description: 'database is down' }));
         return;
       }
       received.push({ token: body, contentType: req.headers['content-type'] });
@@ -124,7 +136,9 @@ describe('push delivery (RFC 8935): retries with backoff, pause after repeated f
     await consent(db, citizen.id, service);
     const setNumber = async (n: number) => {
       const c = (await createCitizenStore(db).findById(citizen.id))!;
-      await db.transaction().execute((trx) => writeProfile(trx, c, { address: { ...ADDRESS, number: String(n) } }));
+      await db
+        .transaction()
+        .execute((trx) => writeProfile(trx, c, { address: { ...ADDRESS, number: String(n) } }));
     };
     return { receiver, service, citizen, setNumber };
   }
@@ -146,7 +160,10 @@ describe('push delivery (RFC 8935): retries with backoff, pause after repeated f
       const { receiver, service, setNumber } = await setup();
       const r = relay(failure === 'hang' ? 300 : 5_000);
       r.start();
-      await waitFor('the consent event', async () => receiver.received.length > 0 && (await pendingCount(db, service.clientId)) === 0);
+      await waitFor(
+        'the consent event',
+        async () => receiver.received.length > 0 && (await pendingCount(db, service.clientId)) === 0,
+      );
       if (failure === 'down') await receiver.down();
       else receiver.mode = failure;
       for (let n = 1; n <= 4; n++) await setNumber(n);
@@ -157,8 +174,20 @@ describe('push delivery (RFC 8935): retries with backoff, pause after repeated f
       });
       assert.equal(paused.consecutiveFailures, PAUSE_AFTER);
       assert.equal(paused.depth, 4, 'nothing lost, nothing skipped');
-      assert.match(paused.lastError ?? '', failure === 'error' ? /HTTP 500: internal/ : failure === 'hang' ? /no answer within 300 ms/ : /ECONNREFUSED/);
-      if (failure !== 'down') assert.equal(receiver.calls - receiver.received.length, PAUSE_AFTER, 'one try per attempt, each one the oldest pending SET');
+      assert.match(
+        paused.lastError ?? '',
+        failure === 'error'
+          ? /HTTP 500: internal/
+          : failure === 'hang'
+            ? /no answer within 300 ms/
+            : /ECONNREFUSED/,
+      );
+      if (failure !== 'down')
+        assert.equal(
+          receiver.calls - receiver.received.length,
+          PAUSE_AFTER,
+          'one try per attempt, each one the oldest pending SET',
+        );
       const head = await db
         .selectFrom('event_deliveries')
         .select(['attempts', 'last_error'])
@@ -213,11 +242,26 @@ describe('push delivery (RFC 8935): retries with backoff, pause after repeated f
   });
 
   test('backoff grows exponentially, with jitter, up to the cap', () => {
-    assert.equal(backoffMs(1, 1000, 60_000, () => 0), 500);
-    assert.equal(backoffMs(1, 1000, 60_000, () => 1), 1000);
-    assert.equal(backoffMs(4, 1000, 60_000, () => 1), 8000);
-    assert.equal(backoffMs(30, 1000, 60_000, () => 1), 60_000);
-    assert.equal(backoffMs(30, 1000, 60_000, () => 0), 30_000);
+    assert.equal(
+      backoffMs(1, 1000, 60_000, () => 0),
+      500,
+    );
+    assert.equal(
+      backoffMs(1, 1000, 60_000, () => 1),
+      1000,
+    );
+    assert.equal(
+      backoffMs(4, 1000, 60_000, () => 1),
+      8000,
+    );
+    assert.equal(
+      backoffMs(30, 1000, 60_000, () => 1),
+      60_000,
+    );
+    assert.equal(
+      backoffMs(30, 1000, 60_000, () => 0),
+      30_000,
+    );
   });
 
   test('replay delivers a service’s SETs again from a point in time, with their jti', async () => {

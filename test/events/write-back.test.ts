@@ -46,14 +46,18 @@ describe('write-back from a service reaches every other service; bad input chang
   let sub: string;
   const ua = new UserAgent();
 
-  const basic = (svc: TestService) => `Basic ${Buffer.from(`${encodeURIComponent(svc.clientId)}:${encodeURIComponent(svc.clientSecret)}`).toString('base64')}`;
+  const basic = (svc: TestService) =>
+    `Basic ${Buffer.from(`${encodeURIComponent(svc.clientId)}:${encodeURIComponent(svc.clientSecret)}`).toString('base64')}`;
   const poll = async (svc: TestService, body: Record<string, unknown> = {}, auth = basic(svc)) => {
     const res = await fetch(`${app.url}/api/v1/events`, {
       method: 'POST',
       headers: { authorization: auth, 'content-type': 'application/json' },
       body: JSON.stringify({ returnImmediately: true, ...body }),
     });
-    return { status: res.status, body: (await res.json()) as { sets: Record<string, string>; moreAvailable: boolean; err?: string } };
+    return {
+      status: res.status,
+      body: (await res.json()) as { sets: Record<string, string>; moreAvailable: boolean; err?: string },
+    };
   };
   /** Everything pending for the service, acknowledged. */
   const takeAll = async (svc: TestService) => {
@@ -69,8 +73,17 @@ describe('write-back from a service reaches every other service; bad input chang
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
   const eventCount = async () =>
-    Number((await app.db.db.selectFrom('events').select((eb) => eb.fn.countAll().as('n')).where('citizen_id', '=', sub).executeTakeFirstOrThrow()).n);
-  const citizenRow = () => app.db.db.selectFrom('citizens').selectAll().where('id', '=', sub).executeTakeFirstOrThrow();
+    Number(
+      (
+        await app.db.db
+          .selectFrom('events')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('citizen_id', '=', sub)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  const citizenRow = () =>
+    app.db.db.selectFrom('citizens').selectAll().where('id', '=', sub).executeTakeFirstOrThrow();
 
   async function signIn(svc: TestService, scope: string, typed: Record<string, string> = {}) {
     const auth = await authorizationRequest(svc, { scope });
@@ -82,8 +95,12 @@ describe('write-back from a service reaches every other service; bad input chang
   before(async () => {
     smtp = await startSmtpPeer();
     app = await startTestApp({ SMTP_URL: smtp.url, RELAY: 'off' });
-    const contract = (keys: string[]) => keys.map((key) => ({ key, required: true, purpose: `para o teste (${key})` }));
-    writer = await addService(app, { name: 'Matrícula', fields: contract(['name', 'email', 'cpf', 'address']) });
+    const contract = (keys: string[]) =>
+      keys.map((key) => ({ key, required: true, purpose: `para o teste (${key})` }));
+    writer = await addService(app, {
+      name: 'Matrícula',
+      fields: contract(['name', 'email', 'cpf', 'address']),
+    });
     reader = await addService(app, { name: 'Saúde', fields: contract(['name', 'email', 'address']) });
     outsider = await addService(app, { name: 'Tributos', fields: contract(['birthdate']) });
 
@@ -93,7 +110,10 @@ describe('write-back from a service reaches every other service; bad input chang
     const tokens = await exchange(writer, auth, callback.url);
     writerToken = tokens.access_token;
     sub = tokens.claims()!.sub;
-    assert.ok(String(tokens.scope).split(' ').includes('cidadela:write'), 'the consent granted the write scope');
+    assert.ok(
+      String(tokens.scope).split(' ').includes('cidadela:write'),
+      'the consent granted the write scope',
+    );
     readerToken = (await signIn(reader, 'openid profile email')).access_token;
     outsiderToken = (await signIn(outsider, 'openid cidadela:write')).access_token;
     await takeAll(writer);
@@ -115,7 +135,11 @@ describe('write-back from a service reaches every other service; bad input chang
     const sets = await takeAll(reader);
     assert.equal(sets.length, 1);
     const jwks = createRemoteJWKSet(new URL(`${app.url}/oidc/jwks`));
-    const { payload } = await jwtVerify(sets[0]!, jwks, { issuer: app.url, audience: reader.clientId, typ: 'secevent+jwt' });
+    const { payload } = await jwtVerify(sets[0]!, jwks, {
+      issuer: app.url,
+      audience: reader.clientId,
+      typ: 'secevent+jwt',
+    });
     assert.equal(payload.sub, sub);
     const claims = (payload.events as Record<string, { claims: Record<string, any> }>)[CLAIMS_CHANGE]!.claims;
     assert.deepEqual(Object.keys(claims), ['address']);
@@ -137,23 +161,78 @@ describe('write-back from a service reaches every other service; bad input chang
     const events = await eventCount();
     const row = await citizenRow();
     const cases: [string, Promise<Response>, number, (b: any) => void][] = [
-      ['an invalid CEP', patch(writerToken, { address: { ...NEW_ADDRESS, postal_code: '123' } }), 400, (b) => {
-        assert.equal(b.error, 'write_back.invalid');
-        assert.equal(b.fields.address.inputs.f_address_postal_code, 'field.address.postal_code.invalid');
-      }],
-      ['a valid field with an invalid one (all or nothing)', patch(writerToken, { name: 'Outro Nome Qualquer', address: { ...NEW_ADDRESS, region: 'XX' } }), 400, (b) => assert.equal(b.error, 'write_back.invalid')],
-      ['a field outside the contract', patch(writerToken, { mother_name: 'Ana Maria Souza' }), 403, (b) => assert.deepEqual(b.fields, { mother_name: 'field.not_in_contract' })],
-      ['a field the citizen cannot edit', patch(writerToken, { cpf: '52998224725' }), 403, (b) => assert.deepEqual(b.fields, { cpf: 'field.not_editable' })],
-      ['a field the catalog does not know', patch(writerToken, { shoe_size: '42' }), 400, (b) => assert.equal(b.fields.shoe_size.error, 'field.unknown')],
-      ['a number where text is expected', patch(writerToken, { name: 42 }), 400, (b) => assert.equal(b.fields.name.error, 'field.name.invalid')],
+      [
+        'an invalid CEP',
+        patch(writerToken, { address: { ...NEW_ADDRESS, postal_code: '123' } }),
+        400,
+        (b) => {
+          assert.equal(b.error, 'write_back.invalid');
+          assert.equal(b.fields.address.inputs.f_address_postal_code, 'field.address.postal_code.invalid');
+        },
+      ],
+      [
+        'a valid field with an invalid one (all or nothing)',
+        patch(writerToken, { name: 'Outro Nome Qualquer', address: { ...NEW_ADDRESS, region: 'XX' } }),
+        400,
+        (b) => assert.equal(b.error, 'write_back.invalid'),
+      ],
+      [
+        'a field outside the contract',
+        patch(writerToken, { mother_name: 'Ana Maria Souza' }),
+        403,
+        (b) => assert.deepEqual(b.fields, { mother_name: 'field.not_in_contract' }),
+      ],
+      [
+        'a field the citizen cannot edit',
+        patch(writerToken, { cpf: '52998224725' }),
+        403,
+        (b) => assert.deepEqual(b.fields, { cpf: 'field.not_editable' }),
+      ],
+      [
+        'a field the catalog does not know',
+        patch(writerToken, { shoe_size: '42' }),
+        400,
+        (b) => assert.equal(b.fields.shoe_size.error, 'field.unknown'),
+      ],
+      [
+        'a number where text is expected',
+        patch(writerToken, { name: 42 }),
+        400,
+        (b) => assert.equal(b.fields.name.error, 'field.name.invalid'),
+      ],
       ['an empty body', patch(writerToken, {}), 400, (b) => assert.equal(b.error, 'body.empty')],
       ['an array', patch(writerToken, [1, 2]), 400, (b) => assert.equal(b.error, 'body.invalid')],
       ['a 1 MB body', patch(writerToken, { name: 'x'.repeat(1024 * 1024) }), 413, () => {}],
-      ['a form instead of JSON', patch(writerToken, 'name=Outro+Nome', 'application/x-www-form-urlencoded'), 415, () => {}],
-      ['no token', patch(undefined, { name: 'Outro Nome Qualquer' }), 401, (b) => assert.equal(b.error, 'invalid_token')],
-      ['a made-up token', patch('not-a-real-access-token-0123456789', { name: 'Outro Nome Qualquer' }), 401, (b) => assert.equal(b.error, 'invalid_token')],
-      ['a token without the write scope', patch(readerToken, { name: 'Outro Nome Qualquer' }), 403, (b) => assert.equal(b.error, 'insufficient_scope')],
-      ['a token of another service, whose contract lacks the field', patch(outsiderToken, { address: NEW_ADDRESS }), 403, (b) => assert.deepEqual(b.fields, { address: 'field.not_in_contract' })],
+      [
+        'a form instead of JSON',
+        patch(writerToken, 'name=Outro+Nome', 'application/x-www-form-urlencoded'),
+        415,
+        () => {},
+      ],
+      [
+        'no token',
+        patch(undefined, { name: 'Outro Nome Qualquer' }),
+        401,
+        (b) => assert.equal(b.error, 'invalid_token'),
+      ],
+      [
+        'a made-up token',
+        patch('not-a-real-access-token-0123456789', { name: 'Outro Nome Qualquer' }),
+        401,
+        (b) => assert.equal(b.error, 'invalid_token'),
+      ],
+      [
+        'a token without the write scope',
+        patch(readerToken, { name: 'Outro Nome Qualquer' }),
+        403,
+        (b) => assert.equal(b.error, 'insufficient_scope'),
+      ],
+      [
+        'a token of another service, whose contract lacks the field',
+        patch(outsiderToken, { address: NEW_ADDRESS }),
+        403,
+        (b) => assert.deepEqual(b.fields, { address: 'field.not_in_contract' }),
+      ],
     ];
     for (const [what, response, status, check] of cases) {
       const res = await response;
@@ -167,8 +246,20 @@ describe('write-back from a service reaches every other service; bad input chang
   });
 
   test('poll (RFC 8936): client credentials, maxEvents, moreAvailable, ack, setErrs', async () => {
-    assert.equal((await poll(reader, {}, `Basic ${Buffer.from(`${reader.clientId}:wrong`).toString('base64')}`)).status, 401);
-    assert.equal((await poll(reader, {}, `Basic ${Buffer.from(`${writer.clientId}:${reader.clientSecret}`).toString('base64')}`)).status, 401);
+    assert.equal(
+      (await poll(reader, {}, `Basic ${Buffer.from(`${reader.clientId}:wrong`).toString('base64')}`)).status,
+      401,
+    );
+    assert.equal(
+      (
+        await poll(
+          reader,
+          {},
+          `Basic ${Buffer.from(`${writer.clientId}:${reader.clientSecret}`).toString('base64')}`,
+        )
+      ).status,
+      401,
+    );
     assert.equal((await poll(reader, { maxEvents: 'all' })).status, 400);
     for (const name of ['Primeira Mudança Silva', 'Segunda Mudança Silva', 'Terceira Mudança Silva']) {
       assert.equal((await patch(writerToken, { name })).status, 200);
@@ -178,16 +269,29 @@ describe('write-back from a service reaches every other service; bad input chang
     assert.equal(first.status, 200);
     assert.equal(Object.keys(first.body.sets).length, 2);
     assert.equal(first.body.moreAvailable, true);
-    const names = (sets: Record<string, string>) => Object.values(sets).map((t) => decode(t).events[CLAIMS_CHANGE].claims.name);
-    assert.deepEqual(names(first.body.sets), ['Primeira Mudança Silva', 'Segunda Mudança Silva'], 'oldest first');
+    const names = (sets: Record<string, string>) =>
+      Object.values(sets).map((t) => decode(t).events[CLAIMS_CHANGE].claims.name);
+    assert.deepEqual(
+      names(first.body.sets),
+      ['Primeira Mudança Silva', 'Segunda Mudança Silva'],
+      'oldest first',
+    );
     // Not acknowledged: the same SETs come again.
     const again = await poll(reader, { maxEvents: 2 });
     assert.deepEqual(Object.keys(again.body.sets), Object.keys(first.body.sets));
     const [okJti, badJti] = Object.keys(first.body.sets) as [string, string];
-    const next = await poll(reader, { ack: [okJti], setErrs: { [badJti]: { err: 'invalid_request', description: 'could not apply' } }, maxEvents: 5 });
+    const next = await poll(reader, {
+      ack: [okJti],
+      setErrs: { [badJti]: { err: 'invalid_request', description: 'could not apply' } },
+      maxEvents: 5,
+    });
     assert.deepEqual(names(next.body.sets), ['Terceira Mudança Silva']);
     assert.equal(next.body.moreAvailable, false);
-    const view = await (await fetch(`${app.url}/admin/api/services/${reader.clientId}/queue`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).json();
+    const view = await (
+      await fetch(`${app.url}/admin/api/services/${reader.clientId}/queue`, {
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+      })
+    ).json();
     assert.equal(view.queue.depth, 1);
     assert.equal(view.queue.failedDeliveries, 1);
     await poll(reader, { ack: Object.keys(next.body.sets), maxEvents: 0 });
@@ -203,7 +307,10 @@ describe('write-back from a service reaches every other service; bad input chang
     assert.equal((await patch(writerToken, { name: 'Quarta Mudança Silva' })).status, 200);
     await app.events.relay.runOnce();
     const body = (await (await waiting).json()) as { sets: Record<string, string> };
-    assert.deepEqual(Object.values(body.sets).map((t) => decode(t).events[CLAIMS_CHANGE].claims.name), ['Quarta Mudança Silva']);
+    assert.deepEqual(
+      Object.values(body.sets).map((t) => decode(t).events[CLAIMS_CHANGE].claims.name),
+      ['Quarta Mudança Silva'],
+    );
     await poll(reader, { ack: Object.keys(body.sets), maxEvents: 0 });
   });
 
@@ -226,27 +333,46 @@ describe('write-back from a service reaches every other service; bad input chang
   });
 
   test('consent granted reaches the service itself, with what is shared', async () => {
-    const fresh = await addService(app, { name: 'Biblioteca', fields: [{ key: 'name', required: true, purpose: 'para o cartão' }] });
+    const fresh = await addService(app, {
+      name: 'Biblioteca',
+      fields: [{ key: 'name', required: true, purpose: 'para o cartão' }],
+    });
     await signIn(fresh, 'openid profile');
     const sets = await takeAll(fresh);
     assert.equal(sets.length, 1);
     assert.deepEqual(decode(sets[0]!).events[CONSENT_GRANTED].fields_shared, ['name']);
-    assert.deepEqual(await takeAll(reader), [], 'other services do not learn where else the citizen has an account');
+    assert.deepEqual(
+      await takeAll(reader),
+      [],
+      'other services do not learn where else the citizen has an account',
+    );
   });
 
   test('the operator’s queue API: view, replay, resume; broker credentials explained without the management API', async () => {
     const admin = (path: string, init: RequestInit = {}) =>
       fetch(`${app.url}/admin/api/services/${reader.clientId}${path}`, {
         ...init,
-        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+        headers: {
+          authorization: `Bearer ${TEST_ADMIN_TOKEN}`,
+          'content-type': 'application/json',
+          ...(init.headers ?? {}),
+        },
       });
     assert.equal((await fetch(`${app.url}/admin/api/services/${reader.clientId}/queue`)).status, 401);
     const view = (await (await admin('/queue')).json()).queue;
     assert.equal(view.depth, 0);
     assert.equal(view.method, 'poll');
     assert.ok(view.lastDeliveryAt, 'the last acknowledged poll counts as a delivery');
-    assert.equal((await admin('/queue/replay', { method: 'POST', body: JSON.stringify({ since: 'last week' }) })).status, 400);
-    const replay = await (await admin('/queue/replay', { method: 'POST', body: JSON.stringify({ since: new Date(Date.now() - 3_600_000).toISOString() }) })).json();
+    assert.equal(
+      (await admin('/queue/replay', { method: 'POST', body: JSON.stringify({ since: 'last week' }) })).status,
+      400,
+    );
+    const replay = await (
+      await admin('/queue/replay', {
+        method: 'POST',
+        body: JSON.stringify({ since: new Date(Date.now() - 3_600_000).toISOString() }),
+      })
+    ).json();
     assert.ok(replay.replayed >= 5, `replayed ${replay.replayed}`);
     assert.equal(replay.queue.depth, replay.replayed);
     const again = await poll(reader, { maxEvents: 1000 });
@@ -257,6 +383,13 @@ describe('write-back from a service reaches every other service; bad input chang
     const credentials = await admin('/broker-credentials', { method: 'POST', body: '{}' });
     assert.equal(credentials.status, 409);
     assert.match((await credentials.json()).instructions, /rabbitmqctl set_permissions -p '\/' 'cidadela\./);
-    assert.equal((await fetch(`${app.url}/admin/api/services/nope/queue`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).status, 404);
+    assert.equal(
+      (
+        await fetch(`${app.url}/admin/api/services/nope/queue`, {
+          headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+        })
+      ).status,
+      404,
+    );
   });
 });
