@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -31,6 +31,7 @@ describe('cidadela service (the CLI, as a child process)', () => {
     await killChildren();
     await running?.stop();
     await shared?.drop();
+    rmSync(files, { recursive: true, force: true });
   });
 
   const cli = (...args: string[]) => runCli(['service', ...args], env);
