@@ -31,6 +31,9 @@ export function createAmqpTransport(opts: {
   const declared = new Set<string>();
   const returned = new Set<string>();
   let closed = false;
+  // After a failed connection, new attempts wait (250 ms doubling up to 5 s); until then the last
+  // error is returned at once.
+  let lastFailure: { error: Error; retryAt: number; delayMs: number } | undefined;
 
   function forget(c: ChannelModel) {
     if (connection !== c) return;
@@ -42,8 +45,23 @@ export function createAmqpTransport(opts: {
   async function open(): Promise<ConfirmChannel> {
     if (channel) return channel;
     if (closed) throw new Error('amqp transport closed');
+    if (lastFailure && Date.now() < lastFailure.retryAt) throw lastFailure.error;
     connecting ??= (async () => {
-      const c = await amqp.connect(opts.url, { timeout: opts.connectTimeoutMs ?? 5_000 });
+      let c: ChannelModel;
+      try {
+        c = await amqp.connect(opts.url, { timeout: opts.connectTimeoutMs ?? 5_000 });
+      } catch (error) {
+        const delayMs = Math.min(5_000, (lastFailure?.delayMs ?? 125) * 2);
+        // Never the URL (it holds the broker password): only what went wrong.
+        const e = error as Error & { code?: string };
+        lastFailure = {
+          error: new Error(`broker unreachable: ${e.code ?? e.message}`),
+          retryAt: Date.now() + delayMs,
+          delayMs,
+        };
+        throw lastFailure.error;
+      }
+      lastFailure = undefined;
       c.on('error', () => {});
       c.on('close', () => forget(c));
       try {
@@ -113,6 +131,9 @@ export function createAmqpTransport(opts: {
 
   return {
     name: 'amqp',
+    async ready() {
+      await open();
+    },
     async deliver(stream, batch: Outgoing[]) {
       let ch: ConfirmChannel;
       let queue: string;

@@ -120,7 +120,7 @@ export function createRelay(opts: RelayOptions): Relay {
    * together), then marks what was delivered in one statement. A stream that failed keeps the
    * rest of its batch pending and waits for its next attempt; the others are not held back.
    */
-  async function sendStreams(q: Db, streams: StreamRow[]): Promise<number> {
+  async function sendStreams(q: Db, streams: StreamRow[], unavailable?: Error): Promise<number> {
     const method = streams[0]!.method;
     const transport = method === 'amqp' ? opts.amqp : opts.push;
     if (!transport) return 0;
@@ -144,6 +144,7 @@ export function createRelay(opts: RelayOptions): Relay {
       streams.map(async (stream) => {
         const batch: Outgoing[] = signed.filter((o) => o.clientId === stream.client_id);
         if (batch.length === 0) return { stream, batch, done: [] as Outgoing[], error: undefined };
+        if (unavailable) return { stream, batch, done: [] as Outgoing[], error: unavailable };
         const result = await transport.deliver(
           { clientId: stream.client_id, pushUrl: stream.push_url },
           batch,
@@ -232,6 +233,19 @@ export function createRelay(opts: RelayOptions): Relay {
   }
 
   async function claimAndSend(method: 'amqp' | 'push', limit: number): Promise<number | undefined> {
+    // Connecting (to a broker that may be down) happens before any row is locked; if it fails, the
+    // claimed streams record the failure without waiting on the network inside the transaction.
+    let unavailable: Error | undefined;
+    const transport = method === 'amqp' ? opts.amqp : opts.push;
+    if (transport?.ready) {
+      // Only when some stream is due: a broker that is down is not called in a loop.
+      if ((await pickQuery(db, method, 1).execute()).length === 0) return undefined;
+      try {
+        await transport.ready();
+      } catch (error) {
+        unavailable = error as Error;
+      }
+    }
     if (opts.lockStreams) {
       return db.transaction().execute(async (trx) => {
         const streams = (await pickQuery(trx, method, limit)
@@ -239,14 +253,14 @@ export function createRelay(opts: RelayOptions): Relay {
           .skipLocked()
           .execute()) as StreamRow[];
         if (streams.length === 0) return undefined;
-        return sendStreams(trx, streams);
+        return sendStreams(trx, streams, unavailable);
       });
     }
     const streams = (await pickQuery(db, method, limit).execute()) as StreamRow[];
     if (streams.length === 0) return undefined;
     for (const stream of streams) busy.add(stream.client_id);
     try {
-      return await sendStreams(db, streams);
+      return await sendStreams(db, streams, unavailable);
     } finally {
       for (const stream of streams) busy.delete(stream.client_id);
     }

@@ -13,4 +13,6 @@ export type DeliverResult = { delivered: number; error?: Error };
 export type Transport = {
   name: 'amqp' | 'push';
   deliver(stream: StreamRef, batch: Outgoing[]): Promise<DeliverResult>;
+  /** Connects if needed; throws when the other side cannot be reached (called before any lock). */
+  ready?(): Promise<void>;
 };
