@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import type { CitizenStore } from '../identity/citizen-store.ts';
+import { isUnavailable } from '../http/errors.ts';
 import { html } from '../http/html.ts';
 import { RATE_LIMITS, type RateLimiter } from '../http/rate-limit.ts';
 import type { Ui, UiFactory } from '../http/request-context.ts';
@@ -46,7 +47,9 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     let details: Details;
     try {
       details = await oidc.interactionDetails(request.raw, reply.raw);
-    } catch {
+    } catch (error) {
+      // The database out of reach is a 503 to retry, not an expired page.
+      if (isUnavailable(error)) throw error;
       const ui = deps.ui(request, reply);
       ui.render(400, ui.t('interaction.expired_title'), html`<p>${ui.t('interaction.expired')}</p>`);
       return undefined;

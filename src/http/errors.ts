@@ -24,3 +24,13 @@ export class UnavailableError extends AppError {
     super(code, 503);
   }
 }
+
+/** Whether an error means a dependency (the database) could not be reached: answer 503, retry. */
+export function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  const message = String((error as Error).message ?? '');
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300', '08006', '08001', '08003'].includes(code) ||
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(message)
+  );
+}

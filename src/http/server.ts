@@ -6,7 +6,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Csrf } from './csrf.ts';
-import { AppError } from './errors.ts';
+import { AppError, isUnavailable } from './errors.ts';
 import { html } from './html.ts';
 import { pathOnly } from './logger.ts';
 import type { Metrics } from './metrics.ts';
@@ -40,15 +40,6 @@ export function securityHeaders(set: (name: string, value: string) => void, secu
   set('cross-origin-opener-policy', 'same-origin');
   set('permissions-policy', 'camera=(), microphone=(), geolocation=()');
   if (secure) set('strict-transport-security', 'max-age=31536000; includeSubDomains');
-}
-
-function isUnavailable(error: unknown): boolean {
-  const code = (error as { code?: string }).code ?? '';
-  const message = String((error as Error).message ?? '');
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300', '08006', '08001', '08003'].includes(code) ||
-    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(message)
-  );
 }
 
 function hasNul(value: unknown, depth = 0): boolean {

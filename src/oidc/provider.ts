@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider, { type Configuration, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../db/database.ts';
+import { isUnavailable } from '../http/errors.ts';
 import { CATALOG_CLAIMS } from '../identity/field-catalog.ts';
 import type { ServiceStore } from '../services/service-store.ts';
 import { createAdapterClass } from './adapter.ts';
@@ -203,6 +204,12 @@ export function createOidc(deps: OidcDeps) {
     },
     renderError: async (ctx, out, error) => {
       ctx.type = 'html';
+      if (isUnavailable(error)) {
+        ctx.status = 503;
+        ctx.set('retry-after', '5');
+        ctx.body = pages.error(pageContext(ctx), 'temporarily_unavailable', undefined, 503);
+        return;
+      }
       const status = (error as { statusCode?: number }).statusCode ?? ctx.status ?? 400;
       ctx.body = pages.error(pageContext(ctx), out.error ?? 'server_error', out.error_description, status);
     },
@@ -223,7 +230,21 @@ export function createOidc(deps: OidcDeps) {
     return a.length === b.length && timingSafeEqual(a, b);
   };
 
-  provider.on('server_error', (_ctx, error) => deps.onError?.(error, 'server_error'));
+  // The database being out of reach is not a server bug: services and browsers get a 503 with
+  // Retry-After (and the standard temporarily_unavailable code), and may simply try again.
+  provider.on('server_error', (ctx, error) => {
+    if (isUnavailable(error)) ctx.state.cidadelaUnavailable = true;
+    deps.onError?.(error, 'server_error');
+  });
+  provider.use(async (ctx, next) => {
+    await next();
+    if (!ctx.state.cidadelaUnavailable) return;
+    ctx.status = 503;
+    ctx.set('retry-after', '5');
+    if (ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body)) {
+      ctx.body = { error: 'temporarily_unavailable', error_description: 'try again in a few seconds' };
+    }
+  });
   provider.on('authorization.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
   provider.on('grant.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
   provider.on('backchannel.error', (_ctx, error, client) => deps.onError?.(error, `backchannel_logout:${client.clientId}`));

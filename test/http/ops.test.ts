@@ -171,6 +171,19 @@ describe('/readyz when the database is gone', () => {
       assert.equal(api.status, 503);
       assert.equal(api.headers.get('retry-after'), '5');
       assert.deepEqual(await api.json(), { error: 'error.unavailable' });
+      // The provider's endpoints say the same, in the protocol's words for services...
+      const token = await fetch(`${app.url}/oidc/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('some-service:secret').toString('base64')}` },
+        body: 'grant_type=refresh_token&refresh_token=abc',
+      });
+      assert.equal(token.status, 503);
+      assert.equal(token.headers.get('retry-after'), '5');
+      assert.equal((await token.json()).error, 'temporarily_unavailable');
+      // ... and in the person's language for a browser.
+      const auth = await fetch(`${app.url}/oidc/auth?client_id=some-service&response_type=code&scope=openid`, { headers: { 'accept-language': 'es' } });
+      assert.equal(auth.status, 503);
+      assert.match(await auth.text(), /no está disponible/);
     }
 
     if (restore) {
