@@ -286,7 +286,21 @@ export function createRelay(opts: RelayOptions): Relay {
       .execute();
   }
 
+  /** One cheap query: is there anything to fan out, or a stream due? (An idle relay asks only this.) */
+  async function anythingToDo(): Promise<boolean> {
+    const result = await sql<{ todo: boolean }>`select
+        exists (select 1 from events where fanned_out_at is null)
+        or exists (
+          select 1 from event_streams s
+          where s.method = any(${served}::text[]) and s.paused_at is null and s.next_attempt_at <= now()
+            and exists (select 1 from event_deliveries d where d.client_id = s.client_id and d.status = 'pending')
+        ) as todo`.execute(db);
+    return Boolean(result.rows[0]?.todo);
+  }
+
   async function runOnce(): Promise<{ events: number; delivered: number }> {
+    await prune().catch((error) => opts.onError?.(error as Error, { task: 'prune' }));
+    if (!(await anythingToDo())) return { events: 0, delivered: 0 };
     let events = 0;
     for (let round = 0; round < 50; round++) {
       const r = await fanOut(db, opts.issuer);
@@ -302,7 +316,6 @@ export function createRelay(opts: RelayOptions): Relay {
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
-    await prune().catch((error) => opts.onError?.(error as Error, { task: 'prune' }));
     return { events, delivered };
   }
 
