@@ -53,7 +53,7 @@ const HELP = `npm run bench [-- options]
   --pool N                 citizens logged in (and consenting) in the untimed first pass; the
                            login phase cycles through them, each time in a new browser (default 400)
   --phases a,b,...         subset of ${ALL_PHASES.join(',')} (default: all)
-  --concurrency-<phase> N  workers per phase (defaults: healthz 32, argon2 8, login 8, sso 16,
+  --concurrency-<phase> N  workers per phase (defaults: healthz 32, argon2 8, login 16, sso 16,
                            refresh 16, userinfo 32)
   --pglite                 run the server on PGlite (in a temporary DATA_DIR) instead of PostgreSQL
   --profile                run the server with --cpu-prof and print where its CPU time went
@@ -75,7 +75,7 @@ const { values: args } = parseArgs({
     phases: { type: 'string', default: ALL_PHASES.join(',') },
     'concurrency-healthz': { type: 'string', default: '32' },
     'concurrency-argon2': { type: 'string', default: '8' },
-    'concurrency-login': { type: 'string', default: '8' },
+    'concurrency-login': { type: 'string', default: '16' },
     'concurrency-sso': { type: 'string', default: '16' },
     'concurrency-refresh': { type: 'string', default: '16' },
     'concurrency-userinfo': { type: 'string', default: '32' },

@@ -30,6 +30,7 @@ export function createHttp(baseUrl: string, maxSockets: number, timeoutMs = 30_0
       if (options.jar) {
         const cookie = options.jar.header(path);
         if (cookie) headers.cookie = cookie;
+        if (options.jar.address) headers['x-forwarded-for'] = options.jar.address;
       }
       if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
       return new Promise<HttpResponse>((resolve, reject) => {
@@ -67,9 +68,17 @@ export function pathOnly(path: string): string {
   return i < 0 ? path : path.slice(0, i);
 }
 
-/** One browser's cookies: name → value and path, honouring deletions, as the test UserAgent does. */
+/**
+ * One browser: its cookies (name → value and path, honouring deletions, as the test UserAgent
+ * does) and, optionally, its address as a load balancer in front of the server would forward it.
+ */
 export class CookieJar {
   readonly cookies = new Map<string, { value: string; path: string }>();
+  readonly address: string | undefined;
+
+  constructor(address?: string) {
+    this.address = address;
+  }
 
   header(path: string): string {
     const p = pathOnly(path);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { CookieJar, type Http, type HttpResponse } from './http.ts';
 
 /**
@@ -136,7 +136,9 @@ export function createRp(http: Http, c: BenchClient) {
      * (consent, if the provider asks for it) → redirect with code → token exchange.
      */
     async passwordLogin(identifier: string, password: string): Promise<LoginResult> {
-      const jar = new CookieJar();
+      // Each browser comes from its own address, as through a load balancer (TRUST_PROXY=true):
+      // the per-address login throttle then sees citizens, not the one load generator.
+      const jar = new CookieJar(`10.${randomInt(0, 256)}.${randomInt(0, 256)}.${randomInt(1, 255)}`);
       const a = authorizationRequest();
       let requests = 0;
       const toInteraction = location(await http.request('GET', a.path, { jar }), 'authorize');

@@ -46,6 +46,8 @@ export async function startServer(options: {
     PORT: String(options.port),
     PUBLIC_URL: url,
     RELAY: 'on',
+    // As behind the load balancer production runs behind: client addresses come from X-Forwarded-For.
+    TRUST_PROXY: 'true',
     ...options.env,
   });
   const child: ChildProcess = spawn(options.nodeBin, [...(options.nodeArgs ?? []), 'src/main.ts', 'serve'], {
