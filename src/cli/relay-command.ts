@@ -7,7 +7,7 @@ import { createEventsRuntime } from '../events/events-runtime.ts';
 import { createStreamStore, type QueueView } from '../events/stream-store.ts';
 import { AppError } from '../http/errors.ts';
 import { createLogger } from '../http/logger.ts';
-import { loadSigningKeys } from '../oidc/keys.ts';
+import { loadSigningKeys, signingKeysVersion } from '../oidc/keys.ts';
 import { createSecrets } from '../security/secrets.ts';
 
 /** `cidadela service <command>` commands about a service's event queue (the rest: service-command.ts). */
@@ -144,14 +144,43 @@ export async function runRelayProcess(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const handle = await openDatabase({ databaseUrl: config.databaseUrl, poolSize: 6 });
   await migrate(handle.db);
-  const keys = await loadSigningKeys(handle.db, createSecrets(config.secretKey));
+  const secrets = createSecrets(config.secretKey);
+  // The same rule as the servers (oidc/keys.ts): a rotated key signs once every copy publishes it.
+  const keyOptions = { signAfterSeconds: 2 * config.keysReloadSeconds };
+  let keysVersion = await signingKeysVersion(handle.db, keyOptions);
+  const keys = await loadSigningKeys(handle.db, secrets, keyOptions);
   const events = await createEventsRuntime({ db: handle.db, kind: handle.kind, config, keys, logger });
   events.relay.start();
   logger.info({ amqp: Boolean(config.amqpUrl) }, 'relay running');
+  let checking = false;
+  const keyTimer =
+    config.keysReloadSeconds > 0
+      ? setInterval(async () => {
+          if (checking) return;
+          checking = true;
+          try {
+            const version = await signingKeysVersion(handle.db, keyOptions);
+            if (version !== keysVersion) {
+              const next = await loadSigningKeys(handle.db, secrets, keyOptions);
+              await events.useKeys(next);
+              keysVersion = version;
+              logger.info({ kids: next.map((k) => k.kid) }, 'signing keys changed: events signed with them');
+            }
+          } catch (error) {
+            logger.warn(
+              { err: { message: (error as Error).message } },
+              'signing key check failed; will retry',
+            );
+          } finally {
+            checking = false;
+          }
+        }, config.keysReloadSeconds * 1000)
+      : undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    clearInterval(keyTimer);
     logger.info({ signal }, 'relay stopping');
     events
       .close()

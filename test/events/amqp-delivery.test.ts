@@ -17,7 +17,7 @@ import {
 import { amqpQueueName, createStreamStore } from '../../src/events/stream-store.ts';
 import type { Transport } from '../../src/events/transport.ts';
 import { createCitizenStore, writeProfile } from '../../src/identity/citizen-store.ts';
-import { loadSigningKeys } from '../../src/oidc/keys.ts';
+import { loadSigningKeys, rotateSigningKeys } from '../../src/oidc/keys.ts';
 import { createSecrets } from '../../src/security/secrets.ts';
 import type { Service } from '../../src/services/service-store.ts';
 import { startTestApp, TEST_ADMIN_TOKEN, TEST_SECRET, type TestApp } from '../helpers/test-app.ts';
@@ -495,7 +495,7 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     }
   });
 
-  test('cidadela relay: the relay as its own process, stopped cleanly by SIGTERM', async () => {
+  test('cidadela relay: the relay as its own process, picks up rotated keys, stopped cleanly by SIGTERM', async () => {
     const service = await amqpService();
     const citizen = await seedCitizen(db);
     await consent(db, citizen.id, service);
@@ -510,6 +510,7 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
         SECRET_KEY: TEST_SECRET,
         PUBLIC_URL: issuer,
         LOG_LEVEL: 'info',
+        KEYS_RELOAD_SECONDS: '1',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -533,6 +534,24 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     const { payload } = await verifySet(got[1]!.token, jwks, issuer, service.clientId);
     assert.equal(payload.events[CLAIMS_CHANGE].claims.address.number, '77');
     assert.match(output, /relay running/);
+
+    // Keys rotated while it runs: once the new key may sign (2 × KEYS_RELOAD_SECONDS), events use it.
+    const [newKid] = await rotateSigningKeys(db, createSecrets(TEST_SECRET));
+    // Published at the first poll, signing once it is two polls old: the log lists the signing key first.
+    await waitFor(
+      'the relay to sign with the new key',
+      async () => output.includes(`"kids":["${newKid}"`),
+      15_000,
+    );
+    await setAddressNumber(citizen.id, 78);
+    await waitFor(
+      'the next delivery',
+      async () => (await allFannedOut()) && (await pendingCount(db, service.clientId)) === 0,
+    );
+    const [next] = await drainQueue(AMQP_TEST_URL, amqpQueueName(service.clientId), 1);
+    const header = JSON.parse(Buffer.from(next!.token.split('.')[0]!, 'base64url').toString());
+    assert.equal(header.kid, newKid);
+    assert.equal(decode(next!.token).events[CLAIMS_CHANGE].claims.address.number, '78');
     child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
     const code = await Promise.race([
