@@ -34,6 +34,11 @@ type Deps = {
 };
 
 type Details = Awaited<ReturnType<Oidc['interactionDetails']>>;
+
+/** The service asks to update the citizen's data on their behalf (write-back): the screen says so. */
+function asksWriteBack(details: Details): boolean {
+  return typeof details.params.scope === 'string' && details.params.scope.split(' ').includes('cidadela:write');
+}
 type Params = { uid: string };
 
 /**
@@ -87,7 +92,7 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     }
     if (details.prompt.name === 'consent' && service && details.session?.accountId) {
       const screen = await deps.consent.screen(details.session.accountId, service.clientId);
-      return consentPage(ui, { uid: details.uid, screen });
+      return consentPage(ui, { uid: details.uid, screen, writeBack: asksWriteBack(details) });
     }
     return ui.render(400, ui.t('interaction.expired_title'), html`<p>${ui.t('interaction.expired')}</p>`);
   });
@@ -259,7 +264,9 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
       acr: typeof details.session.acr === 'string' ? details.session.acr : null,
       amr: Array.isArray(details.session.amr) ? (details.session.amr as string[]) : null,
     });
-    if (!outcome.ok) return consentPage(ctx.ui, { uid: details.uid, screen: outcome.screen, errors: outcome.errors });
+    if (!outcome.ok) {
+      return consentPage(ctx.ui, { uid: details.uid, screen: outcome.screen, errors: outcome.errors, writeBack: asksWriteBack(details) });
+    }
     const { Grant } = oidc;
     const grant = details.grantId
       ? ((await Grant.find(details.grantId)) ?? new Grant({ accountId, clientId }))

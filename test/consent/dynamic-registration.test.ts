@@ -138,9 +138,10 @@ describe('services declare the data they consume; consent and registration adapt
   });
 
   test('the same citizen sees another service its own contract and it receives only its own fields', async () => {
-    const auth = await authorizationRequest(health, { scope: 'openid profile email phone address cpf' });
+    const auth = await authorizationRequest(health, { scope: 'openid profile email phone address cpf cidadela:write' });
     const consent = await ua.get(auth.url.href, health.redirectUri);
     assert.match(consent.html, /para a carteira de vacinação/);
+    assert.match(consent.html, /Saúde também pede para atualizar, em seu nome, estes dados: Data de nascimento, E-mail/);
     assert.doesNotMatch(consent.html, /Rua XV de Novembro/);
     assert.doesNotMatch(consent.html, /resultado da matrícula/);
     // Untick the optional e-mail: the service must not get it.

@@ -10,7 +10,10 @@ export function purposeIn(purpose: Record<string, string>, locale: string): stri
   return purpose[locale] ?? purpose['pt-BR'] ?? Object.values(purpose)[0] ?? '';
 }
 
-export function consentPage(ui: Ui, input: { uid: string; screen: ConsentScreen; errors?: Record<string, string> }) {
+export function consentPage(
+  ui: Ui,
+  input: { uid: string; screen: ConsentScreen; errors?: Record<string, string>; writeBack?: boolean },
+) {
   const { t, locale } = ui;
   const { service, values, need, missing, form, shared } = input.screen;
   const errors = input.errors ?? {};
@@ -57,6 +60,14 @@ ${changed && newFields.length ? html`<p class="notice" role="status">${t('consen
   <section class="terms" aria-labelledby="terms-title" tabindex="0">
   ${service.terms?.text.trim() ? renderTerms(service.terms.text) : html`<p>${t('consent.no_terms')}</p>`}
   </section>
+  ${
+    input.writeBack
+      ? html`<p class="notice">${t('consent.write_back', {
+          service: service.name,
+          fields: service.fields.filter((f) => fieldDef(f.key)?.editable).map((f) => t(`field.${f.key}.label`)).join(', '),
+        })}</p>`
+      : ''
+  }
   <p>${t('consent.explain', { service: service.name })}</p>
   <div class="actions">
     <button type="submit" name="decision" value="accept">${t('consent.accept')}</button>
