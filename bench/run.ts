@@ -233,6 +233,7 @@ async function main(): Promise<number> {
 
   const results: PhaseResult[] = [];
   const dbPerOp: Record<string, Record<string, number>> = {};
+  const seqScans: Record<string, { table: string; scansPerOp: number; rowsPerOp: number }[]> = {};
   const report = (r: PhaseResult) => {
     results.push(r);
     const status = r.ok
@@ -284,6 +285,22 @@ async function main(): Promise<number> {
           before.tupInserted + before.tupUpdated + before.tupDeleted,
         ),
       };
+      // Sequential scans, by table: rows read per operation.
+      for (const [table, a] of Object.entries(after.tables)) {
+        const b = before.tables[table] ?? { seqScan: 0, seqTupRead: 0 };
+        const rows = per(a.seqTupRead, b.seqTupRead);
+        if (rows >= 1) {
+          seqScans[name] ??= [];
+          const entry = seqScans[name];
+          entry.push({ table, scansPerOp: per(a.seqScan, b.seqScan), rowsPerOp: rows });
+          entry.sort((x, y) => y.rowsPerOp - x.rowsPerOp);
+        }
+      }
+      if (seqScans[name]) {
+        log(
+          `  sequential scans per operation: ${seqScans[name].map((x) => `${x.table} ${x.scansPerOp}× (${x.rowsPerOp} rows)`).join(', ')}`,
+        );
+      }
     }
     report(r);
     return r;
@@ -559,6 +576,7 @@ async function main(): Promise<number> {
     baselineRatios,
     login: { ...loginStats, prePass },
     dbPerOp,
+    seqScans,
     ...(sqlTraces ? { sqlTraces } : {}),
     targets,
     ...(profile ? { profile } : {}),

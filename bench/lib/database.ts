@@ -161,6 +161,8 @@ export type DbCounters = {
   tupInserted: number;
   tupUpdated: number;
   tupDeleted: number;
+  /** Per table: sequential scans and the rows they read (a missing index shows here). */
+  tables: Record<string, { seqScan: number; seqTupRead: number }>;
 };
 
 export async function dbCounters(handle: DatabaseHandle): Promise<DbCounters | undefined> {
@@ -171,7 +173,13 @@ export async function dbCounters(handle: DatabaseHandle): Promise<DbCounters | u
     from pg_stat_database where datname = current_database()`.execute(handle.db);
   const row = r.rows[0];
   if (!row) return undefined;
+  const t = await sql<{ relname: string; seq_scan: string; seq_tup_read: string }>`
+    select relname, seq_scan, seq_tup_read from pg_stat_user_tables`.execute(handle.db);
+  const tables: DbCounters['tables'] = {};
+  for (const x of t.rows)
+    tables[x.relname] = { seqScan: Number(x.seq_scan), seqTupRead: Number(x.seq_tup_read) };
   return {
+    tables,
     xactCommit: Number(row.xact_commit),
     tupReturned: Number(row.tup_returned),
     tupFetched: Number(row.tup_fetched),

@@ -33,6 +33,7 @@ export type BenchReport = {
     prePass: { logins: number; consentShown: number; seconds: number };
   };
   dbPerOp: Record<string, Record<string, number>>;
+  seqScans?: Record<string, { table: string; scansPerOp: number; rowsPerOp: number }[]>;
   sqlTraces?: { operation: string; statements: number; writes: number; dbMs: number; wallMs: number }[];
   targets: Target[];
   profile?: unknown;
@@ -164,14 +165,20 @@ export function markdownSection(r: BenchReport): string {
   out.push('');
   const dbKeys = Object.keys(r.dbPerOp);
   if (dbKeys.length) {
-    out.push('### Database work per operation (pg_stat_database deltas, approximate)', '');
     out.push(
-      '| phase | transactions (≈ statements) | rows read | rows written |',
-      '| --- | ---: | ---: | ---: |',
+      '### Database work per operation (pg_stat_database and pg_stat_user_tables deltas, approximate)',
+      '',
+    );
+    out.push(
+      '| phase | transactions (≈ statements) | rows written | sequential scans: table × per op (rows read) |',
+      '| --- | ---: | ---: | --- |',
     );
     for (const k of dbKeys) {
       const d = r.dbPerOp[k]!;
-      out.push(`| ${k} | ${f1(d.statements ?? 0)} | ${f1(d.rowsRead ?? 0)} | ${f1(d.rowsWritten ?? 0)} |`);
+      const scans = (r.seqScans?.[k] ?? [])
+        .map((x) => `${x.table} ${x.scansPerOp}× (${f1(x.rowsPerOp)})`)
+        .join(', ');
+      out.push(`| ${k} | ${f1(d.statements ?? 0)} | ${f1(d.rowsWritten ?? 0)} | ${scans || '–'} |`);
     }
     out.push('');
   }
