@@ -139,7 +139,7 @@ export function markdownSection(r: BenchReport): string {
     `- **Data:** ${f0(r.citizens)} citizens seeded in ${r.seedSeconds.toFixed(1)} s, all sharing one argon2id hash (${r.argon2.params}, ${r.argon2.hashMs.toFixed(0)} ms to compute) — see the notes`,
   );
   out.push(
-    `- **Server:** one \`node src/main.ts serve\` process, NODE_ENV=production, LOG_LEVEL=warn; idle RSS ${r.server.idleRssMiB ?? '?'} MiB; ${r.server.warnings} warning/error log lines during the run`,
+    `- **Server:** one \`node src/main.ts serve\` process, NODE_ENV=production, LOG_LEVEL=warn, TRUST_PROXY=true (each simulated browser comes from its own X-Forwarded-For address); idle RSS ${r.server.idleRssMiB ?? '?'} MiB; ${r.server.warnings} warning/error log lines during the run`,
   );
   out.push('');
   out.push(markdownTable(tableRows(r)));
