@@ -126,7 +126,7 @@ const END = '<!-- bench:end -->';
 export function markdownSection(r: BenchReport): string {
   const m = r.machine;
   const out: string[] = [];
-  out.push(`## Latest run`, '');
+  out.push('### Latest run', '');
   out.push(`- **Command:** \`${r.command}\``);
   out.push(`- **Date:** ${r.date}; code at ${r.revision}`);
   out.push(
@@ -148,7 +148,7 @@ export function markdownSection(r: BenchReport): string {
     `ops/s counts whole operations: a password login is one full browser journey plus the code exchange, an SSO login is authorize → code → token, a refresh and a userinfo are one request each. Latencies are per operation. CPU is cores used on average during the measured window, from /proc: the server process, the load generator (this bench), the PostgreSQL backends serving the bench database, and everything else on the machine (other processes; should be near 0). CPU ms/op divides those by the operations done; the projection is what the machine's cores would give if server, load generator and database had them all to themselves (cores × 1000 ÷ CPU ms/op): it ignores latency and locking, but the load of other processes moves it much less than the measured rate.`,
   );
   out.push('');
-  out.push('### Targets', '');
+  out.push('#### Targets', '');
   out.push(
     '| target | required | measured | result | projection from CPU per operation |',
     '| --- | ---: | ---: | --- | ---: |',
@@ -166,7 +166,7 @@ export function markdownSection(r: BenchReport): string {
   const dbKeys = Object.keys(r.dbPerOp);
   if (dbKeys.length) {
     out.push(
-      '### Database work per operation (pg_stat_database and pg_stat_user_tables deltas, approximate)',
+      '#### Database work per operation (pg_stat_database and pg_stat_user_tables deltas, approximate)',
       '',
     );
     out.push(
@@ -183,7 +183,7 @@ export function markdownSection(r: BenchReport): string {
     out.push('');
   }
   if (r.sqlTraces?.length) {
-    out.push('### SQL statements per operation (one of each, traced with query logging)', '');
+    out.push('#### SQL statements per operation (one of each, traced with query logging)', '');
     out.push(
       '| operation | statements | of which writes | time in the database | wall time |',
       '| --- | ---: | ---: | ---: | ---: |',
@@ -196,7 +196,7 @@ export function markdownSection(r: BenchReport): string {
       '',
     );
   }
-  out.push('### Notes from this run', '');
+  out.push('#### Notes from this run', '');
   for (const n of r.notes) out.push(`- ${n}`);
   return `${BEGIN}\n${out.join('\n')}\n${END}`;
 }
