@@ -16,15 +16,16 @@ import { registerInteractionRoutes } from './flows/interaction-routes.ts';
 import { createLoginFlow } from './flows/login/login-flow.ts';
 import { createProviderPages } from './flows/provider-pages.ts';
 import { createRegistrationFlow } from './flows/registration/registration-flow.ts';
-import { createCsrf } from './http/csrf.ts';
-import { html } from './http/html.ts';
-import { createI18n } from './http/i18n.ts';
-import { createLogger } from './http/logger.ts';
-import { createMetrics } from './http/metrics.ts';
-import { registerOpsRoutes } from './http/ops-routes.ts';
-import { createRateLimiter } from './http/rate-limit.ts';
-import { createUiFactory } from './http/request-context.ts';
-import { createServer } from './http/server.ts';
+import { createCsrf } from './web/csrf.ts';
+import { html } from './web/html.ts';
+import { createI18n } from './platform/i18n.ts';
+import { createLogger } from './platform/logger.ts';
+import { createMetrics } from './platform/metrics.ts';
+import { registerOpsRoutes } from './web/ops-routes.ts';
+import { createRateLimiter } from './platform/rate-limit.ts';
+import { createUiFactory } from './web/request-context.ts';
+import { createServer } from './web/server.ts';
+import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
 import { claimsFor, createCitizenStore } from './identity/citizen-store.ts';
 import { createConsentStore } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
@@ -205,13 +206,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     policy,
     mailQueued: () => mail.nudge(),
   });
-  registerAdminRoutes(server, { adminToken: config.adminToken, services });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
   const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger });
   const streams = createStreamStore(db);
-  registerPollRoutes(server, { db, services, streams, signer: events.signer, closing: () => draining });
-  registerWriteBackRoutes(server, { db, oidc, services, citizens, consents });
-  registerQueueRoutes(server, { adminToken: config.adminToken, streams, amqpUrl: config.amqpUrl, amqpManagementUrl: config.amqpManagementUrl });
+  await registerApiSurface(server, OPERATOR_API, (api) => {
+    registerAdminRoutes(api, { adminToken: config.adminToken, services });
+    registerQueueRoutes(api, { adminToken: config.adminToken, streams, amqpUrl: config.amqpUrl, amqpManagementUrl: config.amqpManagementUrl });
+  });
+  await registerApiSurface(server, SERVICE_API, (api) => {
+    registerPollRoutes(api, { db, services, streams, signer: events.signer, closing: () => draining });
+    registerWriteBackRoutes(api, { db, oidc, services, citizens, consents });
+  });
   await ensureAccountService({ db, services, publicUrl: config.publicUrl });
   registerAccountRoutes(server, {
     db,

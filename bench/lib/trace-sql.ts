@@ -4,7 +4,7 @@ import pg from 'pg';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import type { Database } from '../../src/db/schema.ts';
-import { createLogger } from '../../src/http/logger.ts';
+import { createLogger } from '../../src/platform/logger.ts';
 import { createHttp } from './http.ts';
 import type { BenchClient } from './oidc.ts';
 import { createRp } from './oidc.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/database.ts';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../platform/errors.ts';
 import { hashClientSecret, type ServiceStore } from '../services/service-store.ts';
 
 /** The citizen's own pages sign in through the provider like any service, as a first-party one. */

@@ -5,10 +5,10 @@ import { FIELD_CATALOG, type FieldValue, formValues, isEmail, parseField } from 
 import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
 import type { SmsCodeMethod } from '../methods/sms-code/sms-code.ts';
 import { maskEmail } from '../flows/registration/email-code-page.ts';
-import { AppError } from '../http/errors.ts';
-import { html } from '../http/html.ts';
-import { csrfField, errorSummary, field } from '../http/layout.ts';
-import type { Ui, UiFactory } from '../http/request-context.ts';
+import { AppError } from '../platform/errors.ts';
+import { html } from '../web/html.ts';
+import { csrfField, errorSummary, field } from '../web/layout.ts';
+import type { Ui, UiFactory } from '../web/request-context.ts';
 import { fieldInput } from '../flows/field-inputs.ts';
 
 /** Fields a citizen edits here. CPF never changes; the e-mail changes through its own confirmation. */

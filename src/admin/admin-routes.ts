@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../platform/errors.ts';
 import { requireAdminToken } from './admin-auth.ts';
 import type { Service, ServiceStore } from '../services/service-store.ts';
 

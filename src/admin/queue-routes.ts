@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { brokerInstructions, provisionBrokerAccount, vhostOf } from '../events/broker-accounts.ts';
 import type { StreamStore } from '../events/stream-store.ts';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../platform/errors.ts';
 import { requireAdminToken } from './admin-auth.ts';
 
 type Params = { Params: { id: string } };

@@ -5,8 +5,8 @@ import { migrate } from '../db/migrator.ts';
 import { brokerInstructions, provisionBrokerAccount, vhostOf } from '../events/broker-accounts.ts';
 import { createEventsRuntime } from '../events/events-runtime.ts';
 import { createStreamStore, type QueueView } from '../events/stream-store.ts';
-import { AppError } from '../http/errors.ts';
-import { createLogger } from '../http/logger.ts';
+import { AppError } from '../platform/errors.ts';
+import { createLogger } from '../platform/logger.ts';
 import { loadSigningKeys, signingKeysVersion } from '../oidc/keys.ts';
 import { createSecrets } from '../security/secrets.ts';
 

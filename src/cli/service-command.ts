@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { serviceJson } from '../admin/admin-routes.ts';
-import { AppError } from '../http/errors.ts';
-import { createI18n } from '../http/i18n.ts';
+import { AppError } from '../platform/errors.ts';
+import { createI18n } from '../platform/i18n.ts';
 import { FIELD_CATALOG } from '../identity/field-catalog.ts';
 import type { ServiceStore } from '../services/service-store.ts';
 

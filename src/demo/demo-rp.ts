@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidcClient from 'openid-client';
-import { html } from '../http/html.ts';
-import type { UiFactory } from '../http/request-context.ts';
+import { html } from '../web/html.ts';
+import type { UiFactory } from '../web/request-context.ts';
 import type { Secrets } from '../security/secrets.ts';
 import { DEMO_SERVICES, demoClientSecret } from './demo-services.ts';
 

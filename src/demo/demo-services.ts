@@ -1,5 +1,5 @@
 import type { Secrets } from '../security/secrets.ts';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../platform/errors.ts';
 import { hashClientSecret, type ServiceStore } from '../services/service-store.ts';
 import type { Db } from '../db/database.ts';
 

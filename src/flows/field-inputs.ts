@@ -9,8 +9,8 @@ import {
   type FieldValue,
   inputName,
 } from '../identity/field-catalog.ts';
-import { html, type SafeHtml } from '../http/html.ts';
-import type { Locale, Translate } from '../http/i18n.ts';
+import { html, type SafeHtml } from '../web/html.ts';
+import type { Locale, Translate } from '../platform/i18n.ts';
 
 /** Form inputs generated from the field catalog, with labels, help and errors in the page's language. */
 

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import type { CitizenStore } from '../identity/citizen-store.ts';
-import { isUnavailable } from '../http/errors.ts';
-import { html } from '../http/html.ts';
-import { RATE_LIMITS, type RateLimiter } from '../http/rate-limit.ts';
-import type { Ui, UiFactory } from '../http/request-context.ts';
+import { isUnavailable } from '../platform/errors.ts';
+import { html } from '../web/html.ts';
+import { RATE_LIMITS, type RateLimiter } from '../platform/rate-limit.ts';
+import type { Ui, UiFactory } from '../web/request-context.ts';
 import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
 import type { PasswordPolicy } from '../methods/password/password-policy.ts';
 import type { Oidc } from '../oidc/provider.ts';

@@ -1,7 +1,7 @@
-import { html, trusted } from '../http/html.ts';
-import { type I18n, negotiateLocale } from '../http/i18n.ts';
-import { page } from '../http/layout.ts';
-import { LANG_COOKIE } from '../http/request-context.ts';
+import { html, trusted } from '../web/html.ts';
+import { type I18n, negotiateLocale } from '../platform/i18n.ts';
+import { page } from '../web/layout.ts';
+import { LANG_COOKIE } from '../web/request-context.ts';
 import type { PageContext, ProviderPages } from '../oidc/provider.ts';
 
 /** Pages oidc-provider renders itself (errors, logout confirmation), in the person's language. */

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { recordEvent } from '../events/outbox.ts';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../platform/errors.ts';
 import { randomId } from '../security/secrets.ts';
 import { normalizeCpf } from './cpf.ts';
 import { claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
@@ -106,7 +106,7 @@ export function createCitizenStore(db: Db) {
       } catch (error) {
         if ((error as { code?: string }).code === '23505') {
           const constraint = String((error as { constraint?: string }).constraint ?? '');
-          throw new AppError(constraint.includes('email') ? 'register.email_taken' : 'register.cpf_taken', 409);
+          throw new AppError(constraint.includes('email') ? 'identifier.email_taken' : 'identifier.cpf_taken', 409);
         }
         throw error;
       }
@@ -191,7 +191,7 @@ export async function writeProfile(
       .where('id', '=', citizen.id)
       .execute();
   } catch (error) {
-    if ((error as { code?: string }).code === '23505') throw new AppError('register.email_taken', 409);
+    if ((error as { code?: string }).code === '23505') throw new AppError('identifier.email_taken', 409);
     throw error;
   }
   const values = Object.fromEntries(changed.map((k) => [k, changes[k] ?? null]));

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../db/database.ts';
-import { html } from '../http/html.ts';
-import type { UiFactory } from '../http/request-context.ts';
+import { html } from '../web/html.ts';
+import type { UiFactory } from '../web/request-context.ts';
 
 /** Development only: the mails Cidadela would have sent, newest first. Never registered in production. */
 export function registerDevOutboxRoutes(app: FastifyInstance, deps: { db: Db; ui: UiFactory }) {

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider, { type Configuration, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../db/database.ts';
-import { isUnavailable } from '../http/errors.ts';
+import { isUnavailable } from '../platform/errors.ts';
 import { CATALOG_CLAIMS } from '../identity/field-catalog.ts';
 import type { ServiceStore } from '../services/service-store.ts';
 import { createAdapterClass } from './adapter.ts';

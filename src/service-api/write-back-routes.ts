@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { sql } from 'kysely';
 import type { ConsentStore } from '../consent/consent-store.ts';
 import type { Db } from '../db/database.ts';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../platform/errors.ts';
 import { type CitizenStore, claimsFor, writeProfile } from '../identity/citizen-store.ts';
 import {
   ADDRESS_PARTS,

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import type { ServicesTable } from '../db/schema.ts';
-import { AppError } from '../http/errors.ts';
+import { AppError } from '../platform/errors.ts';
 import { isFieldKey } from '../identity/field-catalog.ts';
 
 export type ContractField = { key: string; required: boolean; purpose: Record<string, string> };

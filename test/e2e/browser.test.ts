@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { DEMO_SERVICES } from '../../src/demo/demo-services.ts';
-import { createI18n, type Locale, type Translate } from '../../src/http/i18n.ts';
+import { createI18n, type Locale, type Translate } from '../../src/platform/i18n.ts';
 import {
   browserProfiles,
   checkPage as check,

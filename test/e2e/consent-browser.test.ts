@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { createI18n, type Locale, type Translate } from '../../src/http/i18n.ts';
+import { createI18n, type Locale, type Translate } from '../../src/platform/i18n.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
 import {
   browserProfiles,

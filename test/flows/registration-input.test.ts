@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createCitizenStore } from '../../src/identity/citizen-store.ts';
 import { formatCpf } from '../../src/identity/cpf.ts';
-import { escapeHtml } from '../../src/http/html.ts';
-import { type Locale, loadMessages } from '../../src/http/i18n.ts';
-import { AppError } from '../../src/http/errors.ts';
+import { escapeHtml } from '../../src/web/html.ts';
+import { type Locale, loadMessages } from '../../src/platform/i18n.ts';
+import { AppError } from '../../src/platform/errors.ts';
 import {
   addService,
   authorizationRequest,
@@ -179,7 +179,7 @@ describe('registration: bad input is refused clearly, keeps what was typed, and 
         passwordHash: 'x',
         locale: 'pt-BR',
       }),
-      (e) => e instanceof AppError && e.code === 'register.email_taken' && e.status === 409,
+      (e) => e instanceof AppError && e.code === 'identifier.email_taken' && e.status === 409,
     );
     await assert.rejects(
       store.create({
@@ -192,7 +192,7 @@ describe('registration: bad input is refused clearly, keeps what was typed, and 
         passwordHash: 'x',
         locale: 'pt-BR',
       }),
-      (e) => e instanceof AppError && e.code === 'register.cpf_taken' && e.status === 409,
+      (e) => e instanceof AppError && e.code === 'identifier.cpf_taken' && e.status === 409,
     );
     assert.deepEqual(await counts(), before);
   });

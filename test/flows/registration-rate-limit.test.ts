@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { RATE_LIMITS } from '../../src/http/rate-limit.ts';
+import { RATE_LIMITS } from '../../src/platform/rate-limit.ts';
 import { addService, authorizationRequest, newCitizen, UserAgent } from '../helpers/journeys.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { formAction } from '../helpers/user-agent.ts';

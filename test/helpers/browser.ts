@@ -7,7 +7,7 @@ import {
   chromium,
   type Page,
 } from 'playwright-core';
-import type { Locale } from '../../src/http/i18n.ts';
+import type { Locale } from '../../src/platform/i18n.ts';
 
 /*
  * Real Chromium (Debian's, through playwright-core) for end-to-end tests: a launch that reaches

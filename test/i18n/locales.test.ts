@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { ADDRESS_PARTS, FIELD_CATALOG } from '../../src/identity/field-catalog.ts';
-import { LOCALES, type Messages } from '../../src/http/i18n.ts';
+import { LOCALES, type Messages } from '../../src/platform/i18n.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 

@@ -2,7 +2,7 @@ import type { ConsentContext, ConsentNeed, ConsentStore } from '../../consent/co
 import type { Db } from '../../db/database.ts';
 import { type Citizen, type CitizenStore, profileValues, writeProfile } from '../../identity/citizen-store.ts';
 import { type FieldValue, fieldDef, formValues, parseField } from '../../identity/field-catalog.ts';
-import { AppError } from '../../http/errors.ts';
+import { AppError } from '../../platform/errors.ts';
 import type { Service, ServiceStore } from '../../services/service-store.ts';
 
 export type ConsentScreen = {

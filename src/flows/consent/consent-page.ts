@@ -1,8 +1,8 @@
 import { fieldDef } from '../../identity/field-catalog.ts';
-import { html } from '../../http/html.ts';
-import { csrfField, errorSummary } from '../../http/layout.ts';
-import type { Ui } from '../../http/request-context.ts';
-import { renderTerms } from '../../services/terms-markdown.ts';
+import { html } from '../../web/html.ts';
+import { csrfField, errorSummary } from '../../web/layout.ts';
+import type { Ui } from '../../web/request-context.ts';
+import { renderTerms } from '../../web/terms-markdown.ts';
 import { displayValue, fieldInput } from '../field-inputs.ts';
 import type { ConsentScreen } from './consent-flow.ts';
 

@@ -1,6 +1,6 @@
-import { html } from '../../http/html.ts';
-import { csrfField, field } from '../../http/layout.ts';
-import type { Ui } from '../../http/request-context.ts';
+import { html } from '../../web/html.ts';
+import { csrfField, field } from '../../web/layout.ts';
+import type { Ui } from '../../web/request-context.ts';
 
 export function maskEmail(email: string): string {
   const [local = '', domain = ''] = email.split('@');

@@ -2,8 +2,8 @@ import type { Db } from '../../db/database.ts';
 import { type Citizen, type CitizenStore, writeProfile } from '../../identity/citizen-store.ts';
 import { type FieldValue, fieldDef, inputName, parseField } from '../../identity/field-catalog.ts';
 import { normalizeCpf } from '../../identity/cpf.ts';
-import { AppError } from '../../http/errors.ts';
-import type { Translate } from '../../http/i18n.ts';
+import { AppError } from '../../platform/errors.ts';
+import type { Translate } from '../../platform/i18n.ts';
 import type { EmailCodeMethod } from '../../methods/email-code/email-code.ts';
 import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
@@ -144,8 +144,8 @@ export function createRegistrationFlow(deps: {
         });
       } catch (error) {
         // Two submissions racing for the same CPF or e-mail: the second gets the same message.
-        if (error instanceof AppError && error.code === 'register.cpf_taken') return { ok: false, errors: { cpf: error.code } };
-        if (error instanceof AppError && error.code === 'register.email_taken') return { ok: false, errors: { email: error.code } };
+        if (error instanceof AppError && error.code === 'identifier.cpf_taken') return { ok: false, errors: { cpf: 'register.cpf_taken' } };
+        if (error instanceof AppError && error.code === 'identifier.email_taken') return { ok: false, errors: { email: 'register.email_taken' } };
         throw error;
       }
     },

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 import { recordEvent } from '../../events/outbox.ts';
 import { createCitizenStore, writeProfile } from '../../identity/citizen-store.ts';
-import type { Translate } from '../../http/i18n.ts';
+import type { Translate } from '../../platform/i18n.ts';
 import { enqueueMail } from '../../messaging/message-queue.ts';
 import type { Secrets } from '../../security/secrets.ts';
 import { allowResend, CODE_TTL_SECONDS, consumeCode, issueCode, openCodeFlow } from '../one-time-code.ts';

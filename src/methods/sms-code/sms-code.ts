@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 import { recordEvent } from '../../events/outbox.ts';
-import type { RateLimiter } from '../../http/rate-limit.ts';
-import type { Translate } from '../../http/i18n.ts';
+import type { RateLimiter } from '../../platform/rate-limit.ts';
+import type { Translate } from '../../platform/i18n.ts';
 import { enqueueSms } from '../../messaging/message-queue.ts';
 import type { Secrets } from '../../security/secrets.ts';
 import { allowResend, CODE_TTL_SECONDS, consumeCode, issueCode, openCodeFlow } from '../one-time-code.ts';

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Csrf } from './csrf.ts';
-import { type I18n, type Locale, negotiateLocale, type Translate } from './i18n.ts';
+import { type I18n, type Locale, negotiateLocale, type Translate } from '../platform/i18n.ts';
 import { page } from './layout.ts';
 import type { SafeHtml } from './html.ts';
 

@@ -3,13 +3,13 @@ import type { ServerResponse } from 'node:http';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Csrf } from './csrf.ts';
-import { AppError, isUnavailable } from './errors.ts';
+import { AppError, isUnavailable } from '../platform/errors.ts';
 import { html } from './html.ts';
-import { pathOnly } from './logger.ts';
-import type { Metrics } from './metrics.ts';
+import { pathOnly } from '../platform/logger.ts';
+import type { Metrics } from '../platform/metrics.ts';
 import type { UiFactory } from './request-context.ts';
 
 declare module 'fastify' {
@@ -159,50 +159,56 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
 
+  // Pages are the default surface: errors as a page in the person's language. API surfaces
+  // (web/surfaces.ts) set their own JSON error format in their encapsulated context.
   app.setErrorHandler(async (error, request, reply) => {
-    const err = error as Error & { statusCode?: number; code?: string };
-    let status: number;
-    let code: string;
-    if (err instanceof AppError) {
-      status = err.status;
-      code = err.code;
-    } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
-      status = 413;
-      code = 'error.too_large';
-    } else if (isUnavailable(err)) {
-      status = 503;
-      code = 'error.unavailable';
-      reply.header('retry-after', '5');
-    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      status = err.statusCode;
-      code = 'error.bad_request';
-    } else {
-      status = 500;
-      code = 'error.internal';
-    }
-    if (status >= 500) request.log.error({ err: { message: err.message, code: err.code, stack: err.stack } }, 'request failed');
+    const { status, code, details } = classifyError(error, request, reply);
+    // A script calling a page route with JSON still gets JSON.
     const wantsJson =
-      pathOnly(request.url).startsWith('/admin/api') ||
-      pathOnly(request.url).startsWith('/api/') ||
       (request.headers.accept ?? '').includes('application/json') ||
       (request.headers['content-type'] ?? '').includes('application/json');
-    if (wantsJson) {
-      return reply.status(status).send({
-        error: code,
-        ...(err instanceof AppError && err.details ? err.details : {}),
-      });
-    }
+    if (wantsJson) return reply.status(status).send({ error: code, ...details });
     const ui = deps.ui(request, reply);
     return ui.render(status, ui.t('error.title'), html`<p>${ui.t(code)}</p>`);
   });
 
   app.setNotFoundHandler(async (request, reply) => {
-    if (pathOnly(request.url).startsWith('/admin/api') || pathOnly(request.url).startsWith('/api/')) {
-      return reply.status(404).send({ error: 'not_found' });
-    }
     const ui = deps.ui(request, reply);
     return ui.render(404, ui.t('error.not_found_title'), html`<p>${ui.t('error.not_found')}</p><p><a href="/">${ui.t('error.home')}</a></p>`);
   });
 
   return app as unknown as FastifyInstance;
+}
+
+/**
+ * What an error means for the one who sent the request: a status and a stable code (an i18n key).
+ * Unexpected errors are logged here, once, whatever surface renders them.
+ */
+export function classifyError(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): { status: number; code: string; details: Record<string, unknown> } {
+  const err = error as Error & { statusCode?: number; code?: string };
+  let status: number;
+  let code: string;
+  if (err instanceof AppError) {
+    status = err.status;
+    code = err.code;
+  } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
+    status = 413;
+    code = 'error.too_large';
+  } else if (isUnavailable(err)) {
+    status = 503;
+    code = 'error.unavailable';
+    reply.header('retry-after', '5');
+  } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    status = err.statusCode;
+    code = 'error.bad_request';
+  } else {
+    status = 500;
+    code = 'error.internal';
+  }
+  if (status >= 500) request.log.error({ err: { message: err.message, code: err.code, stack: err.stack } }, 'request failed');
+  return { status, code, details: err instanceof AppError && err.details ? err.details : {} };
 }

@@ -1,5 +1,5 @@
 import { Marked } from 'marked';
-import { escapeHtml, type SafeHtml, trusted } from '../http/html.ts';
+import { escapeHtml, type SafeHtml, trusted } from './html.ts';
 
 /**
  * Terms of use are Markdown written by operators. Raw HTML in it is shown as text, links may only

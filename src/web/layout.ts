@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from './html.ts';
-import { LOCALES, type Locale, type Translate } from './i18n.ts';
+import { LOCALES, type Locale, type Translate } from '../platform/i18n.ts';
 
 export type PageInput = {
   t: Translate;

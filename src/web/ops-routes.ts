@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../platform/metrics.ts';
 
 /** For load balancers and the operator on call: liveness, readiness (database answers), metrics. */
 export function registerOpsRoutes(app: FastifyInstance, deps: { metrics: Metrics; ping: () => Promise<void>; draining: () => boolean }) {
