@@ -29,6 +29,7 @@ import { createCitizenStore, writeProfile } from '../src/identity/citizen-store.
 import { cpfFromBase } from '../src/identity/cpf.ts';
 import { loadSigningKeys } from '../src/oidc/keys.ts';
 import { createSecrets } from '../src/security/secrets.ts';
+import { createProviderState } from '../src/oidc/provider-state.ts';
 import { createServiceStore, type Service } from '../src/services/service-store.ts';
 import { machineInfo } from './lib/machine.ts';
 
@@ -115,9 +116,9 @@ async function main() {
       await loadSigningKeys(db, createSecrets('bench-secret-key-0123456789-abcdefghijklmnop')),
     );
     log(`seeding ${SERVICES} services and ${citizensCount} citizens, each consented to every service…`);
-    const services = createServiceStore(db);
+    const services = createServiceStore(db, { provider: createProviderState() });
     const streams = createStreamStore(db);
-    const consents = createConsentStore(db);
+    const consents = createConsentStore(db, { provider: createProviderState() });
     const citizens = createCitizenStore(db);
     const serviceList: Service[] = [];
     for (let i = 0; i < SERVICES; i++) {

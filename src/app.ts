@@ -27,6 +27,7 @@ import { createUiFactory } from './web/request-context.ts';
 import { createServer } from './web/server.ts';
 import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
 import { claimsFor, createCitizenStore } from './identity/citizen-store.ts';
+import { createCredentialStore } from './identity/credential-store.ts';
 import { createConsentStore } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
 import { createTtlCache } from './services/ttl-cache.ts';
@@ -43,6 +44,7 @@ import { pruneExpired } from './oidc/adapter.ts';
 import { loadSigningKeys, signingKeysVersion } from './oidc/keys.ts';
 import { createOidc, type OidcDeps } from './oidc/provider.ts';
 import { createOidcHolder, reloadOnNewKeys } from './oidc/provider-holder.ts';
+import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { createServiceStore } from './services/service-store.ts';
@@ -87,13 +89,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const csrf = createCsrf(secrets.cookieKeys[0]!, secure);
   const ui = createUiFactory(i18n, csrf, secure);
 
+  // The only way identity, consent and services change what the provider stores.
+  const providerState = createProviderState();
   const citizens = createCitizenStore(db);
-  const services = createServiceStore(db);
+  const credentials = createCredentialStore(db);
+  const services = createServiceStore(db, { provider: providerState });
   const hasher = createPasswordHasher();
   const policy = createPasswordPolicy();
   const throttle = createLoginThrottle(db);
   const emailCode = createEmailCodeMethod({ db, secrets });
-  const login = createLoginFlow({ citizens, hasher, throttle, secrets, metrics: metrics.login });
+  const login = createLoginFlow({ citizens, credentials, hasher, throttle, secrets, metrics: metrics.login });
   const registration = createRegistrationFlow({ db, citizens, hasher, policy, emailCode });
 
   const transport =
@@ -112,7 +117,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
   });
 
-  const consents = createConsentStore(db);
+  const consents = createConsentStore(db, { provider: providerState });
   const consent = createConsentFlow({ db, citizens, services, consents });
   // Hot paths (every token, userinfo and authorization) read services through a short cache;
   // a change made on another server copy is seen within SERVICE_CACHE_MS.

@@ -6,6 +6,7 @@ import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrator.ts';
 import { rotateSigningKeys } from './oidc/keys.ts';
 import { createSecrets } from './security/secrets.ts';
+import { createProviderState } from './oidc/provider-state.ts';
 import { createServiceStore } from './services/service-store.ts';
 
 const USAGE = `cidadela <command>
@@ -75,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
         return rest[0] ? 0 : 2;
       }
       if (QUEUE_COMMANDS.has(rest[0])) return withDatabase(({ db }, config) => queueCommand(rest, db, config, console));
-      return withDatabase(({ db }) => serviceCommand(rest, createServiceStore(db), console));
+      return withDatabase(({ db }) => serviceCommand(rest, createServiceStore(db, { provider: createProviderState() }), console));
     case 'citizen':
       if (!rest[0] || rest[0] === '--help' || rest[0] === 'help') {
         console.log(CITIZEN_USAGE);

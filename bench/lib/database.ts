@@ -8,6 +8,7 @@ import { type DatabaseHandle, openDatabase } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrator.ts';
 import { cpfFromBase } from '../../src/identity/cpf.ts';
 import { randomId } from '../../src/security/secrets.ts';
+import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
 
 export const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -93,8 +94,9 @@ export function seededCitizen(index: number): SeededCitizen {
 }
 
 /**
- * Migrates and seeds `count` active citizens with verified e-mail (and the finished e-mail
- * confirmation flow each registration leaves behind), all with the same argon2id hash
+ * Migrates and seeds `count` active citizens with verified e-mail, their identifiers and password
+ * credential (and the finished e-mail confirmation flow each registration leaves behind), all with
+ * the same argon2id hash
  * (computed once by the caller with the real hasher: hashing 100,000 passwords one by one would
  * take about half an hour on two cores). Multi-row INSERT … SELECT FROM unnest(…), 5,000 rows a
  * statement.
@@ -120,11 +122,18 @@ export async function seedCitizens(
       names.push(`Cidadã de Teste ${i}`);
       uids.push(randomId(16));
     }
-    await sql`insert into citizens (id, cpf, email, email_verified, name, birthdate, password_hash, locale)
-      select id, cpf, email, true, name, date '1985-06-15', ${passwordHash}, 'pt-BR'
+    await sql`insert into citizens (id, cpf, email, email_verified, name, birthdate, locale)
+      select id, cpf, email, true, name, date '1985-06-15', 'pt-BR'
       from unnest(${ids}::text[], ${cpfs}::text[], ${emails}::text[], ${names}::text[]) as t(id, cpf, email, name)`.execute(
       db,
     );
+    // What the identity store writes beside each citizen: its identifiers and its password.
+    await sql`insert into identifiers (citizen_id, kind, value, verified, verified_at)
+      select id, 'cpf', cpf, false, null from unnest(${ids}::text[], ${cpfs}::text[]) as t(id, cpf)
+      union all
+      select id, 'email', email, true, now() from unnest(${ids}::text[], ${emails}::text[]) as t(id, email)`.execute(db);
+    await sql`insert into credentials (id, citizen_id, type, secret)
+      select id || '-p', id, 'password', ${passwordHash} from unnest(${ids}::text[]) as t(id)`.execute(db);
     // Each of them registered through an e-mail confirmation, whose flow row stays behind.
     await sql`insert into flows (id, kind, state, citizen_id, interaction_uid, data, expires_at, created_at, updated_at)
       select id || '-f', 'email_verification', 'done', id, uid, '{}', now() - interval '30 days',
@@ -136,7 +145,7 @@ export async function seedCitizens(
 
 /** Registers the bench's service through the service store, as an operator would. */
 export async function addBenchService(handle: DatabaseHandle, redirectUri: string) {
-  const { service, clientSecret } = await createServiceStore(handle.db).add({
+  const { service, clientSecret } = await createServiceStore(handle.db, { provider: createProviderState() }).add({
     name: 'Serviço de carga',
     description: 'Benchmark service (bench/run.ts)',
     redirectUris: [redirectUri],

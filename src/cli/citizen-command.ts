@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Db } from '../db/database.ts';
-import { createAccountLifecycle } from '../identity/account-lifecycle.ts';
 import { createCitizenStore } from '../identity/citizen-store.ts';
+import { createAccountActions } from '../personal-data.ts';
 
 export const CITIZEN_USAGE = `cidadela citizen <command> <id-or-cpf>
 
@@ -10,7 +10,7 @@ export const CITIZEN_USAGE = `cidadela citizen <command> <id-or-cpf>
   delete  <id-or-cpf> --yes  purges the personal data (irreversible; a tombstone keeps the id);
                              services receive account-purged
 
-  <id-or-cpf>: the citizen's id (the OIDC sub), CPF or e-mail`;
+  <id-or-cpf>: the citizen's id (the OIDC sub), CPF, e-mail or mobile number (+country)`;
 
 type Out = { log(line: string): void; error(line: string): void };
 
@@ -36,7 +36,7 @@ export async function citizenCommand(args: string[], db: Db, out: Out): Promise<
     out.error('error: no such citizen');
     return 1;
   }
-  const lifecycle = createAccountLifecycle(db);
+  const lifecycle = createAccountActions(db);
   if (command === 'delete' && !parsed.values.yes) {
     out.error(`deleting purges the personal data of ${citizen.id} and cannot be undone; repeat with --yes`);
     return 2;

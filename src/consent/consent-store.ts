@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { recordEvent } from '../events/outbox.ts';
+import type { Eraser } from '../platform/erasure.ts';
 import type { Service } from '../services/service-store.ts';
 
 export type CurrentConsent = {
@@ -53,12 +53,19 @@ export function consentNeed(service: Service, current: CurrentConsent | undefine
   return { needed: false, current };
 }
 
+/** What consent needs from the provider's storage (oidc/provider-state.ts implements it). */
+export type ProviderGrants = {
+  /** Removes the account's grants and the tokens and codes issued under them: for one service, or all. */
+  revokeGrants(trx: Db, accountId: string, clientId?: string): Promise<void>;
+};
+
 /**
  * LGPD evidence: every consent and revocation is a new row in `consents` (the table refuses
  * updates and deletes); `consent_current` holds the live one per citizen and service, written in
  * the same transaction.
  */
-export function createConsentStore(db: Db) {
+export function createConsentStore(db: Db, deps: { provider: ProviderGrants }) {
+  const { provider } = deps;
   async function current(citizenId: string, clientId: string, trx: Db = db): Promise<CurrentConsent | undefined> {
     const row = await trx
       .selectFrom('consent_current')
@@ -170,12 +177,7 @@ export function createConsentStore(db: Db) {
         .where('citizen_id', '=', input.citizenId)
         .where('client_id', '=', input.clientId)
         .execute();
-      await trx
-        .deleteFrom('oidc_payloads')
-        .where('model', 'in', ['Grant', 'AccessToken', 'RefreshToken', 'AuthorizationCode'])
-        .where(sql<string>`payload->>'accountId'`, '=', input.citizenId)
-        .where(sql<string>`payload->>'clientId'`, '=', input.clientId)
-        .execute();
+      await provider.revokeGrants(trx, input.citizenId, input.clientId);
       return true;
     },
 
@@ -234,3 +236,19 @@ export function createConsentStore(db: Db) {
 }
 
 export type ConsentStore = ReturnType<typeof createConsentStore>;
+
+/**
+ * The live consents go with the account (the services are told by the purge event). The records
+ * stay: they are the evidence of what the citizen accepted, and the table refuses changes.
+ */
+export const consentEraser: Eraser = {
+  name: 'consent',
+  erases: { consent_current: 'deleted' },
+  retains: {
+    consents:
+      'evidence of each consent and revocation, kept for the city to prove the lawful basis of what it shared (LGPD art. 8 §2, art. 16 I); append-only by trigger',
+  },
+  async erase(trx, citizenId) {
+    await trx.deleteFrom('consent_current').where('citizen_id', '=', citizenId).execute();
+  },
+};

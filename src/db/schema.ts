@@ -13,7 +13,6 @@ export interface CitizensTable {
   birthdate: ColumnType<string | null, string | null | undefined, string | null>;
   phone_number: string | null;
   phone_number_verified: Generated<boolean>;
-  password_hash: string | null;
   status: Generated<'active' | 'disabled' | 'deleted'>;
   locale: string | null;
   profile: ColumnType<Record<string, unknown>, string | undefined, string>;
@@ -46,6 +45,35 @@ export interface OidcPayloadsTable {
   uid: string | null;
   expires_at: NullableTimestamp;
   consumed_at: NullableTimestamp;
+  /** The account and the service a row belongs to, copied out of the payload by the adapter. */
+  account_id: ColumnType<string | null, string | null | undefined, string | null>;
+  client_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export type IdentifierKind = 'cpf' | 'email' | 'phone';
+
+export interface IdentifiersTable {
+  id: Generated<string>;
+  citizen_id: string;
+  kind: IdentifierKind;
+  value: string;
+  verified: Generated<boolean>;
+  verified_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export type CredentialType = 'password' | 'totp' | 'passkey' | 'secret_question' | 'recovery_codes' | 'certificate';
+
+export interface CredentialsTable {
+  id: string;
+  citizen_id: string;
+  type: CredentialType;
+  secret: string | null;
+  data: ColumnType<Record<string, unknown>, string | undefined, string>;
+  version: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_used_at: NullableTimestamp;
 }
 
 export interface SigningKeysTable {
@@ -190,6 +218,8 @@ export interface Database {
   consents: ConsentsTable;
   consent_current: ConsentCurrentTable;
   citizens: CitizensTable;
+  identifiers: IdentifiersTable;
+  credentials: CredentialsTable;
   services: ServicesTable;
   oidc_payloads: OidcPayloadsTable;
   signing_keys: SigningKeysTable;

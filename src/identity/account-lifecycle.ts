@@ -1,27 +1,15 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { consentedServices, recordEvent } from '../events/outbox.ts';
-import { CLAIMS_CHANGE } from '../events/set-format.ts';
+import { type Eraser, eraseCitizen } from '../platform/erasure.ts';
 
 export type LifecycleResult = 'done' | 'unchanged' | 'not_found';
 
-const ACCOUNT_MODELS = [
-  'Session',
-  'Grant',
-  'AccessToken',
-  'RefreshToken',
-  'AuthorizationCode',
-  'Interaction',
-];
-
-/** Ends every session, grant and token the provider holds for the account. */
-async function endSessions(trx: Db, citizenId: string): Promise<void> {
-  await trx
-    .deleteFrom('oidc_payloads')
-    .where('model', 'in', ACCOUNT_MODELS)
-    .where(sql<string>`payload->>'accountId'`, '=', citizenId)
-    .execute();
-}
+/** What the lifecycle needs from the provider's storage (oidc/provider-state.ts implements it). */
+export type AccountSessions = {
+  /** Ends the account's sessions, grants, tokens, codes and interactions, in the caller's transaction. */
+  endAccountSessions(trx: Db, accountId: string): Promise<void>;
+};
 
 async function lockStatus(trx: Db, citizenId: string) {
   return trx
@@ -37,7 +25,13 @@ async function lockStatus(trx: Db, citizenId: string) {
  * again, or delete it (personal data purged, a tombstone row kept so its `sub` is never reused).
  * Each writes the event the consented services receive, in the same transaction.
  */
-export function createAccountLifecycle(db: Db) {
+export function createAccountLifecycle(deps: {
+  db: Db;
+  provider: AccountSessions;
+  /** Every module's eraser, in the order they run (src/personal-data.ts). */
+  erasers: readonly Eraser[];
+}) {
+  const { db, provider, erasers } = deps;
   return {
     async disable(citizenId: string): Promise<LifecycleResult> {
       return db.transaction().execute(async (trx) => {
@@ -49,7 +43,7 @@ export function createAccountLifecycle(db: Db) {
           .set({ status: 'disabled', updated_at: sql<Date>`now()` })
           .where('id', '=', citizenId)
           .execute();
-        await endSessions(trx, citizenId);
+        await provider.endAccountSessions(trx, citizenId);
         await recordEvent(trx, {
           type: 'account.disabled',
           citizenId,
@@ -79,58 +73,22 @@ export function createAccountLifecycle(db: Db) {
     },
 
     /**
-     * Purges the citizen's personal data: identifiers, profile, credentials, sessions, live consents,
-     * and the claim values still held in the event queues. What stays: the row with its id (status
-     * `deleted`), and the consent records, which are the evidence LGPD asks the city to keep.
+     * Purges the citizen's personal data: every module's eraser runs (identifiers, profile,
+     * credentials, sessions, live consents, codes, claim values still held in the event queues, ...).
+     * What stays: the row with its id (status `deleted`), and what a module retains by law (the
+     * consent records, the evidence LGPD asks the city to keep).
      */
     async purge(citizenId: string): Promise<LifecycleResult> {
       return db.transaction().execute(async (trx) => {
         const row = await lockStatus(trx, citizenId);
         if (!row) return 'not_found';
         if (row.status === 'deleted') return 'unchanged';
+        // Asked before the consents are erased: they are who must learn of the deletion.
         const consented = await consentedServices(trx, citizenId);
-        // Claim values waiting in the queues are personal data too: undelivered ones are dropped
-        // (the purge event supersedes them), delivered ones lose their payload (no replay of them).
-        await trx
-          .deleteFrom('event_deliveries')
-          .where('citizen_id', '=', citizenId)
-          .where('event_type', '=', CLAIMS_CHANGE)
-          .where('status', '=', 'pending')
-          .execute();
-        await trx
-          .updateTable('event_deliveries')
-          .set({ payload: null })
-          .where('citizen_id', '=', citizenId)
-          .where('event_type', '=', CLAIMS_CHANGE)
-          .execute();
-        await trx
-          .updateTable('events')
-          .set({ data: '{}', fanned_out_at: sql<Date>`coalesce(fanned_out_at, now())` })
-          .where('citizen_id', '=', citizenId)
-          .where('type', 'in', ['profile.changed', 'email.verified', 'phone.verified'])
-          .execute();
-        await trx.deleteFrom('consent_current').where('citizen_id', '=', citizenId).execute();
-        await trx.deleteFrom('flows').where('citizen_id', '=', citizenId).execute();
-        await trx.deleteFrom('login_throttle').where('key', '=', `citizen:${citizenId}`).execute();
-        await endSessions(trx, citizenId);
+        await eraseCitizen(trx, erasers, citizenId);
         await trx
           .updateTable('citizens')
-          .set({
-            status: 'deleted',
-            cpf: null,
-            email: `${citizenId}@deleted.invalid`,
-            email_verified: false,
-            name: '',
-            social_name: null,
-            birthdate: null,
-            phone_number: null,
-            phone_number_verified: false,
-            password_hash: null,
-            locale: null,
-            profile: '{}',
-            deleted_at: sql<Date>`now()`,
-            updated_at: sql<Date>`now()`,
-          })
+          .set({ status: 'deleted', deleted_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
           .where('id', '=', citizenId)
           .execute();
         await recordEvent(trx, { type: 'account.purged', citizenId, audience: consented });

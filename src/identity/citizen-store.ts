@@ -2,10 +2,29 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { recordEvent } from '../events/outbox.ts';
 import { AppError } from '../platform/errors.ts';
+import type { Eraser } from '../platform/erasure.ts';
 import { randomId } from '../security/secrets.ts';
-import { normalizeCpf } from './cpf.ts';
+import { createCredentialStore } from './credential-store.ts';
 import { claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
+import {
+  addIdentifier,
+  findHolder,
+  type Identifier,
+  type IdentifierKey,
+  type IdentifierKind,
+  identifierKeys,
+  identifierTaken,
+  listIdentifiers,
+  markIdentifierVerified,
+  replacePrimaryIdentifier,
+  takenKinds,
+} from './identifiers.ts';
+import type { CountryCode } from './phone.ts';
 
+/**
+ * A citizen's profile. `cpf`, `email` and `phoneNumber` are the primary values (the claims); every
+ * identifier the citizen can be found by, these included, is in `identifiers` (decision 9).
+ */
 export type Citizen = {
   id: string;
   cpf: string | null;
@@ -16,7 +35,6 @@ export type Citizen = {
   birthdate: string | null;
   phoneNumber: string | null;
   phoneNumberVerified: boolean;
-  passwordHash: string | null;
   status: 'active' | 'disabled' | 'deleted';
   locale: string | null;
   /** Catalog fields without a column of their own, by catalog key. */
@@ -24,13 +42,16 @@ export type Citizen = {
 };
 
 export type NewCitizen = {
-  cpf: string;
+  /** Digits; none for a foreigner. */
+  cpf?: string | null;
   email: string;
   name: string;
   socialName: string | null;
   birthdate: string;
+  /** E.164. */
   phoneNumber: string | null;
-  passwordHash: string;
+  /** The argon2id hash, kept as the citizen's password credential. */
+  passwordHash?: string | null;
   locale: string | null;
 };
 
@@ -45,11 +66,15 @@ function toCitizen(r: Record<string, unknown>): Citizen {
     birthdate: r.birthdate as string | null,
     phoneNumber: r.phone_number as string | null,
     phoneNumberVerified: r.phone_number_verified as boolean,
-    passwordHash: r.password_hash as string | null,
     status: r.status as Citizen['status'],
     locale: r.locale as string | null,
     profile: (r.profile as Record<string, unknown> | undefined) ?? {},
   };
+}
+
+/** Runs `fn` in the caller's transaction, or in a new one when `db` is not one. */
+function inTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db) : db.transaction().execute(fn);
 }
 
 export function createCitizenStore(db: Db) {
@@ -59,69 +84,112 @@ export function createCitizenStore(db: Db) {
       return row ? toCitizen(row) : undefined;
     },
 
-    /** CPF (any punctuation) or e-mail (any case). */
-    async findByIdentifier(identifier: string): Promise<Citizen | undefined> {
-      const value = identifier.trim();
-      if (!value) return undefined;
-      const cpf = normalizeCpf(value);
-      const query = db.selectFrom('citizens').selectAll();
-      const row = cpf
-        ? await query.where('cpf', '=', cpf).executeTakeFirst()
-        : value.includes('@')
-          ? await query.where(sql`lower(email)`, '=', value.toLowerCase()).executeTakeFirst()
-          : undefined;
-      return row ? toCitizen(row) : undefined;
+    /**
+     * By any identifier: a CPF in any punctuation, an e-mail in any case, a proven mobile number in
+     * the international form, or in the national form of `country` when the caller names one.
+     */
+    async findByIdentifier(identifier: string, options: { country?: CountryCode | null } = {}): Promise<Citizen | undefined> {
+      const holder = await findHolder(db, identifierKeys(identifier, options));
+      return holder ? this.findById(holder) : undefined;
     },
 
-    async taken(cpf: string, email: string): Promise<{ cpf: boolean; email: boolean }> {
-      const rows = await db
-        .selectFrom('citizens')
-        .select(['cpf', 'email'])
-        .where((eb) => eb.or([eb('cpf', '=', cpf), eb(sql`lower(email)`, '=', email.toLowerCase())]))
-        .execute();
-      return {
-        cpf: rows.some((r) => r.cpf === cpf),
-        email: rows.some((r) => r.email.toLowerCase() === email.toLowerCase()),
-      };
+    /** Whether a CPF or an e-mail is someone's already ('' or null: not asked). */
+    async taken(cpf: string | null, email: string | null): Promise<{ cpf: boolean; email: boolean }> {
+      const keys: IdentifierKey[] = [];
+      if (cpf) keys.push({ kind: 'cpf', value: cpf });
+      if (email) keys.push({ kind: 'email', value: email });
+      const kinds = await takenKinds(db, keys);
+      return { cpf: kinds.has('cpf'), email: kinds.has('email') };
     },
 
+    /**
+     * Creates the citizen with their identifiers and password in one transaction (the caller's, if
+     * given). `identifier.cpf_taken` / `identifier.email_taken` when another citizen holds one.
+     */
     async create(input: NewCitizen, trx: Db = db): Promise<Citizen> {
-      try {
-        const row = await trx
-          .insertInto('citizens')
-          .values({
-            id: randomId(18),
-            cpf: input.cpf,
-            email: input.email,
-            name: input.name,
-            social_name: input.socialName,
-            birthdate: input.birthdate,
-            phone_number: input.phoneNumber,
-            password_hash: input.passwordHash,
-            locale: input.locale,
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        return toCitizen(row);
-      } catch (error) {
-        if ((error as { code?: string }).code === '23505') {
-          const constraint = String((error as { constraint?: string }).constraint ?? '');
-          throw new AppError(constraint.includes('email') ? 'identifier.email_taken' : 'identifier.cpf_taken', 409);
+      return inTransaction(trx, async (t) => {
+        try {
+          const row = await t
+            .insertInto('citizens')
+            .values({
+              id: randomId(18),
+              cpf: input.cpf ?? null,
+              email: input.email,
+              name: input.name,
+              social_name: input.socialName,
+              birthdate: input.birthdate,
+              phone_number: input.phoneNumber,
+              locale: input.locale,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          const citizen = toCitizen(row);
+          if (citizen.cpf) await addIdentifier(t, citizen.id, { kind: 'cpf', value: citizen.cpf });
+          await addIdentifier(t, citizen.id, { kind: 'email', value: citizen.email });
+          if (citizen.phoneNumber) await addIdentifier(t, citizen.id, { kind: 'phone', value: citizen.phoneNumber });
+          if (input.passwordHash) await createCredentialStore(t).set(citizen.id, 'password', { secret: input.passwordHash }, t);
+          return citizen;
+        } catch (error) {
+          throw identifierTaken(error) ?? error;
         }
-        throw error;
-      }
+      });
     },
 
-    async markEmailVerified(id: string, trx: Db = db): Promise<void> {
-      await trx
-        .updateTable('citizens')
-        .set({ email_verified: true, updated_at: sql<Date>`now()` })
-        .where('id', '=', id)
-        .execute();
+    /**
+     * Marks the citizen's e-mail proven (only if it is still `email`, when given); returns whether
+     * it changed, so the caller tells the services once.
+     */
+    async markEmailVerified(id: string, trx: Db = db, email?: string): Promise<boolean> {
+      return inTransaction(trx, async (t) => {
+        let update = t
+          .updateTable('citizens')
+          .set({ email_verified: true, updated_at: sql<Date>`now()` })
+          .where('id', '=', id)
+          .where('email_verified', '=', false);
+        if (email !== undefined) update = update.where('email', '=', email);
+        const row = await update.returning('email').executeTakeFirst();
+        if (!row) return false;
+        await markIdentifierVerified(t, id, { kind: 'email', value: row.email });
+        return true;
+      });
     },
 
-    async setPasswordHash(id: string, hash: string): Promise<void> {
-      await db.updateTable('citizens').set({ password_hash: hash, updated_at: sql<Date>`now()` }).where('id', '=', id).execute();
+    /**
+     * Marks the citizen's mobile number proven, if it is still `phone`. A number proven by another
+     * account is refused (`taken`): it signs that account in, and stays with it until it is
+     * removed there.
+     */
+    async markPhoneVerified(id: string, phone: string, trx: Db = db): Promise<'verified' | 'unchanged' | 'taken'> {
+      return inTransaction(trx, async (t) => {
+        if ((await takenKinds(t, [{ kind: 'phone', value: phone }], id)).has('phone')) return 'taken';
+        const updated = await t
+          .updateTable('citizens')
+          .set({ phone_number_verified: true, updated_at: sql<Date>`now()` })
+          .where('id', '=', id)
+          .where('phone_number', '=', phone)
+          .where('phone_number_verified', '=', false)
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) === 0) return 'unchanged';
+        try {
+          await markIdentifierVerified(t, id, { kind: 'phone', value: phone });
+        } catch (error) {
+          throw identifierTaken(error) ?? error;
+        }
+        return 'verified';
+      });
+    },
+
+    /** Every identifier the citizen can be found by, the primary ones included. */
+    async identifiers(id: string, trx: Db = db): Promise<Identifier[]> {
+      return listIdentifiers(trx, id);
+    },
+
+    /**
+     * Adds an identifier beside the primary ones (a second e-mail, a second mobile);
+     * `identifier.<kind>_taken` when another citizen holds it.
+     */
+    async addIdentifier(id: string, key: IdentifierKey & { verified?: boolean }, trx: Db = db): Promise<void> {
+      await addIdentifier(trx, id, key);
     },
   };
 }
@@ -146,6 +214,13 @@ const COLUMN_NAMES: Record<string, string> = {
   phone_number: 'phone_number',
   locale: 'locale',
 };
+
+/** Catalog fields whose value is also an identifier of the citizen. */
+const PRIMARY_IDENTIFIERS: [string, IdentifierKind][] = [
+  ['cpf', 'cpf'],
+  ['email', 'email'],
+  ['phone_number', 'phone'],
+];
 
 /** The citizen's current value of each catalog field they have. */
 export function profileValues(c: Citizen): Record<string, FieldValue> {
@@ -190,9 +265,14 @@ export async function writeProfile(
       .set({ ...(columns as object), profile: JSON.stringify(profile), updated_at: sql<Date>`now()` })
       .where('id', '=', citizen.id)
       .execute();
+    // The primary values are identifiers too: the old one goes, the new one is not yet proven.
+    for (const [key, kind] of PRIMARY_IDENTIFIERS) {
+      if (!changed.includes(key)) continue;
+      const previous = citizen[COLUMNS[key]!] as string | null;
+      await replacePrimaryIdentifier(trx, citizen.id, kind, previous, (changes[key] as string | null) ?? null);
+    }
   } catch (error) {
-    if ((error as { code?: string }).code === '23505') throw new AppError('identifier.email_taken', 409);
-    throw error;
+    throw identifierTaken(error) ?? error;
   }
   const values = Object.fromEntries(changed.map((k) => [k, changes[k] ?? null]));
   await recordEvent(trx, { type: 'profile.changed', citizenId: citizen.id, values, originClientId: origin.clientId ?? null });
@@ -213,3 +293,31 @@ export function claimsFor(c: Citizen, fields: Iterable<string>): Record<string, 
   }
   return out;
 }
+
+/**
+ * Blanks the account row: it stays as a tombstone (its id, the OIDC `sub`, is never given to anyone
+ * else), with nothing left that says who it was.
+ */
+export const profileEraser: Eraser = {
+  name: 'identity/profile',
+  erases: { citizens: 'blanked' },
+  async erase(trx, citizenId) {
+    await trx
+      .updateTable('citizens')
+      .set({
+        cpf: null,
+        email: `${citizenId}@deleted.invalid`,
+        email_verified: false,
+        name: '',
+        social_name: null,
+        birthdate: null,
+        phone_number: null,
+        phone_number_verified: false,
+        locale: null,
+        profile: '{}',
+        updated_at: sql<Date>`now()`,
+      })
+      .where('id', '=', citizenId)
+      .execute();
+  },
+};

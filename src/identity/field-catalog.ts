@@ -195,7 +195,8 @@ export function parseField(def: FieldDef, form: Record<string, unknown>): ParseR
     case 'email':
       return isEmail(raw) ? { ok: true, value: raw } : invalid();
     case 'phone': {
-      const phone = normalizePhone(raw);
+      // Pages of a Brazilian city: a number typed without +country is Brazilian.
+      const phone = normalizePhone(raw, 'BR');
       return phone ? { ok: true, value: phone } : invalid();
     }
     case 'cpf': {

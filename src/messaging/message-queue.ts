@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
+import type { Eraser } from '../platform/erasure.ts';
 
 export type OutgoingMail = { to: string; subject: string; text: string; html?: string };
 
@@ -161,3 +162,34 @@ export function createMessageDispatcher(opts: {
     },
   };
 }
+
+/**
+ * Mail and SMS to the citizen's addresses, sent or not: an address and a subject are personal data,
+ * and a code still waiting would reach an account that no longer exists. Runs before the
+ * identifiers are erased: it reads them.
+ */
+export const messagesEraser: Eraser = {
+  name: 'messaging',
+  erases: { messages: 'deleted' },
+  async erase(trx, citizenId) {
+    const addresses = trx
+      .selectFrom('identifiers')
+      .select(sql<string>`lower(value)`.as('address'))
+      .where('citizen_id', '=', citizenId)
+      .where('kind', 'in', ['email', 'phone'])
+      .union(
+        trx
+          .selectFrom('citizens')
+          .select(sql<string>`lower(email)`.as('address'))
+          .where('id', '=', citizenId),
+      )
+      .union(
+        trx
+          .selectFrom('citizens')
+          .select(sql<string>`phone_number`.as('address'))
+          .where('id', '=', citizenId)
+          .where('phone_number', 'is not', null),
+      );
+    await trx.deleteFrom('messages').where(sql`lower(recipient)`, 'in', addresses).execute();
+  },
+};

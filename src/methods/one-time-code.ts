@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
+import type { Eraser } from '../platform/erasure.ts';
 import { randomId, safeEqual, sixDigitCode } from '../security/secrets.ts';
 
 /**
@@ -109,3 +110,12 @@ export async function allowResend(
   await trx.updateTable('flows').set({ data: JSON.stringify(next) }).where('id', '=', flowId).execute();
   return { ok: true, data: next };
 }
+
+/** Code flows hold the address a code went to: they go with the account. */
+export const codeFlowsEraser: Eraser = {
+  name: 'methods/one-time-code',
+  erases: { flows: 'deleted' },
+  async erase(trx, citizenId) {
+    await trx.deleteFrom('flows').where('citizen_id', '=', citizenId).execute();
+  },
+};

@@ -4,14 +4,32 @@ import type { Db } from '../db/database.ts';
 /**
  * oidc-provider's storage, one table for every model (Session, Interaction, AuthorizationCode,
  * AccessToken, RefreshToken, Grant, ...). Because all state is here, any copy of the server can
- * answer any request. Clients are not stored here: they come from `services` (see clients.ts).
+ * answer any request. Clients are not stored here: they come from `services` (the `findClient`
+ * that provider.ts passes). The rest of the code changes these rows only through provider-state.ts.
  */
 type Payload = Record<string, unknown> & {
   grantId?: string;
   userCode?: string;
   uid?: string;
   consumed?: number;
+  accountId?: string;
+  clientId?: string;
+  /** Interactions: the session they started in, the login they ended with, the request. */
+  session?: { accountId?: string };
+  result?: { login?: { accountId?: string } };
+  params?: { client_id?: unknown };
 };
+
+/**
+ * The account and the service a row belongs to, as columns, so that provider-state.ts ends an
+ * account's sessions or a service's grants by index. Tokens, codes, grants and sessions carry
+ * them at the top; an interaction in its session, its result and its request.
+ */
+function owners(payload: Payload): [string | null, string | null] {
+  const account = payload.accountId ?? payload.session?.accountId ?? payload.result?.login?.accountId ?? null;
+  const client = payload.clientId ?? (typeof payload.params?.client_id === 'string' ? payload.params.client_id : null);
+  return [account, client];
+}
 
 export type AdapterClass = new (model: string) => {
   upsert(id: string, payload: Payload, expiresIn?: number): Promise<void>;
@@ -30,10 +48,11 @@ export type AdapterClass = new (model: string) => {
  */
 const live = '(expires_at is null or expires_at > now())';
 const SQL = {
-  upsert: `insert into oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
-    values ($1, $2, $3, $4, $5, $6, $7, null)
+  upsert: `insert into oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at, account_id, client_id)
+    values ($1, $2, $3, $4, $5, $6, $7, null, $8, $9)
     on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
-      user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
+      user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at,
+      account_id = excluded.account_id, client_id = excluded.client_id`,
   findBy: {
     id: `select payload, consumed_at from oidc_payloads where model = $1 and id = $2 and ${live}`,
     user_code: `select payload, consumed_at from oidc_payloads where model = $1 and user_code = $2 and ${live}`,
@@ -66,6 +85,7 @@ export function createAdapterClass(
         payload.userCode ?? null,
         payload.uid ?? null,
         expiresAt,
+        ...owners(payload),
       ]);
     }
 

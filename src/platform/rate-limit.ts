@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
+import type { Eraser } from './erasure.ts';
 
 export type RateLimitRule = { name: string; limit: number; windowSeconds: number };
 
@@ -37,3 +38,18 @@ export function createRateLimiter(db: Db) {
 }
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
+
+/**
+ * Counters kept per citizen (codes sent to the account) are named by its id: they go with it.
+ * Matched by the key's ending so that a rule added later is covered without being listed here.
+ */
+export const rateLimitsEraser: Eraser = {
+  name: 'platform/rate-limit',
+  erases: { rate_limits: 'deleted' },
+  async erase(trx, citizenId) {
+    await trx
+      .deleteFrom('rate_limits')
+      .where(sql<string>`right(key, ${citizenId.length + 1})`, '=', `:${citizenId}`)
+      .execute();
+  },
+};

@@ -158,7 +158,14 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   return parsed.data;
 }
 
-export function createServiceStore(db: Db) {
+/** What the service store needs from the provider's storage (oidc/provider-state.ts implements it). */
+export type ProviderClients = {
+  /** Forgets everything the provider holds for a service (its grants, tokens, codes, interactions). */
+  forgetClient(trx: Db, clientId: string): Promise<void>;
+};
+
+export function createServiceStore(db: Db, deps: { provider: ProviderClients }) {
+  const { provider } = deps;
   async function contract(clientId: string, trx: Db = db): Promise<ContractField[]> {
     const rows = await trx
       .selectFrom('service_fields')
@@ -332,12 +339,11 @@ export function createServiceStore(db: Db) {
     },
 
     async remove(clientId: string): Promise<void> {
-      const result = await db.deleteFrom('services').where('client_id', '=', clientId).executeTakeFirst();
-      if (Number(result.numDeletedRows) === 0) throw new AppError('service.not_found', 404);
-      await db
-        .deleteFrom('oidc_payloads')
-        .where(sql<boolean>`payload->>'clientId' = ${clientId}`)
-        .execute();
+      await db.transaction().execute(async (trx) => {
+        const result = await trx.deleteFrom('services').where('client_id', '=', clientId).executeTakeFirst();
+        if (Number(result.numDeletedRows) === 0) throw new AppError('service.not_found', 404);
+        await provider.forgetClient(trx, clientId);
+      });
     },
 
     /**

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
+import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
 import { seedCitizen } from '../helpers/citizens.ts';
 import { answerConsent, authorizationRequest, exchange, type TestService } from '../helpers/journeys.ts';
@@ -76,7 +77,7 @@ describe('two server processes on one PostgreSQL database', { skip }, () => {
 
   async function newService(name: string) {
     const redirectUri = `http://127.0.0.1:9/${name}/cb`;
-    const { service, clientSecret } = await createServiceStore(database.db).add({
+    const { service, clientSecret } = await createServiceStore(database.db, { provider: createProviderState() }).add({
       name,
       redirectUris: [redirectUri],
       termsMarkdown: `# Termos de ${name}`,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import * as client from 'openid-client';
+import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
 import {
   addService,
@@ -165,7 +166,7 @@ describe('services declare the data they consume; consent and registration adapt
     assert.equal(direct.status, 303, 'no consent asked while nothing changed');
     schoolRefresh = (await exchange(school, a1, direct.url)).refresh_token!;
 
-    const store = createServiceStore(app.db.db);
+    const store = createServiceStore(app.db.db, { provider: createProviderState() });
     await store.update(school.clientId, { termsMarkdown: '# Termos v2\n\nAgora com <script>alert(1)</script> e **novidades**.' });
     const history = await store.termsHistory(school.clientId);
     assert.deepEqual(history.map((h) => h.version), [2, 1]);
@@ -187,7 +188,7 @@ describe('services declare the data they consume; consent and registration adapt
   });
 
   test('a field added to the contract asks again, marked as new', async () => {
-    await createServiceStore(app.db.db).update(health.clientId, {
+    await createServiceStore(app.db.db, { provider: createProviderState() }).update(health.clientId, {
       fields: [
         { key: 'birthdate', required: true, purpose: 'para a carteira de vacinação' },
         { key: 'email', required: false, purpose: 'para lembrar das consultas' },
@@ -240,7 +241,7 @@ describe('services declare the data they consume; consent and registration adapt
   });
 
   test('contracts refuse unknown fields and over-long purposes; the admin API says which', async () => {
-    const store = createServiceStore(app.db.db);
+    const store = createServiceStore(app.db.db, { provider: createProviderState() });
     await assert.rejects(store.update(school.clientId, { fields: [{ key: 'blood_type', required: true, purpose: 'x'.repeat(10) }] }), (e: { code?: string }) => e.code === 'service.invalid');
     await assert.rejects(store.update(school.clientId, { fields: [{ key: 'name', required: true, purpose: 'x'.repeat(10_000) }] }), (e: { code?: string }) => e.code === 'service.invalid');
     const res = await fetch(`${app.url}/admin/api/services/${school.clientId}`, {

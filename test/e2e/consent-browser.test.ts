@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { createI18n, type Locale, type Translate } from '../../src/platform/i18n.ts';
+import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
 import {
   browserProfiles,
@@ -334,7 +335,7 @@ describe('a service contract in a real browser: registration, consent, re-consen
       }
 
       // New terms and a new field: the next sign-in shows the consent screen again, saying what changed.
-      await createServiceStore(app.db.db).update(svc.clientId, {
+      await createServiceStore(app.db.db, { provider: createProviderState() }).update(svc.clientId, {
         termsMarkdown: '## Termos de uso da matrícula, versão 2\n\nAgora a idade também é conferida.',
         fields: contract([
           ['address', true],

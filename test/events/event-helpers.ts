@@ -7,6 +7,7 @@ import type { Db } from '../../src/db/database.ts';
 import { createCitizenStore } from '../../src/identity/citizen-store.ts';
 import { cpfFromBase } from '../../src/identity/cpf.ts';
 import type { PrivateJwk } from '../../src/oidc/keys.ts';
+import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createServiceStore, type Service } from '../../src/services/service-store.ts';
 
 export const IN_CI = process.env.CI === 'true';
@@ -69,7 +70,7 @@ export async function seedService(
   extra: Record<string, unknown> = {},
 ): Promise<Service> {
   counter++;
-  const { service } = await createServiceStore(db).add({
+  const { service } = await createServiceStore(db, { provider: createProviderState() }).add({
     name: `Serviço de eventos ${counter}`,
     redirectUris: [`http://127.0.0.1:9/cb/events/${counter}`],
     termsMarkdown: '# Termos',
@@ -110,14 +111,14 @@ export async function consent(
   await db
     .transaction()
     .execute((trx) =>
-      createConsentStore(db).grant(trx, { citizenId, service, fieldsShared: shared, context: CONTEXT }),
+      createConsentStore(db, { provider: createProviderState() }).grant(trx, { citizenId, service, fieldsShared: shared, context: CONTEXT }),
     );
 }
 
 export async function revoke(db: Db, citizenId: string, clientId: string) {
   await db
     .transaction()
-    .execute((trx) => createConsentStore(db).revoke(trx, { citizenId, clientId, context: CONTEXT }));
+    .execute((trx) => createConsentStore(db, { provider: createProviderState() }).revoke(trx, { citizenId, clientId, context: CONTEXT }));
 }
 
 export const ADDRESS = {

@@ -10,8 +10,8 @@ import {
   CONSENT_REVOKED,
   createSetSigner,
 } from '../../src/events/set-format.ts';
-import { createAccountLifecycle } from '../../src/identity/account-lifecycle.ts';
 import { createCitizenStore, writeProfile } from '../../src/identity/citizen-store.ts';
+import { createAccountActions } from '../../src/personal-data.ts';
 import { loadSigningKeys } from '../../src/oidc/keys.ts';
 import { createSecrets } from '../../src/security/secrets.ts';
 import type { Service } from '../../src/services/service-store.ts';
@@ -193,7 +193,7 @@ describe('events are written with the change and fanned out by consent and contr
   });
 
   test('disable and enable reach every consented service; the account cannot be used meanwhile', async () => {
-    const lifecycle = createAccountLifecycle(db);
+    const lifecycle = createAccountActions(db);
     assert.equal(await lifecycle.disable(citizenId), 'done');
     assert.equal(await lifecycle.disable(citizenId), 'unchanged');
     assert.equal((await createCitizenStore(db).findById(citizenId))!.status, 'disabled');
@@ -242,7 +242,7 @@ describe('events are written with the change and fanned out by consent and contr
     await change({ address: { ...ADDRESS, street_address: 'Rua Souza Naves' } });
     await fanOut(db, ISSUER);
     assert.ok((await deliveries(CLAIMS_CHANGE)).length > 0);
-    const lifecycle = createAccountLifecycle(db);
+    const lifecycle = createAccountActions(db);
     assert.equal(await lifecycle.purge(citizenId), 'done');
     assert.equal(await lifecycle.purge(citizenId), 'unchanged');
     await fanOut(db, ISSUER);
@@ -266,7 +266,7 @@ describe('events are written with the change and fanned out by consent and contr
     assert.equal(row.status, 'deleted');
     assert.equal(row.cpf, null);
     assert.equal(row.name, '');
-    assert.equal(row.password_hash, null);
+    assert.deepEqual(await db.selectFrom('credentials').select('type').where('citizen_id', '=', citizenId).execute(), []);
     assert.deepEqual(row.profile, {});
     assert.doesNotMatch(row.email, /example\.test/);
     assert.equal(

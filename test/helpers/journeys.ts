@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { cpfFromBase } from '../../src/identity/cpf.ts';
+import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
 import { codeFrom, type startSmtpPeer } from './smtp-peer.ts';
 import type { TestApp } from './test-app.ts';
@@ -28,7 +29,7 @@ export type TestService = { clientId: string; clientSecret: string; redirectUri:
 /** Registers a service through the store and discovers it with openid-client, as an RP would. */
 export async function addService(app: TestApp, input: Record<string, unknown> = {}): Promise<TestService> {
   const redirectUri = (input.redirectUris as string[] | undefined)?.[0] ?? `http://127.0.0.1:9/cb/${++counter}`;
-  const { service, clientSecret } = await createServiceStore(app.db.db).add({
+  const { service, clientSecret } = await createServiceStore(app.db.db, { provider: createProviderState() }).add({
     name: `Serviço de teste ${counter}`,
     redirectUris: [redirectUri],
     postLogoutRedirectUris: [`${redirectUri}/after-logout`],

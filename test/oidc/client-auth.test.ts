@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { exportJWK, generateKeyPair } from 'jose';
 import * as client from 'openid-client';
+import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
 import { addService, answerConsent, authorizationRequest, exchange, registerThroughService, type TestService, UserAgent } from '../helpers/journeys.ts';
 import { startSmtpPeer } from '../helpers/smtp-peer.ts';
@@ -51,7 +52,7 @@ test('private_key_jwt: a service with its own keys and no secret', async () => {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid: 'svc-key-1', alg: 'ES256', use: 'sig' };
   const redirectUri = 'http://127.0.0.1:9/cb/pkjwt';
-  const { service, clientSecret } = await createServiceStore(app.db.db).add({
+  const { service, clientSecret } = await createServiceStore(app.db.db, { provider: createProviderState() }).add({
     name: 'Serviço com chave própria',
     redirectUris: [redirectUri],
     tokenEndpointAuthMethod: 'private_key_jwt',

@@ -1,5 +1,7 @@
-import { normalizeCpf } from '../../identity/cpf.ts';
 import type { Citizen, CitizenStore } from '../../identity/citizen-store.ts';
+import type { CredentialStore } from '../../identity/credential-store.ts';
+import { identifierKeys } from '../../identity/identifiers.ts';
+import type { CountryCode } from '../../identity/phone.ts';
 import type { LoginThrottle } from '../../methods/password/login-throttle.ts';
 import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { Secrets } from '../../security/secrets.ts';
@@ -12,24 +14,27 @@ export type LoginOutcome =
 export type LoginMetrics = { record(result: 'success' | 'invalid' | 'throttled'): void };
 
 /**
- * Password login by CPF or e-mail. The answer, and the work done, are the same whether or not the
+ * Password login by CPF, e-mail or proven mobile number. The answer, and the work done, are the same whether or not the
  * account exists: an unknown identifier still costs one argon2 verification, and its failures are
  * counted under what was typed exactly as an account's are counted under the account. An account
- * has one count for its CPF and its e-mail together: alternating them gains no guesses, and a
- * success with either starts it again.
+ * has one count for all its identifiers together: alternating them gains no guesses, and a
+ * success with any starts it again.
  */
 export function createLoginFlow(deps: {
   citizens: CitizenStore;
+  credentials: CredentialStore;
   hasher: PasswordHasher;
   throttle: LoginThrottle;
   secrets: Secrets;
   metrics?: LoginMetrics;
 }) {
-  const { citizens, hasher, throttle, secrets, metrics } = deps;
+  const { citizens, credentials, hasher, throttle, secrets, metrics } = deps;
   return {
-    async attempt(input: { identifier: string; password: string; ip: string }): Promise<LoginOutcome> {
-      const citizen = await citizens.findByIdentifier(input.identifier);
-      const typed = normalizeCpf(input.identifier) ?? input.identifier.trim().toLowerCase();
+    /** `country`: how a mobile number typed in its national form is read (the city's pages: BR). */
+    async attempt(input: { identifier: string; password: string; ip: string; country?: CountryCode }): Promise<LoginOutcome> {
+      const country = input.country ?? 'BR';
+      const citizen = await citizens.findByIdentifier(input.identifier, { country });
+      const typed = identifierKeys(input.identifier, { country })[0]?.value.toLowerCase() ?? input.identifier.trim().toLowerCase();
       const keys = {
         account: citizen ? `citizen:${citizen.id}` : `id:${secrets.digest('login-id', typed)}`,
         address: `ip:${input.ip}`,
@@ -42,7 +47,8 @@ export function createLoginFlow(deps: {
       }
       const { charge } = counted;
       const usable = citizen && citizen.status === 'active' ? citizen : undefined;
-      const valid = await hasher.verify(usable?.passwordHash ?? null, input.password);
+      const password = usable ? await credentials.get(usable.id, 'password') : undefined;
+      const valid = await hasher.verify(password?.secret ?? null, input.password);
       if (!usable || !valid) {
         metrics?.record('invalid');
         return charge.retryAt
@@ -50,9 +56,10 @@ export function createLoginFlow(deps: {
           : { ok: false, code: 'login.invalid' };
       }
       await throttle.recordSuccess(keys, charge);
-      if (hasher.needsRehash(usable.passwordHash!)) {
-        await citizens.setPasswordHash(usable.id, await hasher.hash(input.password));
+      if (hasher.needsRehash(password!.secret!)) {
+        await credentials.set(usable.id, 'password', { secret: await hasher.hash(input.password) });
       }
+      await credentials.markUsed(password!.id);
       metrics?.record('success');
       return { ok: true, citizen: usable };
     },

@@ -19,6 +19,9 @@ export type RegistrationForm = {
   password: string;
 };
 
+/** The registration form is a Brazilian citizen's (it asks a CPF): a number without +country is Brazilian. */
+const PHONE_COUNTRY = 'BR';
+
 export const REGISTRATION_FIELDS = ['cpf', 'name', 'social_name', 'birthdate', 'email', 'phone_number', 'password'] as const;
 
 export type RegistrationErrors = Partial<Record<keyof RegistrationForm, string>>;
@@ -65,7 +68,7 @@ export function createRegistrationFlow(deps: {
     if (form.social_name && form.social_name.length < 2) errors.social_name = 'register.social_name_invalid';
     if (!validDate(form.birthdate)) errors.birthdate = 'register.birthdate_invalid';
     if (!EMAIL.test(form.email) || form.email.length > 254) errors.email = 'register.email_invalid';
-    if (form.phone_number && !normalizePhone(form.phone_number)) errors.phone_number = 'register.phone_invalid';
+    if (form.phone_number && !normalizePhone(form.phone_number, PHONE_COUNTRY)) errors.phone_number = 'register.phone_invalid';
     const problem = policy.check(form.password, {
       cpf,
       name: form.name,
@@ -127,7 +130,7 @@ export function createRegistrationFlow(deps: {
               name: form.name,
               socialName: form.social_name || null,
               birthdate: form.birthdate,
-              phoneNumber: form.phone_number ? normalizePhone(form.phone_number) : null,
+              phoneNumber: form.phone_number ? normalizePhone(form.phone_number, PHONE_COUNTRY) : null,
               passwordHash,
               locale: context.locale,
             },

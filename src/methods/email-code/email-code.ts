@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 import { recordEvent } from '../../events/outbox.ts';
 import { createCitizenStore, writeProfile } from '../../identity/citizen-store.ts';
+import { takenKinds } from '../../identity/identifiers.ts';
 import type { Translate } from '../../platform/i18n.ts';
 import { enqueueMail } from '../../messaging/message-queue.ts';
 import type { Secrets } from '../../security/secrets.ts';
@@ -100,23 +100,13 @@ export function createEmailCodeMethod(deps: { db: Db; secrets: Secrets }) {
           // services), then counts as verified.
           const citizen = await createCitizenStore(trx).findById(citizenId);
           if (!citizen) return { ok: false, code: 'email_code.unknown' };
-          const taken = await trx
-            .selectFrom('citizens')
-            .select('id')
-            .where(sql`lower(email)`, '=', email.toLowerCase())
-            .where('id', '!=', citizenId)
-            .executeTakeFirst();
-          if (taken) return { ok: false, code: 'register.email_taken' };
+          const taken = await takenKinds(trx, [{ kind: 'email', value: email }], citizenId);
+          if (taken.has('email')) return { ok: false, code: 'register.email_taken' };
           await writeProfile(trx, citizen, { email });
         }
-        const verified = await trx
-          .updateTable('citizens')
-          .set({ email_verified: true, updated_at: sql<Date>`now()` })
-          .where('id', '=', citizenId)
-          .where('email', '=', email)
-          .where('email_verified', '=', false)
-          .executeTakeFirst();
-        if (Number(verified.numUpdatedRows) > 0) await recordEvent(trx, { type: 'email.verified', citizenId, email });
+        // Only the address the code went to: if it changed meanwhile, nothing is verified.
+        const verified = await createCitizenStore(trx).markEmailVerified(citizenId, trx, email);
+        if (verified) await recordEvent(trx, { type: 'email.verified', citizenId, email });
         return { ok: true, citizenId };
       });
     },

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
+import type { Eraser } from '../../platform/erasure.ts';
 
 /**
  * Failed password checks slow down per account and per client address. The caller picks the
@@ -110,3 +111,12 @@ export function createLoginThrottle(db: Db) {
 }
 
 export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
+
+/** The account's failure count (its key names the account). */
+export const loginThrottleEraser: Eraser = {
+  name: 'methods/password/login-throttle',
+  erases: { login_throttle: 'deleted' },
+  async erase(trx, citizenId) {
+    await trx.deleteFrom('login_throttle').where('key', '=', `citizen:${citizenId}`).execute();
+  },
+};

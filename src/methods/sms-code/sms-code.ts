@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 import { recordEvent } from '../../events/outbox.ts';
+import { createCitizenStore } from '../../identity/citizen-store.ts';
 import type { RateLimiter } from '../../platform/rate-limit.ts';
 import type { Translate } from '../../platform/i18n.ts';
 import { enqueueSms } from '../../messaging/message-queue.ts';
@@ -10,7 +10,7 @@ import { allowResend, CODE_TTL_SECONDS, consumeCode, issueCode, openCodeFlow } f
 export type SmsVerifyResult =
   | { ok: true }
   | { ok: false; code: 'email_code.invalid'; triesLeft: number }
-  | { ok: false; code: 'email_code.expired' | 'email_code.too_many' | 'email_code.unknown' };
+  | { ok: false; code: 'email_code.expired' | 'email_code.too_many' | 'email_code.unknown' | 'identifier.phone_taken' };
 
 /** SMS cost money and reach a person's phone: per citizen and per number, few per day. */
 export const SMS_LIMITS = {
@@ -83,14 +83,9 @@ export function createSmsCodeMethod(deps: { db: Db; secrets: Secrets; limiter: R
         }
         const phone = String(checked.data.phone);
         // Only the number the code went to: if it changed meanwhile, nothing is verified.
-        const updated = await trx
-          .updateTable('citizens')
-          .set({ phone_number_verified: true, updated_at: sql<Date>`now()` })
-          .where('id', '=', checked.citizenId)
-          .where('phone_number', '=', phone)
-          .where('phone_number_verified', '=', false)
-          .executeTakeFirst();
-        if (Number(updated.numUpdatedRows) > 0) {
+        const marked = await createCitizenStore(trx).markPhoneVerified(checked.citizenId, phone, trx);
+        if (marked === 'taken') return { ok: false, code: 'identifier.phone_taken' };
+        if (marked === 'verified') {
           await recordEvent(trx, { type: 'phone.verified', citizenId: checked.citizenId, phone });
         }
         return { ok: true };

@@ -1,0 +1,39 @@
+import type { Db } from './db/database.ts';
+import { consentEraser } from './consent/consent-store.ts';
+import { eventsEraser } from './events/event-erasure.ts';
+import { createAccountLifecycle } from './identity/account-lifecycle.ts';
+import { profileEraser } from './identity/citizen-store.ts';
+import { credentialsEraser } from './identity/credential-store.ts';
+import { identifiersEraser } from './identity/identifiers.ts';
+import { messagesEraser } from './messaging/message-queue.ts';
+import { codeFlowsEraser } from './methods/one-time-code.ts';
+import { loginThrottleEraser } from './methods/password/login-throttle.ts';
+import { createProviderState, type ProviderState, providerStateEraser } from './oidc/provider-state.ts';
+import type { Eraser } from './platform/erasure.ts';
+import { rateLimitsEraser } from './platform/rate-limit.ts';
+
+/**
+ * Every module that keeps personal data, by its eraser: the one list an account's deletion runs,
+ * in this order. A module that starts keeping personal data adds one line here;
+ * test/account/erasure.test.ts fails while a table with a citizen's id has no eraser.
+ */
+export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSessions'>): Eraser[] {
+  return [
+    providerStateEraser(provider),
+    consentEraser,
+    eventsEraser,
+    codeFlowsEraser,
+    loginThrottleEraser,
+    rateLimitsEraser,
+    // Reads the citizen's addresses: before the identifiers and the profile are erased.
+    messagesEraser,
+    credentialsEraser,
+    identifiersEraser,
+    profileEraser,
+  ];
+}
+
+/** The operator's account actions (disable, enable, delete) wired to the provider's storage and every eraser. */
+export function createAccountActions(db: Db, provider: ProviderState = createProviderState()) {
+  return createAccountLifecycle({ db, provider, erasers: personalDataErasers(provider) });
+}
