@@ -1,5 +1,5 @@
-import type { Db } from './db/database.ts';
 import { consentEraser } from './consent/consent-store.ts';
+import type { Db } from './db/database.ts';
 import { eventsEraser } from './events/event-erasure.ts';
 import { createAccountLifecycle } from './identity/account-lifecycle.ts';
 import { profileEraser } from './identity/citizen-store.ts';

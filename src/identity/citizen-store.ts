@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { recordEvent } from '../events/outbox.ts';
-import { AppError } from '../platform/errors.ts';
 import type { Eraser } from '../platform/erasure.ts';
+import { AppError } from '../platform/errors.ts';
 import { randomId } from '../security/secrets.ts';
 import { createCredentialStore } from './credential-store.ts';
 import { claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
@@ -88,7 +88,10 @@ export function createCitizenStore(db: Db) {
      * By any identifier: a CPF in any punctuation, an e-mail in any case, a proven mobile number in
      * the international form, or in the national form of `country` when the caller names one.
      */
-    async findByIdentifier(identifier: string, options: { country?: CountryCode | null } = {}): Promise<Citizen | undefined> {
+    async findByIdentifier(
+      identifier: string,
+      options: { country?: CountryCode | null } = {},
+    ): Promise<Citizen | undefined> {
       const holder = await findHolder(db, identifierKeys(identifier, options));
       return holder ? this.findById(holder) : undefined;
     },
@@ -126,8 +129,10 @@ export function createCitizenStore(db: Db) {
           const citizen = toCitizen(row);
           if (citizen.cpf) await addIdentifier(t, citizen.id, { kind: 'cpf', value: citizen.cpf });
           await addIdentifier(t, citizen.id, { kind: 'email', value: citizen.email });
-          if (citizen.phoneNumber) await addIdentifier(t, citizen.id, { kind: 'phone', value: citizen.phoneNumber });
-          if (input.passwordHash) await createCredentialStore(t).set(citizen.id, 'password', { secret: input.passwordHash }, t);
+          if (citizen.phoneNumber)
+            await addIdentifier(t, citizen.id, { kind: 'phone', value: citizen.phoneNumber });
+          if (input.passwordHash)
+            await createCredentialStore(t).set(citizen.id, 'password', { secret: input.passwordHash }, t);
           return citizen;
         } catch (error) {
           throw identifierTaken(error) ?? error;
@@ -159,7 +164,11 @@ export function createCitizenStore(db: Db) {
      * account is refused (`taken`): it signs that account in, and stays with it until it is
      * removed there.
      */
-    async markPhoneVerified(id: string, phone: string, trx: Db = db): Promise<'verified' | 'unchanged' | 'taken'> {
+    async markPhoneVerified(
+      id: string,
+      phone: string,
+      trx: Db = db,
+    ): Promise<'verified' | 'unchanged' | 'taken'> {
       return inTransaction(trx, async (t) => {
         if ((await takenKinds(t, [{ kind: 'phone', value: phone }], id)).has('phone')) return 'taken';
         const updated = await t
@@ -188,7 +197,11 @@ export function createCitizenStore(db: Db) {
      * Adds an identifier beside the primary ones (a second e-mail, a second mobile);
      * `identifier.<kind>_taken` when another citizen holds it.
      */
-    async addIdentifier(id: string, key: IdentifierKey & { verified?: boolean }, trx: Db = db): Promise<void> {
+    async addIdentifier(
+      id: string,
+      key: IdentifierKey & { verified?: boolean },
+      trx: Db = db,
+    ): Promise<void> {
       await addIdentifier(trx, id, key);
     },
   };
@@ -269,13 +282,24 @@ export async function writeProfile(
     for (const [key, kind] of PRIMARY_IDENTIFIERS) {
       if (!changed.includes(key)) continue;
       const previous = citizen[COLUMNS[key]!] as string | null;
-      await replacePrimaryIdentifier(trx, citizen.id, kind, previous, (changes[key] as string | null) ?? null);
+      await replacePrimaryIdentifier(
+        trx,
+        citizen.id,
+        kind,
+        previous,
+        (changes[key] as string | null) ?? null,
+      );
     }
   } catch (error) {
     throw identifierTaken(error) ?? error;
   }
   const values = Object.fromEntries(changed.map((k) => [k, changes[k] ?? null]));
-  await recordEvent(trx, { type: 'profile.changed', citizenId: citizen.id, values, originClientId: origin.clientId ?? null });
+  await recordEvent(trx, {
+    type: 'profile.changed',
+    citizenId: citizen.id,
+    values,
+    originClientId: origin.clientId ?? null,
+  });
   return changed;
 }
 

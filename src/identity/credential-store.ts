@@ -75,7 +75,12 @@ export function createCredentialStore(db: Db) {
     },
 
     /** Sets the citizen's credential of a single type, replacing the one they had. */
-    async set(citizenId: string, type: SingleCredentialType, value: CredentialValue, trx: Db = db): Promise<Credential> {
+    async set(
+      citizenId: string,
+      type: SingleCredentialType,
+      value: CredentialValue,
+      trx: Db = db,
+    ): Promise<Credential> {
       const fields = {
         secret: value.secret ?? null,
         data: JSON.stringify(value.data ?? {}),
@@ -110,7 +115,11 @@ export function createCredentialStore(db: Db) {
 
     /** Records that a credential just proved its holder (shown to the citizen; old unused ones can go). */
     async markUsed(id: string, trx: Db = db): Promise<void> {
-      await trx.updateTable('credentials').set({ last_used_at: sql<Date>`now()` }).where('id', '=', id).execute();
+      await trx
+        .updateTable('credentials')
+        .set({ last_used_at: sql<Date>`now()` })
+        .where('id', '=', id)
+        .execute();
     },
   };
 }

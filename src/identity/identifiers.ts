@@ -1,8 +1,8 @@
 import { type ExpressionBuilder, sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import type { Database, IdentifierKind } from '../db/schema.ts';
-import { AppError } from '../platform/errors.ts';
 import type { Eraser } from '../platform/erasure.ts';
+import { AppError } from '../platform/errors.ts';
 import { normalizeCpf } from './cpf.ts';
 import { type CountryCode, normalizePhone } from './phone.ts';
 
@@ -29,7 +29,10 @@ export type IdentifierKey = { kind: IdentifierKind; value: string };
  * about one in a hundred Brazilian mobile numbers also passes the CPF check. A national form of a
  * number is read only with a `country`; a number with its + prefix needs none.
  */
-export function identifierKeys(input: string, options: { country?: CountryCode | null } = {}): IdentifierKey[] {
+export function identifierKeys(
+  input: string,
+  options: { country?: CountryCode | null } = {},
+): IdentifierKey[] {
   const value = input.trim();
   if (!value) return [];
   if (value.includes('@')) return [{ kind: 'email', value }];
@@ -43,8 +46,10 @@ export function identifierKeys(input: string, options: { country?: CountryCode |
 
 /** The condition matching one identifier the way its unique index does (a phone only once proven). */
 export function matchesKey(eb: ExpressionBuilder<Database, 'identifiers'>, key: IdentifierKey) {
-  if (key.kind === 'email') return eb.and([eb('kind', '=', 'email'), eb(sql`lower(value)`, '=', key.value.toLowerCase())]);
-  if (key.kind === 'phone') return eb.and([eb('kind', '=', 'phone'), eb('value', '=', key.value), eb('verified', '=', true)]);
+  if (key.kind === 'email')
+    return eb.and([eb('kind', '=', 'email'), eb(sql`lower(value)`, '=', key.value.toLowerCase())]);
+  if (key.kind === 'phone')
+    return eb.and([eb('kind', '=', 'phone'), eb('value', '=', key.value), eb('verified', '=', true)]);
   return eb.and([eb('kind', '=', 'cpf'), eb('value', '=', key.value)]);
 }
 
@@ -62,7 +67,11 @@ export async function findHolder(db: Db, keys: IdentifierKey[]): Promise<string 
 }
 
 /** Which of `keys` another citizen than `exceptCitizenId` holds. */
-export async function takenKinds(db: Db, keys: IdentifierKey[], exceptCitizenId?: string): Promise<Set<IdentifierKind>> {
+export async function takenKinds(
+  db: Db,
+  keys: IdentifierKey[],
+  exceptCitizenId?: string,
+): Promise<Set<IdentifierKind>> {
   if (keys.length === 0) return new Set();
   let query = db
     .selectFrom('identifiers')
@@ -79,7 +88,13 @@ export async function listIdentifiers(db: Db, citizenId: string): Promise<Identi
     .where('citizen_id', '=', citizenId)
     .orderBy('id')
     .execute();
-  return rows.map((r) => ({ kind: r.kind, value: r.value, verified: r.verified, verifiedAt: r.verified_at, createdAt: r.created_at }));
+  return rows.map((r) => ({
+    kind: r.kind,
+    value: r.value,
+    verified: r.verified,
+    verifiedAt: r.verified_at,
+    createdAt: r.created_at,
+  }));
 }
 
 const TAKEN_BY_INDEX: Record<string, IdentifierKind> = {

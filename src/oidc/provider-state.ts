@@ -18,7 +18,14 @@ export type ProviderState = {
 };
 
 /** What a grant covers: revoking it removes these (a Session outlives the grants it led to). */
-const GRANT_MODELS = ['Grant', 'AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest'];
+const GRANT_MODELS = [
+  'Grant',
+  'AccessToken',
+  'RefreshToken',
+  'AuthorizationCode',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+];
 
 /**
  * Over `oidc_payloads`: the adapter copies each row's account and service into `account_id` and
@@ -31,7 +38,10 @@ export function createProviderState(): ProviderState {
     },
 
     async revokeGrants(trx, accountId, clientId) {
-      let query = trx.deleteFrom('oidc_payloads').where('account_id', '=', accountId).where('model', 'in', GRANT_MODELS);
+      let query = trx
+        .deleteFrom('oidc_payloads')
+        .where('account_id', '=', accountId)
+        .where('model', 'in', GRANT_MODELS);
       if (clientId !== undefined) query = query.where('client_id', '=', clientId);
       await query.execute();
     },

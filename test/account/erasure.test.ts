@@ -33,12 +33,20 @@ async function tablesByCitizen(db: Db): Promise<string[]> {
 
 /** The tables no eraser erases or retains with a reason. */
 async function withoutEraser(db: Db): Promise<string[]> {
-  const covered = new Set(erasers.flatMap((e) => [...Object.keys(e.erases), ...Object.keys(e.retains ?? {})]));
+  const covered = new Set(
+    erasers.flatMap((e) => [...Object.keys(e.erases), ...Object.keys(e.retains ?? {})]),
+  );
   return (await tablesByCitizen(db)).filter((table) => !covered.has(table));
 }
 
 const count = async (db: Db, table: string, where: string, value: string) =>
-  Number((await sql<{ n: string }>`select count(*) as n from ${sql.table(table)} where ${sql.ref(where)} = ${value}`.execute(db)).rows[0]!.n);
+  Number(
+    (
+      await sql<{
+        n: string;
+      }>`select count(*) as n from ${sql.table(table)} where ${sql.ref(where)} = ${value}`.execute(db)
+    ).rows[0]!.n,
+  );
 
 describe('erasure by registration: every module that keeps personal data erases it on deletion', () => {
   let database: TestDatabase;
@@ -57,20 +65,26 @@ describe('erasure by registration: every module that keeps personal data erases 
   test('each table with a citizen id has an eraser, or is retained with a reason', async () => {
     assert.deepEqual(await withoutEraser(db), []);
     for (const eraser of erasers) {
-      for (const [table, reason] of Object.entries(eraser.retains ?? {})) assert.ok(reason.length > 20, `${eraser.name} says why it keeps ${table}`);
+      for (const [table, reason] of Object.entries(eraser.retains ?? {}))
+        assert.ok(reason.length > 20, `${eraser.name} says why it keeps ${table}`);
     }
     const existing = new Set(
-      (await sql<{ table_name: string }>`select table_name from information_schema.tables where table_schema = current_schema()`.execute(db)).rows.map(
-        (r) => r.table_name,
-      ),
+      (
+        await sql<{
+          table_name: string;
+        }>`select table_name from information_schema.tables where table_schema = current_schema()`.execute(db)
+      ).rows.map((r) => r.table_name),
     );
     for (const eraser of erasers) {
-      for (const table of Object.keys(eraser.erases)) assert.ok(existing.has(table), `${eraser.name} erases ${table}, which exists`);
+      for (const table of Object.keys(eraser.erases))
+        assert.ok(existing.has(table), `${eraser.name} erases ${table}, which exists`);
     }
   });
 
   test('a new table with a citizen id and no eraser is caught', async () => {
-    await sql`create table scratch_notes (id serial primary key, citizen_id text not null, note text)`.execute(db);
+    await sql`create table scratch_notes (id serial primary key, citizen_id text not null, note text)`.execute(
+      db,
+    );
     try {
       assert.deepEqual(await withoutEraser(db), ['scratch_notes']);
     } finally {
@@ -90,28 +104,71 @@ describe('erasure by registration: every module that keeps personal data erases 
     for (const citizen of [target, bystander]) {
       const c = (await citizens.findById(citizen.id))!;
       await consent(db, citizen.id, service);
-      await db.transaction().execute((trx) => writeProfile(trx, c, { phone_number: citizen === target ? phone : '+5541977776666' }));
-      await citizens.addIdentifier(citizen.id, { kind: 'email', value: `segundo.${citizen.id}@example.test` });
+      await db
+        .transaction()
+        .execute((trx) =>
+          writeProfile(trx, c, { phone_number: citizen === target ? phone : '+5541977776666' }),
+        );
+      await citizens.addIdentifier(citizen.id, {
+        kind: 'email',
+        value: `segundo.${citizen.id}@example.test`,
+      });
       await credentials.set(citizen.id, 'recovery_codes', { data: { remaining: 10 } });
       await db.transaction().execute(async (trx) => {
-        await openCodeFlow(trx, { kind: 'email_verification', citizenId: citizen.id, interactionUid: null, data: { email: c.email } });
+        await openCodeFlow(trx, {
+          kind: 'email_verification',
+          citizenId: citizen.id,
+          interactionUid: null,
+          data: { email: c.email },
+        });
         await enqueueMail(trx, { to: c.email.toUpperCase(), subject: 'Seu código', text: '123456' });
-        await enqueueMail(trx, { to: `segundo.${citizen.id}@example.test`, subject: 'Seu código', text: '654321' });
+        await enqueueMail(trx, {
+          to: `segundo.${citizen.id}@example.test`,
+          subject: 'Seu código',
+          text: '654321',
+        });
       });
-      await db.transaction().execute((trx) => enqueueSms(trx, { to: citizen === target ? phone : '+5541977776666', text: 'código 111111' }));
+      await db
+        .transaction()
+        .execute((trx) =>
+          enqueueSms(trx, { to: citizen === target ? phone : '+5541977776666', text: 'código 111111' }),
+        );
       await limiter.hit(RATE_LIMITS.emailCodesPerCitizen, citizen.id);
-      await throttle.charge({ account: `citizen:${citizen.id}`, address: `ip:10.1.1.${citizen === target ? 1 : 2}` });
-      await new Adapter('Session').upsert(`session-${citizen.id}`, { accountId: citizen.id, authorizations: {} }, 3600);
-      await new Adapter('AccessToken').upsert(`at-${citizen.id}`, { accountId: citizen.id, clientId: service.clientId }, 3600);
+      await throttle.charge({
+        account: `citizen:${citizen.id}`,
+        address: `ip:10.1.1.${citizen === target ? 1 : 2}`,
+      });
+      await new Adapter('Session').upsert(
+        `session-${citizen.id}`,
+        { accountId: citizen.id, authorizations: {} },
+        3600,
+      );
+      await new Adapter('AccessToken').upsert(
+        `at-${citizen.id}`,
+        { accountId: citizen.id, clientId: service.clientId },
+        3600,
+      );
     }
     await fanOut(db, ISSUER);
-    const column = (table: string) => (table === 'citizens' ? 'id' : table === 'oidc_payloads' ? 'account_id' : 'citizen_id');
+    const column = (table: string) =>
+      table === 'citizens' ? 'id' : table === 'oidc_payloads' ? 'account_id' : 'citizen_id';
     const tables = await tablesByCitizen(db);
     const rowsOf = async (citizenId: string) =>
-      Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await count(db, t, column(t), citizenId)] as const)));
+      Object.fromEntries(
+        await Promise.all(tables.map(async (t) => [t, await count(db, t, column(t), citizenId)] as const)),
+      );
     const targetBefore = await rowsOf(target.id);
     const bystanderBefore = await rowsOf(bystander.id);
-    for (const table of ['identifiers', 'credentials', 'flows', 'consents', 'consent_current', 'events', 'event_deliveries', 'oidc_payloads']) {
+    for (const table of [
+      'identifiers',
+      'credentials',
+      'flows',
+      'consents',
+      'consent_current',
+      'events',
+      'event_deliveries',
+      'oidc_payloads',
+    ]) {
       assert.ok(targetBefore[table]! > 0, `the target has rows in ${table} before the deletion`);
     }
 
@@ -125,13 +182,25 @@ describe('erasure by registration: every module that keeps personal data erases 
       if (mode === 'deleted') assert.equal(targetAfter[table], 0, `${table}: the target's rows are gone`);
     }
     assert.deepEqual(await rowsOf(bystander.id), bystanderBefore, "the bystander's rows are untouched");
-    const row = await db.selectFrom('citizens').selectAll().where('id', '=', target.id).executeTakeFirstOrThrow();
+    const row = await db
+      .selectFrom('citizens')
+      .selectAll()
+      .where('id', '=', target.id)
+      .executeTakeFirstOrThrow();
     assert.deepEqual(
       { status: row.status, cpf: row.cpf, name: row.name, phone: row.phone_number, profile: row.profile },
       { status: 'deleted', cpf: null, name: '', phone: null, profile: {} },
     );
-    const events = await db.selectFrom('events').select(['type', 'data']).where('citizen_id', '=', target.id).execute();
-    assert.doesNotMatch(JSON.stringify(events), /88887777|example\.test|Maria/, 'no value left in the outbox');
+    const events = await db
+      .selectFrom('events')
+      .select(['type', 'data'])
+      .where('citizen_id', '=', target.id)
+      .execute();
+    assert.doesNotMatch(
+      JSON.stringify(events),
+      /88887777|example\.test|Maria/,
+      'no value left in the outbox',
+    );
     const deliveries = await db
       .selectFrom('event_deliveries')
       .select(['event_type', 'payload'])
@@ -145,9 +214,23 @@ describe('erasure by registration: every module that keeps personal data erases 
     assert.equal(await count(db, 'login_throttle', 'key', `citizen:${bystander.id}`), 1);
     assert.equal(await count(db, 'rate_limits', 'key', `email-code:${target.id}`), 0);
     assert.equal(await count(db, 'rate_limits', 'key', `email-code:${bystander.id}`), 1);
-    const recipients = (await db.selectFrom('messages').select('recipient').execute()).map((m) => m.recipient.toLowerCase());
-    assert.ok(!recipients.some((r) => r === target.email.toLowerCase() || r.includes(target.id.toLowerCase()) || r === phone));
-    assert.equal(recipients.filter((r) => r === bystander.email.toLowerCase() || r.includes(bystander.id.toLowerCase()) || r === '+5541977776666').length, 3);
+    const recipients = (await db.selectFrom('messages').select('recipient').execute()).map((m) =>
+      m.recipient.toLowerCase(),
+    );
+    assert.ok(
+      !recipients.some(
+        (r) => r === target.email.toLowerCase() || r.includes(target.id.toLowerCase()) || r === phone,
+      ),
+    );
+    assert.equal(
+      recipients.filter(
+        (r) =>
+          r === bystander.email.toLowerCase() ||
+          r.includes(bystander.id.toLowerCase()) ||
+          r === '+5541977776666',
+      ).length,
+      3,
+    );
     // The bystander still signs in with everything they had.
     assert.equal((await citizens.findByIdentifier(bystander.email))?.id, bystander.id);
     assert.equal(await citizens.findByIdentifier(target.email), undefined);

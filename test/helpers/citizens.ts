@@ -26,7 +26,11 @@ export async function seedCitizen(db: Db, overrides: Partial<Record<string, stri
 }
 
 async function idByCpf(db: Db, cpf: string): Promise<string> {
-  const row = await db.selectFrom('citizens').select('id').where('cpf', '=', cpf.replace(/\D/g, '')).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('citizens')
+    .select('id')
+    .where('cpf', '=', cpf.replace(/\D/g, ''))
+    .executeTakeFirstOrThrow();
   return row.id;
 }
 

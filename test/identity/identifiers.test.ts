@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { claimsFor, createCitizenStore, type NewCitizen, writeProfile } from '../../src/identity/citizen-store.ts';
+import { createLoginFlow } from '../../src/flows/login/login-flow.ts';
+import {
+  claimsFor,
+  createCitizenStore,
+  type NewCitizen,
+  writeProfile,
+} from '../../src/identity/citizen-store.ts';
 import { cpfFromBase, formatCpf } from '../../src/identity/cpf.ts';
 import { createCredentialStore } from '../../src/identity/credential-store.ts';
-import { createLoginFlow } from '../../src/flows/login/login-flow.ts';
 import { createLoginThrottle } from '../../src/methods/password/login-throttle.ts';
 import { createPasswordHasher } from '../../src/methods/password/password-hasher.ts';
 import { createSecrets } from '../../src/security/secrets.ts';
@@ -30,7 +35,10 @@ function someone(overrides: Partial<NewCitizen> = {}): NewCitizen {
 function portugueseMobile(): { e164: string; national: string } {
   counter++;
   const digits = `91${String((Date.now() * 31 + counter * 7919) % 10_000_000).padStart(7, '0')}`;
-  return { e164: `+351${digits}`, national: `${digits.slice(0, 3)} ${digits.slice(3, 6)} ${digits.slice(6)}` };
+  return {
+    e164: `+351${digits}`,
+    national: `${digits.slice(0, 3)} ${digits.slice(3, 6)} ${digits.slice(6)}`,
+  };
 }
 
 describe('identifiers: a citizen is found by any of them; each belongs to one citizen', () => {
@@ -89,12 +97,20 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
     await citizens.addIdentifier(created.id, { kind: 'email', value: second });
     assert.equal((await citizens.findByIdentifier(second.toLowerCase()))?.id, created.id);
     assert.equal((await citizens.findByIdentifier(input.email))?.id, created.id);
-    assert.equal((await citizens.findById(created.id))!.email, input.email, 'the primary e-mail is the claim');
+    assert.equal(
+      (await citizens.findById(created.id))!.email,
+      input.email,
+      'the primary e-mail is the claim',
+    );
     assert.deepEqual(await citizens.taken(null, second.toUpperCase()), { cpf: false, email: true });
-    await assert.rejects(citizens.create(someone({ email: second.toUpperCase() })), { code: 'identifier.email_taken' });
+    await assert.rejects(citizens.create(someone({ email: second.toUpperCase() })), {
+      code: 'identifier.email_taken',
+    });
     await assert.rejects(citizens.create(someone({ cpf: input.cpf })), { code: 'identifier.cpf_taken' });
     const other = await citizens.create(someone());
-    await assert.rejects(citizens.addIdentifier(other.id, { kind: 'email', value: second }), { code: 'identifier.email_taken' });
+    await assert.rejects(citizens.addIdentifier(other.id, { kind: 'email', value: second }), {
+      code: 'identifier.email_taken',
+    });
     await assert.rejects(
       database.db.transaction().execute((trx) => writeProfile(trx, other, { email: second })),
       { code: 'identifier.email_taken' },
@@ -111,12 +127,23 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
     const created = await citizens.create(input);
     await citizens.markEmailVerified(created.id);
     const next = `novo.${counter}.${Date.now()}@example.test`;
-    await database.db.transaction().execute(async (trx) => writeProfile(trx, (await citizens.findById(created.id, trx))!, { email: next }));
+    await database.db
+      .transaction()
+      .execute(async (trx) =>
+        writeProfile(trx, (await citizens.findById(created.id, trx))!, { email: next }),
+      );
     assert.equal(await citizens.findByIdentifier(input.email), undefined);
     assert.equal((await citizens.findByIdentifier(next))?.id, created.id);
     const email = (await citizens.identifiers(created.id)).filter((i) => i.kind === 'email');
-    assert.deepEqual(email.map((i) => [i.value, i.verified]), [[next, false]]);
-    assert.equal(await citizens.markEmailVerified(created.id, database.db, input.email), false, 'not the address it has now');
+    assert.deepEqual(
+      email.map((i) => [i.value, i.verified]),
+      [[next, false]],
+    );
+    assert.equal(
+      await citizens.markEmailVerified(created.id, database.db, input.email),
+      false,
+      'not the address it has now',
+    );
     assert.equal(await citizens.markEmailVerified(created.id, database.db, next), true);
   });
 
@@ -129,8 +156,16 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
     assert.equal((await citizens.findByIdentifier(phone.e164))?.id, created.id);
     assert.equal((await citizens.findByIdentifier(`+351 ${phone.national}`))?.id, created.id);
     assert.equal((await citizens.findByIdentifier(phone.national, { country: 'PT' }))?.id, created.id);
-    assert.equal(await citizens.findByIdentifier(phone.national, { country: 'BR' }), undefined, 'read as Brazilian it is no mobile number');
-    assert.equal(await citizens.findByIdentifier(phone.national), undefined, 'no country: a national form is no number');
+    assert.equal(
+      await citizens.findByIdentifier(phone.national, { country: 'BR' }),
+      undefined,
+      'read as Brazilian it is no mobile number',
+    );
+    assert.equal(
+      await citizens.findByIdentifier(phone.national),
+      undefined,
+      'no country: a national form is no number',
+    );
     // Another account may declare the same number (a family's phone), but not prove it too.
     const relative = await citizens.create(someone({ phoneNumber: phone.e164 }));
     assert.equal(await citizens.markPhoneVerified(relative.id, phone.e164), 'taken');
@@ -152,7 +187,9 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
     const hasher = createPasswordHasher();
     const password = 'girassol azul na janela 42';
     const phone = portugueseMobile();
-    const created = await citizens.create(someone({ phoneNumber: phone.e164, passwordHash: await hasher.hash(password) }));
+    const created = await citizens.create(
+      someone({ phoneNumber: phone.e164, passwordHash: await hasher.hash(password) }),
+    );
     await citizens.markPhoneVerified(created.id, phone.e164);
     const login = createLoginFlow({
       citizens,
@@ -161,13 +198,26 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
       throttle: createLoginThrottle(database.db),
       secrets: createSecrets(TEST_SECRET),
     });
-    const byNational = await login.attempt({ identifier: phone.national, password, ip: '10.9.0.1', country: 'PT' });
+    const byNational = await login.attempt({
+      identifier: phone.national,
+      password,
+      ip: '10.9.0.1',
+      country: 'PT',
+    });
     assert.equal(byNational.ok && byNational.citizen.id, created.id);
-    const byInternational = await login.attempt({ identifier: `+351 ${phone.national}`, password, ip: '10.9.0.2' });
+    const byInternational = await login.attempt({
+      identifier: `+351 ${phone.national}`,
+      password,
+      ip: '10.9.0.2',
+    });
     assert.equal(byInternational.ok && byInternational.citizen.id, created.id);
     const asBrazilian = await login.attempt({ identifier: phone.national, password, ip: '10.9.0.3' });
     assert.deepEqual(asBrazilian, { ok: false, code: 'login.invalid' });
-    const wrong = await login.attempt({ identifier: phone.e164, password: 'not the password at all', ip: '10.9.0.4' });
+    const wrong = await login.attempt({
+      identifier: phone.e164,
+      password: 'not the password at all',
+      ip: '10.9.0.4',
+    });
     assert.deepEqual(wrong, { ok: false, code: 'login.invalid' });
     const used = await createCredentialStore(database.db).get(created.id, 'password');
     assert.ok(used?.lastUsedAt instanceof Date, 'the password credential records its last use');
@@ -195,7 +245,10 @@ describe('credentials: typed rows per citizen', () => {
     assert.equal(replaced.id, first!.id, 'one password per citizen');
     assert.equal((await credentials.get(created.id, 'password'))?.secret, '$argon2id$second');
     await credentials.set(created.id, 'recovery_codes', { data: { remaining: 10 }, secret: null });
-    assert.deepEqual((await credentials.list(created.id)).map((c) => c.type), ['password', 'recovery_codes']);
+    assert.deepEqual(
+      (await credentials.list(created.id)).map((c) => c.type),
+      ['password', 'recovery_codes'],
+    );
     assert.deepEqual((await credentials.list(created.id, 'recovery_codes'))[0]!.data, { remaining: 10 });
     assert.equal(await credentials.remove(created.id, 'password'), 1);
     assert.equal(await credentials.get(created.id, 'password'), undefined);

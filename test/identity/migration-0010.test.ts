@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.ts';
@@ -85,13 +85,22 @@ test('0010 moves identifiers and password hashes out of citizens, and names the 
       ['bia', 'phone', '+5541999990001', false, false],
     ],
   );
-  const credentials = await db.selectFrom('credentials').select(['citizen_id', 'type', 'secret', 'version']).execute();
-  assert.deepEqual(credentials, [{ citizen_id: 'ana', type: 'password', secret: '$argon2id$ana', version: 1 }]);
+  const credentials = await db
+    .selectFrom('credentials')
+    .select(['citizen_id', 'type', 'secret', 'version'])
+    .execute();
+  assert.deepEqual(credentials, [
+    { citizen_id: 'ana', type: 'password', secret: '$argon2id$ana', version: 1 },
+  ]);
   const columns = await sql<{ column_name: string }>`select column_name from information_schema.columns
     where table_name = 'citizens' and column_name = 'password_hash'`.execute(db);
   assert.deepEqual(columns.rows, [], 'the hash no longer sits beside the profile');
 
-  const owners = await db.selectFrom('oidc_payloads').select(['id', 'account_id', 'client_id']).orderBy('id').execute();
+  const owners = await db
+    .selectFrom('oidc_payloads')
+    .select(['id', 'account_id', 'client_id'])
+    .orderBy('id')
+    .execute();
   assert.deepEqual(owners, [
     { id: 'a1', account_id: 'ana', client_id: 'school' },
     { id: 'i1', account_id: 'ana', client_id: 'school' },

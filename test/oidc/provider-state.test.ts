@@ -4,7 +4,15 @@ import * as client from 'openid-client';
 import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createAccountActions } from '../../src/personal-data.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
-import { addService, answerConsent, authorizationRequest, exchange, registerThroughService, type TestService, UserAgent } from '../helpers/journeys.ts';
+import {
+  addService,
+  answerConsent,
+  authorizationRequest,
+  exchange,
+  registerThroughService,
+  type TestService,
+  UserAgent,
+} from '../helpers/journeys.ts';
 import { startSmtpPeer } from '../helpers/smtp-peer.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { formAction } from '../helpers/user-agent.ts';
@@ -45,13 +53,21 @@ describe('the provider storage port: what the domain ends, a service can no long
   }
 
   const refused = (svc: TestService, tokens: Tokens) =>
-    assert.rejects(client.refreshTokenGrant(svc.config, tokens.refresh_token!), (e: { error?: string }) => e.error === 'invalid_grant');
+    assert.rejects(
+      client.refreshTokenGrant(svc.config, tokens.refresh_token!),
+      (e: { error?: string }) => e.error === 'invalid_grant',
+    );
 
   test("the provider's rows carry their account and service in columns", async () => {
     const { sub } = await signedInAtBoth();
-    const rows = await app.db.db.selectFrom('oidc_payloads').select(['model', 'client_id']).where('account_id', '=', sub).execute();
+    const rows = await app.db.db
+      .selectFrom('oidc_payloads')
+      .select(['model', 'client_id'])
+      .where('account_id', '=', sub)
+      .execute();
     const models = new Set(rows.map((r) => r.model));
-    for (const model of ['Session', 'Grant', 'AccessToken', 'RefreshToken']) assert.ok(models.has(model), `${model} is found by its account`);
+    for (const model of ['Session', 'Grant', 'AccessToken', 'RefreshToken'])
+      assert.ok(models.has(model), `${model} is found by its account`);
     assert.deepEqual(
       [...new Set(rows.filter((r) => r.model === 'Grant').map((r) => r.client_id))].sort(),
       [school.clientId, health.clientId].sort(),
@@ -73,13 +89,19 @@ describe('the provider storage port: what the domain ends, a service can no long
     assert.equal(await createAccountActions(app.db.db).disable(sub), 'done');
     await refused(school, atSchool);
     await refused(health, atHealth);
-    await assert.rejects(client.fetchUserInfo(health.config, atHealth.access_token, sub), (e: { error?: string; status?: number }) => e.error === 'invalid_token' || e.status === 401);
+    await assert.rejects(
+      client.fetchUserInfo(health.config, atHealth.access_token, sub),
+      (e: { error?: string; status?: number }) => e.error === 'invalid_token' || e.status === 401,
+    );
     // Back at a service, the browser's session is gone: the login page, not a silent sign-in.
     const again = await authorizationRequest(school);
     const page = await ua.get(again.url.href, school.redirectUri);
     assert.equal(page.status, 200);
     assert.match(page.html, /name="password"/);
-    assert.deepEqual(await app.db.db.selectFrom('oidc_payloads').select('model').where('account_id', '=', sub).execute(), []);
+    assert.deepEqual(
+      await app.db.db.selectFrom('oidc_payloads').select('model').where('account_id', '=', sub).execute(),
+      [],
+    );
   });
 
   test('removing a service forgets what the provider held for it, and nothing else', async () => {
@@ -90,8 +112,20 @@ describe('the provider storage port: what the domain ends, a service can no long
     const tokens = await exchange(gone, auth, (await answerConsent(ua, page, gone)).url);
     const sub = tokens.claims()!.sub;
     await createServiceStore(app.db.db, { provider: createProviderState() }).remove(gone.clientId);
-    assert.deepEqual(await app.db.db.selectFrom('oidc_payloads').select('model').where('client_id', '=', gone.clientId).execute(), []);
-    const session = await app.db.db.selectFrom('oidc_payloads').select('model').where('account_id', '=', sub).where('model', '=', 'Session').execute();
+    assert.deepEqual(
+      await app.db.db
+        .selectFrom('oidc_payloads')
+        .select('model')
+        .where('client_id', '=', gone.clientId)
+        .execute(),
+      [],
+    );
+    const session = await app.db.db
+      .selectFrom('oidc_payloads')
+      .select('model')
+      .where('account_id', '=', sub)
+      .where('model', '=', 'Session')
+      .execute();
     assert.equal(session.length, 1, 'the citizen stays signed in to the city');
   });
 });
