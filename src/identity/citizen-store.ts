@@ -8,7 +8,6 @@ import { createCredentialStore } from './credential-store.ts';
 import { claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
 import {
   addIdentifier,
-  findHolder,
   type Identifier,
   type IdentifierKey,
   type IdentifierKind,
@@ -16,6 +15,7 @@ import {
   identifierTaken,
   listIdentifiers,
   markIdentifierVerified,
+  matchesAny,
   replacePrimaryIdentifier,
   takenKinds,
 } from './identifiers.ts';
@@ -92,8 +92,18 @@ export function createCitizenStore(db: Db) {
       identifier: string,
       options: { country?: CountryCode | null } = {},
     ): Promise<Citizen | undefined> {
-      const holder = await findHolder(db, identifierKeys(identifier, options));
-      return holder ? this.findById(holder) : undefined;
+      const keys = identifierKeys(identifier, options);
+      if (keys.length === 0) return undefined;
+      const row = await db
+        .selectFrom('identifiers')
+        .innerJoin('citizens', 'citizens.id', 'identifiers.citizen_id')
+        .selectAll('citizens')
+        .where(matchesAny(keys))
+        // Eleven digits may be a CPF and a number of two different citizens: the CPF wins.
+        .orderBy(sql`identifiers.kind = 'cpf'`, 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row ? toCitizen(row) : undefined;
     },
 
     /** Whether a CPF or an e-mail is someone's already ('' or null: not asked). */

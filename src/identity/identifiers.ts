@@ -1,6 +1,6 @@
-import { type ExpressionBuilder, sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Db } from '../db/database.ts';
-import type { Database, IdentifierKind } from '../db/schema.ts';
+import type { IdentifierKind } from '../db/schema.ts';
 import type { Eraser } from '../platform/erasure.ts';
 import { AppError } from '../platform/errors.ts';
 import { normalizeCpf } from './cpf.ts';
@@ -44,26 +44,18 @@ export function identifierKeys(
   return keys;
 }
 
-/** The condition matching one identifier the way its unique index does (a phone only once proven). */
-export function matchesKey(eb: ExpressionBuilder<Database, 'identifiers'>, key: IdentifierKey) {
-  if (key.kind === 'email')
-    return eb.and([eb('kind', '=', 'email'), eb(sql`lower(value)`, '=', key.value.toLowerCase())]);
-  if (key.kind === 'phone')
-    return eb.and([eb('kind', '=', 'phone'), eb('value', '=', key.value), eb('verified', '=', true)]);
-  return eb.and([eb('kind', '=', 'cpf'), eb('value', '=', key.value)]);
-}
-
-/** The citizen holding any of `keys` (a CPF before a phone, when both match different citizens). */
-export async function findHolder(db: Db, keys: IdentifierKey[]): Promise<string | undefined> {
-  if (keys.length === 0) return undefined;
-  const row = await db
-    .selectFrom('identifiers')
-    .select('citizen_id')
-    .where((eb) => eb.or(keys.map((key) => matchesKey(eb, key))))
-    .orderBy(sql`kind = 'cpf'`, 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  return row?.citizen_id;
+/**
+ * The condition matching any of `keys` the way the unique indexes do (a phone only once proven).
+ * Kinds are written as literals, so that each one's partial index is chosen whatever the plan.
+ */
+export function matchesAny(keys: IdentifierKey[]): RawBuilder<boolean> {
+  const one = (key: IdentifierKey) =>
+    key.kind === 'email'
+      ? sql`(identifiers.kind = 'email' and lower(identifiers.value) = ${key.value.toLowerCase()})`
+      : key.kind === 'phone'
+        ? sql`(identifiers.kind = 'phone' and identifiers.value = ${key.value} and identifiers.verified)`
+        : sql`(identifiers.kind = 'cpf' and identifiers.value = ${key.value})`;
+  return sql<boolean>`(${sql.join(keys.map(one), sql` or `)})`;
 }
 
 /** Which of `keys` another citizen than `exceptCitizenId` holds. */
@@ -73,10 +65,7 @@ export async function takenKinds(
   exceptCitizenId?: string,
 ): Promise<Set<IdentifierKind>> {
   if (keys.length === 0) return new Set();
-  let query = db
-    .selectFrom('identifiers')
-    .select('kind')
-    .where((eb) => eb.or(keys.map((key) => matchesKey(eb, key))));
+  let query = db.selectFrom('identifiers').select('kind').where(matchesAny(keys));
   if (exceptCitizenId) query = query.where('citizen_id', '!=', exceptCitizenId);
   return new Set((await query.execute()).map((r) => r.kind));
 }
