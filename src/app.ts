@@ -13,7 +13,7 @@ import { createEventsRuntime, type EventsRuntime } from './events/events-runtime
 import { registerPollRoutes } from './events/poll-routes.ts';
 import { createStreamStore } from './events/stream-store.ts';
 import { registerInteractionRoutes } from './flows/interaction-routes.ts';
-import { createLoginFlow } from './flows/login/login-flow.ts';
+import { createInteractionKit } from './flows/interaction-kit.ts';
 import { createProviderPages } from './flows/provider-pages.ts';
 import { createRegistrationFlow } from './flows/registration/registration-flow.ts';
 import { createCsrf } from './web/csrf.ts';
@@ -34,8 +34,11 @@ import { registerDevOutboxRoutes } from './messaging/dev-outbox-routes.ts';
 import { devOutboxTransport, smtpTransport } from './messaging/mail-transports.ts';
 import { createMessageDispatcher, type MailTransport, type SmsTransport } from './messaging/message-queue.ts';
 import { devSmsOutbox, httpSmsGateway } from './messaging/sms-transports.ts';
-import { createSmsCodeMethod } from './methods/sms-code/sms-code.ts';
-import { createEmailCodeMethod } from './methods/email-code/email-code.ts';
+import { createCodeMechanism } from './methods/code/code-mechanism.ts';
+import { sendEmailCode } from './methods/email-code/email-code.ts';
+import { createPasswordSignIn } from './methods/password/password-sign-in.ts';
+import { sendSmsCode } from './methods/sms-code/sms-code.ts';
+import { createVerificationStore } from './methods/verifications.ts';
 import { createLoginThrottle } from './methods/password/login-throttle.ts';
 import { createPasswordHasher } from './methods/password/password-hasher.ts';
 import { createPasswordPolicy } from './methods/password/password-policy.ts';
@@ -92,13 +95,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const hasher = createPasswordHasher();
   const policy = createPasswordPolicy();
   const throttle = createLoginThrottle(db);
-  const emailCode = createEmailCodeMethod({ db, secrets });
-  const login = createLoginFlow({ citizens, hasher, throttle, secrets, metrics: metrics.login });
-  const registration = createRegistrationFlow({ db, citizens, hasher, policy, emailCode });
+  const passwordSignIn = createPasswordSignIn({ citizens, hasher, throttle, secrets, metrics: metrics.login });
+  const rateLimiter = createRateLimiter(db);
+  const codes = createCodeMechanism({ db, secrets, limiter: rateLimiter, senders: { email: sendEmailCode, sms: sendSmsCode } });
+  const verifications = createVerificationStore(db);
+  const registration = createRegistrationFlow({ db, citizens, hasher, policy, codes, verifications });
 
   const transport =
     options.mailTransport ?? (config.smtpUrl ? smtpTransport(config.smtpUrl, config.mailFrom) : devOutboxTransport(config.dataDir));
-  const rateLimiter = createRateLimiter(db);
   const mail = createMessageDispatcher({
     db,
     transport,
@@ -192,18 +196,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
+  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications });
   registerInteractionRoutes(server, {
-    db,
+    kit,
     oidc,
-    ui,
-    citizens,
-    services,
-    login,
+    codes,
     registration,
     consent,
     rateLimiter,
-    emailCode,
-    policy,
+    passwordSignIn,
+    passwordPolicy: policy,
     mailQueued: () => mail.nudge(),
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
@@ -225,8 +227,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     issuer: config.publicUrl,
     citizens,
     consents,
-    emailCode,
-    smsCode: createSmsCodeMethod({ db, secrets, limiter: rateLimiter }),
+    codes,
+    rateLimiter,
     mailQueued: () => mail.nudge(),
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
@@ -244,7 +246,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   const pruneTimer = setInterval(() => {
-    pruneExpired(db).catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));
+    Promise.all([pruneExpired(db), verifications.prune()]).catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));
   }, 10 * 60 * 1000);
   pruneTimer.unref();
 

@@ -6,8 +6,8 @@ import type { CitizenStore } from '../identity/citizen-store.ts';
 import { html } from '../web/html.ts';
 import { csrfField } from '../web/layout.ts';
 import type { UiFactory } from '../web/request-context.ts';
-import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
-import type { SmsCodeMethod } from '../methods/sms-code/sms-code.ts';
+import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
+import type { RateLimiter } from '../platform/rate-limit.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import { ACCOUNT_CLIENT_ID } from './account-services.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
@@ -19,8 +19,8 @@ type Deps = {
   issuer: string;
   citizens: CitizenStore;
   consents: ConsentStore;
-  emailCode: EmailCodeMethod;
-  smsCode: SmsCodeMethod;
+  codes: CodeMechanism;
+  rateLimiter: RateLimiter;
   mailQueued: () => void;
 };
 
@@ -58,8 +58,8 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     db: deps.db,
     ui,
     citizens: deps.citizens,
-    emailCode: deps.emailCode,
-    smsCode: deps.smsCode,
+    codes: deps.codes,
+    rateLimiter: deps.rateLimiter,
     mailQueued: deps.mailQueued,
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);

@@ -2,10 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import { type CitizenStore, profileValues, writeProfile } from '../identity/citizen-store.ts';
 import { FIELD_CATALOG, type FieldValue, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
-import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
-import type { SmsCodeMethod } from '../methods/sms-code/sms-code.ts';
+import { confirmPhone, replaceEmail } from '../identity/contact-proofs.ts';
+import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
+import { CODE_MESSAGES } from '../flows/registration/email-confirmation-routes.ts';
 import { maskEmail } from '../flows/registration/email-code-page.ts';
+import { retryAfter } from '../flows/interaction-kit.ts';
 import { AppError } from '../platform/errors.ts';
+import { RATE_LIMITS, type RateLimiter } from '../platform/rate-limit.ts';
 import { html } from '../web/html.ts';
 import { csrfField, errorSummary, field } from '../web/layout.ts';
 import type { Ui, UiFactory } from '../web/request-context.ts';
@@ -20,8 +23,8 @@ type Deps = {
   db: Db;
   ui: UiFactory;
   citizens: CitizenStore;
-  emailCode: EmailCodeMethod;
-  smsCode: SmsCodeMethod;
+  codes: CodeMechanism;
+  rateLimiter: RateLimiter;
   mailQueued: () => void;
   signedIn(request: FastifyRequest, reply: FastifyReply): Promise<{ citizenId: string } | undefined>;
   signIn(reply: FastifyReply): FastifyReply;
@@ -136,7 +139,18 @@ ${
     if (citizen.email.toLowerCase() === email.toLowerCase()) return emailForm(ui, 422, email, 'profile.email_same');
     const taken = await deps.citizens.findByIdentifier(email);
     if (taken) return emailForm(ui, 409, email, 'register.email_taken');
-    await deps.db.transaction().execute((trx) => deps.emailCode.startChange(trx, { citizenId: citizen.id, newEmail: email, t: ui.t }));
+    // Each change sends a code to an address nobody has proven yet: few a day per account, and the
+    // code mechanism caps the codes one address receives whoever asks.
+    const changes = await deps.rateLimiter.hit(RATE_LIMITS.emailChangesPerCitizen, citizen.id);
+    const issued = changes.allowed
+      ? await deps.db.transaction().execute((trx) =>
+          deps.codes.issue(trx, { purpose: 'email_change', channel: 'email', citizenId: citizen.id, address: email, t: ui.t }),
+        )
+      : ({ ok: false, retryAt: changes.retryAt } as const);
+    if (!issued.ok) {
+      retryAfter(reply, issued.retryAt);
+      return emailForm(ui, 429, email, 'email_code.send_limit');
+    }
     deps.mailQueued();
     return reply.redirect('/conta/email/confirmar', 303);
   });
@@ -144,9 +158,9 @@ ${
   app.get('/conta/email/confirmar', async (request, reply) => {
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
-    const pending = await deps.emailCode.pendingChange(me.citizenId);
+    const pending = await deps.codes.pending({ purpose: 'email_change', citizenId: me.citizenId });
     if (!pending) return reply.redirect('/conta/dados', 303);
-    return confirmForm(deps.ui(request, reply), 200, pending.email, undefined);
+    return confirmForm(deps.ui(request, reply), 200, pending.address, undefined);
   });
 
   function confirmForm(ui: Ui, status: number, email: string, error: string | undefined, params?: Record<string, string | number>) {
@@ -168,12 +182,23 @@ ${
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
     const ui = deps.ui(request, reply);
-    const pending = await deps.emailCode.pendingChange(me.citizenId);
+    const pending = await deps.codes.pending({ purpose: 'email_change', citizenId: me.citizenId });
     if (!pending) return reply.redirect('/conta/dados', 303);
-    const code = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
-    const result = await deps.emailCode.verify(pending.id, code);
+    const typed = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
+    let result;
+    try {
+      result = await deps.db.transaction().execute(async (trx) => {
+        const checked = await deps.codes.check({ id: pending.id, purpose: 'email_change', typed }, trx);
+        if (checked.ok) await replaceEmail(trx, checked.proof.citizenId, checked.proof.address);
+        return checked;
+      });
+    } catch (error) {
+      // Someone else proved the address first: nothing changes, the code stays unused.
+      if (error instanceof AppError && error.code === 'identifier.email_taken') return confirmForm(ui, 409, pending.address, 'register.email_taken');
+      throw error;
+    }
     if (!result.ok) {
-      return confirmForm(ui, 422, pending.email, result.code, result.code === 'email_code.invalid' ? { tries: result.triesLeft } : undefined);
+      return confirmForm(ui, 422, pending.address, CODE_MESSAGES[result.code]!, result.code === 'code.invalid' ? { tries: result.triesLeft } : undefined);
     }
     return reply.redirect('/conta/dados?salvo=1', 303);
   });
@@ -204,9 +229,12 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
     const ui = deps.ui(request, reply);
     const citizen = await deps.citizens.findById(me.citizenId);
     if (!citizen?.phoneNumber || citizen.phoneNumberVerified) return reply.redirect('/conta/dados', 303);
-    const started = await deps.smsCode.start({ citizenId: citizen.id, phone: citizen.phoneNumber, t: ui.t });
-    if ('retryAt' in started) {
-      reply.header('retry-after', String(Math.max(1, Math.ceil((started.retryAt.getTime() - Date.now()) / 1000))));
+    const phone = citizen.phoneNumber;
+    const started = await deps.db.transaction().execute((trx) =>
+      deps.codes.issue(trx, { purpose: 'phone_verification', channel: 'sms', citizenId: citizen.id, address: phone, t: ui.t }),
+    );
+    if (!started.ok) {
+      retryAfter(reply, started.retryAt);
       return ui.render(429, ui.t('profile.phone_title'), html`<p role="alert">${ui.t('sms.limited')}</p><p><a href="/conta/dados">${ui.t('profile.back_data')}</a></p>`);
     }
     deps.mailQueued();
@@ -216,22 +244,27 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
   app.get('/conta/celular/confirmar', async (request, reply) => {
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
-    const pending = await deps.smsCode.pending(me.citizenId);
+    const pending = await deps.codes.pending({ purpose: 'phone_verification', citizenId: me.citizenId });
     if (!pending) return reply.redirect('/conta/dados', 303);
     const sent = (request.query as Record<string, string>).novo === '1';
-    return phoneCodeForm(deps.ui(request, reply), 200, pending.phone, undefined, undefined, sent ? 'email_code.resent' : undefined);
+    return phoneCodeForm(deps.ui(request, reply), 200, pending.address, undefined, undefined, sent ? 'email_code.resent' : undefined);
   });
 
   app.post<{ Body: Record<string, unknown> }>('/conta/celular/confirmar', async (request, reply) => {
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
     const ui = deps.ui(request, reply);
-    const pending = await deps.smsCode.pending(me.citizenId);
+    const pending = await deps.codes.pending({ purpose: 'phone_verification', citizenId: me.citizenId });
     if (!pending) return reply.redirect('/conta/dados', 303);
-    const code = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
-    const result = await deps.smsCode.verify(pending.id, code);
+    const typed = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
+    const result = await deps.db.transaction().execute(async (trx) => {
+      const checked = await deps.codes.check({ id: pending.id, purpose: 'phone_verification', typed }, trx);
+      // Only the number the code went to: if it changed meanwhile, nothing is verified.
+      if (checked.ok) await confirmPhone(trx, checked.proof.citizenId, checked.proof.address);
+      return checked;
+    });
     if (!result.ok) {
-      return phoneCodeForm(ui, 422, pending.phone, result.code, result.code === 'email_code.invalid' ? { tries: result.triesLeft } : undefined);
+      return phoneCodeForm(ui, 422, pending.address, CODE_MESSAGES[result.code]!, result.code === 'code.invalid' ? { tries: result.triesLeft } : undefined);
     }
     return reply.redirect('/conta/dados?salvo=1', 303);
   });
@@ -240,13 +273,14 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
     const ui = deps.ui(request, reply);
-    const pending = await deps.smsCode.pending(me.citizenId);
+    const pending = await deps.codes.pending({ purpose: 'phone_verification', citizenId: me.citizenId });
     if (!pending) return reply.redirect('/conta/dados', 303);
-    const outcome = await deps.smsCode.resend(pending.id, me.citizenId, ui.t);
+    const outcome = await deps.codes.resend(pending.id, 'phone_verification', ui.t);
     if (outcome === 'sent') {
       deps.mailQueued();
       return reply.redirect('/conta/celular/confirmar?novo=1', 303);
     }
-    return phoneCodeForm(ui, outcome === 'sms.limited' ? 429 : 422, pending.phone, outcome);
+    if (outcome === 'code.limited') return phoneCodeForm(ui, 429, pending.address, 'sms.limited');
+    return phoneCodeForm(ui, 422, pending.address, CODE_MESSAGES[outcome]!);
   });
 }

@@ -70,6 +70,20 @@ export interface FlowsTable {
   updated_at: Timestamp;
 }
 
+export interface VerificationsTable {
+  id: string;
+  interaction_uid: string;
+  citizen_id: string;
+  method: string;
+  purpose: 'authentication' | 'address';
+  factor: 'knowledge' | 'possession' | 'inherence';
+  amr: string[];
+  assurance: string;
+  detail: ColumnType<Record<string, unknown>, string | undefined, string>;
+  verified_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 export interface LoginThrottleTable {
   key: string;
   failures: Generated<number>;
@@ -194,6 +208,7 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable;
   signing_keys: SigningKeysTable;
   flows: FlowsTable;
+  verifications: VerificationsTable;
   login_throttle: LoginThrottleTable;
   messages: MessagesTable;
 }

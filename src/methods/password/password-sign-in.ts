@@ -1,7 +1,7 @@
 import { normalizeCpf } from '../../identity/cpf.ts';
 import type { Citizen, CitizenStore } from '../../identity/citizen-store.ts';
-import type { LoginThrottle } from '../../methods/password/login-throttle.ts';
-import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
+import type { LoginThrottle } from './login-throttle.ts';
+import type { PasswordHasher } from './password-hasher.ts';
 import type { Secrets } from '../../security/secrets.ts';
 
 export type LoginOutcome =
@@ -18,7 +18,7 @@ export type LoginMetrics = { record(result: 'success' | 'invalid' | 'throttled')
  * has one count for its CPF and its e-mail together: alternating them gains no guesses, and a
  * success with either starts it again.
  */
-export function createLoginFlow(deps: {
+export function createPasswordSignIn(deps: {
   citizens: CitizenStore;
   hasher: PasswordHasher;
   throttle: LoginThrottle;
@@ -59,4 +59,4 @@ export function createLoginFlow(deps: {
   };
 }
 
-export type LoginFlow = ReturnType<typeof createLoginFlow>;
+export type PasswordSignIn = ReturnType<typeof createPasswordSignIn>;

@@ -1,0 +1,53 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database.ts';
+import { recordEvent } from '../events/outbox.ts';
+import { AppError } from '../platform/errors.ts';
+import { createCitizenStore, writeProfile } from './citizen-store.ts';
+
+/**
+ * What a proven address changes on the account, applied by the flow that asked for the proof, in
+ * its transaction. A code proves an address; only these functions decide what that means.
+ */
+
+/** The citizen's current e-mail is theirs: marked verified (and told to the services) if it still is the one proven. */
+export async function confirmEmail(trx: Db, citizenId: string, email: string): Promise<void> {
+  const verified = await trx
+    .updateTable('citizens')
+    .set({ email_verified: true, updated_at: sql<Date>`now()` })
+    .where('id', '=', citizenId)
+    .where('email', '=', email)
+    .where('email_verified', '=', false)
+    .executeTakeFirst();
+  if (Number(verified.numUpdatedRows) > 0) await recordEvent(trx, { type: 'email.verified', citizenId, email });
+}
+
+/**
+ * A new address, proven, replaces the old one: a profile change for the services, then verified.
+ * The row is locked first, so a concurrent write-back is neither lost nor undone.
+ */
+export async function replaceEmail(trx: Db, citizenId: string, email: string): Promise<void> {
+  await trx.selectFrom('citizens').select('id').where('id', '=', citizenId).forUpdate().executeTakeFirst();
+  const citizen = await createCitizenStore(trx).findById(citizenId, trx);
+  if (!citizen) throw new AppError('interaction.expired', 400);
+  const taken = await trx
+    .selectFrom('citizens')
+    .select('id')
+    .where(sql`lower(email)`, '=', email.toLowerCase())
+    .where('id', '!=', citizenId)
+    .executeTakeFirst();
+  if (taken) throw new AppError('identifier.email_taken', 409);
+  await writeProfile(trx, citizen, { email });
+  await confirmEmail(trx, citizenId, email);
+}
+
+/** The citizen holds the number: marked verified (and told) if it still is the account's number. */
+export async function confirmPhone(trx: Db, citizenId: string, phone: string): Promise<void> {
+  const updated = await trx
+    .updateTable('citizens')
+    .set({ phone_number_verified: true, updated_at: sql<Date>`now()` })
+    .where('id', '=', citizenId)
+    .where('phone_number', '=', phone)
+    .where('phone_number_verified', '=', false)
+    .executeTakeFirst();
+  if (Number(updated.numUpdatedRows) > 0) await recordEvent(trx, { type: 'phone.verified', citizenId, phone });
+}
