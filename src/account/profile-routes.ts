@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
-import { type CitizenStore, profileValues, writeProfile } from '../identity/citizen-store.ts';
+import { type CitizenStore, lockCitizen, profileValues, writeProfile } from '../identity/citizen-store.ts';
 import { FIELD_CATALOG, type FieldValue, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
 import { confirmPhone, replaceEmail } from '../identity/contact-proofs.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
@@ -13,6 +13,30 @@ import { html } from '../web/html.ts';
 import { csrfField, errorSummary, field } from '../web/layout.ts';
 import type { Ui, UiFactory } from '../web/request-context.ts';
 import { fieldInput } from '../flows/field-inputs.ts';
+
+/** The values a form was shown with, carried in the form itself (the citizen's own data, never a URL). */
+function encodeLoaded(values: Record<string, FieldValue | null>): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+function decodeLoaded(text: string): Record<string, FieldValue | null> | undefined {
+  if (!text) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Values compared as values: an address object's key order means nothing. */
+function sameValue(a: unknown, b: unknown): boolean {
+  const canonical = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== '' && x != null).sort(([x], [y]) => x.localeCompare(y)))
+      : (v ?? null);
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
 
 /** Fields a citizen edits here. CPF never changes; the e-mail changes through its own confirmation. */
 export const EDITABLE_HERE = FIELD_CATALOG.filter((f) => f.editable && f.key !== 'email');
@@ -43,6 +67,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: Deps) {
     saved: boolean,
     email = '',
     phone: { number: string; verified: boolean } | null = null,
+    loaded = '',
   ) {
     const { t, locale } = ui;
     return ui.render(
@@ -65,6 +90,7 @@ ${
 }
 <form method="post" action="/conta/dados" novalidate>
   ${csrfField(ui.csrf())}
+  <input type="hidden" name="_loaded" value="${loaded}">
   ${EDITABLE_HERE.map((def) => fieldInput(t, locale, def, form, errors, ALWAYS_PRESENT.has(def.key)))}
   <div class="actions"><button type="submit">${t('profile.save')}</button></div>
 </form>`,
@@ -80,7 +106,8 @@ ${
     for (const def of EDITABLE_HERE) Object.assign(form, formValues(def, values[def.key]));
     const saved = (request.query as Record<string, string>).salvo === '1';
     const phone = citizen.phoneNumber ? { number: citizen.phoneNumber, verified: citizen.phoneNumberVerified } : null;
-    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email, phone);
+    const loaded = Object.fromEntries(EDITABLE_HERE.map((def) => [def.key, values[def.key] ?? null]));
+    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email, phone, encodeLoaded(loaded));
   });
 
   app.post<{ Body: Record<string, unknown> }>('/conta/dados', async (request, reply) => {
@@ -98,12 +125,23 @@ ${
       else if (parsed.value === null && ALWAYS_PRESENT.has(def.key)) errors[`f_${def.key}`] = `field.${def.key}.required`;
       else changes[def.key] = parsed.value;
     }
-    const citizen = await deps.citizens.findById(me.citizenId);
-    if (Object.keys(errors).length) return render(ui, 422, typed, errors, false, citizen?.email);
-    if (!citizen) throw new AppError('interaction.expired', 400);
+    const loadedForm = typeof body._loaded === 'string' ? body._loaded.slice(0, 20_000) : '';
+    if (Object.keys(errors).length) {
+      const citizen = await deps.citizens.findById(me.citizenId);
+      return render(ui, 422, typed, errors, false, citizen?.email, null, loadedForm);
+    }
+    // Only what the citizen changed on this form is written: a value another service wrote back
+    // since the form was shown is not put back to the old one the form still displayed.
+    const loaded = decodeLoaded(loadedForm);
+    if (loaded) for (const key of Object.keys(changes)) if (key in loaded && sameValue(loaded[key], changes[key])) delete changes[key];
+    // Read again inside the transaction, locked, so nothing committed in between is undone.
     // Everything inside the transaction goes through `trx`: on PGlite (one connection) a query on
     // `db` from inside a transaction would wait for the transaction forever.
-    await deps.db.transaction().execute((trx) => writeProfile(trx, citizen, changes));
+    await deps.db.transaction().execute(async (trx) => {
+      const citizen = await lockCitizen(trx, me.citizenId);
+      if (!citizen) throw new AppError('interaction.expired', 400);
+      await writeProfile(trx, citizen, changes);
+    });
     return reply.redirect('/conta/dados?salvo=1', 303);
   });
 

@@ -54,6 +54,16 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     return kit.expired(ui);
   });
 
+  // Where a method that runs elsewhere (the certificate's own TLS listener) sends the browser back:
+  // its proof is already recorded for this interaction, server-side; this browser's interaction
+  // cookie says which interaction it is. Nothing recorded, nothing completes.
+  app.get<{ Params: InteractionParams }>('/interaction/:uid/complete', async (request, reply) => {
+    const ctx = await kit.load(request, reply);
+    if (!ctx) return reply;
+    if (ctx.details.prompt.name !== 'login') return reply.redirect(`/interaction/${ctx.details.uid}`, 303);
+    return kit.completeLogin(request, reply, ctx);
+  });
+
   app.post<{ Params: InteractionParams }>('/interaction/:uid/abort', async (request, reply) => {
     const ctx = await kit.load(request, reply);
     if (!ctx) return reply;

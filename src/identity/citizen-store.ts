@@ -147,6 +147,15 @@ const COLUMN_NAMES: Record<string, string> = {
   locale: 'locale',
 };
 
+/**
+ * The citizen as stored now, locked until the caller's transaction ends: every read-modify-write
+ * of a profile starts here, so two writers never work from the same stale copy.
+ */
+export async function lockCitizen(trx: Db, id: string): Promise<Citizen | undefined> {
+  const row = await trx.selectFrom('citizens').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  return row ? toCitizen(row) : undefined;
+}
+
 /** The citizen's current value of each catalog field they have. */
 export function profileValues(c: Citizen): Record<string, FieldValue> {
   const out: Record<string, FieldValue> = {};

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { recordEvent } from '../events/outbox.ts';
 import { AppError } from '../platform/errors.ts';
-import { createCitizenStore, writeProfile } from './citizen-store.ts';
+import { lockCitizen, writeProfile } from './citizen-store.ts';
 
 /**
  * What a proven address changes on the account, applied by the flow that asked for the proof, in
@@ -26,8 +26,7 @@ export async function confirmEmail(trx: Db, citizenId: string, email: string): P
  * The row is locked first, so a concurrent write-back is neither lost nor undone.
  */
 export async function replaceEmail(trx: Db, citizenId: string, email: string): Promise<void> {
-  await trx.selectFrom('citizens').select('id').where('id', '=', citizenId).forUpdate().executeTakeFirst();
-  const citizen = await createCitizenStore(trx).findById(citizenId, trx);
+  const citizen = await lockCitizen(trx, citizenId);
   if (!citizen) throw new AppError('interaction.expired', 400);
   const taken = await trx
     .selectFrom('citizens')
