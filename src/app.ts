@@ -18,7 +18,7 @@ import { createProviderPages } from './flows/provider-pages.ts';
 import { createRegistrationFlow } from './flows/registration/registration-flow.ts';
 import { createCsrf } from './web/csrf.ts';
 import { html } from './web/html.ts';
-import { createI18n } from './platform/i18n.ts';
+import { createI18n, negotiateLocale } from './platform/i18n.ts';
 import { createLogger } from './platform/logger.ts';
 import { createMetrics } from './platform/metrics.ts';
 import { registerOpsRoutes } from './web/ops-routes.ts';
@@ -217,7 +217,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   await registerApiSurface(server, SERVICE_API, (api) => {
     registerPollRoutes(api, { db, services, streams, signer: events.signer, closing: () => draining });
-    registerWriteBackRoutes(api, { db, oidc, services, citizens, consents });
+    registerWriteBackRoutes(api, {
+      db,
+      oidc,
+      services,
+      citizens,
+      consents,
+      codes,
+      translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      messageQueued: () => mail.nudge(),
+    });
   });
   await ensureAccountService({ db, services, publicUrl: config.publicUrl });
   registerAccountRoutes(server, {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import { type CitizenStore, lockCitizen, profileValues, writeProfile } from '../identity/citizen-store.ts';
 import { FIELD_CATALOG, type FieldValue, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
-import { confirmPhone, replaceEmail } from '../identity/contact-proofs.ts';
+import { confirmPhone, replaceEmail, replacePhone } from '../identity/contact-proofs.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
 import { CODE_MESSAGES } from '../flows/registration/email-confirmation-routes.ts';
 import { maskEmail } from '../flows/registration/email-code-page.ts';
@@ -59,6 +59,15 @@ type Deps = {
  * the same transaction, and the relay tells every consented service that consumes the field.
  */
 export function registerProfileRoutes(app: FastifyInstance, deps: Deps) {
+  /** The phone code waiting for the citizen: a number a service proposed, or the current one's. */
+  async function pendingPhone(citizenId: string) {
+    for (const purpose of ['phone_change', 'phone_verification'] as const) {
+      const pending = await deps.codes.pending({ purpose, citizenId });
+      if (pending) return { ...pending, purpose };
+    }
+    return undefined;
+  }
+
   function render(
     ui: Ui,
     status: number,
@@ -282,7 +291,7 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
   app.get('/conta/celular/confirmar', async (request, reply) => {
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
-    const pending = await deps.codes.pending({ purpose: 'phone_verification', citizenId: me.citizenId });
+    const pending = await pendingPhone(me.citizenId);
     if (!pending) return reply.redirect('/conta/dados', 303);
     const sent = (request.query as Record<string, string>).novo === '1';
     return phoneCodeForm(deps.ui(request, reply), 200, pending.address, undefined, undefined, sent ? 'email_code.resent' : undefined);
@@ -292,13 +301,16 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
     const ui = deps.ui(request, reply);
-    const pending = await deps.codes.pending({ purpose: 'phone_verification', citizenId: me.citizenId });
+    const pending = await pendingPhone(me.citizenId);
     if (!pending) return reply.redirect('/conta/dados', 303);
     const typed = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
     const result = await deps.db.transaction().execute(async (trx) => {
-      const checked = await deps.codes.check({ id: pending.id, purpose: 'phone_verification', typed }, trx);
-      // Only the number the code went to: if it changed meanwhile, nothing is verified.
-      if (checked.ok) await confirmPhone(trx, checked.proof.citizenId, checked.proof.address);
+      const checked = await deps.codes.check({ id: pending.id, purpose: pending.purpose, typed }, trx);
+      if (!checked.ok) return checked;
+      // A number a service proposed becomes the citizen's now; the current number is only marked
+      // verified if it still is the one the code went to.
+      if (pending.purpose === 'phone_change') await replacePhone(trx, checked.proof.citizenId, checked.proof.address);
+      else await confirmPhone(trx, checked.proof.citizenId, checked.proof.address);
       return checked;
     });
     if (!result.ok) {
@@ -311,9 +323,9 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
     const ui = deps.ui(request, reply);
-    const pending = await deps.codes.pending({ purpose: 'phone_verification', citizenId: me.citizenId });
+    const pending = await pendingPhone(me.citizenId);
     if (!pending) return reply.redirect('/conta/dados', 303);
-    const outcome = await deps.codes.resend(pending.id, 'phone_verification', ui.t);
+    const outcome = await deps.codes.resend(pending.id, pending.purpose, ui.t);
     if (outcome === 'sent') {
       deps.mailQueued();
       return reply.redirect('/conta/celular/confirmar?novo=1', 303);

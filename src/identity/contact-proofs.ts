@@ -50,3 +50,14 @@ export async function confirmPhone(trx: Db, citizenId: string, phone: string): P
     .executeTakeFirst();
   if (Number(updated.numUpdatedRows) > 0) await recordEvent(trx, { type: 'phone.verified', citizenId, phone });
 }
+
+/**
+ * A new mobile number, proven by the code sent to it, replaces the old one (a profile change for
+ * the services) and is verified. Until then the old number stays, and keeps working.
+ */
+export async function replacePhone(trx: Db, citizenId: string, phone: string): Promise<void> {
+  const citizen = await lockCitizen(trx, citizenId);
+  if (!citizen) throw new AppError('interaction.expired', 400);
+  await writeProfile(trx, citizen, { phone_number: phone });
+  await confirmPhone(trx, citizenId, phone);
+}

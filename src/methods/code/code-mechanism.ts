@@ -22,7 +22,7 @@ import {
 export type CodeChannel = 'email' | 'sms';
 
 /** Why a code was sent. A code issued for one purpose never proves another. */
-export type CodePurpose = 'email_confirmation' | 'email_change' | 'phone_verification';
+export type CodePurpose = 'email_confirmation' | 'email_change' | 'phone_verification' | 'phone_change';
 
 export type Proof = { citizenId: string; channel: CodeChannel; address: string; purpose: CodePurpose; interactionUid: string | null };
 
