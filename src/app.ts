@@ -27,7 +27,7 @@ import { createUiFactory } from './web/request-context.ts';
 import { createServer } from './web/server.ts';
 import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
 import { claimsFor, createCitizenStore } from './identity/citizen-store.ts';
-import { createConsentStore } from './consent/consent-store.ts';
+import { createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
 import { createTtlCache } from './services/ttl-cache.ts';
 import { registerDevOutboxRoutes } from './messaging/dev-outbox-routes.ts';
@@ -153,10 +153,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const contract = new Set(service.fields.map((f) => f.key));
       return claimsFor(citizen, (current?.fieldsShared ?? []).filter((k) => contract.has(k)));
     },
-    async consentNeeded(accountId, clientId) {
+    async consentNeeded(accountId, clientId, scopes) {
       const service = await cachedService(clientId);
       if (!service) return true;
-      return (await consents.need(accountId, service)).needed;
+      return (await consents.need(accountId, service, [...scopes].includes(WRITE_SCOPE))).needed;
     },
     pages: createProviderPages(i18n),
     onError: (error, route) => {

@@ -90,6 +90,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
       t('account.title'),
       html`<p>${t('account.hello', { name: me.citizen.socialName ?? me.citizen.name })}</p>
 ${revoked ? html`<p class="notice" role="status">${t('account.revoked')}</p>` : ''}
+${(request.query as Record<string, string>).escrita === '0' ? html`<p class="notice" role="status">${t('account.write_revoked')}</p>` : ''}
 <p><a class="button" href="/conta/dados">${t('account.edit_data')}</a></p>
 <h2>${t('account.services_title')}</h2>
 ${
@@ -101,6 +102,15 @@ ${
   ${c.description ? html`<p>${c.description}</p>` : ''}
   <p>${t('account.receives')}: ${c.fields_shared.length ? c.fields_shared.map((k) => t(`field.${k}.label`)).join(', ') : t('account.receives_nothing')}</p>
   <p class="hint">${t('account.since', { date: new Intl.DateTimeFormat(u.locale, { dateStyle: 'long', timeZone: 'America/Sao_Paulo' }).format(new Date(c.granted_at)) })}</p>
+  ${
+    c.write_back
+      ? html`<p>${t('account.may_write')}</p>
+  <form method="post" action="/conta/servicos/${c.client_id}/escrita/revogar">
+    ${csrfField(u.csrf())}
+    <button type="submit" class="secondary">${t('account.revoke_write', { service: c.name })}</button>
+  </form>`
+      : ''
+  }
   <form method="post" action="/conta/servicos/${c.client_id}/revogar">
     ${csrfField(u.csrf())}
     <button type="submit" class="secondary">${t('account.revoke', { service: c.name })}</button>
@@ -131,6 +141,24 @@ ${
       }),
     );
     return reply.redirect('/conta?revogado=1', 303);
+  });
+
+  app.post<{ Params: { clientId: string } }>('/conta/servicos/:clientId/escrita/revogar', async (request, reply) => {
+    const me = await signedIn(request, reply);
+    if (!me) return signIn(reply);
+    await deps.db.transaction().execute((trx) =>
+      consents.revokeWrite(trx, {
+        citizenId: me.citizen.id,
+        clientId: request.params.clientId,
+        context: {
+          ip: request.ip,
+          userAgent: request.headers['user-agent'] ?? null,
+          acr: me.session.acr ?? null,
+          amr: me.session.amr ?? null,
+        },
+      }),
+    );
+    return reply.redirect('/conta?escrita=0', 303);
   });
 
   app.get('/conta/consentimentos.json', async (request, reply) => {

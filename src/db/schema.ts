@@ -136,6 +136,7 @@ export interface ConsentsTable {
   user_agent: string | null;
   acr: string | null;
   amr: string[] | null;
+  write_back: Generated<boolean>;
   created_at: Timestamp;
 }
 
@@ -147,6 +148,7 @@ export interface ConsentCurrentTable {
   fields_offered: string[];
   fields_shared: string[];
   granted_at: Timestamp;
+  write_back: Generated<boolean>;
 }
 
 export interface EventsTable {

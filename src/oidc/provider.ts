@@ -36,8 +36,11 @@ export type OidcDeps = {
    * whatever scopes it asked for. Undefined when the account does not exist or is disabled.
    */
   releasedClaims(accountId: string, clientId: string | undefined): Promise<Record<string, unknown> | undefined>;
-  /** Whether the citizen must see the service's consent screen (first access, new terms or fields). */
-  consentNeeded(accountId: string, clientId: string): Promise<boolean>;
+  /**
+   * Whether the citizen must see the service's consent screen (first access, new terms or fields,
+   * or write access asked for and not consented).
+   */
+  consentNeeded(accountId: string, clientId: string, scopes: Iterable<string>): Promise<boolean>;
   pages: ProviderPages;
   /** Called for each error the provider answers with, for logs and metrics (no secrets in it). */
   onError?: (error: Error, route: string | undefined) => void;
@@ -97,7 +100,7 @@ export function createOidc(deps: OidcDeps) {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId || !ctx.oidc.client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       if (ctx.oidc.result?.consent) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      return (await deps.consentNeeded(accountId, ctx.oidc.client.clientId))
+      return (await deps.consentNeeded(accountId, ctx.oidc.client.clientId, ctx.oidc.requestParamOIDCScopes))
         ? interactionPolicy.Check.REQUEST_PROMPT
         : interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
@@ -189,7 +192,7 @@ export function createOidc(deps: OidcDeps) {
       }
       const accountId = ctx.oidc.session?.accountId;
       const client = ctx.oidc.client;
-      if (!accountId || !client || (await deps.consentNeeded(accountId, client.clientId))) return undefined;
+      if (!accountId || !client || (await deps.consentNeeded(accountId, client.clientId, ctx.oidc.requestParamOIDCScopes))) return undefined;
       const grant = new ctx.oidc.provider.Grant({ accountId, clientId: client.clientId });
       grant.addOIDCScope([...ctx.oidc.requestParamOIDCScopes].join(' '));
       if (ctx.oidc.requestParamClaims.size) grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);

@@ -109,6 +109,8 @@ export function registerWriteBackRoutes(
       return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
     const consent = await consents.current(citizen.id, clientId);
     if (!consent) return reply.status(403).send({ error: 'consent.missing' });
+    // The token's scope is not enough: the citizen must have consented to write access itself.
+    if (!consent.writeBack) return bearer(reply, 403, 'insufficient_scope', `the citizen has not consented to ${WRITE_SCOPE}`);
 
     if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
       return reply.status(415).send({ error: 'body.json_required' });

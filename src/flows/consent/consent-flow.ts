@@ -63,6 +63,8 @@ export function createConsentFlow(deps: { db: Db; citizens: CitizenStore; servic
       clientId: string,
       body: Record<string, unknown>,
       context: ConsentContext,
+      /** The request asked for write access and the screen said so: the consent includes it. */
+      writeBack = false,
     ): Promise<ConsentOutcome> {
       const { citizen, service } = await load(citizenId, clientId);
       const need = await consents.need(citizenId, service);
@@ -95,7 +97,7 @@ export function createConsentFlow(deps: { db: Db; citizens: CitizenStore; servic
         if (!current) throw new AppError('interaction.expired', 400);
         const stillMissing = Object.fromEntries(Object.entries(provided).filter(([key]) => profileValues(current)[key] === undefined));
         if (Object.keys(stillMissing).length) await writeProfile(trx, current, stillMissing);
-        await consents.grant(trx, { citizenId, service, fieldsShared, context });
+        await consents.grant(trx, { citizenId, service, fieldsShared, context, writeBack });
       });
       return { ok: true, fieldsShared };
     },

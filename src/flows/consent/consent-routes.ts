@@ -30,7 +30,7 @@ export function registerConsentRoutes(app: FastifyInstance, deps: { kit: Interac
       userAgent: request.headers['user-agent'] ?? null,
       acr: typeof details.session.acr === 'string' ? details.session.acr : null,
       amr: Array.isArray(details.session.amr) ? (details.session.amr as string[]) : null,
-    });
+    }, asksWriteBack(details));
     if (!outcome.ok) {
       return consentPage(ctx.ui, { uid: details.uid, screen: outcome.screen, errors: outcome.errors, writeBack: asksWriteBack(details) });
     }
