@@ -45,6 +45,7 @@ const REVERSE_DOMAIN_SCHEME = /^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$/;
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
 const EXAMPLE_SCHEME = 'br.gov.cidade.app:/cb';
+const WEB_ONLY = 'must be an absolute https URI (http only on a loopback address: 127.0.0.1, [::1] or localhost)';
 
 /** Problems every address shares, whatever it is for; the parsed URL when there are none. */
 function parseAddress(value: string): { url: URL } | { problem: string } {
@@ -52,7 +53,7 @@ function parseAddress(value: string): { url: URL } | { problem: string } {
   if (!SCHEME.test(value)) return { problem: 'must be an absolute URI, with its scheme (https://…)' };
   const url = URL.parse(value);
   if (!url) return { problem: 'must be an absolute URI, with its scheme (https://…)' };
-  if (value.includes('#')) return { problem: 'must not contain a fragment (#…)' };
+  if (value.includes('#')) return { problem: 'must be written without a fragment (#…)' };
   if (url.username || url.password) return { problem: 'must not contain a user name or password' };
   return { url };
 }
@@ -61,12 +62,12 @@ function parseAddress(value: string): { url: URL } | { problem: string } {
 function webProblem(url: URL): string | undefined {
   if (url.protocol === 'https:') return url.hostname ? undefined : 'must name a host';
   if (url.protocol === 'http:') {
-    return LOOPBACK_HOSTS.has(url.hostname) ? undefined : 'must be an https URI (http only on a loopback address: 127.0.0.1, [::1] or localhost)';
+    return LOOPBACK_HOSTS.has(url.hostname) ? undefined : WEB_ONLY;
   }
   if (REVERSE_DOMAIN_SCHEME.test(url.protocol.slice(0, -1))) {
     return `a private-use scheme (${EXAMPLE_SCHEME}) is for mobile and desktop apps: register the service with type native`;
   }
-  return 'must be an https URI (http only on a loopback address: 127.0.0.1, [::1] or localhost)';
+  return WEB_ONLY;
 }
 
 /** A native app's redirect: claimed https, loopback by IP literal, or a reverse-domain private-use scheme. */
@@ -107,7 +108,7 @@ export function backchannelLogoutUriProblem(type: ClientType, value: string): st
   const parsed = parseAddress(value);
   if ('problem' in parsed) return parsed.problem;
   const problem = webProblem(parsed.url);
-  return problem && !parsed.url.protocol.startsWith('http') ? 'must be an https URI (http only on a loopback address: 127.0.0.1, [::1] or localhost)' : problem;
+  return problem && !parsed.url.protocol.startsWith('http') ? WEB_ONLY : problem;
 }
 
 /** Why `value` cannot be an origin allowed to call the token endpoint from a browser. */
