@@ -32,7 +32,10 @@ export function applicationType(type: ClientType): 'web' | 'native' {
 }
 
 /** The kind of a client from its provider metadata (the inverse of what `clientMetadata` writes). */
-export function clientTypeOf(metadata: { application_type?: unknown; token_endpoint_auth_method?: unknown }): ClientType {
+export function clientTypeOf(metadata: {
+  application_type?: unknown;
+  token_endpoint_auth_method?: unknown;
+}): ClientType {
   if (metadata.application_type === 'native') return 'native';
   return metadata.token_endpoint_auth_method === 'none' ? 'spa' : 'confidential';
 }
@@ -45,11 +48,13 @@ const REVERSE_DOMAIN_SCHEME = /^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$/;
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
 const EXAMPLE_SCHEME = 'br.gov.cidade.app:/cb';
-const WEB_ONLY = 'must be an absolute https URI (http only on a loopback address: 127.0.0.1, [::1] or localhost)';
+const WEB_ONLY =
+  'must be an absolute https URI (http only on a loopback address: 127.0.0.1, [::1] or localhost)';
 
 /** Problems every address shares, whatever it is for; the parsed URL when there are none. */
 function parseAddress(value: string): { url: URL } | { problem: string } {
-  if (value.includes('*')) return { problem: 'wildcards are not allowed: register each address exactly as the app sends it' };
+  if (value.includes('*'))
+    return { problem: 'wildcards are not allowed: register each address exactly as the app sends it' };
   if (!SCHEME.test(value)) return { problem: 'must be an absolute URI, with its scheme (https://…)' };
   const url = URL.parse(value);
   if (!url) return { problem: 'must be an absolute URI, with its scheme (https://…)' };
@@ -80,7 +85,8 @@ function nativeProblem(url: URL): string | undefined {
       : undefined;
   }
   if (scheme === 'http') {
-    if (url.hostname === 'localhost') return 'use the loopback IP literal http://127.0.0.1/… or http://[::1]/…, not localhost (RFC 8252 §8.3)';
+    if (url.hostname === 'localhost')
+      return 'use the loopback IP literal http://127.0.0.1/… or http://[::1]/…, not localhost (RFC 8252 §8.3)';
     if (!LOOPBACK_IPS.has(url.hostname)) {
       return `a native app may use http only on the loopback interface (http://127.0.0.1/…, any port); otherwise use a claimed https URL or a private-use scheme like ${EXAMPLE_SCHEME}`;
     }
@@ -116,8 +122,10 @@ export function allowedOriginProblem(value: string): string | undefined {
   const parsed = parseAddress(value);
   if ('problem' in parsed) return parsed.problem;
   const { url } = parsed;
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an https origin, like https://portal.cidade.gov.br';
-  if (url.origin !== value) return `must be an origin alone (scheme, host and port, no path or trailing slash), like ${url.origin}`;
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return 'must be an https origin, like https://portal.cidade.gov.br';
+  if (url.origin !== value)
+    return `must be an origin alone (scheme, host and port, no path or trailing slash), like ${url.origin}`;
   return webProblem(url);
 }
 
@@ -145,14 +153,20 @@ export function clientProblems(s: ClientSettings): Problem[] {
     if (s.tokenEndpointAuthMethod !== 'none') {
       problems.push({
         field: 'tokenEndpointAuthMethod',
-        message: 'an app cannot keep a secret: a native or spa service has no client authentication (none) and proves itself with PKCE',
+        message:
+          'an app cannot keep a secret: a native or spa service has no client authentication (none) and proves itself with PKCE',
       });
     }
-    if (s.jwks) problems.push({ field: 'jwks', message: 'a native or spa service has no keys of its own (jwks is for private_key_jwt)' });
+    if (s.jwks)
+      problems.push({
+        field: 'jwks',
+        message: 'a native or spa service has no keys of its own (jwks is for private_key_jwt)',
+      });
   } else if (s.tokenEndpointAuthMethod === 'none') {
     problems.push({
       field: 'tokenEndpointAuthMethod',
-      message: 'a confidential service authenticates with client_secret_basic, client_secret_post or private_key_jwt; an app that cannot keep a secret is registered with type native or spa',
+      message:
+        'a confidential service authenticates with client_secret_basic, client_secret_post or private_key_jwt; an app that cannot keep a secret is registered with type native or spa',
     });
   }
   each('redirectUris', s.redirectUris, (v) => redirectUriProblem(s.type, v));
@@ -163,12 +177,17 @@ export function clientProblems(s: ClientSettings): Problem[] {
   }
   if (s.type === 'spa') each('allowedOrigins', s.allowedOrigins, allowedOriginProblem);
   else if (s.allowedOrigins.length) {
-    problems.push({ field: 'allowedOrigins', message: 'only a browser app (type spa) calls the token endpoint from a browser' });
+    problems.push({
+      field: 'allowedOrigins',
+      message: 'only a browser app (type spa) calls the token endpoint from a browser',
+    });
   }
   return problems;
 }
 
 /** The origins of a browser app's redirect URIs: what it may call from when none are given. */
 export function originsOf(uris: readonly string[]): string[] {
-  return [...new Set(uris.map((u) => URL.parse(u)?.origin).filter((o): o is string => Boolean(o) && o !== 'null'))];
+  return [
+    ...new Set(uris.map((u) => URL.parse(u)?.origin).filter((o): o is string => Boolean(o) && o !== 'null')),
+  ];
 }

@@ -27,14 +27,25 @@ describe('registering apps: what is accepted works at sign-in, what is not is re
   async function admin(method: string, path: string, body?: unknown) {
     const res = await fetch(`${app.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${TEST_ADMIN_TOKEN}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Json };
   }
 
-  const count = async () => Number((await app.db.db.selectFrom('services').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const count = async () =>
+    Number(
+      (
+        await app.db.db
+          .selectFrom('services')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
   /** Where the provider sends a browser that starts a sign-in at `clientId` returning to `redirectUri`. */
   async function startSignIn(clientId: string, redirectUri: string) {
@@ -84,12 +95,18 @@ describe('registering apps: what is accepted works at sign-in, what is not is re
   test('each redirect URI the API accepts starts a sign-in; each it refuses names the rule', async () => {
     for (const [type, uri, refusal] of cases) {
       const before = await count();
-      const res = await admin('POST', '/admin/api/services', { name: `Serviço ${++counter}`, type, redirectUris: [uri] });
+      const res = await admin('POST', '/admin/api/services', {
+        name: `Serviço ${++counter}`,
+        type,
+        redirectUris: [uri],
+      });
       const what = `${type} ${uri}`;
       if (refusal) {
         assert.equal(res.status, 400, `${what}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.error, 'service.invalid');
-        const detail = (res.body.details as { field: string; message: string }[]).find((d) => d.field === 'redirectUris.0');
+        const detail = (res.body.details as { field: string; message: string }[]).find(
+          (d) => d.field === 'redirectUris.0',
+        );
         assert.ok(detail, `${what}: ${JSON.stringify(res.body.details)}`);
         assert.match(detail.message, refusal, what);
         assert.equal(await count(), before, `${what}: nothing stored`);
@@ -98,37 +115,112 @@ describe('registering apps: what is accepted works at sign-in, what is not is re
       assert.equal(res.status, 201, `${what}: ${JSON.stringify(res.body)}`);
       const { clientId } = res.body.service;
       // A loopback redirect is requested on whatever port the app got (RFC 8252 §7.3).
-      const requested = type === 'native' && uri.startsWith('http://') ? uri.replace(/^(http:\/\/(?:127\.0\.0\.1|\[::1\]))(?::\d+)?/, '$1:49152') : uri;
+      const requested =
+        type === 'native' && uri.startsWith('http://')
+          ? uri.replace(/^(http:\/\/(?:127\.0\.0\.1|\[::1\]))(?::\d+)?/, '$1:49152')
+          : uri;
       const start = await startSignIn(clientId, requested);
-      assert.equal(start.status, 303, `${what}: the provider accepts the client (${start.html.slice(0, 300)})`);
+      assert.equal(
+        start.status,
+        303,
+        `${what}: the provider accepts the client (${start.html.slice(0, 300)})`,
+      );
       assert.match(start.location, /\/interaction\//, what);
     }
   });
 
   test('the other addresses and settings of an app are checked the same way', async () => {
     const refused: [Json, string, RegExp][] = [
-      [{ type: 'native', redirectUris: ['br.gov.cidade.app:/cb'], backchannelLogoutUri: 'https://app.cidade.example/bc' }, 'backchannelLogoutUri', /no server/],
-      [{ redirectUris: ['https://servico.cidade.example/cb'], backchannelLogoutUri: 'br.gov.cidade.app:/logout' }, 'backchannelLogoutUri', /https/],
-      [{ type: 'native', redirectUris: ['br.gov.cidade.app:/cb'], postLogoutRedirectUris: ['cidadeapp:/saiu'] }, 'postLogoutRedirectUris.0', /reverse order/],
-      [{ type: 'native', redirectUris: ['br.gov.cidade.app:/cb'], tokenEndpointAuthMethod: 'client_secret_basic' }, 'tokenEndpointAuthMethod', /cannot keep a secret/],
-      [{ type: 'spa', redirectUris: ['https://portal.cidade.example/cb'], allowedOrigins: ['https://portal.cidade.example/'] }, 'allowedOrigins.0', /origin alone/],
-      [{ type: 'spa', redirectUris: ['https://portal.cidade.example/cb'], allowedOrigins: ['https://*.cidade.example'] }, 'allowedOrigins.0', /wildcards/],
-      [{ type: 'spa', redirectUris: ['https://portal.cidade.example/cb'], allowedOrigins: ['http://portal.cidade.example'] }, 'allowedOrigins.0', /https/],
-      [{ redirectUris: ['https://servico.cidade.example/cb'], allowedOrigins: ['https://servico.cidade.example'] }, 'allowedOrigins', /type spa/],
+      [
+        {
+          type: 'native',
+          redirectUris: ['br.gov.cidade.app:/cb'],
+          backchannelLogoutUri: 'https://app.cidade.example/bc',
+        },
+        'backchannelLogoutUri',
+        /no server/,
+      ],
+      [
+        {
+          redirectUris: ['https://servico.cidade.example/cb'],
+          backchannelLogoutUri: 'br.gov.cidade.app:/logout',
+        },
+        'backchannelLogoutUri',
+        /https/,
+      ],
+      [
+        {
+          type: 'native',
+          redirectUris: ['br.gov.cidade.app:/cb'],
+          postLogoutRedirectUris: ['cidadeapp:/saiu'],
+        },
+        'postLogoutRedirectUris.0',
+        /reverse order/,
+      ],
+      [
+        {
+          type: 'native',
+          redirectUris: ['br.gov.cidade.app:/cb'],
+          tokenEndpointAuthMethod: 'client_secret_basic',
+        },
+        'tokenEndpointAuthMethod',
+        /cannot keep a secret/,
+      ],
+      [
+        {
+          type: 'spa',
+          redirectUris: ['https://portal.cidade.example/cb'],
+          allowedOrigins: ['https://portal.cidade.example/'],
+        },
+        'allowedOrigins.0',
+        /origin alone/,
+      ],
+      [
+        {
+          type: 'spa',
+          redirectUris: ['https://portal.cidade.example/cb'],
+          allowedOrigins: ['https://*.cidade.example'],
+        },
+        'allowedOrigins.0',
+        /wildcards/,
+      ],
+      [
+        {
+          type: 'spa',
+          redirectUris: ['https://portal.cidade.example/cb'],
+          allowedOrigins: ['http://portal.cidade.example'],
+        },
+        'allowedOrigins.0',
+        /https/,
+      ],
+      [
+        {
+          redirectUris: ['https://servico.cidade.example/cb'],
+          allowedOrigins: ['https://servico.cidade.example'],
+        },
+        'allowedOrigins',
+        /type spa/,
+      ],
       [{ type: 'mobile', redirectUris: ['br.gov.cidade.app:/cb'] }, 'type', /confidential|native|spa/],
     ];
     const before = await count();
     for (const [input, field, message] of refused) {
       const res = await admin('POST', '/admin/api/services', { name: `Serviço ${++counter}`, ...input });
       assert.equal(res.status, 400, JSON.stringify(input));
-      const detail = (res.body.details as { field: string; message: string }[]).find((d) => d.field === field);
+      const detail = (res.body.details as { field: string; message: string }[]).find(
+        (d) => d.field === field,
+      );
       assert.ok(detail, `${JSON.stringify(input)}: ${JSON.stringify(res.body.details)}`);
       assert.match(detail.message, message);
     }
     assert.equal(await count(), before, 'nothing stored');
 
     // A change is checked against the service as it will be, and an app stays an app.
-    const created = await admin('POST', '/admin/api/services', { name: 'App', type: 'native', redirectUris: ['br.gov.cidade.app:/cb'] });
+    const created = await admin('POST', '/admin/api/services', {
+      name: 'App',
+      type: 'native',
+      redirectUris: ['br.gov.cidade.app:/cb'],
+    });
     const id = created.body.service.clientId;
     for (const [patch, field, message] of [
       [{ redirectUris: ['http://app.cidade.example/cb'] }, 'redirectUris.0', /loopback/],
@@ -137,7 +229,11 @@ describe('registering apps: what is accepted works at sign-in, what is not is re
     ] as [Json, string, RegExp][]) {
       const res = await admin('PATCH', `/admin/api/services/${id}`, patch);
       assert.equal(res.status, 400, JSON.stringify(patch));
-      assert.match(res.body.details.find((d: Json) => d.field === field)?.message ?? '', message, JSON.stringify(res.body));
+      assert.match(
+        res.body.details.find((d: Json) => d.field === field)?.message ?? '',
+        message,
+        JSON.stringify(res.body),
+      );
     }
     const same = await admin('PATCH', `/admin/api/services/${id}`, { type: 'native', name: 'App da cidade' });
     assert.equal(same.status, 200);
@@ -145,8 +241,15 @@ describe('registering apps: what is accepted works at sign-in, what is not is re
     assert.equal(rotate.status, 400);
     assert.equal(rotate.body.error, 'service.public_no_secret');
     const kept = (await admin('GET', `/admin/api/services/${id}`)).body.service;
-    assert.deepEqual([kept.type, kept.tokenEndpointAuthMethod, kept.redirectUris], ['native', 'none', ['br.gov.cidade.app:/cb']]);
-    const row = await app.db.db.selectFrom('services').select('client_secret_hash').where('client_id', '=', id).executeTakeFirstOrThrow();
+    assert.deepEqual(
+      [kept.type, kept.tokenEndpointAuthMethod, kept.redirectUris],
+      ['native', 'none', ['br.gov.cidade.app:/cb']],
+    );
+    const row = await app.db.db
+      .selectFrom('services')
+      .select('client_secret_hash')
+      .where('client_id', '=', id)
+      .executeTakeFirstOrThrow();
     assert.equal(row.client_secret_hash, null, 'still no secret');
   });
 
@@ -176,16 +279,42 @@ describe('registering apps: what is accepted works at sign-in, what is not is re
     const run = async (...args: string[]) => {
       const out: string[] = [];
       const err: string[] = [];
-      const code = await serviceCommand(args, services, { log: (l) => out.push(l), error: (l) => err.push(l) });
+      const code = await serviceCommand(args, services, {
+        log: (l) => out.push(l),
+        error: (l) => err.push(l),
+      });
       return { code, out: out.join('\n'), err: err.join('\n') };
     };
     const bare = await run('add', '--name', 'App', '--type', 'native', '--redirect-uri', 'cidadeapp:/cb');
     assert.equal(bare.code, 1);
     assert.match(bare.err, /--redirect-uri cidadeapp:\/cb: a private-use scheme must be a domain/);
-    const origin = await run('add', '--name', 'Portal', '--type', 'spa', '--redirect-uri', 'https://portal.cidade.example/cb', '--allowed-origin', 'https://portal.cidade.example/x');
+    const origin = await run(
+      'add',
+      '--name',
+      'Portal',
+      '--type',
+      'spa',
+      '--redirect-uri',
+      'https://portal.cidade.example/cb',
+      '--allowed-origin',
+      'https://portal.cidade.example/x',
+    );
     assert.equal(origin.code, 1);
-    assert.match(origin.err, /--allowed-origin https:\/\/portal\.cidade\.example\/x: must be an origin alone/);
-    const ok = await run('add', '--name', 'App', '--type', 'native', '--redirect-uri', 'br.gov.cidade.cli:/cb', '--dpop', '--json');
+    assert.match(
+      origin.err,
+      /--allowed-origin https:\/\/portal\.cidade\.example\/x: must be an origin alone/,
+    );
+    const ok = await run(
+      'add',
+      '--name',
+      'App',
+      '--type',
+      'native',
+      '--redirect-uri',
+      'br.gov.cidade.cli:/cb',
+      '--dpop',
+      '--json',
+    );
     assert.equal(ok.code, 0, ok.err);
     const shown = JSON.parse(ok.out);
     assert.equal(shown.clientSecret, null);
