@@ -98,7 +98,7 @@ ${
     ? html`<p>${t('account.no_services')}</p>`
     : html`<ul class="data-list">${live.map(
         (c) => html`<li class="data-item">
-  <p class="data-name"><strong>${c.name}</strong></p>
+  <p class="data-name"><strong>${c.name}</strong>${c.client_type !== 'confidential' ? html` <span class="tag">${t(`service.kind.${c.client_type}`)}</span>` : ''}</p>
   ${c.description ? html`<p>${c.description}</p>` : ''}
   <p>${t('account.receives')}: ${c.fields_shared.length ? c.fields_shared.map((k) => t(`field.${k}.label`)).join(', ') : t('account.receives_nothing')}</p>
   <p class="hint">${t('account.since', { date: new Intl.DateTimeFormat(u.locale, { dateStyle: 'long', timeZone: 'America/Sao_Paulo' }).format(new Date(c.granted_at)) })}</p>

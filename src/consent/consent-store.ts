@@ -245,7 +245,7 @@ export function createConsentStore(db: Db) {
       return db
         .selectFrom('consent_current as c')
         .innerJoin('services as s', 's.client_id', 'c.client_id')
-        .select(['c.client_id', 's.name', 's.description', 'c.fields_shared', 'c.granted_at', 'c.terms_version', 'c.write_back'])
+        .select(['c.client_id', 's.name', 's.description', 's.client_type', 'c.fields_shared', 'c.granted_at', 'c.terms_version', 'c.write_back'])
         .where('c.citizen_id', '=', citizenId)
         .where('s.first_party', '=', false)
         .orderBy('c.granted_at', 'desc')

@@ -27,12 +27,15 @@ export interface ServicesTable {
   name: string;
   description: Generated<string>;
   client_secret_hash: string | null;
-  token_endpoint_auth_method: Generated<'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'>;
+  token_endpoint_auth_method: Generated<'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'>;
   jwks: ColumnType<{ keys: unknown[] } | null, string | null | undefined, string | null>;
   redirect_uris: string[];
   post_logout_redirect_uris: Generated<string[]>;
   backchannel_logout_uri: string | null;
   first_party: Generated<boolean>;
+  client_type: Generated<'confidential' | 'native' | 'spa'>;
+  allowed_origins: Generated<string[]>;
+  dpop_bound_access_tokens: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

@@ -91,6 +91,9 @@ export function registerWriteBackRoutes(
     const token = await oidc.provider.AccessToken.find(value);
     if (!token?.accountId || !token.clientId || !token.grantId)
       return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
+    // A DPoP-bound token (RFC 9449) is good only with a proof of its key, which this API does not
+    // verify: refuse it rather than let a stolen one through as a bearer token.
+    if (token.jkt) return bearer(reply, 401, 'invalid_token', 'the access token is DPoP-bound; this API accepts only Bearer tokens');
     const grant = await oidc.provider.Grant.find(token.grantId);
     if (!grant || grant.clientId !== token.clientId || grant.accountId !== token.accountId) {
       return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
