@@ -13,12 +13,12 @@ import { createEventsRuntime, type EventsRuntime } from './events/events-runtime
 import { registerPollRoutes } from './events/poll-routes.ts';
 import { createStreamStore } from './events/stream-store.ts';
 import { registerInteractionRoutes } from './flows/interaction-routes.ts';
-import { createLoginFlow } from './flows/login/login-flow.ts';
+import { createInteractionKit } from './flows/interaction-kit.ts';
 import { createProviderPages } from './flows/provider-pages.ts';
 import { createRegistrationFlow } from './flows/registration/registration-flow.ts';
 import { createCsrf } from './web/csrf.ts';
 import { html } from './web/html.ts';
-import { createI18n } from './platform/i18n.ts';
+import { createI18n, negotiateLocale } from './platform/i18n.ts';
 import { createLogger } from './platform/logger.ts';
 import { createMetrics } from './platform/metrics.ts';
 import { registerOpsRoutes } from './web/ops-routes.ts';
@@ -28,15 +28,18 @@ import { createServer } from './web/server.ts';
 import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
 import { claimsFor, createCitizenStore } from './identity/citizen-store.ts';
 import { createCredentialStore } from './identity/credential-store.ts';
-import { createConsentStore } from './consent/consent-store.ts';
+import { createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
 import { createTtlCache } from './services/ttl-cache.ts';
 import { registerDevOutboxRoutes } from './messaging/dev-outbox-routes.ts';
 import { devOutboxTransport, smtpTransport } from './messaging/mail-transports.ts';
 import { createMessageDispatcher, type MailTransport, type SmsTransport } from './messaging/message-queue.ts';
 import { devSmsOutbox, httpSmsGateway } from './messaging/sms-transports.ts';
-import { createSmsCodeMethod } from './methods/sms-code/sms-code.ts';
-import { createEmailCodeMethod } from './methods/email-code/email-code.ts';
+import { createCodeMechanism } from './methods/code/code-mechanism.ts';
+import { sendEmailCode } from './methods/email-code/email-code.ts';
+import { createPasswordSignIn } from './methods/password/password-sign-in.ts';
+import { sendSmsCode } from './methods/sms-code/sms-code.ts';
+import { createVerificationStore } from './methods/verifications.ts';
 import { createLoginThrottle } from './methods/password/login-throttle.ts';
 import { createPasswordHasher } from './methods/password/password-hasher.ts';
 import { createPasswordPolicy } from './methods/password/password-policy.ts';
@@ -97,13 +100,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const hasher = createPasswordHasher();
   const policy = createPasswordPolicy();
   const throttle = createLoginThrottle(db);
-  const emailCode = createEmailCodeMethod({ db, secrets });
-  const login = createLoginFlow({ citizens, credentials, hasher, throttle, secrets, metrics: metrics.login });
-  const registration = createRegistrationFlow({ db, citizens, hasher, policy, emailCode });
+  const passwordSignIn = createPasswordSignIn({ citizens, credentials, hasher, throttle, secrets, metrics: metrics.login });
+  const rateLimiter = createRateLimiter(db);
+  const codes = createCodeMechanism({ db, secrets, limiter: rateLimiter, senders: { email: sendEmailCode, sms: sendSmsCode } });
+  const verifications = createVerificationStore(db);
+  const registration = createRegistrationFlow({ db, citizens, hasher, policy, codes, verifications });
 
   const transport =
     options.mailTransport ?? (config.smtpUrl ? smtpTransport(config.smtpUrl, config.mailFrom) : devOutboxTransport(config.dataDir));
-  const rateLimiter = createRateLimiter(db);
   const mail = createMessageDispatcher({
     db,
     transport,
@@ -154,10 +158,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const contract = new Set(service.fields.map((f) => f.key));
       return claimsFor(citizen, (current?.fieldsShared ?? []).filter((k) => contract.has(k)));
     },
-    async consentNeeded(accountId, clientId) {
+    async consentNeeded(accountId, clientId, scopes) {
       const service = await cachedService(clientId);
       if (!service) return true;
-      return (await consents.need(accountId, service)).needed;
+      return (await consents.need(accountId, service, [...scopes].includes(WRITE_SCOPE))).needed;
     },
     pages: createProviderPages(i18n),
     onError: (error, route) => {
@@ -197,18 +201,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
+  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications });
   registerInteractionRoutes(server, {
-    db,
+    kit,
     oidc,
-    ui,
-    citizens,
-    services,
-    login,
+    codes,
     registration,
     consent,
     rateLimiter,
-    emailCode,
-    policy,
+    passwordSignIn,
+    passwordPolicy: policy,
     mailQueued: () => mail.nudge(),
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
@@ -220,7 +222,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   await registerApiSurface(server, SERVICE_API, (api) => {
     registerPollRoutes(api, { db, services, streams, signer: events.signer, closing: () => draining });
-    registerWriteBackRoutes(api, { db, oidc, services, citizens, consents });
+    registerWriteBackRoutes(api, {
+      db,
+      oidc,
+      services,
+      citizens,
+      consents,
+      codes,
+      translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      messageQueued: () => mail.nudge(),
+    });
   });
   await ensureAccountService({ db, services, publicUrl: config.publicUrl });
   registerAccountRoutes(server, {
@@ -230,8 +241,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     issuer: config.publicUrl,
     citizens,
     consents,
-    emailCode,
-    smsCode: createSmsCodeMethod({ db, secrets, limiter: rateLimiter }),
+    codes,
+    rateLimiter,
     mailQueued: () => mail.nudge(),
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
@@ -249,7 +260,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   const pruneTimer = setInterval(() => {
-    pruneExpired(db).catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));
+    Promise.all([pruneExpired(db), verifications.prune()]).catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));
   }, 10 * 60 * 1000);
   pruneTimer.unref();
 

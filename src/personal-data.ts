@@ -6,8 +6,9 @@ import { profileEraser } from './identity/citizen-store.ts';
 import { credentialsEraser } from './identity/credential-store.ts';
 import { identifiersEraser } from './identity/identifiers.ts';
 import { messagesEraser } from './messaging/message-queue.ts';
-import { codeFlowsEraser } from './methods/one-time-code.ts';
+import { codesEraser } from './methods/code/code-store.ts';
 import { loginThrottleEraser } from './methods/password/login-throttle.ts';
+import { verificationsEraser } from './methods/verifications.ts';
 import { createProviderState, type ProviderState, providerStateEraser } from './oidc/provider-state.ts';
 import type { Eraser } from './platform/erasure.ts';
 import { rateLimitsEraser } from './platform/rate-limit.ts';
@@ -22,7 +23,8 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     providerStateEraser(provider),
     consentEraser,
     eventsEraser,
-    codeFlowsEraser,
+    codesEraser,
+    verificationsEraser,
     loginThrottleEraser,
     rateLimitsEraser,
     // Reads the citizen's addresses: before the identifiers and the profile are erased.

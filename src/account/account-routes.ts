@@ -6,8 +6,8 @@ import type { CitizenStore } from '../identity/citizen-store.ts';
 import { html } from '../web/html.ts';
 import { csrfField } from '../web/layout.ts';
 import type { UiFactory } from '../web/request-context.ts';
-import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
-import type { SmsCodeMethod } from '../methods/sms-code/sms-code.ts';
+import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
+import type { RateLimiter } from '../platform/rate-limit.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import { ACCOUNT_CLIENT_ID } from './account-services.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
@@ -19,8 +19,8 @@ type Deps = {
   issuer: string;
   citizens: CitizenStore;
   consents: ConsentStore;
-  emailCode: EmailCodeMethod;
-  smsCode: SmsCodeMethod;
+  codes: CodeMechanism;
+  rateLimiter: RateLimiter;
   mailQueued: () => void;
 };
 
@@ -58,8 +58,8 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     db: deps.db,
     ui,
     citizens: deps.citizens,
-    emailCode: deps.emailCode,
-    smsCode: deps.smsCode,
+    codes: deps.codes,
+    rateLimiter: deps.rateLimiter,
     mailQueued: deps.mailQueued,
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
@@ -90,6 +90,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
       t('account.title'),
       html`<p>${t('account.hello', { name: me.citizen.socialName ?? me.citizen.name })}</p>
 ${revoked ? html`<p class="notice" role="status">${t('account.revoked')}</p>` : ''}
+${(request.query as Record<string, string>).escrita === '0' ? html`<p class="notice" role="status">${t('account.write_revoked')}</p>` : ''}
 <p><a class="button" href="/conta/dados">${t('account.edit_data')}</a></p>
 <h2>${t('account.services_title')}</h2>
 ${
@@ -97,10 +98,19 @@ ${
     ? html`<p>${t('account.no_services')}</p>`
     : html`<ul class="data-list">${live.map(
         (c) => html`<li class="data-item">
-  <p class="data-name"><strong>${c.name}</strong></p>
+  <p class="data-name"><strong>${c.name}</strong>${c.client_type !== 'confidential' ? html` <span class="tag">${t(`service.kind.${c.client_type}`)}</span>` : ''}</p>
   ${c.description ? html`<p>${c.description}</p>` : ''}
   <p>${t('account.receives')}: ${c.fields_shared.length ? c.fields_shared.map((k) => t(`field.${k}.label`)).join(', ') : t('account.receives_nothing')}</p>
   <p class="hint">${t('account.since', { date: new Intl.DateTimeFormat(u.locale, { dateStyle: 'long', timeZone: 'America/Sao_Paulo' }).format(new Date(c.granted_at)) })}</p>
+  ${
+    c.write_back
+      ? html`<p>${t('account.may_write')}</p>
+  <form method="post" action="/conta/servicos/${c.client_id}/escrita/revogar">
+    ${csrfField(u.csrf())}
+    <button type="submit" class="secondary">${t('account.revoke_write', { service: c.name })}</button>
+  </form>`
+      : ''
+  }
   <form method="post" action="/conta/servicos/${c.client_id}/revogar">
     ${csrfField(u.csrf())}
     <button type="submit" class="secondary">${t('account.revoke', { service: c.name })}</button>
@@ -131,6 +141,24 @@ ${
       }),
     );
     return reply.redirect('/conta?revogado=1', 303);
+  });
+
+  app.post<{ Params: { clientId: string } }>('/conta/servicos/:clientId/escrita/revogar', async (request, reply) => {
+    const me = await signedIn(request, reply);
+    if (!me) return signIn(reply);
+    await deps.db.transaction().execute((trx) =>
+      consents.revokeWrite(trx, {
+        citizenId: me.citizen.id,
+        clientId: request.params.clientId,
+        context: {
+          ip: request.ip,
+          userAgent: request.headers['user-agent'] ?? null,
+          acr: me.session.acr ?? null,
+          amr: me.session.amr ?? null,
+        },
+      }),
+    );
+    return reply.redirect('/conta?escrita=0', 303);
   });
 
   app.get('/conta/consentimentos.json', async (request, reply) => {

@@ -1,15 +1,42 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
-import { type CitizenStore, profileValues, writeProfile } from '../identity/citizen-store.ts';
+import { type CitizenStore, lockCitizen, profileValues, writeProfile } from '../identity/citizen-store.ts';
 import { FIELD_CATALOG, type FieldValue, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
-import type { EmailCodeMethod } from '../methods/email-code/email-code.ts';
-import type { SmsCodeMethod } from '../methods/sms-code/sms-code.ts';
+import { confirmPhone, replaceEmail, replacePhone } from '../identity/contact-proofs.ts';
+import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
+import { CODE_MESSAGES } from '../flows/registration/email-confirmation-routes.ts';
 import { maskEmail } from '../flows/registration/email-code-page.ts';
+import { retryAfter } from '../flows/interaction-kit.ts';
 import { AppError } from '../platform/errors.ts';
+import { RATE_LIMITS, type RateLimiter } from '../platform/rate-limit.ts';
 import { html } from '../web/html.ts';
 import { csrfField, errorSummary, field } from '../web/layout.ts';
 import type { Ui, UiFactory } from '../web/request-context.ts';
 import { fieldInput } from '../flows/field-inputs.ts';
+
+/** The values a form was shown with, carried in the form itself (the citizen's own data, never a URL). */
+function encodeLoaded(values: Record<string, FieldValue | null>): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+function decodeLoaded(text: string): Record<string, FieldValue | null> | undefined {
+  if (!text) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Values compared as values: an address object's key order means nothing. */
+function sameValue(a: unknown, b: unknown): boolean {
+  const canonical = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== '' && x != null).sort(([x], [y]) => x.localeCompare(y)))
+      : (v ?? null);
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
 
 /** Fields a citizen edits here. CPF never changes; the e-mail changes through its own confirmation. */
 export const EDITABLE_HERE = FIELD_CATALOG.filter((f) => f.editable && f.key !== 'email');
@@ -20,8 +47,8 @@ type Deps = {
   db: Db;
   ui: UiFactory;
   citizens: CitizenStore;
-  emailCode: EmailCodeMethod;
-  smsCode: SmsCodeMethod;
+  codes: CodeMechanism;
+  rateLimiter: RateLimiter;
   mailQueued: () => void;
   signedIn(request: FastifyRequest, reply: FastifyReply): Promise<{ citizenId: string } | undefined>;
   signIn(reply: FastifyReply): FastifyReply;
@@ -32,6 +59,15 @@ type Deps = {
  * the same transaction, and the relay tells every consented service that consumes the field.
  */
 export function registerProfileRoutes(app: FastifyInstance, deps: Deps) {
+  /** The phone code waiting for the citizen: a number a service proposed, or the current one's. */
+  async function pendingPhone(citizenId: string) {
+    for (const purpose of ['phone_change', 'phone_verification'] as const) {
+      const pending = await deps.codes.pending({ purpose, citizenId });
+      if (pending) return { ...pending, purpose };
+    }
+    return undefined;
+  }
+
   function render(
     ui: Ui,
     status: number,
@@ -40,6 +76,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: Deps) {
     saved: boolean,
     email = '',
     phone: { number: string; verified: boolean } | null = null,
+    loaded = '',
   ) {
     const { t, locale } = ui;
     return ui.render(
@@ -62,6 +99,7 @@ ${
 }
 <form method="post" action="/conta/dados" novalidate>
   ${csrfField(ui.csrf())}
+  <input type="hidden" name="_loaded" value="${loaded}">
   ${EDITABLE_HERE.map((def) => fieldInput(t, locale, def, form, errors, ALWAYS_PRESENT.has(def.key)))}
   <div class="actions"><button type="submit">${t('profile.save')}</button></div>
 </form>`,
@@ -77,7 +115,8 @@ ${
     for (const def of EDITABLE_HERE) Object.assign(form, formValues(def, values[def.key]));
     const saved = (request.query as Record<string, string>).salvo === '1';
     const phone = citizen.phoneNumber ? { number: citizen.phoneNumber, verified: citizen.phoneNumberVerified } : null;
-    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email, phone);
+    const loaded = Object.fromEntries(EDITABLE_HERE.map((def) => [def.key, values[def.key] ?? null]));
+    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email, phone, encodeLoaded(loaded));
   });
 
   app.post<{ Body: Record<string, unknown> }>('/conta/dados', async (request, reply) => {
@@ -95,12 +134,23 @@ ${
       else if (parsed.value === null && ALWAYS_PRESENT.has(def.key)) errors[`f_${def.key}`] = `field.${def.key}.required`;
       else changes[def.key] = parsed.value;
     }
-    const citizen = await deps.citizens.findById(me.citizenId);
-    if (Object.keys(errors).length) return render(ui, 422, typed, errors, false, citizen?.email);
-    if (!citizen) throw new AppError('interaction.expired', 400);
+    const loadedForm = typeof body._loaded === 'string' ? body._loaded.slice(0, 20_000) : '';
+    if (Object.keys(errors).length) {
+      const citizen = await deps.citizens.findById(me.citizenId);
+      return render(ui, 422, typed, errors, false, citizen?.email, null, loadedForm);
+    }
+    // Only what the citizen changed on this form is written: a value another service wrote back
+    // since the form was shown is not put back to the old one the form still displayed.
+    const loaded = decodeLoaded(loadedForm);
+    if (loaded) for (const key of Object.keys(changes)) if (key in loaded && sameValue(loaded[key], changes[key])) delete changes[key];
+    // Read again inside the transaction, locked, so nothing committed in between is undone.
     // Everything inside the transaction goes through `trx`: on PGlite (one connection) a query on
     // `db` from inside a transaction would wait for the transaction forever.
-    await deps.db.transaction().execute((trx) => writeProfile(trx, citizen, changes));
+    await deps.db.transaction().execute(async (trx) => {
+      const citizen = await lockCitizen(trx, me.citizenId);
+      if (!citizen) throw new AppError('interaction.expired', 400);
+      await writeProfile(trx, citizen, changes);
+    });
     return reply.redirect('/conta/dados?salvo=1', 303);
   });
 
@@ -136,7 +186,18 @@ ${
     if (citizen.email.toLowerCase() === email.toLowerCase()) return emailForm(ui, 422, email, 'profile.email_same');
     const taken = await deps.citizens.findByIdentifier(email);
     if (taken) return emailForm(ui, 409, email, 'register.email_taken');
-    await deps.db.transaction().execute((trx) => deps.emailCode.startChange(trx, { citizenId: citizen.id, newEmail: email, t: ui.t }));
+    // Each change sends a code to an address nobody has proven yet: few a day per account, and the
+    // code mechanism caps the codes one address receives whoever asks.
+    const changes = await deps.rateLimiter.hit(RATE_LIMITS.emailChangesPerCitizen, citizen.id);
+    const issued = changes.allowed
+      ? await deps.db.transaction().execute((trx) =>
+          deps.codes.issue(trx, { purpose: 'email_change', channel: 'email', citizenId: citizen.id, address: email, t: ui.t }),
+        )
+      : ({ ok: false, retryAt: changes.retryAt } as const);
+    if (!issued.ok) {
+      retryAfter(reply, issued.retryAt);
+      return emailForm(ui, 429, email, 'email_code.send_limit');
+    }
     deps.mailQueued();
     return reply.redirect('/conta/email/confirmar', 303);
   });
@@ -144,9 +205,9 @@ ${
   app.get('/conta/email/confirmar', async (request, reply) => {
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
-    const pending = await deps.emailCode.pendingChange(me.citizenId);
+    const pending = await deps.codes.pending({ purpose: 'email_change', citizenId: me.citizenId });
     if (!pending) return reply.redirect('/conta/dados', 303);
-    return confirmForm(deps.ui(request, reply), 200, pending.email, undefined);
+    return confirmForm(deps.ui(request, reply), 200, pending.address, undefined);
   });
 
   function confirmForm(ui: Ui, status: number, email: string, error: string | undefined, params?: Record<string, string | number>) {
@@ -168,12 +229,23 @@ ${
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
     const ui = deps.ui(request, reply);
-    const pending = await deps.emailCode.pendingChange(me.citizenId);
+    const pending = await deps.codes.pending({ purpose: 'email_change', citizenId: me.citizenId });
     if (!pending) return reply.redirect('/conta/dados', 303);
-    const code = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
-    const result = await deps.emailCode.verify(pending.id, code);
+    const typed = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
+    let result;
+    try {
+      result = await deps.db.transaction().execute(async (trx) => {
+        const checked = await deps.codes.check({ id: pending.id, purpose: 'email_change', typed }, trx);
+        if (checked.ok) await replaceEmail(trx, checked.proof.citizenId, checked.proof.address);
+        return checked;
+      });
+    } catch (error) {
+      // Someone else proved the address first: nothing changes, the code stays unused.
+      if (error instanceof AppError && error.code === 'identifier.email_taken') return confirmForm(ui, 409, pending.address, 'register.email_taken');
+      throw error;
+    }
     if (!result.ok) {
-      return confirmForm(ui, 422, pending.email, result.code, result.code === 'email_code.invalid' ? { tries: result.triesLeft } : undefined);
+      return confirmForm(ui, 422, pending.address, CODE_MESSAGES[result.code]!, result.code === 'code.invalid' ? { tries: result.triesLeft } : undefined);
     }
     return reply.redirect('/conta/dados?salvo=1', 303);
   });
@@ -204,9 +276,12 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
     const ui = deps.ui(request, reply);
     const citizen = await deps.citizens.findById(me.citizenId);
     if (!citizen?.phoneNumber || citizen.phoneNumberVerified) return reply.redirect('/conta/dados', 303);
-    const started = await deps.smsCode.start({ citizenId: citizen.id, phone: citizen.phoneNumber, t: ui.t });
-    if ('retryAt' in started) {
-      reply.header('retry-after', String(Math.max(1, Math.ceil((started.retryAt.getTime() - Date.now()) / 1000))));
+    const phone = citizen.phoneNumber;
+    const started = await deps.db.transaction().execute((trx) =>
+      deps.codes.issue(trx, { purpose: 'phone_verification', channel: 'sms', citizenId: citizen.id, address: phone, t: ui.t }),
+    );
+    if (!started.ok) {
+      retryAfter(reply, started.retryAt);
       return ui.render(429, ui.t('profile.phone_title'), html`<p role="alert">${ui.t('sms.limited')}</p><p><a href="/conta/dados">${ui.t('profile.back_data')}</a></p>`);
     }
     deps.mailQueued();
@@ -216,22 +291,37 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
   app.get('/conta/celular/confirmar', async (request, reply) => {
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
-    const pending = await deps.smsCode.pending(me.citizenId);
+    const pending = await pendingPhone(me.citizenId);
     if (!pending) return reply.redirect('/conta/dados', 303);
     const sent = (request.query as Record<string, string>).novo === '1';
-    return phoneCodeForm(deps.ui(request, reply), 200, pending.phone, undefined, undefined, sent ? 'email_code.resent' : undefined);
+    return phoneCodeForm(deps.ui(request, reply), 200, pending.address, undefined, undefined, sent ? 'email_code.resent' : undefined);
   });
 
   app.post<{ Body: Record<string, unknown> }>('/conta/celular/confirmar', async (request, reply) => {
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
     const ui = deps.ui(request, reply);
-    const pending = await deps.smsCode.pending(me.citizenId);
+    const pending = await pendingPhone(me.citizenId);
     if (!pending) return reply.redirect('/conta/dados', 303);
-    const code = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
-    const result = await deps.smsCode.verify(pending.id, code);
+    const typed = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
+    let result;
+    try {
+      result = await deps.db.transaction().execute(async (trx) => {
+        const checked = await deps.codes.check({ id: pending.id, purpose: pending.purpose, typed }, trx);
+        if (!checked.ok) return checked;
+        // A number a service proposed becomes the citizen's now; the current number is only marked
+        // verified if it still is the one the code went to.
+        if (pending.purpose === 'phone_change') await replacePhone(trx, checked.proof.citizenId, checked.proof.address);
+        else await confirmPhone(trx, checked.proof.citizenId, checked.proof.address);
+        return checked;
+      });
+    } catch (error) {
+      // Another account proved the number first: nothing changes, the code stays unused.
+      if (error instanceof AppError && error.code === 'identifier.phone_taken') return phoneCodeForm(ui, 409, pending.address, 'identifier.phone_taken');
+      throw error;
+    }
     if (!result.ok) {
-      return phoneCodeForm(ui, 422, pending.phone, result.code, result.code === 'email_code.invalid' ? { tries: result.triesLeft } : undefined);
+      return phoneCodeForm(ui, 422, pending.address, CODE_MESSAGES[result.code]!, result.code === 'code.invalid' ? { tries: result.triesLeft } : undefined);
     }
     return reply.redirect('/conta/dados?salvo=1', 303);
   });
@@ -240,13 +330,14 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
     const ui = deps.ui(request, reply);
-    const pending = await deps.smsCode.pending(me.citizenId);
+    const pending = await pendingPhone(me.citizenId);
     if (!pending) return reply.redirect('/conta/dados', 303);
-    const outcome = await deps.smsCode.resend(pending.id, me.citizenId, ui.t);
+    const outcome = await deps.codes.resend(pending.id, pending.purpose, ui.t);
     if (outcome === 'sent') {
       deps.mailQueued();
       return reply.redirect('/conta/celular/confirmar?novo=1', 303);
     }
-    return phoneCodeForm(ui, outcome === 'sms.limited' ? 429 : 422, pending.phone, outcome);
+    if (outcome === 'code.limited') return phoneCodeForm(ui, 429, pending.address, 'sms.limited');
+    return phoneCodeForm(ui, 422, pending.address, CODE_MESSAGES[outcome]!);
   });
 }

@@ -9,6 +9,12 @@ import type { ServiceStore } from '../services/service-store.ts';
 export const SERVICE_USAGE = `cidadela service <command> [options]
 
   add     --name N --redirect-uri URI [--redirect-uri URI ...] [--client-id ID]
+          [--type confidential|native|spa]  (default confidential: a server that keeps a secret;
+            native: a mobile or desktop app, redirects https://app.example/cb, br.gov.cidade.app:/cb
+            or http://127.0.0.1/cb (any port); spa: JavaScript in a browser; both have no secret)
+          [--allowed-origin https://portal.example ...]  (spa: origins that may call the token
+            endpoint from a browser; default the redirect URIs' origins)
+          [--dpop | --no-dpop]  (tokens must be DPoP-bound, RFC 9449)
           [--description D] [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
           [--auth client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file F]
           [--terms-file F.md]  (publishes a new terms version when the text changed)
@@ -28,6 +34,9 @@ const OPTION_OF_FIELD: Record<string, string> = {
   name: '--name',
   clientId: '--client-id',
   description: '--description',
+  type: '--type',
+  allowedOrigins: '--allowed-origin',
+  dpopBoundAccessTokens: '--dpop',
   redirectUris: '--redirect-uri',
   postLogoutRedirectUris: '--post-logout-redirect-uri',
   backchannelLogoutUri: '--backchannel-logout-uri',
@@ -51,6 +60,9 @@ const options = {
   name: { type: 'string' },
   'client-id': { type: 'string' },
   description: { type: 'string' },
+  type: { type: 'string' },
+  'allowed-origin': { type: 'string', multiple: true },
+  dpop: { type: 'boolean' },
   'redirect-uri': { type: 'string', multiple: true },
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'backchannel-logout-uri': { type: 'string' },
@@ -67,7 +79,7 @@ export async function serviceCommand(args: string[], services: ServiceStore, out
   const [command, ...rest] = args;
   let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>>;
   try {
-    parsed = parseArgs({ args: rest, options, allowPositionals: true });
+    parsed = parseArgs({ args: rest, options, allowPositionals: true, allowNegative: true });
   } catch (error) {
     out.error(`${(error as Error).message}\n\n${SERVICE_USAGE}`);
     return 2;
@@ -78,6 +90,9 @@ export async function serviceCommand(args: string[], services: ServiceStore, out
   if (v.name !== undefined) input.name = v.name;
   if (v['client-id'] !== undefined) input.clientId = v['client-id'];
   if (v.description !== undefined) input.description = v.description;
+  if (v.type !== undefined) input.type = v.type;
+  if (v['allowed-origin']) input.allowedOrigins = v['allowed-origin'];
+  if (v.dpop !== undefined) input.dpopBoundAccessTokens = v.dpop;
   if (v['redirect-uri']) input.redirectUris = v['redirect-uri'];
   if (v['post-logout-redirect-uri']) input.postLogoutRedirectUris = v['post-logout-redirect-uri'];
   if (v['backchannel-logout-uri'] !== undefined) input.backchannelLogoutUri = v['backchannel-logout-uri'] || null;
@@ -111,7 +126,11 @@ export async function serviceCommand(args: string[], services: ServiceStore, out
         show(
           { service: serviceJson(service), clientSecret },
           `service added: ${service.name}\n  client_id:     ${service.clientId}\n${
-            clientSecret ? `  client_secret: ${clientSecret}\n  (shown only now; it is stored hashed)` : '  authentication: private_key_jwt'
+            clientSecret
+              ? `  client_secret: ${clientSecret}\n  (shown only now; it is stored hashed)`
+              : service.tokenEndpointAuthMethod === 'none'
+                ? `  type: ${service.type} app, no secret (it proves itself with PKCE)`
+                : '  authentication: private_key_jwt'
           }`,
         );
         return 0;

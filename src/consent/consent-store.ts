@@ -9,13 +9,15 @@ export type CurrentConsent = {
   fieldsOffered: string[];
   fieldsShared: string[];
   grantedAt: Date;
+  /** The citizen let the service update their data on their behalf (cidadela:write). */
+  writeBack: boolean;
 };
 
 export type ConsentNeed =
   | { needed: false; current: CurrentConsent | undefined }
   | {
       needed: true;
-      reason: 'first' | 'terms' | 'fields';
+      reason: 'first' | 'terms' | 'fields' | 'write';
       current: CurrentConsent | undefined;
       /** Contract fields the citizen was never shown. */
       newFields: string[];
@@ -23,6 +25,9 @@ export type ConsentNeed =
     };
 
 export type ConsentContext = { ip: string | null; userAgent: string | null; acr: string | null; amr: string[] | null };
+
+/** The scope a service asks for to write a citizen's data back; the citizen consents to it apart. */
+export const WRITE_SCOPE = 'cidadela:write';
 
 export type ConsentRecord = {
   id: string;
@@ -37,11 +42,15 @@ export type ConsentRecord = {
   userAgent: string | null;
   acr: string | null;
   amr: string[] | null;
+  writeBack: boolean;
   createdAt: Date;
 };
 
-/** Whether the citizen must see the consent screen of `service` again, and why. */
-export function consentNeed(service: Service, current: CurrentConsent | undefined): ConsentNeed {
+/**
+ * Whether the citizen must see the consent screen of `service` again, and why. `wantsWrite`: this
+ * request asks for write access, which needs a consent of its own.
+ */
+export function consentNeed(service: Service, current: CurrentConsent | undefined, wantsWrite = false): ConsentNeed {
   if (service.firstParty) return { needed: false, current };
   const contractKeys = service.fields.map((f) => f.key);
   if (!current) return { needed: true, reason: 'first', current, newFields: contractKeys, termsChanged: false };
@@ -50,6 +59,7 @@ export function consentNeed(service: Service, current: CurrentConsent | undefine
   const termsChanged = (service.terms?.version ?? null) !== current.termsVersion;
   if (termsChanged) return { needed: true, reason: 'terms', current, newFields, termsChanged };
   if (newFields.length || missingRequired) return { needed: true, reason: 'fields', current, newFields, termsChanged };
+  if (wantsWrite && !current.writeBack) return { needed: true, reason: 'write', current, newFields, termsChanged };
   return { needed: false, current };
 }
 
@@ -80,6 +90,7 @@ export function createConsentStore(db: Db, deps: { provider: ProviderGrants }) {
           fieldsOffered: row.fields_offered,
           fieldsShared: row.fields_shared,
           grantedAt: row.granted_at,
+          writeBack: row.write_back,
         }
       : undefined;
   }
@@ -87,15 +98,16 @@ export function createConsentStore(db: Db, deps: { provider: ProviderGrants }) {
   return {
     current,
 
-    async need(citizenId: string, service: Service): Promise<ConsentNeed> {
-      return consentNeed(service, await current(citizenId, service.clientId));
+    async need(citizenId: string, service: Service, wantsWrite = false): Promise<ConsentNeed> {
+      return consentNeed(service, await current(citizenId, service.clientId), wantsWrite);
     },
 
     /** Records an acceptance inside the caller's transaction (the data typed on the screen goes with it). */
     async grant(
       trx: Db,
-      input: { citizenId: string; service: Service; fieldsShared: string[]; context: ConsentContext },
+      input: { citizenId: string; service: Service; fieldsShared: string[]; context: ConsentContext; writeBack?: boolean },
     ): Promise<string> {
+      const writeBack = input.writeBack ?? false;
       const { service, context } = input;
       const offered = service.fields.map((f) => f.key);
       // The event first: it locks the citizen row before the consent rows, as revoke does.
@@ -120,6 +132,7 @@ export function createConsentStore(db: Db, deps: { provider: ProviderGrants }) {
           user_agent: context.userAgent?.slice(0, 500) ?? null,
           acr: context.acr,
           amr: context.amr,
+          write_back: writeBack,
         })
         .returning(['id', 'created_at'])
         .executeTakeFirstOrThrow();
@@ -133,6 +146,7 @@ export function createConsentStore(db: Db, deps: { provider: ProviderGrants }) {
           fields_offered: offered,
           fields_shared: input.fieldsShared,
           granted_at: row.created_at,
+          write_back: writeBack,
         })
         .onConflict((oc) =>
           oc.columns(['citizen_id', 'client_id']).doUpdateSet({
@@ -141,6 +155,7 @@ export function createConsentStore(db: Db, deps: { provider: ProviderGrants }) {
             fields_offered: offered,
             fields_shared: input.fieldsShared,
             granted_at: row.created_at,
+            write_back: writeBack,
           }),
         )
         .execute();
@@ -181,12 +196,53 @@ export function createConsentStore(db: Db, deps: { provider: ProviderGrants }) {
       return true;
     },
 
+    /**
+     * Withdraws the service's write access and keeps the rest of the consent: a new record says so,
+     * and the service's grants and tokens end (the ones carrying the write scope with them); its
+     * next sign-in gets a grant without it, or asks again if the service still wants to write.
+     */
+    async revokeWrite(trx: Db, input: { citizenId: string; clientId: string; context: ConsentContext }): Promise<boolean> {
+      const live = await current(input.citizenId, input.clientId, trx);
+      if (!live?.writeBack) return false;
+      const terms = await trx
+        .selectFrom('consents')
+        .select('terms_sha256')
+        .where('id', '=', live.consentId)
+        .executeTakeFirst();
+      const row = await trx
+        .insertInto('consents')
+        .values({
+          citizen_id: input.citizenId,
+          client_id: input.clientId,
+          action: 'granted',
+          terms_version: live.termsVersion,
+          terms_sha256: terms?.terms_sha256 ?? null,
+          fields_offered: live.fieldsOffered,
+          fields_shared: live.fieldsShared,
+          ip: input.context.ip,
+          user_agent: input.context.userAgent?.slice(0, 500) ?? null,
+          acr: input.context.acr,
+          amr: input.context.amr,
+          write_back: false,
+        })
+        .returning(['id'])
+        .executeTakeFirstOrThrow();
+      await trx
+        .updateTable('consent_current')
+        .set({ consent_id: row.id, write_back: false })
+        .where('citizen_id', '=', input.citizenId)
+        .where('client_id', '=', input.clientId)
+        .execute();
+      await provider.revokeGrants(trx, input.citizenId, input.clientId);
+      return true;
+    },
+
     /** The services the citizen consented to, with what each receives. */
     async live(citizenId: string) {
       return db
         .selectFrom('consent_current as c')
         .innerJoin('services as s', 's.client_id', 'c.client_id')
-        .select(['c.client_id', 's.name', 's.description', 'c.fields_shared', 'c.granted_at', 'c.terms_version'])
+        .select(['c.client_id', 's.name', 's.description', 's.client_type', 'c.fields_shared', 'c.granted_at', 'c.terms_version', 'c.write_back'])
         .where('c.citizen_id', '=', citizenId)
         .where('s.first_party', '=', false)
         .orderBy('c.granted_at', 'desc')
@@ -211,6 +267,7 @@ export function createConsentStore(db: Db, deps: { provider: ProviderGrants }) {
           'c.user_agent',
           'c.acr',
           'c.amr',
+          'c.write_back',
           'c.created_at',
         ])
         .where('c.citizen_id', '=', citizenId)
@@ -229,6 +286,7 @@ export function createConsentStore(db: Db, deps: { provider: ProviderGrants }) {
         userAgent: r.user_agent,
         acr: r.acr,
         amr: r.amr,
+        writeBack: r.write_back,
         createdAt: r.created_at,
       }));
     },

@@ -26,12 +26,15 @@ export interface ServicesTable {
   name: string;
   description: Generated<string>;
   client_secret_hash: string | null;
-  token_endpoint_auth_method: Generated<'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'>;
+  token_endpoint_auth_method: Generated<'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'>;
   jwks: ColumnType<{ keys: unknown[] } | null, string | null | undefined, string | null>;
   redirect_uris: string[];
   post_logout_redirect_uris: Generated<string[]>;
   backchannel_logout_uri: string | null;
   first_party: Generated<boolean>;
+  client_type: Generated<'confidential' | 'native' | 'spa'>;
+  allowed_origins: Generated<string[]>;
+  dpop_bound_access_tokens: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -98,6 +101,20 @@ export interface FlowsTable {
   updated_at: Timestamp;
 }
 
+export interface VerificationsTable {
+  id: string;
+  interaction_uid: string;
+  citizen_id: string;
+  method: string;
+  purpose: 'authentication' | 'address';
+  factor: 'knowledge' | 'possession' | 'inherence';
+  amr: string[];
+  assurance: string;
+  detail: ColumnType<Record<string, unknown>, string | undefined, string>;
+  verified_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 export interface LoginThrottleTable {
   key: string;
   failures: Generated<number>;
@@ -150,6 +167,7 @@ export interface ConsentsTable {
   user_agent: string | null;
   acr: string | null;
   amr: string[] | null;
+  write_back: Generated<boolean>;
   created_at: Timestamp;
 }
 
@@ -161,6 +179,7 @@ export interface ConsentCurrentTable {
   fields_offered: string[];
   fields_shared: string[];
   granted_at: Timestamp;
+  write_back: Generated<boolean>;
 }
 
 export interface EventsTable {
@@ -224,6 +243,7 @@ export interface Database {
   oidc_payloads: OidcPayloadsTable;
   signing_keys: SigningKeysTable;
   flows: FlowsTable;
+  verifications: VerificationsTable;
   login_throttle: LoginThrottleTable;
   messages: MessagesTable;
 }

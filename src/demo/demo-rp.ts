@@ -69,7 +69,8 @@ export function registerDemoRp(
       ui.t('demo.index_title'),
       html`<p>${ui.t('demo.index_explain')}</p><ul>${DEMO_SERVICES.map(
         (d) => html`<li><a href="/demo/${d.clientId}">${d.name}</a></li>`,
-      )}</ul>`,
+      )}</ul>
+<p class="hint">${ui.t('demo.apps_note')}</p>`,
     );
   });
 

@@ -23,7 +23,7 @@ import type { CountryCode } from './phone.ts';
 
 /**
  * A citizen's profile. `cpf`, `email` and `phoneNumber` are the primary values (the claims); every
- * identifier the citizen can be found by, these included, is in `identifiers` (decision 9).
+ * identifier the citizen can be found by, these included, is in `identifiers` (decision 11).
  */
 export type Citizen = {
   id: string;
@@ -244,6 +244,15 @@ const PRIMARY_IDENTIFIERS: [string, IdentifierKind][] = [
   ['email', 'email'],
   ['phone_number', 'phone'],
 ];
+
+/**
+ * The citizen as stored now, locked until the caller's transaction ends: every read-modify-write
+ * of a profile starts here, so two writers never work from the same stale copy.
+ */
+export async function lockCitizen(trx: Db, id: string): Promise<Citizen | undefined> {
+  const row = await trx.selectFrom('citizens').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  return row ? toCitizen(row) : undefined;
+}
 
 /** The citizen's current value of each catalog field they have. */
 export function profileValues(c: Citizen): Record<string, FieldValue> {

@@ -1,9 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Provider, { type Configuration, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Configuration, errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../db/database.ts';
 import { isUnavailable } from '../platform/errors.ts';
 import { CATALOG_CLAIMS } from '../identity/field-catalog.ts';
+import { clientProblems, clientTypeOf } from '../services/client-types.ts';
 import type { ServiceStore } from '../services/service-store.ts';
 import { createAdapterClass } from './adapter.ts';
 import type { PrivateJwk } from './keys.ts';
@@ -12,7 +13,8 @@ import type { PrivateJwk } from './keys.ts';
  * The only module that imports oidc-provider. Everything else talks to `Oidc`.
  * Protocol choices (DESIGN.md): code flow with PKCE S256 only, rotating refresh tokens, exact
  * redirect URIs, ES256 ID tokens (RS256 published for old clients), RP-initiated and back-channel
- * logout, introspection and revocation for services.
+ * logout, introspection and revocation for services. Mobile and browser apps are public clients
+ * (no secret, PKCE only), with DPoP (RFC 9449) for those that can bind their tokens to a key.
  */
 
 export type ProviderPages = {
@@ -36,8 +38,11 @@ export type OidcDeps = {
    * whatever scopes it asked for. Undefined when the account does not exist or is disabled.
    */
   releasedClaims(accountId: string, clientId: string | undefined): Promise<Record<string, unknown> | undefined>;
-  /** Whether the citizen must see the service's consent screen (first access, new terms or fields). */
-  consentNeeded(accountId: string, clientId: string): Promise<boolean>;
+  /**
+   * Whether the citizen must see the service's consent screen (first access, new terms or fields,
+   * or write access asked for and not consented).
+   */
+  consentNeeded(accountId: string, clientId: string, scopes: Iterable<string>): Promise<boolean>;
   pages: ProviderPages;
   /** Called for each error the provider answers with, for logs and metrics (no secrets in it). */
   onError?: (error: Error, route: string | undefined) => void;
@@ -62,6 +67,24 @@ export const TTL = {
   Session: 14 * 24 * 60 * 60,
   Grant: 365 * 24 * 60 * 60,
 };
+
+/**
+ * A browser app's refresh tokens: JavaScript can be made to leak them (OAuth 2.0 for Browser-Based
+ * Apps), so they live a day from the sign-in, however often they rotate; then the app sends the
+ * citizen through the authorization again (without a password while the session lasts).
+ */
+export const SPA_REFRESH_TOKEN_TTL = 24 * 60 * 60;
+
+type TokenLike = { iiat?: number };
+type ClientLike = { applicationType?: string; clientAuthMethod?: string };
+
+/** Seconds a new refresh token lives: a browser app's chain ends a day after the first one. */
+export function refreshTokenTtl(token: TokenLike, client: ClientLike, now = Math.floor(Date.now() / 1000)): number {
+  const type = clientTypeOf({ application_type: client.applicationType, token_endpoint_auth_method: client.clientAuthMethod });
+  if (type !== 'spa') return TTL.RefreshToken;
+  const firstIssued = token.iiat ?? now;
+  return Math.max(1, firstIssued + SPA_REFRESH_TOKEN_TTL - now);
+}
 
 function parseCookies(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -97,7 +120,7 @@ export function createOidc(deps: OidcDeps) {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId || !ctx.oidc.client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       if (ctx.oidc.result?.consent) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      return (await deps.consentNeeded(accountId, ctx.oidc.client.clientId))
+      return (await deps.consentNeeded(accountId, ctx.oidc.client.clientId, ctx.oidc.requestParamOIDCScopes))
         ? interactionPolicy.Check.REQUEST_PROMPT
         : interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
@@ -128,7 +151,8 @@ export function createOidc(deps: OidcDeps) {
     acrValues: ['bronze', 'prata', 'ouro'],
     responseTypes: ['code'],
     pkce: { required: () => true },
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    // 'none' is a public client's (a mobile or browser app): PKCE is its only proof, so it is required.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     enabledJWA: {
       idTokenSigningAlgValues: ['ES256', 'RS256'],
       userinfoSigningAlgValues: ['ES256', 'RS256'],
@@ -136,6 +160,37 @@ export function createOidc(deps: OidcDeps) {
       clientAuthSigningAlgValues: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       authorizationSigningAlgValues: ['ES256', 'RS256'],
       requestObjectSigningAlgValues: ['ES256', 'RS256', 'PS256'],
+      dPoPSigningAlgValues: ['ES256', 'Ed25519', 'EdDSA'],
+    },
+    // The same rules the service store applies on registration (client-types.ts), run again each
+    // time a client is loaded: a record the store accepted is never refused at sign-in, and a
+    // record that bypassed the store is refused with the same message. They run once per client,
+    // hung on the one extra property, allowed_origins (a browser app's CORS origins).
+    extraClientMetadata: {
+      properties: ['allowed_origins'],
+      validator: (_ctx, key, _value, metadata) => {
+        if (key !== 'allowed_origins') return;
+        const m = metadata as Record<string, unknown>;
+        const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : []);
+        const [problem] = clientProblems({
+          type: clientTypeOf(m),
+          tokenEndpointAuthMethod: m.token_endpoint_auth_method as never,
+          redirectUris: list(m.redirect_uris),
+          postLogoutRedirectUris: list(m.post_logout_redirect_uris),
+          backchannelLogoutUri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
+          allowedOrigins: list(m.allowed_origins),
+          jwks: m.jwks,
+        });
+        if (problem) throw new errors.InvalidClientMetadata(`${problem.field}: ${problem.message}`);
+      },
+    },
+    // Only a browser app calls the token, userinfo, introspection or revocation endpoints from a
+    // browser, and only from the origins registered for it; any other cross-origin call is refused.
+    clientBasedCORS: (_ctx, origin, client) => {
+      // Extra metadata keeps its registered (snake_case) name on the Client.
+      const allowed = (client as unknown as { allowed_origins?: string[] }).allowed_origins;
+      return clientTypeOf({ application_type: client.applicationType, token_endpoint_auth_method: client.clientAuthMethod }) === 'spa'
+        && Array.isArray(allowed) && allowed.includes(origin);
     },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
@@ -150,6 +205,10 @@ export function createOidc(deps: OidcDeps) {
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
       claimsParameter: { enabled: true },
+      // Sender-constrained tokens (RFC 9449) for apps that hold a key: a DPoP-bound access or refresh
+      // token is refused without a proof signed by that key. Advertised in discovery
+      // (dpop_signing_alg_values_supported); a service registered with dpop_bound_access_tokens must use it.
+      dPoP: { enabled: true, allowReplay: false },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
@@ -164,8 +223,15 @@ export function createOidc(deps: OidcDeps) {
     },
     // Every service that may refresh gets rotating refresh tokens, without needing offline_access.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    rotateRefreshToken: true,
-    ttl: TTL,
+    // Every use of a refresh token consumes it and issues a new one, for every client; for a public
+    // client (an app, whose token can leak from the device or the browser) this is what makes a stolen
+    // token detectable: the second use of a consumed token revokes the whole grant (oidc-provider's
+    // refresh_token grant), so both the thief and the app must sign in again.
+    rotateRefreshToken: () => true,
+    ttl: {
+      ...TTL,
+      RefreshToken: (_ctx, token, client) => refreshTokenTtl(token as TokenLike, client as ClientLike),
+    },
     // The ID token carries the consented claims too (services need not call userinfo).
     conformIdTokenClaims: false,
     // oidc-provider refuses outbound calls to private and loopback addresses (SSRF protection for
@@ -189,7 +255,7 @@ export function createOidc(deps: OidcDeps) {
       }
       const accountId = ctx.oidc.session?.accountId;
       const client = ctx.oidc.client;
-      if (!accountId || !client || (await deps.consentNeeded(accountId, client.clientId))) return undefined;
+      if (!accountId || !client || (await deps.consentNeeded(accountId, client.clientId, ctx.oidc.requestParamOIDCScopes))) return undefined;
       const grant = new ctx.oidc.provider.Grant({ accountId, clientId: client.clientId });
       grant.addOIDCScope([...ctx.oidc.requestParamOIDCScopes].join(' '));
       if (ctx.oidc.requestParamClaims.size) grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);

@@ -10,6 +10,13 @@ export const RATE_LIMITS = {
   passwordStrength: { name: 'strength', limit: 300, windowSeconds: 600 },
   /** E-mail codes a citizen may be sent per day (each login of an unconfirmed account sends one). */
   emailCodesPerCitizen: { name: 'email-code', limit: 10, windowSeconds: 24 * 3600 },
+  /** E-mail codes one address may receive per day, whoever asks (no mail-bombing, few guesses). */
+  emailCodesPerAddress: { name: 'email-code-address', limit: 10, windowSeconds: 24 * 3600 },
+  /** E-mail changes a citizen may start per day: each sends a code to an address not yet proven. */
+  emailChangesPerCitizen: { name: 'email-change', limit: 5, windowSeconds: 24 * 3600 },
+  /** SMS cost money and reach a person's phone: per citizen and per number, few per day. */
+  smsPerCitizen: { name: 'sms-citizen', limit: 5, windowSeconds: 24 * 3600 },
+  smsPerNumber: { name: 'sms-number', limit: 5, windowSeconds: 24 * 3600 },
 } satisfies Record<string, RateLimitRule>;
 
 /**
@@ -18,9 +25,10 @@ export const RATE_LIMITS = {
  */
 export function createRateLimiter(db: Db) {
   return {
-    async hit(rule: RateLimitRule, subject: string): Promise<{ allowed: true } | { allowed: false; retryAt: Date }> {
+    /** `trx`: count inside the caller's transaction (a rolled-back action is not counted). */
+    async hit(rule: RateLimitRule, subject: string, trx: Db = db): Promise<{ allowed: true } | { allowed: false; retryAt: Date }> {
       const key = `${rule.name}:${subject}`;
-      const row = await db
+      const row = await trx
         .insertInto('rate_limits')
         .values({ key, window_start: sql<Date>`now()`, hits: 1 })
         .onConflict((oc) =>

@@ -14,6 +14,8 @@ import {
 } from '../identity/field-catalog.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import type { ServiceStore } from '../services/service-store.ts';
+import type { CodeMechanism, CodePurpose } from '../methods/code/code-mechanism.ts';
+import type { Translate } from '../platform/i18n.ts';
 
 export const WRITE_SCOPE = 'cidadela:write';
 export const WRITE_BACK_PATH = '/api/v1/me';
@@ -21,6 +23,15 @@ export const WRITE_BACK_PATH = '/api/v1/me';
 const BODY_LIMIT = 16 * 1024;
 
 const BY_CLAIM = new Map(FIELD_CATALOG.map((f) => [f.claim, f]));
+
+/**
+ * Identifiers and recovery channels a service may only propose: the citizen's code, sent to the
+ * proposed address, makes it theirs; until then the old one stays and works (review finding 2).
+ */
+const PROPOSED_ONLY: Record<string, { purpose: CodePurpose; channel: 'email' | 'sms' }> = {
+  email: { purpose: 'email_change', channel: 'email' },
+  phone_number: { purpose: 'phone_change', channel: 'sms' },
+};
 
 function bearer(reply: FastifyReply, status: 401 | 403, error: string, description: string) {
   const scope = status === 403 && error === 'insufficient_scope' ? `, scope="${WRITE_SCOPE}"` : '';
@@ -59,9 +70,19 @@ function asForm(def: FieldDef, value: unknown): Record<string, string> | undefin
  */
 export function registerWriteBackRoutes(
   app: FastifyInstance,
-  deps: { db: Db; oidc: Oidc; services: ServiceStore; citizens: CitizenStore; consents: ConsentStore },
+  deps: {
+    db: Db;
+    oidc: Oidc;
+    services: ServiceStore;
+    citizens: CitizenStore;
+    consents: ConsentStore;
+    codes: CodeMechanism;
+    translator(locale: string | null): Translate;
+    /** Mail or SMS queued in a committed transaction: wake the sender. */
+    messageQueued(): void;
+  },
 ) {
-  const { db, oidc, services, citizens, consents } = deps;
+  const { db, oidc, services, citizens, consents, codes } = deps;
 
   app.patch(WRITE_BACK_PATH, { config: { csrf: false }, bodyLimit: BODY_LIMIT }, async (request, reply) => {
     const header = request.headers.authorization ?? '';
@@ -70,6 +91,9 @@ export function registerWriteBackRoutes(
     const token = await oidc.provider.AccessToken.find(value);
     if (!token?.accountId || !token.clientId || !token.grantId)
       return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
+    // A DPoP-bound token (RFC 9449) is good only with a proof of its key, which this API does not
+    // verify: refuse it rather than let a stolen one through as a bearer token.
+    if (token.jkt) return bearer(reply, 401, 'invalid_token', 'the access token is DPoP-bound; this API accepts only Bearer tokens');
     const grant = await oidc.provider.Grant.find(token.grantId);
     if (!grant || grant.clientId !== token.clientId || grant.accountId !== token.accountId) {
       return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
@@ -88,6 +112,8 @@ export function registerWriteBackRoutes(
       return bearer(reply, 401, 'invalid_token', 'the access token is not valid');
     const consent = await consents.current(citizen.id, clientId);
     if (!consent) return reply.status(403).send({ error: 'consent.missing' });
+    // The token's scope is not enough: the citizen must have consented to write access itself.
+    if (!consent.writeBack) return bearer(reply, 403, 'insufficient_scope', `the citizen has not consented to ${WRITE_SCOPE}`);
 
     if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) {
       return reply.status(415).send({ error: 'body.json_required' });
@@ -132,18 +158,42 @@ export function registerWriteBackRoutes(
       await sql`select 1 from citizens where id = ${citizen.id} for update`.execute(trx);
       const current = await citizens.findById(citizen.id, trx);
       if (current?.status !== 'active') throw new AppError('account.inactive', 403);
-      const changed = await writeProfile(trx, current, changes, { clientId });
+      const direct: Record<string, FieldValue> = {};
+      const proposals: [string, FieldValue][] = [];
+      for (const [key, value] of Object.entries(changes)) {
+        if (PROPOSED_ONLY[key]) proposals.push([key, value]);
+        else direct[key] = value;
+      }
+      const changed = await writeProfile(trx, current, direct, { clientId });
+      const pending: string[] = [];
+      const limited: string[] = [];
+      const t = deps.translator(current.locale);
+      for (const [key, value] of proposals) {
+        const same = key === 'email' ? current.email.toLowerCase() === String(value).toLowerCase() : current.phoneNumber === value;
+        if (same) continue;
+        const how = PROPOSED_ONLY[key]!;
+        const issued = await codes.issue(trx, { purpose: how.purpose, channel: how.channel, citizenId: current.id, address: String(value), t });
+        (issued.ok ? pending : limited).push(key);
+      }
       const after = (await citizens.findById(citizen.id, trx))!;
       return {
         changed,
+        pending,
+        limited,
         claims: claimsFor(
           after,
           [...shared].filter((k) => contract.has(k)),
         ),
       };
     });
-    return reply.status(200).send({
-      updated: result.changed.map((k) => FIELD_CATALOG.find((f) => f.key === k)?.claim ?? k),
+    if (result.pending.length) deps.messageQueued();
+    const claimOf = (k: string) => FIELD_CATALOG.find((f) => f.key === k)?.claim ?? k;
+    return reply.status(result.pending.length ? 202 : 200).send({
+      updated: result.changed.map(claimOf),
+      // Proposed to the citizen, who confirms with the code sent to the new address.
+      ...(result.pending.length ? { pending_confirmation: result.pending.map(claimOf) } : {}),
+      // Too many codes to that citizen or address today: nothing proposed, try another day.
+      ...(result.limited.length ? { not_proposed: result.limited.map(claimOf) } : {}),
       claims: result.claims,
     });
   });

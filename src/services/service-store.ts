@@ -5,6 +5,17 @@ import type { Db } from '../db/database.ts';
 import type { ServicesTable } from '../db/schema.ts';
 import { AppError } from '../platform/errors.ts';
 import { isFieldKey } from '../identity/field-catalog.ts';
+import {
+  AUTH_METHODS,
+  applicationType,
+  CLIENT_TYPES,
+  type ClientType,
+  clientProblems,
+  isPublic,
+  originsOf,
+  type Problem,
+  type TokenEndpointAuthMethod,
+} from './client-types.ts';
 
 export type ContractField = { key: string; required: boolean; purpose: Record<string, string> };
 export type TermsVersion = { version: number; sha256: string; text: string; publishedAt: Date };
@@ -13,11 +24,17 @@ export type Service = {
   clientId: string;
   name: string;
   description: string;
-  tokenEndpointAuthMethod: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+  /** A server with a secret, a mobile or desktop app (RFC 8252), or a browser app: see client-types.ts. */
+  type: ClientType;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   backchannelLogoutUri: string | null;
   jwks: { keys: unknown[] } | null;
+  /** Browser origins a browser app (spa) may call the token endpoint from (CORS). */
+  allowedOrigins: string[];
+  /** Tokens must be bound to the app's key with DPoP (RFC 9449); a request without a proof is refused. */
+  dpopBoundAccessTokens: boolean;
   /** The current terms text ('' when none was published). */
   termsMarkdown: string;
   terms: TermsVersion | null;
@@ -27,15 +44,9 @@ export type Service = {
   updatedAt: Date;
 };
 
-const uri = z
-  .string()
-  .max(2000)
-  .refine((value) => {
-    const u = URL.parse(value);
-    if (!u || u.hash) return false;
-    const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
-    return u.protocol === 'https:' || (u.protocol === 'http:' && loopback) || /^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+:$/.test(u.protocol);
-  }, 'must be an absolute https URI (http only on loopback) without a fragment');
+// The shape only: what an address may be depends on the kind of service (clientProblems).
+const uri = z.string().trim().min(1).max(2000);
+const jwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) });
 
 const purposeText = z.string().trim().min(3).max(500);
 const contractField = z
@@ -68,36 +79,36 @@ export const serviceInputSchema = z
       .optional(),
     name: z.string().trim().min(1).max(120),
     description: z.string().trim().max(2000).default(''),
+    type: z.enum(CLIENT_TYPES).default('confidential'),
     redirectUris: z.array(uri).min(1).max(20),
     postLogoutRedirectUris: z.array(uri).max(20).default([]),
     backchannelLogoutUri: uri.nullable().default(null),
-    tokenEndpointAuthMethod: z
-      .enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt'])
-      .default('client_secret_basic'),
-    jwks: z
-      .object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) })
-      .nullable()
-      .default(null),
+    // Defaults by type: client_secret_basic for a confidential service, none for an app.
+    tokenEndpointAuthMethod: z.enum(AUTH_METHODS).optional(),
+    jwks: jwksSchema.nullable().default(null),
+    // For a browser app, the origins of its redirect URIs when not given.
+    allowedOrigins: z.array(uri).max(20).optional(),
+    dpopBoundAccessTokens: z.boolean().default(false),
     termsMarkdown: z.string().max(100_000).default(''),
     fields: contractSchema.default([]),
     firstParty: z.boolean().default(false),
   })
-  .strict()
-  .refine((s) => s.tokenEndpointAuthMethod !== 'private_key_jwt' || s.jwks, {
-    message: 'private_key_jwt needs the service public keys (jwks)',
-    path: ['jwks'],
-  });
+  .strict();
 
 export type ServiceInput = z.input<typeof serviceInputSchema>;
 export const serviceUpdateSchema = z
   .object({
     name: z.string().trim().min(1).max(120),
     description: z.string().trim().max(2000),
+    // Accepted when it names the current type, so a full record can be sent back; a change is refused.
+    type: z.enum(CLIENT_TYPES),
     redirectUris: z.array(uri).min(1).max(20),
     postLogoutRedirectUris: z.array(uri).max(20),
     backchannelLogoutUri: uri.nullable(),
-    tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']),
-    jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) }).nullable(),
+    tokenEndpointAuthMethod: z.enum(AUTH_METHODS),
+    jwks: jwksSchema.nullable(),
+    allowedOrigins: z.array(uri).max(20),
+    dpopBoundAccessTokens: z.boolean(),
     termsMarkdown: z.string().max(100_000),
     fields: contractSchema,
   })
@@ -123,11 +134,14 @@ function toService(
     clientId: row.client_id,
     name: row.name,
     description: row.description as unknown as string,
+    type: row.client_type as unknown as ClientType,
     tokenEndpointAuthMethod: row.token_endpoint_auth_method as unknown as Service['tokenEndpointAuthMethod'],
     redirectUris: row.redirect_uris,
     postLogoutRedirectUris: row.post_logout_redirect_uris as unknown as string[],
     backchannelLogoutUri: row.backchannel_logout_uri,
     jwks: row.jwks as unknown as Service['jwks'],
+    allowedOrigins: row.allowed_origins as unknown as string[],
+    dpopBoundAccessTokens: row.dpop_bound_access_tokens as unknown as boolean,
     termsMarkdown: terms?.text ?? '',
     terms,
     fields,
@@ -163,6 +177,15 @@ export type ProviderClients = {
   /** Forgets everything the provider holds for a service (its grants, tokens, codes, interactions). */
   forgetClient(trx: Db, clientId: string): Promise<void>;
 };
+
+/** The rules that depend on the kind of service, the same the provider applies (client-types.ts). */
+function check(settings: Parameters<typeof clientProblems>[0]): void {
+  const problems: Problem[] = clientProblems(settings);
+  if (settings.tokenEndpointAuthMethod === 'private_key_jwt' && !settings.jwks) {
+    problems.push({ field: 'jwks', message: 'private_key_jwt needs the service public keys (jwks)' });
+  }
+  if (problems.length) throw new AppError('service.invalid', 400, { details: problems });
+}
 
 export function createServiceStore(db: Db, deps: { provider: ProviderClients }) {
   const { provider } = deps;
@@ -264,8 +287,12 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
     /** Creates a service; the returned secret is shown once and stored only as a hash. */
     async add(input: unknown): Promise<{ service: Service; clientSecret: string | null }> {
       const s = parse(serviceInputSchema, input);
+      const tokenEndpointAuthMethod = s.tokenEndpointAuthMethod ?? (isPublic(s.type) ? 'none' : 'client_secret_basic');
+      const allowedOrigins = s.allowedOrigins ?? (s.type === 'spa' ? originsOf(s.redirectUris) : []);
+      check({ ...s, tokenEndpointAuthMethod, allowedOrigins });
       const clientId = s.clientId ?? `svc-${randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
-      const clientSecret = s.tokenEndpointAuthMethod === 'private_key_jwt' ? null : newSecret();
+      // An app cannot keep a secret (RFC 8252 §8.5): none is made for it, nor for a service with its own keys.
+      const clientSecret = tokenEndpointAuthMethod === 'private_key_jwt' || tokenEndpointAuthMethod === 'none' ? null : newSecret();
       try {
         await db.transaction().execute(async (trx) => {
           await trx
@@ -275,7 +302,10 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
               name: s.name,
               description: s.description,
               client_secret_hash: clientSecret ? hashClientSecret(clientSecret) : null,
-              token_endpoint_auth_method: s.tokenEndpointAuthMethod,
+              client_type: s.type,
+              token_endpoint_auth_method: tokenEndpointAuthMethod,
+              allowed_origins: allowedOrigins,
+              dpop_bound_access_tokens: s.dpopBoundAccessTokens,
               jwks: s.jwks ? JSON.stringify(s.jwks) : null,
               redirect_uris: s.redirectUris,
               post_logout_redirect_uris: s.postLogoutRedirectUris,
@@ -297,13 +327,21 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
       const s = parse(serviceUpdateSchema, input);
       const current = await find(clientId);
       if (!current) throw new AppError('service.not_found', 404);
-      const method = s.tokenEndpointAuthMethod ?? current.tokenEndpointAuthMethod;
-      const jwks = s.jwks !== undefined ? s.jwks : current.jwks;
-      if (method === 'private_key_jwt' && !jwks) {
+      if (s.type !== undefined && s.type !== current.type) {
         throw new AppError('service.invalid', 400, {
-          details: [{ field: 'jwks', message: 'private_key_jwt needs the service public keys (jwks)' }],
+          details: [{ field: 'type', message: `the type of a service cannot change (it is ${current.type}): register a new service` }],
         });
       }
+      // The rules apply to the service as it will be, not to the change alone.
+      check({
+        type: current.type,
+        tokenEndpointAuthMethod: s.tokenEndpointAuthMethod ?? current.tokenEndpointAuthMethod,
+        redirectUris: s.redirectUris ?? current.redirectUris,
+        postLogoutRedirectUris: s.postLogoutRedirectUris ?? current.postLogoutRedirectUris,
+        backchannelLogoutUri: s.backchannelLogoutUri !== undefined ? s.backchannelLogoutUri : current.backchannelLogoutUri,
+        allowedOrigins: s.allowedOrigins ?? current.allowedOrigins,
+        jwks: s.jwks !== undefined ? s.jwks : current.jwks,
+      });
       await db.transaction().execute(async (trx) => {
       await trx
         .updateTable('services')
@@ -315,6 +353,8 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
           ...(s.backchannelLogoutUri !== undefined ? { backchannel_logout_uri: s.backchannelLogoutUri } : {}),
           ...(s.tokenEndpointAuthMethod ? { token_endpoint_auth_method: s.tokenEndpointAuthMethod } : {}),
           ...(s.jwks !== undefined ? { jwks: s.jwks ? JSON.stringify(s.jwks) : null } : {}),
+          ...(s.allowedOrigins ? { allowed_origins: s.allowedOrigins } : {}),
+          ...(s.dpopBoundAccessTokens !== undefined ? { dpop_bound_access_tokens: s.dpopBoundAccessTokens } : {}),
           updated_at: sql<Date>`now()`,
         })
         .where('client_id', '=', clientId)
@@ -328,6 +368,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
     async rotateSecret(clientId: string): Promise<string> {
       const current = await find(clientId);
       if (!current) throw new AppError('service.not_found', 404);
+      if (isPublic(current.type)) throw new AppError('service.public_no_secret', 400);
       if (current.tokenEndpointAuthMethod === 'private_key_jwt') throw new AppError('service.no_secret', 400);
       const secret = newSecret();
       await db
@@ -359,7 +400,8 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
       return {
         client_id: s.clientId,
         client_name: s.name,
-        ...(hash ? { client_secret: hash } : {}),
+        application_type: applicationType(s.type),
+        ...(hash && !isPublic(s.type) ? { client_secret: hash } : {}),
         token_endpoint_auth_method: s.tokenEndpointAuthMethod,
         ...(s.jwks ? { jwks: s.jwks } : {}),
         redirect_uris: s.redirectUris,
@@ -367,6 +409,8 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
         ...(s.backchannelLogoutUri
           ? { backchannel_logout_uri: s.backchannelLogoutUri, backchannel_logout_session_required: true }
           : {}),
+        ...(s.type === 'spa' ? { allowed_origins: s.allowedOrigins } : {}),
+        ...(s.dpopBoundAccessTokens ? { dpop_bound_access_tokens: true } : {}),
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         id_token_signed_response_alg: 'ES256',

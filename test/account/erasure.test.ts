@@ -7,8 +7,10 @@ import { CLAIMS_CHANGE } from '../../src/events/set-format.ts';
 import { createCitizenStore, writeProfile } from '../../src/identity/citizen-store.ts';
 import { createCredentialStore } from '../../src/identity/credential-store.ts';
 import { enqueueMail, enqueueSms } from '../../src/messaging/message-queue.ts';
-import { openCodeFlow } from '../../src/methods/one-time-code.ts';
+import { openCode } from '../../src/methods/code/code-store.ts';
 import { createLoginThrottle } from '../../src/methods/password/login-throttle.ts';
+import { passwordMethod } from '../../src/methods/password/password-method.ts';
+import { createVerificationStore } from '../../src/methods/verifications.ts';
 import { createAdapterClass } from '../../src/oidc/adapter.ts';
 import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createAccountActions, personalDataErasers } from '../../src/personal-data.ts';
@@ -115,11 +117,11 @@ describe('erasure by registration: every module that keeps personal data erases 
       });
       await credentials.set(citizen.id, 'recovery_codes', { data: { remaining: 10 } });
       await db.transaction().execute(async (trx) => {
-        await openCodeFlow(trx, {
-          kind: 'email_verification',
+        await openCode(trx, {
+          purpose: 'email_confirmation',
           citizenId: citizen.id,
           interactionUid: null,
-          data: { email: c.email },
+          data: { channel: 'email', address: c.email },
         });
         await enqueueMail(trx, { to: c.email.toUpperCase(), subject: 'Seu código', text: '123456' });
         await enqueueMail(trx, {
@@ -137,6 +139,11 @@ describe('erasure by registration: every module that keeps personal data erases 
       await throttle.charge({
         account: `citizen:${citizen.id}`,
         address: `ip:10.1.1.${citizen === target ? 1 : 2}`,
+      });
+      await createVerificationStore(db).record({
+        interactionUid: `uid-${citizen.id}`,
+        citizenId: citizen.id,
+        method: passwordMethod,
       });
       await new Adapter('Session').upsert(
         `session-${citizen.id}`,

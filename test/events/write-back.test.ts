@@ -12,7 +12,8 @@ import {
   type TestService,
   UserAgent,
 } from '../helpers/journeys.ts';
-import { startSmtpPeer } from '../helpers/smtp-peer.ts';
+import { codeFrom, startSmtpPeer } from '../helpers/smtp-peer.ts';
+import { formAction } from '../helpers/user-agent.ts';
 import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/test-app.ts';
 import { decode } from './event-helpers.ts';
 
@@ -148,13 +149,31 @@ describe('write-back from a service reaches every other service; bad input chang
     assert.deepEqual(await takeAll(outsider), [], 'not in its contract');
   });
 
-  test('writing the e-mail back: the others learn it is not verified yet', async () => {
+  // Review finding 2: a write-back of `email` replaced the address the next login sends its code
+  // to, with no proof: whoever held the service's token could lock the citizen out. Now a service
+  // only proposes it; the citizen's code makes it theirs.
+  test('a service proposes a new e-mail: nothing changes until the citizen proves it with the code', async () => {
+    const before = await citizenRow();
     const email = `novo.${Date.now()}@example.test`;
     const res = await patch(writerToken, { email });
-    assert.equal(res.status, 200);
-    const [set] = await takeAll(reader);
-    assert.deepEqual(decode(set!).events[CLAIMS_CHANGE].claims, { email, email_verified: false });
-    assert.equal((await citizenRow()).email_verified, false);
+    assert.equal(res.status, 202);
+    const body = await res.json();
+    assert.deepEqual(body.updated, []);
+    assert.deepEqual(body.pending_confirmation, ['email']);
+    const held = await citizenRow();
+    assert.equal(held.email, before.email, 'the login address stays');
+    assert.equal(held.email_verified, true, 'and stays verified');
+    assert.deepEqual(await takeAll(reader), [], 'the services are told nothing yet');
+    const mail = await smtp.waitFor(email);
+    const confirm = await ua.get(`${app.url}/conta/email/confirmar`);
+    assert.equal(confirm.status, 200);
+    const done = await ua.post(formAction(confirm, '/conta/email/confirmar'), { code: codeFrom(mail) });
+    assert.match(done.url, /\/conta\/dados\?salvo=1$/);
+    const after = await citizenRow();
+    assert.equal(after.email, email);
+    assert.equal(after.email_verified, true);
+    const told = (await takeAll(reader)).map((t) => decode(t).events[CLAIMS_CHANGE]?.claims).filter(Boolean);
+    assert.deepEqual(told.at(-1), { email, email_verified: true });
   });
 
   test('bad write-back input: a clear 4xx, nothing changed, nothing emitted', async () => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createLoginFlow } from '../../src/flows/login/login-flow.ts';
 import {
   claimsFor,
   createCitizenStore,
@@ -11,6 +10,7 @@ import { cpfFromBase, formatCpf } from '../../src/identity/cpf.ts';
 import { createCredentialStore } from '../../src/identity/credential-store.ts';
 import { createLoginThrottle } from '../../src/methods/password/login-throttle.ts';
 import { createPasswordHasher } from '../../src/methods/password/password-hasher.ts';
+import { createPasswordSignIn } from '../../src/methods/password/password-sign-in.ts';
 import { createSecrets } from '../../src/security/secrets.ts';
 import { TEST_SECRET } from '../helpers/test-app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
@@ -191,7 +191,7 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
       someone({ phoneNumber: phone.e164, passwordHash: await hasher.hash(password) }),
     );
     await citizens.markPhoneVerified(created.id, phone.e164);
-    const login = createLoginFlow({
+    const login = createPasswordSignIn({
       citizens,
       credentials: createCredentialStore(database.db),
       hasher,

@@ -1,6 +1,6 @@
 import type { ConsentContext, ConsentNeed, ConsentStore } from '../../consent/consent-store.ts';
 import type { Db } from '../../db/database.ts';
-import { type Citizen, type CitizenStore, profileValues, writeProfile } from '../../identity/citizen-store.ts';
+import { type Citizen, type CitizenStore, lockCitizen, profileValues, writeProfile } from '../../identity/citizen-store.ts';
 import { type FieldValue, fieldDef, formValues, parseField } from '../../identity/field-catalog.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { Service, ServiceStore } from '../../services/service-store.ts';
@@ -63,6 +63,8 @@ export function createConsentFlow(deps: { db: Db; citizens: CitizenStore; servic
       clientId: string,
       body: Record<string, unknown>,
       context: ConsentContext,
+      /** The request asked for write access and the screen said so: the consent includes it. */
+      writeBack = false,
     ): Promise<ConsentOutcome> {
       const { citizen, service } = await load(citizenId, clientId);
       const need = await consents.need(citizenId, service);
@@ -89,8 +91,13 @@ export function createConsentFlow(deps: { db: Db; citizens: CitizenStore; servic
       }
       const fieldsShared = service.fields.filter((f) => f.required || shared.has(f.key)).map((f) => f.key);
       await db.transaction().execute(async (trx) => {
-        if (Object.keys(provided).length) await writeProfile(trx, citizen, provided);
-        await consents.grant(trx, { citizenId, service, fieldsShared, context });
+        // The fields typed here are written over the citizen as stored now (locked), not the copy
+        // the screen was built from: a write-back committed meanwhile is kept.
+        const current = await lockCitizen(trx, citizenId);
+        if (!current) throw new AppError('interaction.expired', 400);
+        const stillMissing = Object.fromEntries(Object.entries(provided).filter(([key]) => profileValues(current)[key] === undefined));
+        if (Object.keys(stillMissing).length) await writeProfile(trx, current, stillMissing);
+        await consents.grant(trx, { citizenId, service, fieldsShared, context, writeBack });
       });
       return { ok: true, fieldsShared };
     },

@@ -23,6 +23,7 @@ export function consentPage(
     Object.keys(errors).length ? 422 : 200,
     t('consent.title', { service: service.name }),
     html`${service.description ? html`<p>${service.description}</p>` : ''}
+${service.type !== 'confidential' ? html`<p class="notice">${t('consent.client_kind', { service: service.name, kind: t(`service.kind.${service.type}`) })}</p>` : ''}
 ${errorSummary(t, errors)}
 ${changed && need.needed && need.termsChanged ? html`<p class="notice" role="status">${t('consent.terms_changed', { version: service.terms?.version ?? 1 })}</p>` : ''}
 ${changed && newFields.length ? html`<p class="notice" role="status">${t('consent.fields_added', { fields: newFields.map((k) => t(`field.${k}.label`)).join(', ') })}</p>` : ''}

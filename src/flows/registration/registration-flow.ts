@@ -4,7 +4,9 @@ import { type FieldValue, fieldDef, inputName, parseField } from '../../identity
 import { normalizeCpf } from '../../identity/cpf.ts';
 import { AppError } from '../../platform/errors.ts';
 import type { Translate } from '../../platform/i18n.ts';
-import type { EmailCodeMethod } from '../../methods/email-code/email-code.ts';
+import type { CodeMechanism } from '../../methods/code/code-mechanism.ts';
+import { passwordMethod } from '../../methods/password/password-method.ts';
+import type { VerificationStore } from '../../methods/verifications.ts';
 import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
 import { normalizePhone } from '../../identity/phone.ts';
@@ -55,9 +57,10 @@ export function createRegistrationFlow(deps: {
   citizens: CitizenStore;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
-  emailCode: EmailCodeMethod;
+  codes: CodeMechanism;
+  verifications: VerificationStore;
 }) {
-  const { db, citizens, hasher, policy, emailCode } = deps;
+  const { db, citizens, hasher, policy, codes, verifications } = deps;
 
   async function validate(form: RegistrationForm): Promise<RegistrationErrors> {
     const errors: RegistrationErrors = {};
@@ -137,18 +140,28 @@ export function createRegistrationFlow(deps: {
             trx,
           );
           if (Object.keys(extraValues).length) await writeProfile(trx, citizen, extraValues);
-          const flowId = await emailCode.start(trx, {
+          const issued = await codes.issue(trx, {
+            purpose: 'email_confirmation',
+            channel: 'email',
             citizenId: citizen.id,
-            email: citizen.email,
+            address: citizen.email,
             interactionUid: context.interactionUid,
             t: context.t,
+            counted: false,
           });
-          return { ok: true as const, citizen, flowId };
+          // Nothing is kept when the address may not receive another code today.
+          if (!issued.ok) throw new AppError('email_code.send_limit', 429);
+          // The citizen has just chosen the password: in this interaction it counts as typed.
+          if (context.interactionUid) {
+            await verifications.record({ interactionUid: context.interactionUid, citizenId: citizen.id, method: passwordMethod }, trx);
+          }
+          return { ok: true as const, citizen, flowId: issued.id };
         });
       } catch (error) {
         // Two submissions racing for the same CPF or e-mail: the second gets the same message.
         if (error instanceof AppError && error.code === 'identifier.cpf_taken') return { ok: false, errors: { cpf: 'register.cpf_taken' } };
         if (error instanceof AppError && error.code === 'identifier.email_taken') return { ok: false, errors: { email: 'register.email_taken' } };
+        if (error instanceof AppError && error.code === 'email_code.send_limit') return { ok: false, errors: { email: error.code } };
         throw error;
       }
     },

@@ -4,7 +4,7 @@ import type { Eraser } from '../../platform/erasure.ts';
 
 /**
  * Failed password checks slow down per account and per client address. The caller picks the
- * account key (see login-flow.ts) so that it throttles the same way whether or not the account exists.
+ * account key (see password-sign-in.ts) so that it throttles the same way whether or not the account exists.
  *
  * Per account: 3 free failures, then 2^(n-3) seconds (capped at 15 minutes); from 20
  * consecutive failures the identifier is locked for an hour (NIST 800-63B asks for at most 100).

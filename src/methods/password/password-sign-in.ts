@@ -2,8 +2,8 @@ import type { Citizen, CitizenStore } from '../../identity/citizen-store.ts';
 import type { CredentialStore } from '../../identity/credential-store.ts';
 import { identifierKeys } from '../../identity/identifiers.ts';
 import type { CountryCode } from '../../identity/phone.ts';
-import type { LoginThrottle } from '../../methods/password/login-throttle.ts';
-import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
+import type { LoginThrottle } from './login-throttle.ts';
+import type { PasswordHasher } from './password-hasher.ts';
 import type { Secrets } from '../../security/secrets.ts';
 
 export type LoginOutcome =
@@ -14,13 +14,14 @@ export type LoginOutcome =
 export type LoginMetrics = { record(result: 'success' | 'invalid' | 'throttled'): void };
 
 /**
- * Password login by CPF, e-mail or proven mobile number. The answer, and the work done, are the same whether or not the
- * account exists: an unknown identifier still costs one argon2 verification, and its failures are
- * counted under what was typed exactly as an account's are counted under the account. An account
+ * Password login by CPF, e-mail or proven mobile number. The answer, and the work done, are the
+ * same whether or not the account exists: an unknown identifier still costs one argon2
+ * verification, and its failures are counted under what was typed exactly as an account's are
+ * counted under the account. An account
  * has one count for all its identifiers together: alternating them gains no guesses, and a
  * success with any starts it again.
  */
-export function createLoginFlow(deps: {
+export function createPasswordSignIn(deps: {
   citizens: CitizenStore;
   credentials: CredentialStore;
   hasher: PasswordHasher;
@@ -66,4 +67,4 @@ export function createLoginFlow(deps: {
   };
 }
 
-export type LoginFlow = ReturnType<typeof createLoginFlow>;
+export type PasswordSignIn = ReturnType<typeof createPasswordSignIn>;

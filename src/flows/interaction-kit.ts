@@ -1,0 +1,91 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Db } from '../db/database.ts';
+import type { CitizenStore } from '../identity/citizen-store.ts';
+import { deriveSignIn } from '../methods/assurance.ts';
+import type { VerificationStore } from '../methods/verifications.ts';
+import type { Oidc } from '../oidc/provider.ts';
+import { isUnavailable } from '../platform/errors.ts';
+import type { Service, ServiceStore } from '../services/service-store.ts';
+import { html } from '../web/html.ts';
+import type { Ui, UiFactory } from '../web/request-context.ts';
+
+export type InteractionDetails = Awaited<ReturnType<Oidc['interactionDetails']>>;
+
+/** What every interaction page has: the provider's interaction, the page's language, the service. */
+export type InteractionContext = { details: InteractionDetails; ui: Ui; service: Service | undefined };
+
+export type InteractionParams = { uid: string };
+
+/**
+ * What the flows and methods share to serve the pages oidc-provider sends a person to: load the
+ * interaction (from the database, so any server copy serves any step), render, finish it, and
+ * complete a sign-in from the verifications recorded for it.
+ */
+export function createInteractionKit(deps: {
+  db: Db;
+  oidc: Oidc;
+  ui: UiFactory;
+  services: ServiceStore;
+  citizens: CitizenStore;
+  verifications: VerificationStore;
+}) {
+  const { oidc, services, verifications } = deps;
+
+  function expired(ui: Ui) {
+    return ui.render(400, ui.t('interaction.expired_title'), html`<p>${ui.t('interaction.expired')}</p>`);
+  }
+
+  /** The interaction of this browser, or undefined after an "expired" page has been sent. */
+  async function load(request: FastifyRequest<{ Params: InteractionParams }>, reply: FastifyReply): Promise<InteractionContext | undefined> {
+    let details: InteractionDetails;
+    try {
+      details = await oidc.interactionDetails(request.raw, reply.raw);
+    } catch (error) {
+      // The database out of reach is a 503 to retry, not an expired page.
+      if (isUnavailable(error)) throw error;
+      expired(deps.ui(request, reply));
+      return undefined;
+    }
+    if (details.uid !== request.params.uid) {
+      expired(deps.ui(request, reply));
+      return undefined;
+    }
+    const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
+    const ui = deps.ui(request, reply, uiLocales);
+    const service = await services.find(String(details.params.client_id));
+    return { details, ui, service };
+  }
+
+  async function finish(request: FastifyRequest, reply: FastifyReply, result: Record<string, unknown>) {
+    const to = await oidc.interactionResult(request.raw, reply.raw, result);
+    return reply.redirect(to, 303);
+  }
+
+  /**
+   * Ends the login prompt with what the verifications of this interaction prove: the account, amr,
+   * acr and auth_time all come from them, never from the route that happens to finish.
+   */
+  async function completeLogin(request: FastifyRequest, reply: FastifyReply, ctx: InteractionContext) {
+    const proofs = await verifications.forInteraction(ctx.details.uid);
+    const derived = deriveSignIn(proofs);
+    if (!derived.ok) return expired(ctx.ui);
+    const citizen = await deps.citizens.findById(derived.result.citizenId);
+    // An account disabled meanwhile, or whose address was never proven, does not sign in.
+    if (!citizen || citizen.status !== 'active' || !citizen.emailVerified) return expired(ctx.ui);
+    await verifications.consume(ctx.details.uid);
+    const { citizenId, amr, acr, authTime } = derived.result;
+    return finish(request, reply, { login: { accountId: citizenId, amr, acr, ts: authTime, remember: true } });
+  }
+
+  /** A transaction for a step's writes (inside it, use only `trx`: PGlite has one connection). */
+  const transaction = <T>(fn: (trx: Db) => Promise<T>) => deps.db.transaction().execute(fn);
+
+  return { load, finish, expired, completeLogin, verifications, transaction };
+}
+
+export type InteractionKit = ReturnType<typeof createInteractionKit>;
+
+/** Seconds until `date`, at least 1, for Retry-After. */
+export function retryAfter(reply: FastifyReply, date: Date): void {
+  reply.header('retry-after', String(Math.max(1, Math.ceil((date.getTime() - Date.now()) / 1000))));
+}

@@ -1,0 +1,38 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Citizen } from '../../identity/citizen-store.ts';
+import type { CodeMechanism } from '../../methods/code/code-mechanism.ts';
+import { type InteractionContext, type InteractionKit, retryAfter } from '../interaction-kit.ts';
+import { loginPage } from './login-page.ts';
+
+/**
+ * The login flow's steps after a method proved who the citizen is: an account whose e-mail was
+ * never confirmed proves it first (a code to that address), then the sign-in completes from the
+ * verifications recorded for the interaction.
+ */
+export function createLoginFlow(deps: { kit: InteractionKit; codes: CodeMechanism; mailQueued: () => void }) {
+  const { kit, codes } = deps;
+  return {
+    async continueSignIn(request: FastifyRequest, reply: FastifyReply, ctx: InteractionContext, citizen: Citizen, identifier: string) {
+      const { details, ui, service } = ctx;
+      if (citizen.emailVerified) return kit.completeLogin(request, reply, ctx);
+      const issued = await kit.transaction((trx) =>
+        codes.issue(trx, {
+          purpose: 'email_confirmation',
+          channel: 'email',
+          citizenId: citizen.id,
+          address: citizen.email,
+          interactionUid: details.uid,
+          t: ui.t,
+        }),
+      );
+      if (!issued.ok) {
+        retryAfter(reply, issued.retryAt);
+        return loginPage(ui, { uid: details.uid, serviceName: service?.name, identifier, error: 'email_code.send_limit', status: 429 });
+      }
+      deps.mailQueued();
+      return reply.redirect(`/interaction/${details.uid}/confirm-email`, 303);
+    },
+  };
+}
+
+export type LoginFlow = ReturnType<typeof createLoginFlow>;

@@ -1,0 +1,39 @@
+import { TRUST_LEVELS, type TrustLevel } from './method.ts';
+import type { Verification } from './verifications.ts';
+
+export type SignInResult = {
+  citizenId: string;
+  /** RFC 8176: what was used, in the order proven; `mfa` when two kinds of factor were. */
+  amr: string[];
+  /** The trust level reached in this sign-in. */
+  acr: TrustLevel;
+  /** When the citizen last proved something (OIDC auth_time), in seconds. */
+  authTime: number;
+};
+
+export type AssuranceRefusal = 'no_authentication' | 'mixed_citizens';
+
+const rank = (level: TrustLevel) => TRUST_LEVELS.indexOf(level);
+
+/**
+ * The one place where what a citizen proved becomes what services are told. Only proofs made to
+ * sign in count for amr; the level is the highest any of them reaches, never above the account's
+ * own level; every proof must be about the same citizen.
+ */
+export function deriveSignIn(
+  verifications: Verification[],
+  accountLevel: TrustLevel = 'ouro',
+): { ok: true; result: SignInResult } | { ok: false; reason: AssuranceRefusal } {
+  const citizens = new Set(verifications.map((v) => v.citizenId));
+  if (citizens.size > 1) return { ok: false, reason: 'mixed_citizens' };
+  const authentications = verifications.filter((v) => v.purpose === 'authentication');
+  if (authentications.length === 0) return { ok: false, reason: 'no_authentication' };
+  const amr: string[] = [];
+  for (const v of authentications) for (const value of v.amr) if (!amr.includes(value)) amr.push(value);
+  if (new Set(authentications.map((v) => v.factor)).size >= 2 && !amr.includes('mfa')) amr.push('mfa');
+  let reached: TrustLevel = 'bronze';
+  for (const v of authentications) if (rank(v.assurance) > rank(reached)) reached = v.assurance;
+  const acr = rank(reached) > rank(accountLevel) ? accountLevel : reached;
+  const authTime = Math.floor(Math.max(...verifications.map((v) => v.verifiedAt.getTime())) / 1000);
+  return { ok: true, result: { citizenId: authentications[0]!.citizenId, amr, acr, authTime } };
+}

@@ -1,0 +1,163 @@
+import type { Db } from '../../db/database.ts';
+import type { Translate } from '../../platform/i18n.ts';
+import { RATE_LIMITS, type RateLimiter, type RateLimitRule } from '../../platform/rate-limit.ts';
+import type { Secrets } from '../../security/secrets.ts';
+import {
+  allowResend,
+  CODE_TTL_SECONDS,
+  closeOpenCodes,
+  consumeCode,
+  drawCode,
+  findOpenCode,
+  openCode,
+} from './code-store.ts';
+
+/**
+ * One mechanism for every one-time code, whatever it is for. It issues a code for a purpose to an
+ * address on a channel, rate-limits the sends, checks what is typed and consumes the code, and
+ * answers only "proven: this citizen holds this address on this channel, for this purpose". What
+ * that proof changes (an e-mail marked verified, an address replaced, a sign-in completed) is the
+ * calling flow's business.
+ */
+export type CodeChannel = 'email' | 'sms';
+
+/** Why a code was sent. A code issued for one purpose never proves another. */
+export type CodePurpose = 'email_confirmation' | 'email_change' | 'phone_verification' | 'phone_change';
+
+export type Proof = { citizenId: string; channel: CodeChannel; address: string; purpose: CodePurpose; interactionUid: string | null };
+
+export type CodeCheck =
+  | { ok: true; proof: Proof }
+  | { ok: false; code: 'code.invalid'; triesLeft: number }
+  | { ok: false; code: 'code.expired' | 'code.too_many' | 'code.unknown' };
+
+export type IssueResult = { ok: true; id: string } | { ok: false; code: 'code.limited'; retryAt: Date };
+
+export type ResendResult = 'sent' | 'code.wait' | 'code.send_limit' | 'code.unknown' | 'code.too_many' | 'code.limited';
+
+export type PendingCode = { id: string; citizenId: string; address: string; channel: CodeChannel };
+
+/** How a channel carries a code: it queues the message in the caller's transaction. */
+export type CodeSender = (trx: Db, input: { to: string; code: string; minutes: number; t: Translate }) => Promise<void>;
+
+/** Each channel's sends cost something or reach a person: per citizen and per address, few a day. */
+const SEND_LIMITS: Record<CodeChannel, { perCitizen: RateLimitRule; perAddress: RateLimitRule }> = {
+  email: { perCitizen: RATE_LIMITS.emailCodesPerCitizen, perAddress: RATE_LIMITS.emailCodesPerAddress },
+  sms: { perCitizen: RATE_LIMITS.smsPerCitizen, perAddress: RATE_LIMITS.smsPerNumber },
+};
+
+export function createCodeMechanism(deps: {
+  db: Db;
+  secrets: Secrets;
+  limiter: RateLimiter;
+  senders: Record<CodeChannel, CodeSender>;
+}) {
+  const { db, secrets, limiter, senders } = deps;
+  const digest = (id: string) => (code: string) => secrets.digest('one-time-code', `${id}:${code}`);
+
+  /** Counts one send to the citizen and to the address; the first limit reached says until when. */
+  async function charge(trx: Db, channel: CodeChannel, citizenId: string, address: string): Promise<Date | null> {
+    const limits = SEND_LIMITS[channel];
+    for (const [rule, subject] of [
+      [limits.perCitizen, citizenId],
+      [limits.perAddress, secrets.digest(`code-address-${channel}`, address.toLowerCase())],
+    ] as const) {
+      const hit = await limiter.hit(rule, subject, trx);
+      if (!hit.allowed) return hit.retryAt;
+    }
+    return null;
+  }
+
+  async function send(trx: Db, id: string, channel: CodeChannel, address: string, t: Translate) {
+    const code = await drawCode(trx, id, digest(id));
+    await senders[channel](trx, { to: address, code, minutes: CODE_TTL_SECONDS / 60, t });
+  }
+
+  return {
+    /**
+     * Sends a new code for the purpose inside the caller's transaction; an open code of the same
+     * purpose (and interaction) stops working. Refused, with nothing written, past the send limits.
+     */
+    async issue(
+      trx: Db,
+      input: {
+        purpose: CodePurpose;
+        channel: CodeChannel;
+        citizenId: string;
+        address: string;
+        interactionUid?: string | null;
+        t: Translate;
+        /**
+         * false only for the code a brand-new account's registration sends: the address is unique
+         * to that account and registration has its own per-address limit.
+         */
+        counted?: boolean;
+      },
+    ): Promise<IssueResult> {
+      const retryAt = input.counted === false ? null : await charge(trx, input.channel, input.citizenId, input.address);
+      if (retryAt) return { ok: false, code: 'code.limited', retryAt };
+      const interactionUid = input.interactionUid ?? null;
+      await closeOpenCodes(trx, input.citizenId, input.purpose, interactionUid);
+      const id = await openCode(trx, {
+        purpose: input.purpose,
+        citizenId: input.citizenId,
+        interactionUid,
+        data: { channel: input.channel, address: input.address },
+      });
+      await send(trx, id, input.channel, input.address, input.t);
+      return { ok: true, id };
+    },
+
+    /** A new code for an open one, limited in frequency and count; the tries left carry over. */
+    async resend(id: string, purpose: CodePurpose, t: Translate): Promise<ResendResult> {
+      return db.transaction().execute(async (trx) => {
+        const allowed = await allowResend(trx, id, purpose);
+        if (!allowed.ok) return `code.${allowed.reason}` as const;
+        const channel = allowed.data.channel as CodeChannel;
+        const address = String(allowed.data.address);
+        // SMS cost money at every send; mail only counts when a code is first issued.
+        if (channel === 'sms' && (await charge(trx, channel, allowed.citizenId, address))) return 'code.limited';
+        await send(trx, id, channel, address, t);
+        return 'sent';
+      });
+    },
+
+    /** Checks a typed code, in its own transaction or the caller's. */
+    async check(input: { id: string; purpose: CodePurpose; typed: string }, trx?: Db): Promise<CodeCheck> {
+      const run = async (tx: Db): Promise<CodeCheck> => {
+        const consumed = await consumeCode(tx, { id: input.id, purpose: input.purpose, typed: input.typed, digest: digest(input.id) });
+        if (!consumed.ok) {
+          return consumed.reason === 'invalid'
+            ? { ok: false, code: 'code.invalid', triesLeft: consumed.triesLeft }
+            : { ok: false, code: `code.${consumed.reason}` };
+        }
+        const flow = await tx.selectFrom('flows').select('interaction_uid').where('id', '=', input.id).executeTakeFirst();
+        return {
+          ok: true,
+          proof: {
+            citizenId: consumed.citizenId,
+            channel: consumed.data.channel as CodeChannel,
+            address: String(consumed.data.address),
+            purpose: input.purpose,
+            interactionUid: flow?.interaction_uid ?? null,
+          },
+        };
+      };
+      return trx ? run(trx) : db.transaction().execute(run);
+    },
+
+    /** The open code of a purpose for a citizen (account pages) or an interaction (sign-in pages). */
+    async pending(where: { purpose: CodePurpose; citizenId?: string; interactionUid?: string | null }): Promise<PendingCode | undefined> {
+      const flow = await findOpenCode(db, where);
+      if (!flow) return undefined;
+      return {
+        id: flow.id,
+        citizenId: flow.citizenId,
+        address: String(flow.data.address ?? ''),
+        channel: flow.data.channel as CodeChannel,
+      };
+    },
+  };
+}
+
+export type CodeMechanism = ReturnType<typeof createCodeMechanism>;
