@@ -36,9 +36,11 @@ import { devOutboxTransport, smtpTransport } from './messaging/mail-transports.t
 import { createMessageDispatcher, type MailTransport, type SmsTransport } from './messaging/message-queue.ts';
 import { devSmsOutbox, httpSmsGateway } from './messaging/sms-transports.ts';
 import { createCodeMechanism } from './methods/code/code-mechanism.ts';
-import { sendEmailCode } from './methods/email-code/email-code.ts';
+import { emailCodeSender } from './methods/email-code/email-code.ts';
 import { createPasswordSignIn } from './methods/password/password-sign-in.ts';
-import { sendSmsCode } from './methods/sms-code/sms-code.ts';
+import { smsCodeSender } from './methods/sms-code/sms-code.ts';
+import { registerRecoveryRoutes } from './flows/recovery/recovery-routes.ts';
+import { createRecoveryStore } from './flows/recovery/recovery-store.ts';
 import { createVerificationStore } from './methods/verifications.ts';
 import { createLoginThrottle } from './methods/password/login-throttle.ts';
 import { createPasswordHasher } from './methods/password/password-hasher.ts';
@@ -102,7 +104,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const throttle = createLoginThrottle(db);
   const passwordSignIn = createPasswordSignIn({ citizens, credentials, hasher, throttle, secrets, metrics: metrics.login });
   const rateLimiter = createRateLimiter(db);
-  const codes = createCodeMechanism({ db, secrets, limiter: rateLimiter, senders: { email: sendEmailCode, sms: sendSmsCode } });
+  const codes = createCodeMechanism({
+    db,
+    secrets,
+    limiter: rateLimiter,
+    senders: { email: emailCodeSender({ publicUrl: config.publicUrl }), sms: smsCodeSender({ host: new URL(config.publicUrl).host }) },
+    metrics: metrics.codes,
+  });
   const verifications = createVerificationStore(db);
   const registration = createRegistrationFlow({ db, citizens, hasher, policy, codes, verifications });
 
@@ -211,6 +219,27 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimiter,
     passwordSignIn,
     passwordPolicy: policy,
+    mailQueued: () => mail.nudge(),
+  });
+  registerRecoveryRoutes(server, {
+    db,
+    ui,
+    kit,
+    citizens,
+    credentials,
+    codes,
+    hasher,
+    policy,
+    rateLimiter,
+    secure,
+    secrets,
+    provider: providerState,
+    recoveries: createRecoveryStore(db),
+    publicUrl: config.publicUrl,
+    translatorFor: (citizen) => {
+      const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
+      return { t: i18n.translator(locale), locale };
+    },
     mailQueued: () => mail.nudge(),
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.

@@ -9,6 +9,7 @@ import { messagesEraser } from './messaging/message-queue.ts';
 import { codesEraser } from './methods/code/code-store.ts';
 import { loginThrottleEraser } from './methods/password/login-throttle.ts';
 import { verificationsEraser } from './methods/verifications.ts';
+import { recoveryEraser } from './flows/recovery/recovery-store.ts';
 import { createProviderState, type ProviderState, providerStateEraser } from './oidc/provider-state.ts';
 import type { Eraser } from './platform/erasure.ts';
 import { rateLimitsEraser } from './platform/rate-limit.ts';
@@ -25,6 +26,7 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     eventsEraser,
     codesEraser,
     verificationsEraser,
+    recoveryEraser,
     loginThrottleEraser,
     rateLimitsEraser,
     // Reads the citizen's addresses: before the identifiers and the profile are erased.

@@ -73,7 +73,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
 
   app.get('/conta/saiu', async (request, reply) => {
     const u = ui(request, reply);
-    return u.render(200, u.t('logout.done_title'), html`<p>${u.t('logout.done')}</p><p><a href="/conta">${u.t('account.sign_in_again')}</a></p>`);
+    return u.render(200, u.t('logout.done_title'), html`<p>${u.t('logout.done')}</p><p><a href="/conta">${u.t('account.sign_in_again')}</a></p><p><a href="/recuperar">${u.t('account.recover')}</a></p>`);
   });
 
   app.get('/conta', async (request, reply) => {

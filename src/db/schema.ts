@@ -101,6 +101,24 @@ export interface FlowsTable {
   updated_at: Timestamp;
 }
 
+export interface RecoveryAttemptsTable {
+  id: string;
+  citizen_id: string | null;
+  interaction_uid: string | null;
+  state: 'started' | 'code_sent' | 'proven' | 'reset' | 'failed';
+  strategy: string | null;
+  code_flow_id: string | null;
+  fake_tries: Generated<number>;
+  data: ColumnType<Record<string, unknown>, string | undefined, string>;
+  ip: string | null;
+  user_agent: string | null;
+  not_me_digest: string | null;
+  not_me_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 export interface VerificationsTable {
   id: string;
   interaction_uid: string;
@@ -244,6 +262,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   flows: FlowsTable;
   verifications: VerificationsTable;
+  recovery_attempts: RecoveryAttemptsTable;
   login_throttle: LoginThrottleTable;
   messages: MessagesTable;
 }

@@ -5,6 +5,7 @@ import type { EventType } from './outbox.ts';
 import {
   ACCOUNT_DISABLED,
   ACCOUNT_ENABLED,
+  CREDENTIAL_CHANGE,
   ACCOUNT_PURGED,
   CLAIMS_CHANGE,
   CONSENT_GRANTED,
@@ -119,6 +120,15 @@ export function plan(
         out.push({ clientId, eventType, body: {} });
       break;
     }
+    case 'credential.changed':
+      // CAEP credential-change: the service may want to end its own session for the citizen.
+      for (const clientId of event.audience ?? [])
+        out.push({
+          clientId,
+          eventType: CREDENTIAL_CHANGE,
+          body: { credential_type: event.data.credentialType, change_type: event.data.changeType, reason_admin: { en: String(event.data.reason) } },
+        });
+      break;
   }
   return out;
 }

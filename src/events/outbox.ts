@@ -33,6 +33,15 @@ export type OutboxEvent =
       type: 'account.disabled' | 'account.enabled' | 'account.purged';
       citizenId: string;
       audience: string[];
+    }
+  /** A credential changed (a password reset by recovery, an account locked by "this was not me"). */
+  | {
+      type: 'credential.changed';
+      citizenId: string;
+      audience: string[];
+      credentialType: 'password';
+      changeType: 'create' | 'revoke' | 'update' | 'delete';
+      reason: 'recovery' | 'not_me' | 'change';
     };
 
 export type EventType = OutboxEvent['type'];
@@ -69,6 +78,10 @@ export async function recordEvent(trx: Db, event: OutboxEvent): Promise<string> 
     case 'account.disabled':
     case 'account.enabled':
     case 'account.purged':
+      audience = event.audience;
+      break;
+    case 'credential.changed':
+      data = { credentialType: event.credentialType, changeType: event.changeType, reason: event.reason };
       audience = event.audience;
       break;
   }

@@ -5,12 +5,15 @@ import type { InteractionContext, InteractionKit } from '../flows/interaction-ki
 import type { RateLimiter } from '../platform/rate-limit.ts';
 import type { CodeMechanism } from './code/code-mechanism.ts';
 import { emailCodeMethod } from './email-code/email-code.ts';
+import { emailRecovery } from './email-code/email-recovery.ts';
 import type { SignInMethod } from './method.ts';
 import { passwordMethod } from './password/password-method.ts';
 import type { PasswordPolicy } from './password/password-policy.ts';
 import { registerPasswordRoutes } from './password/password-routes.ts';
 import type { PasswordSignIn } from './password/password-sign-in.ts';
+import type { RecoveryStrategy } from './recovery-strategy.ts';
 import { smsCodeMethod } from './sms-code/sms-code.ts';
+import { smsRecovery } from './sms-code/sms-recovery.ts';
 
 /** What a method's routes may use: the interaction kit, the login flow's next step, the shared parts. */
 export type MethodRouteDeps = {
@@ -26,6 +29,8 @@ export type MethodEntry = {
   method: SignInMethod;
   /** The method's own pages and routes, if it has any. */
   registerRoutes?: (app: FastifyInstance, deps: MethodRouteDeps) => void;
+  /** How the method helps a citizen who lost the password (src/flows/recovery/ lists these). */
+  recovery?: RecoveryStrategy;
 };
 
 /**
@@ -38,8 +43,8 @@ export const SIGN_IN_METHODS: readonly MethodEntry[] = [
     registerRoutes: (app, d) =>
       registerPasswordRoutes(app, { kit: d.kit, signIn: d.passwordSignIn, policy: d.passwordPolicy, rateLimiter: d.rateLimiter, continueSignIn: d.continueSignIn }),
   },
-  { method: emailCodeMethod },
-  { method: smsCodeMethod },
+  { method: emailCodeMethod, recovery: emailRecovery },
+  { method: smsCodeMethod, recovery: smsRecovery },
 ];
 
 export function methodById(id: string): SignInMethod | undefined {

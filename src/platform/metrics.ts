@@ -23,8 +23,18 @@ export function createMetrics() {
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const codes = new client.Counter({
+    name: 'cidadela_codes_total',
+    help: 'One-time codes sent and proven, by channel and purpose (SMS pumping shows as a falling verified/sent ratio)',
+    labelNames: ['channel', 'purpose', 'stage'] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    codes: {
+      sent: (channel: string, purpose: string) => codes.inc({ channel, purpose, stage: 'sent' }),
+      verified: (channel: string, purpose: string) => codes.inc({ channel, purpose, stage: 'verified' }),
+    },
     observe(route: string, status: number, seconds: number) {
       requests.inc({ route, status: `${Math.floor(status / 100)}xx` });
       latency.observe({ route }, seconds);

@@ -17,6 +17,15 @@ export const RATE_LIMITS = {
   /** SMS cost money and reach a person's phone: per citizen and per number, few per day. */
   smsPerCitizen: { name: 'sms-citizen', limit: 5, windowSeconds: 24 * 3600 },
   smsPerNumber: { name: 'sms-number', limit: 5, windowSeconds: 24 * 3600 },
+  /**
+   * SMS to one number range (country, area and the first digits) per day: pumping fraud walks
+   * through the numbers of a range it is paid for, each number staying under its own limit.
+   */
+  smsPerPrefix: { name: 'sms-prefix', limit: 50, windowSeconds: 24 * 3600 },
+  /** Recoveries started from one address per day, whatever was typed (no walking through CPFs). */
+  recoveryStartsPerAddress: { name: 'recovery-ip', limit: 30, windowSeconds: 24 * 3600 },
+  /** Recoveries started per account per day: each may send a code to the citizen. */
+  recoveryStartsPerAccount: { name: 'recovery-citizen', limit: 10, windowSeconds: 24 * 3600 },
 } satisfies Record<string, RateLimitRule>;
 
 /**

@@ -26,6 +26,7 @@ ${message ? html`<div class="errors" role="alert"><p>${message}</p></div>` : ''}
   ${field({ t, name: 'password', label: t('login.password'), type: 'password', autocomplete: 'current-password', maxlength: 1000 })}
   <div class="actions"><button type="submit">${t('login.submit')}</button></div>
 </form>
+<p><a href="/interaction/${input.uid}/recuperar">${t('login.forgot')}</a></p>
 <h2>${t('login.no_account')}</h2>
 <p><a class="button secondary" href="/interaction/${input.uid}/register">${t('login.register')}</a></p>
 <form method="post" action="/interaction/${input.uid}/abort">

@@ -2,11 +2,10 @@ import { html } from '../../web/html.ts';
 import { csrfField, field } from '../../web/layout.ts';
 import type { Ui } from '../../web/request-context.ts';
 
-export function maskEmail(email: string): string {
-  const [local = '', domain = ''] = email.split('@');
-  const shown = local.length <= 2 ? local.slice(0, 1) : local.slice(0, 2);
-  return `${shown}${'•'.repeat(Math.max(1, Math.min(local.length - shown.length, 6)))}@${domain}`;
-}
+import { maskEmail } from '../../methods/recovery-strategy.ts';
+
+/** Kept here for the pages that import it; the one definition is in methods/recovery-strategy.ts. */
+export { maskEmail };
 
 export function emailCodePage(
   ui: Ui,

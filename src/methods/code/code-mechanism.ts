@@ -22,7 +22,7 @@ import {
 export type CodeChannel = 'email' | 'sms';
 
 /** Why a code was sent. A code issued for one purpose never proves another. */
-export type CodePurpose = 'email_confirmation' | 'email_change' | 'phone_verification' | 'phone_change';
+export type CodePurpose = 'email_confirmation' | 'email_change' | 'phone_verification' | 'phone_change' | 'recovery';
 
 export type Proof = { citizenId: string; channel: CodeChannel; address: string; purpose: CodePurpose; interactionUid: string | null };
 
@@ -38,39 +38,54 @@ export type ResendResult = 'sent' | 'code.wait' | 'code.send_limit' | 'code.unkn
 export type PendingCode = { id: string; citizenId: string; address: string; channel: CodeChannel };
 
 /** How a channel carries a code: it queues the message in the caller's transaction. */
-export type CodeSender = (trx: Db, input: { to: string; code: string; minutes: number; t: Translate }) => Promise<void>;
+export type CodeSender = (
+  trx: Db,
+  input: { to: string; code: string; minutes: number; t: Translate; purpose: CodePurpose; flowId: string },
+) => Promise<void>;
 
 /** Each channel's sends cost something or reach a person: per citizen and per address, few a day. */
-const SEND_LIMITS: Record<CodeChannel, { perCitizen: RateLimitRule; perAddress: RateLimitRule }> = {
+const SEND_LIMITS: Record<CodeChannel, { perCitizen: RateLimitRule; perAddress: RateLimitRule; perPrefix?: RateLimitRule }> = {
   email: { perCitizen: RATE_LIMITS.emailCodesPerCitizen, perAddress: RATE_LIMITS.emailCodesPerAddress },
-  sms: { perCitizen: RATE_LIMITS.smsPerCitizen, perAddress: RATE_LIMITS.smsPerNumber },
+  sms: { perCitizen: RATE_LIMITS.smsPerCitizen, perAddress: RATE_LIMITS.smsPerNumber, perPrefix: RATE_LIMITS.smsPerPrefix },
 };
+
+/** A number's range: + country, area and first digits (E.164 less its last four digits). */
+export function numberPrefix(e164: string): string {
+  return e164.slice(0, Math.max(4, e164.length - 4));
+}
+
+export type CodeMetrics = { sent(channel: CodeChannel, purpose: CodePurpose): void; verified(channel: CodeChannel, purpose: CodePurpose): void };
 
 export function createCodeMechanism(deps: {
   db: Db;
   secrets: Secrets;
   limiter: RateLimiter;
   senders: Record<CodeChannel, CodeSender>;
+  /** Codes sent and proven per channel: SMS pumping shows as a collapse of the ratio. */
+  metrics?: CodeMetrics;
 }) {
-  const { db, secrets, limiter, senders } = deps;
+  const { db, secrets, limiter, senders, metrics } = deps;
   const digest = (id: string) => (code: string) => secrets.digest('one-time-code', `${id}:${code}`);
 
   /** Counts one send to the citizen and to the address; the first limit reached says until when. */
   async function charge(trx: Db, channel: CodeChannel, citizenId: string, address: string): Promise<Date | null> {
     const limits = SEND_LIMITS[channel];
-    for (const [rule, subject] of [
+    const rules: [RateLimitRule, string][] = [
       [limits.perCitizen, citizenId],
       [limits.perAddress, secrets.digest(`code-address-${channel}`, address.toLowerCase())],
-    ] as const) {
+    ];
+    if (limits.perPrefix) rules.push([limits.perPrefix, secrets.digest(`code-prefix-${channel}`, numberPrefix(address))]);
+    for (const [rule, subject] of rules) {
       const hit = await limiter.hit(rule, subject, trx);
       if (!hit.allowed) return hit.retryAt;
     }
     return null;
   }
 
-  async function send(trx: Db, id: string, channel: CodeChannel, address: string, t: Translate) {
-    const code = await drawCode(trx, id, digest(id));
-    await senders[channel](trx, { to: address, code, minutes: CODE_TTL_SECONDS / 60, t });
+  async function send(trx: Db, id: string, purpose: CodePurpose, channel: CodeChannel, address: string, t: Translate, ttl: number) {
+    const code = await drawCode(trx, id, digest(id), ttl);
+    await senders[channel](trx, { to: address, code, minutes: Math.round(ttl / 60), t, purpose, flowId: id });
+    metrics?.sent(channel, purpose);
   }
 
   return {
@@ -92,6 +107,8 @@ export function createCodeMechanism(deps: {
          * to that account and registration has its own per-address limit.
          */
         counted?: boolean;
+        /** How long the code lives; 10 minutes unless the purpose says otherwise. */
+        ttlSeconds?: number;
       },
     ): Promise<IssueResult> {
       const retryAt = input.counted === false ? null : await charge(trx, input.channel, input.citizenId, input.address);
@@ -103,8 +120,9 @@ export function createCodeMechanism(deps: {
         citizenId: input.citizenId,
         interactionUid,
         data: { channel: input.channel, address: input.address },
+        ...(input.ttlSeconds ? { ttlSeconds: input.ttlSeconds } : {}),
       });
-      await send(trx, id, input.channel, input.address, input.t);
+      await send(trx, id, input.purpose, input.channel, input.address, input.t, input.ttlSeconds ?? CODE_TTL_SECONDS);
       return { ok: true, id };
     },
 
@@ -117,7 +135,7 @@ export function createCodeMechanism(deps: {
         const address = String(allowed.data.address);
         // SMS cost money at every send; mail only counts when a code is first issued.
         if (channel === 'sms' && (await charge(trx, channel, allowed.citizenId, address))) return 'code.limited';
-        await send(trx, id, channel, address, t);
+        await send(trx, id, purpose, channel, address, t, Number(allowed.data.ttl) || CODE_TTL_SECONDS);
         return 'sent';
       });
     },
@@ -132,6 +150,7 @@ export function createCodeMechanism(deps: {
             : { ok: false, code: `code.${consumed.reason}` };
         }
         const flow = await tx.selectFrom('flows').select('interaction_uid').where('id', '=', input.id).executeTakeFirst();
+        metrics?.verified(consumed.data.channel as CodeChannel, input.purpose);
         return {
           ok: true,
           proof: {

@@ -29,9 +29,10 @@ export type Consumed =
 
 export async function openCode(
   trx: Db,
-  input: { purpose: string; citizenId: string; interactionUid: string | null; data: Record<string, unknown> },
+  input: { purpose: string; citizenId: string; interactionUid: string | null; data: Record<string, unknown>; ttlSeconds?: number },
 ): Promise<string> {
   const id = randomId();
+  const ttl = input.ttlSeconds ?? CODE_TTL_SECONDS;
   await trx
     .insertInto('flows')
     .values({
@@ -41,8 +42,9 @@ export async function openCode(
       citizen_id: input.citizenId,
       interaction_uid: input.interactionUid,
       code_hash: null,
-      data: JSON.stringify({ ...input.data, sends: 1, lastSentAt: Date.now() }),
-      expires_at: new Date(Date.now() + CODE_TTL_SECONDS * 1000),
+      // The lifetime stays with the flow: a resent code lives as long as the first.
+      data: JSON.stringify({ ...input.data, ttl, sends: 1, lastSentAt: Date.now() }),
+      expires_at: new Date(Date.now() + ttl * 1000),
     })
     .execute();
   return id;
@@ -64,13 +66,13 @@ export async function closeOpenCodes(trx: Db, citizenId: string, purpose: string
  * Draws a new code (the previous one stops working) and returns it to be sent. The count of wrong
  * tries is the flow's, not the code's: resending never gives an attacker more guesses.
  */
-export async function drawCode(trx: Db, id: string, digest: (code: string) => string): Promise<string> {
+export async function drawCode(trx: Db, id: string, digest: (code: string) => string, ttlSeconds = CODE_TTL_SECONDS): Promise<string> {
   const code = sixDigitCode();
   await trx
     .updateTable('flows')
     .set({
       code_hash: digest(code),
-      expires_at: sql<Date>`now() + make_interval(secs => ${CODE_TTL_SECONDS})`,
+      expires_at: sql<Date>`now() + make_interval(secs => ${ttlSeconds})`,
       updated_at: sql<Date>`now()`,
     })
     .where('id', '=', id)

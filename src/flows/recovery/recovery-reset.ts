@@ -1,0 +1,99 @@
+import type { Db } from '../../db/database.ts';
+import { consentedServices, recordEvent } from '../../events/outbox.ts';
+import type { AccountSessions } from '../../identity/account-lifecycle.ts';
+import { type Citizen, lockCitizen } from '../../identity/citizen-store.ts';
+import { confirmEmail } from '../../identity/contact-proofs.ts';
+import type { CredentialStore } from '../../identity/credential-store.ts';
+import { listIdentifiers } from '../../identity/identifiers.ts';
+import { enqueueMail, enqueueSms } from '../../messaging/message-queue.ts';
+import { renderMail, renderSms } from '../../messaging/templates.ts';
+import type { Translate } from '../../platform/i18n.ts';
+import { describeBrowser } from '../../platform/user-agent.ts';
+import type { Secrets } from '../../security/secrets.ts';
+import { randomId } from '../../security/secrets.ts';
+import type { RecoveryStore } from './recovery-store.ts';
+
+export type ResetDeps = {
+  credentials: CredentialStore;
+  provider: AccountSessions;
+  recoveries: RecoveryStore;
+  secrets: Secrets;
+  publicUrl: string;
+  /** The citizen's own language for what is sent to them (not the page's: they may be someone else). */
+  translatorFor(citizen: Citizen): { t: Translate; locale: string };
+};
+
+/** Every address of the account that is proven: the notice goes to each. */
+async function provenAddresses(trx: Db, citizen: Citizen) {
+  const ids = await listIdentifiers(trx, citizen.id);
+  const emails = new Set(ids.filter((i) => i.kind === 'email' && i.verified).map((i) => i.value));
+  const phones = new Set(ids.filter((i) => i.kind === 'phone' && i.verified).map((i) => i.value));
+  if (citizen.emailVerified) emails.add(citizen.email);
+  if (citizen.phoneNumber && citizen.phoneNumberVerified) phones.add(citizen.phoneNumber);
+  return { emails: [...emails], phones: [...phones] };
+}
+
+/**
+ * What a proven recovery changes, in one transaction: the new password; every session, grant and
+ * refresh token of the account ended (through the provider's storage port); a notice in the
+ * citizen's language to every proven address, with a "this was not me" link; the CAEP
+ * credential-change event to the consented services. A primary e-mail proven by the recovery
+ * code is confirmed on the way (an unconfirmed registration's owner gets it back this way).
+ */
+export async function resetPassword(
+  trx: Db,
+  deps: ResetDeps,
+  input: { attemptId: string; citizenId: string; passwordHash: string; provenEmail: string | null; userAgent: string | null },
+): Promise<'done' | 'not_active'> {
+  const citizen = await lockCitizen(trx, input.citizenId);
+  if (!citizen || citizen.status !== 'active') return 'not_active';
+  if (input.provenEmail && !citizen.emailVerified && input.provenEmail.toLowerCase() === citizen.email.toLowerCase()) {
+    await confirmEmail(trx, citizen.id, citizen.email);
+    citizen.emailVerified = true;
+  }
+  await deps.credentials.set(citizen.id, 'password', { secret: input.passwordHash }, trx);
+  await deps.provider.endAccountSessions(trx, citizen.id);
+
+  const token = randomId(24);
+  await deps.recoveries.update(input.attemptId, { state: 'reset', notMeDigest: deps.secrets.digest('recovery-not-me', token) }, trx);
+  const { t, locale } = deps.translatorFor(citizen);
+  const { browser, system } = describeBrowser(input.userAgent);
+  const when = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'short', timeZone: 'America/Sao_Paulo' }).format(new Date());
+  const link = `${deps.publicUrl}/recuperar/nao-fui-eu#t=${token}`;
+  const params = { when, browser: browser === '?' ? t('recovery.unknown_browser') : browser, system: system === '?' ? '—' : system, link };
+  const { emails, phones } = await provenAddresses(trx, citizen);
+  for (const to of emails) await enqueueMail(trx, renderMail(t, 'recovery_notice', to, params));
+  for (const to of phones) await enqueueSms(trx, renderSms(t, 'recovery_notice', to, params));
+
+  await recordEvent(trx, {
+    type: 'credential.changed',
+    citizenId: citizen.id,
+    audience: await consentedServices(trx, citizen.id),
+    credentialType: 'password',
+    changeType: 'update',
+    reason: 'recovery',
+  });
+  return 'done';
+}
+
+/**
+ * "This was not me": the reset is treated as an attacker's. Every session ends and the password
+ * stops working (removed: no password signs in) until the next recovery; the token is spent and
+ * the lock recorded on the attempt; the services hear of it.
+ */
+export async function lockAfterNotMe(trx: Db, deps: Pick<ResetDeps, 'credentials' | 'provider' | 'recoveries' | 'secrets'>, token: string) {
+  const attempt = await deps.recoveries.byNotMe(deps.secrets.digest('recovery-not-me', token), trx);
+  if (!attempt?.citizen_id) return false;
+  await deps.credentials.remove(attempt.citizen_id, 'password', trx);
+  await deps.provider.endAccountSessions(trx, attempt.citizen_id);
+  await deps.recoveries.markNotMe(attempt.id, trx);
+  await recordEvent(trx, {
+    type: 'credential.changed',
+    citizenId: attempt.citizen_id,
+    audience: await consentedServices(trx, attempt.citizen_id),
+    credentialType: 'password',
+    changeType: 'revoke',
+    reason: 'not_me',
+  });
+  return true;
+}

@@ -1,0 +1,286 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Db } from '../../db/database.ts';
+import type { Citizen, CitizenStore } from '../../identity/citizen-store.ts';
+import { isEmail } from '../../identity/field-catalog.ts';
+import type { CodeMechanism } from '../../methods/code/code-mechanism.ts';
+import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
+import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
+import type { RecoveryStrategy } from '../../methods/recovery-strategy.ts';
+import { SIGN_IN_METHODS } from '../../methods/registry.ts';
+import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
+import type { Ui, UiFactory } from '../../web/request-context.ts';
+import { type InteractionKit, type InteractionParams, retryAfter } from '../interaction-kit.ts';
+import { codePage, identifyPage, messagePage, newPasswordPage, notMePage, type WayOption, waysPage } from './recovery-pages.ts';
+import { lockAfterNotMe, type ResetDeps, resetPassword } from './recovery-reset.ts';
+import { type Attempt, STAND_IN_TRIES } from './recovery-store.ts';
+
+const COOKIE = 'cdl_recovery';
+const UID = /^[A-Za-z0-9_-]{1,64}$/;
+
+type Deps = ResetDeps & {
+  db: Db;
+  ui: UiFactory;
+  kit: InteractionKit;
+  citizens: CitizenStore;
+  codes: CodeMechanism;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  rateLimiter: RateLimiter;
+  secure: boolean;
+  mailQueued: () => void;
+};
+
+/** The strategies of the registered methods, in registry order. */
+const STRATEGIES = SIGN_IN_METHODS.flatMap((e) => (e.recovery ? [{ methodId: e.method.id, method: e.method, strategy: e.recovery }] : []));
+
+const text = (body: unknown, key: string, max: number) => {
+  const v = (body as Record<string, unknown> | undefined)?.[key];
+  return typeof v === 'string' ? v.slice(0, max) : '';
+};
+
+/**
+ * Account recovery ("Esqueci minha senha"), started from a login page (the citizen then lands back
+ * at the service) or from /conta. The citizen types a CPF, e-mail or mobile number; an attempt row
+ * is written whether or not it is someone's, kept by this browser in a signed cookie; the next page
+ * lists the account's ways, masked, or stand-ins for nobody's. Every strategy is a method's
+ * (registry.ts): a code on a channel for the purpose `recovery`. Once proven: a new password,
+ * everything else in recovery-reset.ts.
+ */
+export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
+  const { ui, recoveries, codes } = deps;
+
+  async function current(request: FastifyRequest): Promise<Attempt | undefined> {
+    const raw = request.cookies[COOKIE];
+    if (!raw) return undefined;
+    const unsigned = request.unsignCookie(raw);
+    if (!unsigned.valid || !unsigned.value) return undefined;
+    return recoveries.find(unsigned.value);
+  }
+
+  const startAgain = (u: Ui) => messagePage(u, 400, 'recovery.expired_title', 'recovery.expired', { href: '/recuperar', label: 'recovery.start_again' });
+
+  /** The options for this attempt: the account's masked destinations, or stand-ins for nobody. */
+  async function waysOf(attempt: Attempt, citizen: Citizen | undefined) {
+    const out: { value: string; masked: string; address: string | null; strategy: RecoveryStrategy; methodId: string }[] = [];
+    const seed = Buffer.from(String(attempt.data.seed ?? ''), 'base64url');
+    const typedEmail = typeof attempt.data.typedEmail === 'string' ? attempt.data.typedEmail : undefined;
+    for (const { methodId, strategy } of STRATEGIES) {
+      const list = citizen
+        ? (await strategy.destinations(citizen, deps.db)).map((d) => ({ address: d.address as string | null, masked: d.masked }))
+        : strategy.standIns(seed, typedEmail).map((masked) => ({ address: null, masked }));
+      list.forEach((d, i) => out.push({ value: `${methodId}:${i}`, ...d, strategy, methodId }));
+    }
+    return out;
+  }
+
+  const options = (u: Ui, ways: Awaited<ReturnType<typeof waysOf>>): WayOption[] =>
+    ways.map((w) => ({ value: w.value, label: u.t(w.strategy.label, { address: w.masked }) }));
+
+  // From the login page: the interaction is checked here, its uid carried in the form.
+  app.get<{ Params: InteractionParams }>('/interaction/:uid/recuperar', async (request, reply) => {
+    const ctx = await deps.kit.load(request, reply);
+    if (!ctx) return reply;
+    return identifyPage(ctx.ui, { interactionUid: ctx.details.uid });
+  });
+
+  app.get('/recuperar', async (request, reply) => identifyPage(ui(request, reply), { interactionUid: null }));
+
+  app.post('/recuperar', async (request, reply) => {
+    const u = ui(request, reply);
+    const identifier = text(request.body, 'identifier', 254).trim();
+    const uid = text(request.body, 'i', 100);
+    const interactionUid = UID.test(uid) ? uid : null;
+    if (!identifier) return identifyPage(u, { interactionUid, error: 'recovery.identifier_required' });
+    const limited = await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAddress, request.ip);
+    if (!limited.allowed) {
+      retryAfter(reply, limited.retryAt);
+      return identifyPage(u, { interactionUid, identifier, error: 'recovery.limited', status: 429 });
+    }
+    let citizen = await deps.citizens.findByIdentifier(identifier, { country: 'BR' });
+    // An account asked for too often today is answered as nobody's: no more codes reach its owner,
+    // and the pages do not say so (that would say the account exists).
+    if (citizen && !(await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAccount, citizen.id)).allowed) citizen = undefined;
+    const normalised = identifier.toLowerCase().replace(/[\s.\-()/]/g, '');
+    const id = await recoveries.start({
+      citizenId: citizen?.id ?? null,
+      interactionUid,
+      data: {
+        seed: Buffer.from(deps.secrets.digest('recovery-stand-in', normalised), 'base64url').toString('base64url'),
+        ...(isEmail(identifier) ? { typedEmail: identifier } : {}),
+      },
+      ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? null,
+    });
+    reply.setCookie(COOKIE, id, { path: '/recuperar', httpOnly: true, sameSite: 'lax', secure: deps.secure, signed: true, maxAge: 3600 });
+    return reply.redirect('/recuperar/opcoes', 303);
+  });
+
+  app.get('/recuperar/opcoes', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state === 'reset') return startAgain(u);
+    const citizen = attempt.citizenId ? await deps.citizens.findById(attempt.citizenId) : undefined;
+    return waysPage(u, { ways: options(u, await waysOf(attempt, citizen)) });
+  });
+
+  app.post('/recuperar/opcoes', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state === 'reset') return startAgain(u);
+    const citizen = attempt.citizenId ? await deps.citizens.findById(attempt.citizenId) : undefined;
+    const ways = await waysOf(attempt, citizen);
+    const chosen = ways.find((w) => w.value === text(request.body, 'way', 40));
+    if (!chosen) return waysPage(u, { ways: options(u, ways), error: 'recovery.choose' });
+    const minutes = chosen.strategy.ttlSeconds / 60;
+    const data = { ...attempt.data, masked: chosen.masked, minutes, sends: 1, lastSentAt: Date.now() };
+    if (citizen && chosen.address) {
+      const issued = await deps.kit.transaction(async (trx) => {
+        const result = await codes.issue(trx, {
+          purpose: 'recovery',
+          channel: chosen.strategy.channel,
+          citizenId: citizen.id,
+          address: chosen.address!,
+          t: u.t,
+          ttlSeconds: chosen.strategy.ttlSeconds,
+        });
+        if (result.ok) await recoveries.update(attempt.id, { state: 'code_sent', strategy: chosen.methodId, codeFlowId: result.id, data: { ...data, address: chosen.address } }, trx);
+        return result;
+      });
+      if (!issued.ok) {
+        retryAfter(reply, issued.retryAt);
+        return waysPage(u, { ways: options(u, ways), error: chosen.strategy.channel === 'sms' ? 'sms.limited' : 'email_code.send_limit', status: 429 });
+      }
+      deps.mailQueued();
+    } else {
+      await recoveries.update(attempt.id, { state: 'code_sent', strategy: chosen.methodId, codeFlowId: null, fakeTries: 0, data });
+    }
+    return reply.redirect('/recuperar/codigo', 303);
+  });
+
+  app.get('/recuperar/codigo', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state !== 'code_sent') return startAgain(u);
+    return codePage(u, { masked: String(attempt.data.masked), minutes: Number(attempt.data.minutes) });
+  });
+
+  app.post('/recuperar/codigo', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state !== 'code_sent') return startAgain(u);
+    const page = (error: string, errorParams?: Record<string, number>, status?: number) =>
+      codePage(u, { masked: String(attempt.data.masked), minutes: Number(attempt.data.minutes), error, ...(errorParams ? { errorParams } : {}), ...(status ? { status } : {}) });
+    const typed = text(request.body, 'code', 20);
+    if (!attempt.codeFlowId || !attempt.citizenId) {
+      // Nobody's: the same answers a real code gives, counted the same way.
+      const tries = attempt.fakeTries + 1;
+      await recoveries.update(attempt.id, { fakeTries: tries });
+      if (tries >= STAND_IN_TRIES) return page('recovery.code_too_many', undefined, 429);
+      return page('email_code.invalid', { tries: STAND_IN_TRIES - tries });
+    }
+    const checked = await codes.check({ id: attempt.codeFlowId, purpose: 'recovery', typed });
+    if (!checked.ok) {
+      if (checked.code === 'code.invalid') return page('email_code.invalid', { tries: checked.triesLeft });
+      if (checked.code === 'code.too_many') return page('recovery.code_too_many', undefined, 429);
+      if (checked.code === 'code.expired') return page('email_code.expired');
+      return page('recovery.code_unknown');
+    }
+    // The code proves this attempt's account only (a code is its flow's: another's cannot match).
+    if (checked.proof.citizenId !== attempt.citizenId) return page('recovery.code_unknown');
+    const citizen = await deps.citizens.findById(attempt.citizenId);
+    if (!citizen || citizen.status !== 'active') {
+      // Only whoever holds the address learns this: the pages before were the same for everyone.
+      await recoveries.update(attempt.id, { state: 'failed' });
+      return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
+    }
+    await recoveries.update(attempt.id, { state: 'proven', data: { ...attempt.data, provenChannel: checked.proof.channel, provenAddress: checked.proof.address } });
+    return reply.redirect('/recuperar/senha', 303);
+  });
+
+  app.post('/recuperar/codigo/reenviar', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state !== 'code_sent') return startAgain(u);
+    const page = (key: string, status = 200) =>
+      codePage(u, {
+        masked: String(attempt.data.masked),
+        minutes: Number(attempt.data.minutes),
+        ...(status === 200 ? { info: key } : { error: key, status }),
+      });
+    let outcome: string;
+    if (attempt.codeFlowId) {
+      outcome = await codes.resend(attempt.codeFlowId, 'recovery', u.t);
+    } else {
+      // Nobody's: the same rules as code-store's allowResend, kept on the attempt.
+      const sends = Number(attempt.data.sends ?? 1);
+      const last = Number(attempt.data.lastSentAt ?? 0);
+      outcome =
+        attempt.fakeTries >= STAND_IN_TRIES ? 'code.too_many' : sends >= 5 ? 'code.send_limit' : Date.now() - last < 30_000 ? 'code.wait' : 'sent';
+      if (outcome === 'sent') await recoveries.update(attempt.id, { data: { ...attempt.data, sends: sends + 1, lastSentAt: Date.now() } });
+    }
+    if (outcome === 'sent') {
+      deps.mailQueued();
+      return page('email_code.resent');
+    }
+    const messages: Record<string, string> = {
+      'code.wait': 'email_code.wait',
+      'code.send_limit': 'email_code.send_limit',
+      'code.limited': 'email_code.send_limit',
+      'code.too_many': 'recovery.code_too_many',
+      'code.unknown': 'recovery.code_unknown',
+    };
+    return page(messages[outcome] ?? 'recovery.code_unknown', outcome === 'code.wait' ? 422 : 429);
+  });
+
+  app.get('/recuperar/senha', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state !== 'proven') return startAgain(u);
+    return newPasswordPage(u, {});
+  });
+
+  app.post('/recuperar/senha', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state !== 'proven' || !attempt.citizenId) return startAgain(u);
+    const citizen = await deps.citizens.findById(attempt.citizenId);
+    if (!citizen) return startAgain(u);
+    const password = text(request.body, 'password', 1000);
+    const problem = deps.policy.check(password, { cpf: citizen.cpf, name: citizen.name, birthdate: citizen.birthdate, email: citizen.email });
+    if (problem) return newPasswordPage(u, { error: problem });
+    const passwordHash = await deps.hasher.hash(password);
+    const provenEmail = attempt.data.provenChannel === 'email' ? String(attempt.data.provenAddress) : null;
+    const method = STRATEGIES.find((s) => s.methodId === attempt.strategy)?.method;
+    const result = await deps.kit.transaction(async (trx) => {
+      const done = await resetPassword(trx, deps, {
+        attemptId: attempt.id,
+        citizenId: citizen.id,
+        passwordHash,
+        provenEmail,
+        userAgent: request.headers['user-agent'] ?? null,
+      });
+      // Back at the service: the code proved who this is, for the interaction it was started from.
+      if (done === 'done' && attempt.interactionUid && method) {
+        await deps.kit.verifications.record({ interactionUid: attempt.interactionUid, citizenId: citizen.id, method }, trx);
+      }
+      return done;
+    });
+    if (result !== 'done') return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
+    deps.mailQueued();
+    reply.clearCookie(COOKIE, { path: '/recuperar' });
+    if (attempt.interactionUid) return reply.redirect(`/interaction/${attempt.interactionUid}/complete`, 303);
+    return messagePage(u, 200, 'recovery.done_title', 'recovery.done', { href: '/conta', label: 'recovery.sign_in' });
+  });
+
+  app.get('/recuperar/nao-fui-eu', async (request, reply) => notMePage(ui(request, reply), {}));
+
+  app.post('/recuperar/nao-fui-eu', async (request, reply) => {
+    const u = ui(request, reply);
+    const token = text(request.body, 'token', 64).trim();
+    const limited = await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAddress, request.ip);
+    if (!limited.allowed) return notMePage(u, { error: 'recovery.limited', status: 429 });
+    const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token)) : false;
+    if (!locked) return notMePage(u, { error: 'recovery.not_me_unknown' });
+    return messagePage(u, 200, 'recovery.locked_title', 'recovery.locked', { href: '/recuperar', label: 'recovery.start_again' });
+  });
+}
