@@ -6,7 +6,15 @@ import { cpfFromBase } from '../../src/identity/cpf.ts';
 import { createPasswordHasher } from '../../src/methods/password/password-hasher.ts';
 import { createAccountActions } from '../../src/personal-data.ts';
 import { seedCitizen } from '../helpers/citizens.ts';
-import { addService, answerConsent, authorizationRequest, exchange, newCitizen, registerThroughService, UserAgent } from '../helpers/journeys.ts';
+import {
+  addService,
+  answerConsent,
+  authorizationRequest,
+  exchange,
+  newCitizen,
+  registerThroughService,
+  UserAgent,
+} from '../helpers/journeys.ts';
 import { codeFrom, startSmtpPeer } from '../helpers/smtp-peer.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { csrfOf, formAction, formFields, type Page } from '../helpers/user-agent.ts';
@@ -30,7 +38,10 @@ before(async () => {
   });
   await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
   smtp = await startSmtpPeer();
-  app = await startTestApp({ SMTP_URL: smtp.url, SMS_GATEWAY_URL: `http://127.0.0.1:${(gateway.address() as { port: number }).port}/sms` });
+  app = await startTestApp({
+    SMTP_URL: smtp.url,
+    SMS_GATEWAY_URL: `http://127.0.0.1:${(gateway.address() as { port: number }).port}/sms`,
+  });
 });
 after(async () => {
   await app?.stop();
@@ -68,14 +79,28 @@ async function citizenWithPhone(phone: string) {
 }
 
 const passwordHash = async (id: string) =>
-  (await app.db.db.selectFrom('credentials').select('secret').where('citizen_id', '=', id).where('type', '=', 'password').executeTakeFirst())?.secret ?? null;
+  (
+    await app.db.db
+      .selectFrom('credentials')
+      .select('secret')
+      .where('citizen_id', '=', id)
+      .where('type', '=', 'password')
+      .executeTakeFirst()
+  )?.secret ?? null;
 
 /** Through the pages up to the code page, choosing the option whose label matches `way`. */
 async function startRecovery(ua: UserAgent, identifier: string, way: RegExp, from = `${app.url}/recuperar`) {
   const start = await ua.get(from);
-  const ways = await ua.post(formAction(start, '/recuperar'), { ...formFields(start, '/recuperar'), identifier });
+  const ways = await ua.post(formAction(start, '/recuperar'), {
+    ...formFields(start, '/recuperar'),
+    identifier,
+  });
   assert.equal(ways.status, 200, ways.html.slice(0, 2000));
-  const value = [...ways.html.matchAll(/<input type="radio" id="way-\d+" name="way" value="([^"]+)"[^>]*><label for="way-\d+">([^<]+)</g)].find((m) => way.test(m[2]!))?.[1];
+  const value = [
+    ...ways.html.matchAll(
+      /<input type="radio" id="way-\d+" name="way" value="([^"]+)"[^>]*><label for="way-\d+">([^<]+)</g,
+    ),
+  ].find((m) => way.test(m[2]!))?.[1];
   assert.ok(value, `an option matching ${way} on\n${ways.html}`);
   const codePage = await ua.post(formAction(ways, '/recuperar/opcoes'), { way: value });
   return { ways, codePage };
@@ -86,8 +111,18 @@ test('e-mail recovery from a service login page: masked ways, code by mail with 
   const first = new UserAgent();
   const { page, citizen } = await registerThroughService(first, svc, await authorizationRequest(svc), smtp);
   await answerConsent(first, page, svc);
-  const id = (await app.db.db.selectFrom('citizens').select('id').where('email', '=', citizen.email).executeTakeFirstOrThrow()).id;
-  const oldSessions = await app.db.db.selectFrom('oidc_payloads').select('id').where('account_id', '=', id).execute();
+  const id = (
+    await app.db.db
+      .selectFrom('citizens')
+      .select('id')
+      .where('email', '=', citizen.email)
+      .executeTakeFirstOrThrow()
+  ).id;
+  const oldSessions = await app.db.db
+    .selectFrom('oidc_payloads')
+    .select('id')
+    .where('account_id', '=', id)
+    .execute();
   assert.ok(oldSessions.length > 0);
   const oldHash = await passwordHash(id);
 
@@ -104,43 +139,76 @@ test('e-mail recovery from a service login page: masked ways, code by mail with 
   assert.match(codePage.html, /15 minutos/);
   const mail = await smtp.waitFor(citizen.email, 15_000, (m) => /recuperar/i.test(m.subject));
   const code = codeFrom(mail);
-  assert.match(mail.text, new RegExp(`/recuperar/codigo#codigo=${code}`), 'the link carries the code in its fragment');
+  assert.match(
+    mail.text,
+    new RegExp(`/recuperar/codigo#codigo=${code}`),
+    'the link carries the code in its fragment',
+  );
 
-  const wrong = await ua.post(formAction(codePage, '/recuperar/codigo'), { code: code === '000000' ? '111111' : '000000' });
+  const wrong = await ua.post(formAction(codePage, '/recuperar/codigo'), {
+    code: code === '000000' ? '111111' : '000000',
+  });
   assert.equal(wrong.status, 422);
   assert.match(wrong.html, /Código incorreto\. Você ainda tem 4/);
   const pwPage = await ua.post(formAction(wrong, '/recuperar/codigo'), { code });
   assert.match(pwPage.url, /\/recuperar\/senha$/);
 
   // The CPF as a password: refused by the registration policy, nothing changed.
-  const cpfPw = await ua.post(formAction(pwPage, '/recuperar/senha'), { password: citizen.cpf.replace(/\D/g, '') });
+  const cpfPw = await ua.post(formAction(pwPage, '/recuperar/senha'), {
+    password: citizen.cpf.replace(/\D/g, ''),
+  });
   assert.equal(cpfPw.status, 422);
   assert.match(cpfPw.html, /não pode ser feita com seu CPF|muito comum|fácil de adivinhar/);
   const huge = await ua.post(formAction(cpfPw, '/recuperar/senha'), { password: 'x'.repeat(10_000) });
   assert.equal(huge.status, 422);
   assert.equal(await passwordHash(id), oldHash);
 
-  const back = await ua.post(formAction(huge, '/recuperar/senha'), { password: 'jabuticaba madura no quintal 7' }, svc.redirectUri);
+  const back = await ua.post(
+    formAction(huge, '/recuperar/senha'),
+    { password: 'jabuticaba madura no quintal 7' },
+    svc.redirectUri,
+  );
   assert.equal(back.status, 303, back.html.slice(0, 1500));
   assert.ok(back.url.startsWith(svc.redirectUri), 'the citizen lands back at the service');
   const tokens = await exchange(svc, auth, back.url);
   assert.equal(tokens.claims()!.sub, id);
   assert.deepEqual(tokens.claims()!.amr, ['otp']);
 
-  const left = await app.db.db.selectFrom('oidc_payloads').select('id').where('id', 'in', oldSessions.map((s) => s.id)).execute();
+  const left = await app.db.db
+    .selectFrom('oidc_payloads')
+    .select('id')
+    .where(
+      'id',
+      'in',
+      oldSessions.map((s) => s.id),
+    )
+    .execute();
   assert.deepEqual(left, [], 'every old session, grant and token of the account ended');
   const notice = await smtp.waitFor(citizen.email, 15_000, (m) => /foi trocada/.test(m.subject));
   assert.match(notice.text, /\/recuperar\/nao-fui-eu#t=[\w-]{20,}/);
-  const event = await app.db.db.selectFrom('events').select(['data', 'audience']).where('citizen_id', '=', id).where('type', '=', 'credential.changed').executeTakeFirstOrThrow();
+  const event = await app.db.db
+    .selectFrom('events')
+    .select(['data', 'audience'])
+    .where('citizen_id', '=', id)
+    .where('type', '=', 'credential.changed')
+    .executeTakeFirstOrThrow();
   assert.deepEqual(event.audience, [svc.clientId]);
   assert.equal((event.data as Record<string, unknown>).reason, 'recovery');
 
   // The old password no longer signs in; the new one does.
   const ua2 = new UserAgent();
   const again = await ua2.get((await authorizationRequest(svc)).url.href, svc.redirectUri);
-  const old = await ua2.post(formAction(again, '/login'), { identifier: citizen.cpf, password: citizen.password }, svc.redirectUri);
+  const old = await ua2.post(
+    formAction(again, '/login'),
+    { identifier: citizen.cpf, password: citizen.password },
+    svc.redirectUri,
+  );
   assert.equal(old.status, 401);
-  const fresh = await ua2.post(formAction(old, '/login'), { identifier: citizen.cpf, password: 'jabuticaba madura no quintal 7' }, svc.redirectUri);
+  const fresh = await ua2.post(
+    formAction(old, '/login'),
+    { identifier: citizen.cpf, password: 'jabuticaba madura no quintal 7' },
+    svc.redirectUri,
+  );
   assert.equal(fresh.status, 303);
 
   // The code is spent: the same attempt is over, and the cookie's page says start again.
@@ -150,7 +218,11 @@ test('e-mail recovery from a service login page: masked ways, code by mail with 
   const metrics = await (await fetch(`${app.url}/metrics`)).text();
   assert.match(metrics, /cidadela_codes_total\{channel="email",purpose="recovery",stage="sent"\} [1-9]/);
   assert.match(metrics, /cidadela_codes_total\{channel="email",purpose="recovery",stage="verified"\} [1-9]/);
-  assert.doesNotMatch(app.logs.join('\n'), new RegExp(`${code}|${citizen.cpf.replace(/\D/g, '')}`), 'no code or CPF in the logs');
+  assert.doesNotMatch(
+    app.logs.join('\n'),
+    new RegExp(`${code}|${citizen.cpf.replace(/\D/g, '')}`),
+    'no code or CPF in the logs',
+  );
 });
 
 test('SMS recovery in English: origin-bound line, 5 wrong tries per code, the 6th refused even when right, a resend gives none back', async () => {
@@ -163,7 +235,11 @@ test('SMS recovery in English: origin-bound line, 5 wrong tries per code, the 6t
   assert.match(codePage.html, /valid for 10 minutes/);
   const text = (await waitForSms(phone, 1)).text;
   const code = text.match(/\b(\d{6})\b/)![1]!;
-  assert.match(text, new RegExp(`\\n@${new URL(app.url).host} #${code}$`), 'the last line binds the code to the site');
+  assert.match(
+    text,
+    new RegExp(`\\n@${new URL(app.url).host} #${code}$`),
+    'the last line binds the code to the site',
+  );
   const other = code === '000000' ? '111111' : '000000';
   let page: Page = codePage;
   for (let i = 1; i <= 4; i++) {
@@ -185,10 +261,14 @@ test('SMS recovery in English: origin-bound line, 5 wrong tries per code, the 6t
   const fresh = new UserAgent({ 'accept-language': 'en' });
   const second = await startRecovery(fresh, c.cpf, /SMS/);
   const code2 = (await waitForSms(phone, 2)).text.match(/\b(\d{6})\b/)![1]!;
-  const replayed = await fresh.post(formAction(second.codePage, '/recuperar/codigo'), { code: code2 === code ? other : code });
+  const replayed = await fresh.post(formAction(second.codePage, '/recuperar/codigo'), {
+    code: code2 === code ? other : code,
+  });
   assert.equal(replayed.status, 422, 'the first attempt’s code does not open the second');
   const pw = await fresh.post(formAction(replayed, '/recuperar/codigo'), { code: code2 });
-  const done = await fresh.post(formAction(pw, '/recuperar/senha'), { password: 'maracujá azedo de quinta-feira' });
+  const done = await fresh.post(formAction(pw, '/recuperar/senha'), {
+    password: 'maracujá azedo de quinta-feira',
+  });
   assert.equal(done.status, 200);
   assert.match(done.html, /Password changed/);
   assert.notEqual(await passwordHash(c.id), before);
@@ -210,8 +290,15 @@ test('"this was not me" locks the account: sessions end, the password stops work
   const svc = await addService(app);
   const signedIn = new UserAgent();
   const login = await signedIn.get((await authorizationRequest(svc)).url.href, svc.redirectUri);
-  await signedIn.post(formAction(login, '/login'), { identifier: c.cpf, password: 'pitanga vermelha no muro 33' }, svc.redirectUri);
-  assert.ok((await app.db.db.selectFrom('oidc_payloads').select('id').where('account_id', '=', c.id).execute()).length > 0);
+  await signedIn.post(
+    formAction(login, '/login'),
+    { identifier: c.cpf, password: 'pitanga vermelha no muro 33' },
+    svc.redirectUri,
+  );
+  assert.ok(
+    (await app.db.db.selectFrom('oidc_payloads').select('id').where('account_id', '=', c.id).execute())
+      .length > 0,
+  );
 
   const owner = new UserAgent();
   const form = await owner.get(`${app.url}/recuperar/nao-fui-eu`);
@@ -220,14 +307,25 @@ test('"this was not me" locks the account: sessions end, the password stops work
   assert.equal(locked.status, 200);
   assert.match(locked.html, /Conta bloqueada/);
   assert.equal(await passwordHash(c.id), null, 'no password works until the next recovery');
-  assert.deepEqual(await app.db.db.selectFrom('oidc_payloads').select('id').where('account_id', '=', c.id).execute(), []);
-  const row = await app.db.db.selectFrom('recovery_attempts').select('not_me_at').where('citizen_id', '=', c.id).where('not_me_at', 'is not', null).execute();
+  assert.deepEqual(
+    await app.db.db.selectFrom('oidc_payloads').select('id').where('account_id', '=', c.id).execute(),
+    [],
+  );
+  const row = await app.db.db
+    .selectFrom('recovery_attempts')
+    .select('not_me_at')
+    .where('citizen_id', '=', c.id)
+    .where('not_me_at', 'is not', null)
+    .execute();
   assert.equal(row.length, 1, 'recorded');
   const replay = await owner.post(`${app.url}/recuperar/nao-fui-eu`, { token, _csrf: csrfOf(form.html)! });
   assert.equal(replay.status, 400);
   assert.match(replay.html, /não vale mais/);
   const fail = await new UserAgent().get((await authorizationRequest(svc)).url.href, svc.redirectUri);
-  const refused = await new UserAgent().post(formAction(fail, '/login'), { identifier: c.cpf, password: 'pitanga vermelha no muro 33' });
+  const refused = await new UserAgent().post(formAction(fail, '/login'), {
+    identifier: c.cpf,
+    password: 'pitanga vermelha no muro 33',
+  });
   assert.notEqual(refused.status, 303);
 });
 
@@ -246,7 +344,11 @@ test('an unknown CPF gets the same pages, byte for byte less tokens and masked a
     const { ways, codePage } = await startRecovery(ua, cpf, /e-mail/);
     const wrong = await ua.post(formAction(codePage, '/recuperar/codigo'), { code: '000001' });
     const resend = await ua.post(formAction(wrong, '/recuperar/codigo/reenviar'), {});
-    return [identify, ways, codePage, wrong, resend].map((p) => ({ status: p.status, url: p.url.replace(app.url, ''), html: normalise(p.html) }));
+    return [identify, ways, codePage, wrong, resend].map((p) => ({
+      status: p.status,
+      url: p.url.replace(app.url, ''),
+      html: normalise(p.html),
+    }));
   };
   const mine = await pagesFor(known.cpf);
   // Nobody's CPF shows stand-in ways drawn from it; one with the known account's set of ways (one
@@ -280,7 +382,12 @@ test('bad input: other account’s code, expired code, a disabled account, CSRF 
     assert.equal(cross.status, 422, 'another account’s code does not work');
   }
   // Expired: the clock moved past the code's life.
-  await app.db.db.updateTable('flows').set({ expires_at: new Date(Date.now() - 1000) }).where('citizen_id', '=', x.id).where('kind', '=', 'recovery').execute();
+  await app.db.db
+    .updateTable('flows')
+    .set({ expires_at: new Date(Date.now() - 1000) })
+    .where('citizen_id', '=', x.id)
+    .where('kind', '=', 'recovery')
+    .execute();
   const expired = await uaX.post(formAction(px.codePage, '/recuperar/codigo'), { code: codeX });
   assert.equal(expired.status, 422);
   assert.match(expired.html, /expirou/);
@@ -288,7 +395,10 @@ test('bad input: other account’s code, expired code, a disabled account, CSRF 
   assert.equal(long.status, 422);
 
   // CSRF from another session: Y's token on X's form.
-  const forged = await uaX.post(`${app.url}/recuperar/codigo`, { code: codeX, _csrf: csrfOf(uaY.last!.html)! });
+  const forged = await uaX.post(`${app.url}/recuperar/codigo`, {
+    code: codeX,
+    _csrf: csrfOf(uaY.last!.html)!,
+  });
   assert.equal(forged.status, 403);
 
   // A disabled account: the pages go on as for anyone; after the proof, it says so and changes nothing.
@@ -296,7 +406,9 @@ test('bad input: other account’s code, expired code, a disabled account, CSRF 
   assert.equal(await createAccountActions(app.db.db).disable(y.id), 'done');
   const uaD = new UserAgent();
   const pd = await startRecovery(uaD, y.cpf, /e-mail/);
-  const codeD = codeFrom(await smtp.waitFor(y.email, 15_000, (m) => /recuperar/i.test(m.subject) && codeFrom(m) !== codeY));
+  const codeD = codeFrom(
+    await smtp.waitFor(y.email, 15_000, (m) => /recuperar/i.test(m.subject) && codeFrom(m) !== codeY),
+  );
   const disabled = await uaD.post(formAction(pd.codePage, '/recuperar/codigo'), { code: codeD });
   assert.equal(disabled.status, 403);
   assert.match(disabled.html, /desativada/);

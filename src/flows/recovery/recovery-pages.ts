@@ -7,13 +7,20 @@ import type { Ui } from '../../web/request-context.ts';
  * identifier typed belongs to an account: only the masked destinations differ, and for nobody they
  * are stand-ins.
  */
-type Problem = { error?: string | undefined; errorParams?: Record<string, string | number> | undefined; status?: number };
+type Problem = {
+  error?: string | undefined;
+  errorParams?: Record<string, string | number> | undefined;
+  status?: number;
+};
 
 function alert(ui: Ui, p: Problem) {
   return p.error ? html`<div class="errors" role="alert"><p>${ui.t(p.error, p.errorParams)}</p></div>` : '';
 }
 
-export function identifyPage(ui: Ui, input: { interactionUid: string | null; identifier?: string } & Problem) {
+export function identifyPage(
+  ui: Ui,
+  input: { interactionUid: string | null; identifier?: string } & Problem,
+) {
   const { t } = ui;
   return ui.render(
     input.status ?? (input.error ? 422 : 200),
@@ -43,7 +50,8 @@ ${alert(ui, input)}
   <fieldset>
     <legend>${t('recovery.ways_legend')}</legend>
     ${input.ways.map(
-      (w, i) => html`<div class="choice"><input type="radio" id="way-${i}" name="way" value="${w.value}"${i === 0 ? ' checked' : ''}><label for="way-${i}">${w.label}</label></div>`,
+      (w, i) =>
+        html`<div class="choice"><input type="radio" id="way-${i}" name="way" value="${w.value}"${i === 0 ? ' checked' : ''}><label for="way-${i}">${w.label}</label></div>`,
     )}
   </fieldset>
   <div class="actions"><button type="submit">${t('recovery.send_code')}</button></div>
@@ -89,7 +97,13 @@ export function newPasswordPage(ui: Ui, input: Problem) {
   );
 }
 
-export function messagePage(ui: Ui, status: number, title: string, text: string, link?: { href: string; label: string }) {
+export function messagePage(
+  ui: Ui,
+  status: number,
+  title: string,
+  text: string,
+  link?: { href: string; label: string },
+) {
   return ui.render(
     status,
     ui.t(title),

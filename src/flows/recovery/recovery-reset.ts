@@ -43,11 +43,21 @@ async function provenAddresses(trx: Db, citizen: Citizen) {
 export async function resetPassword(
   trx: Db,
   deps: ResetDeps,
-  input: { attemptId: string; citizenId: string; passwordHash: string; provenEmail: string | null; userAgent: string | null },
+  input: {
+    attemptId: string;
+    citizenId: string;
+    passwordHash: string;
+    provenEmail: string | null;
+    userAgent: string | null;
+  },
 ): Promise<'done' | 'not_active'> {
   const citizen = await lockCitizen(trx, input.citizenId);
   if (!citizen || citizen.status !== 'active') return 'not_active';
-  if (input.provenEmail && !citizen.emailVerified && input.provenEmail.toLowerCase() === citizen.email.toLowerCase()) {
+  if (
+    input.provenEmail &&
+    !citizen.emailVerified &&
+    input.provenEmail.toLowerCase() === citizen.email.toLowerCase()
+  ) {
     await confirmEmail(trx, citizen.id, citizen.email);
     citizen.emailVerified = true;
   }
@@ -55,12 +65,25 @@ export async function resetPassword(
   await deps.provider.endAccountSessions(trx, citizen.id);
 
   const token = randomId(24);
-  await deps.recoveries.update(input.attemptId, { state: 'reset', notMeDigest: deps.secrets.digest('recovery-not-me', token) }, trx);
+  await deps.recoveries.update(
+    input.attemptId,
+    { state: 'reset', notMeDigest: deps.secrets.digest('recovery-not-me', token) },
+    trx,
+  );
   const { t, locale } = deps.translatorFor(citizen);
   const { browser, system } = describeBrowser(input.userAgent);
-  const when = new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'short', timeZone: 'America/Sao_Paulo' }).format(new Date());
+  const when = new Intl.DateTimeFormat(locale, {
+    dateStyle: 'long',
+    timeStyle: 'short',
+    timeZone: 'America/Sao_Paulo',
+  }).format(new Date());
   const link = `${deps.publicUrl}/recuperar/nao-fui-eu#t=${token}`;
-  const params = { when, browser: browser === '?' ? t('recovery.unknown_browser') : browser, system: system === '?' ? '—' : system, link };
+  const params = {
+    when,
+    browser: browser === '?' ? t('recovery.unknown_browser') : browser,
+    system: system === '?' ? '—' : system,
+    link,
+  };
   const { emails, phones } = await provenAddresses(trx, citizen);
   for (const to of emails) await enqueueMail(trx, renderMail(t, 'recovery_notice', to, params));
   for (const to of phones) await enqueueSms(trx, renderSms(t, 'recovery_notice', to, params));
@@ -81,7 +104,11 @@ export async function resetPassword(
  * stops working (removed: no password signs in) until the next recovery; the token is spent and
  * the lock recorded on the attempt; the services hear of it.
  */
-export async function lockAfterNotMe(trx: Db, deps: Pick<ResetDeps, 'credentials' | 'provider' | 'recoveries' | 'secrets'>, token: string) {
+export async function lockAfterNotMe(
+  trx: Db,
+  deps: Pick<ResetDeps, 'credentials' | 'provider' | 'recoveries' | 'secrets'>,
+  token: string,
+) {
   const attempt = await deps.recoveries.byNotMe(deps.secrets.digest('recovery-not-me', token), trx);
   if (!attempt?.citizen_id) return false;
   await deps.credentials.remove(attempt.citizen_id, 'password', trx);

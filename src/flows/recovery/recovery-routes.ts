@@ -10,7 +10,15 @@ import { SIGN_IN_METHODS } from '../../methods/registry.ts';
 import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
 import type { Ui, UiFactory } from '../../web/request-context.ts';
 import { type InteractionKit, type InteractionParams, retryAfter } from '../interaction-kit.ts';
-import { codePage, identifyPage, messagePage, newPasswordPage, notMePage, type WayOption, waysPage } from './recovery-pages.ts';
+import {
+  codePage,
+  identifyPage,
+  messagePage,
+  newPasswordPage,
+  notMePage,
+  type WayOption,
+  waysPage,
+} from './recovery-pages.ts';
 import { lockAfterNotMe, type ResetDeps, resetPassword } from './recovery-reset.ts';
 import { type Attempt, STAND_IN_TRIES } from './recovery-store.ts';
 
@@ -31,7 +39,9 @@ type Deps = ResetDeps & {
 };
 
 /** The strategies of the registered methods, in registry order. */
-const STRATEGIES = SIGN_IN_METHODS.flatMap((e) => (e.recovery ? [{ methodId: e.method.id, method: e.method, strategy: e.recovery }] : []));
+const STRATEGIES = SIGN_IN_METHODS.flatMap((e) =>
+  e.recovery ? [{ methodId: e.method.id, method: e.method, strategy: e.recovery }] : [],
+);
 
 const text = (body: unknown, key: string, max: number) => {
   const v = (body as Record<string, unknown> | undefined)?.[key];
@@ -57,18 +67,31 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     return recoveries.find(unsigned.value);
   }
 
-  const startAgain = (u: Ui) => messagePage(u, 400, 'recovery.expired_title', 'recovery.expired', { href: '/recuperar', label: 'recovery.start_again' });
+  const startAgain = (u: Ui) =>
+    messagePage(u, 400, 'recovery.expired_title', 'recovery.expired', {
+      href: '/recuperar',
+      label: 'recovery.start_again',
+    });
 
   /** The options for this attempt: the account's masked destinations, or stand-ins for nobody. */
   async function waysOf(attempt: Attempt, citizen: Citizen | undefined) {
-    const out: { value: string; masked: string; address: string | null; strategy: RecoveryStrategy; methodId: string }[] = [];
+    const out: {
+      value: string;
+      masked: string;
+      address: string | null;
+      strategy: RecoveryStrategy;
+      methodId: string;
+    }[] = [];
     const seed = Buffer.from(String(attempt.data.seed ?? ''), 'base64url');
     const typedEmail = typeof attempt.data.typedEmail === 'string' ? attempt.data.typedEmail : undefined;
     for (const { methodId, strategy } of STRATEGIES) {
       const list = citizen
-        ? (await strategy.destinations(citizen, deps.db)).map((d) => ({ address: d.address as string | null, masked: d.masked }))
+        ? (await strategy.destinations(citizen, deps.db)).map((d) => ({
+            address: d.address as string | null,
+            masked: d.masked,
+          }))
         : strategy.standIns(seed, typedEmail).map((masked) => ({ address: null, masked }));
-      list.forEach((d, i) => out.push({ value: `${methodId}:${i}`, ...d, strategy, methodId }));
+      for (const [i, d] of list.entries()) out.push({ value: `${methodId}:${i}`, ...d, strategy, methodId });
     }
     return out;
   }
@@ -99,19 +122,29 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     let citizen = await deps.citizens.findByIdentifier(identifier, { country: 'BR' });
     // An account asked for too often today is answered as nobody's: no more codes reach its owner,
     // and the pages do not say so (that would say the account exists).
-    if (citizen && !(await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAccount, citizen.id)).allowed) citizen = undefined;
+    if (citizen && !(await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAccount, citizen.id)).allowed)
+      citizen = undefined;
     const normalised = identifier.toLowerCase().replace(/[\s.\-()/]/g, '');
     const id = await recoveries.start({
       citizenId: citizen?.id ?? null,
       interactionUid,
       data: {
-        seed: Buffer.from(deps.secrets.digest('recovery-stand-in', normalised), 'base64url').toString('base64url'),
+        seed: Buffer.from(deps.secrets.digest('recovery-stand-in', normalised), 'base64url').toString(
+          'base64url',
+        ),
         ...(isEmail(identifier) ? { typedEmail: identifier } : {}),
       },
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? null,
     });
-    reply.setCookie(COOKIE, id, { path: '/recuperar', httpOnly: true, sameSite: 'lax', secure: deps.secure, signed: true, maxAge: 3600 });
+    reply.setCookie(COOKIE, id, {
+      path: '/recuperar',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: deps.secure,
+      signed: true,
+      maxAge: 3600,
+    });
     return reply.redirect('/recuperar/opcoes', 303);
   });
 
@@ -143,16 +176,36 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
           t: u.t,
           ttlSeconds: chosen.strategy.ttlSeconds,
         });
-        if (result.ok) await recoveries.update(attempt.id, { state: 'code_sent', strategy: chosen.methodId, codeFlowId: result.id, data: { ...data, address: chosen.address } }, trx);
+        if (result.ok)
+          await recoveries.update(
+            attempt.id,
+            {
+              state: 'code_sent',
+              strategy: chosen.methodId,
+              codeFlowId: result.id,
+              data: { ...data, address: chosen.address },
+            },
+            trx,
+          );
         return result;
       });
       if (!issued.ok) {
         retryAfter(reply, issued.retryAt);
-        return waysPage(u, { ways: options(u, ways), error: chosen.strategy.channel === 'sms' ? 'sms.limited' : 'email_code.send_limit', status: 429 });
+        return waysPage(u, {
+          ways: options(u, ways),
+          error: chosen.strategy.channel === 'sms' ? 'sms.limited' : 'email_code.send_limit',
+          status: 429,
+        });
       }
       deps.mailQueued();
     } else {
-      await recoveries.update(attempt.id, { state: 'code_sent', strategy: chosen.methodId, codeFlowId: null, fakeTries: 0, data });
+      await recoveries.update(attempt.id, {
+        state: 'code_sent',
+        strategy: chosen.methodId,
+        codeFlowId: null,
+        fakeTries: 0,
+        data,
+      });
     }
     return reply.redirect('/recuperar/codigo', 303);
   });
@@ -169,7 +222,13 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const attempt = await current(request);
     if (!attempt || attempt.state !== 'code_sent') return startAgain(u);
     const page = (error: string, errorParams?: Record<string, number>, status?: number) =>
-      codePage(u, { masked: String(attempt.data.masked), minutes: Number(attempt.data.minutes), error, ...(errorParams ? { errorParams } : {}), ...(status ? { status } : {}) });
+      codePage(u, {
+        masked: String(attempt.data.masked),
+        minutes: Number(attempt.data.minutes),
+        error,
+        ...(errorParams ? { errorParams } : {}),
+        ...(status ? { status } : {}),
+      });
     const typed = text(request.body, 'code', 20);
     if (!attempt.codeFlowId || !attempt.citizenId) {
       // Nobody's: the same answers a real code gives, counted the same way.
@@ -193,7 +252,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       await recoveries.update(attempt.id, { state: 'failed' });
       return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
     }
-    await recoveries.update(attempt.id, { state: 'proven', data: { ...attempt.data, provenChannel: checked.proof.channel, provenAddress: checked.proof.address } });
+    await recoveries.update(attempt.id, {
+      state: 'proven',
+      data: { ...attempt.data, provenChannel: checked.proof.channel, provenAddress: checked.proof.address },
+    });
     return reply.redirect('/recuperar/senha', 303);
   });
 
@@ -215,8 +277,17 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       const sends = Number(attempt.data.sends ?? 1);
       const last = Number(attempt.data.lastSentAt ?? 0);
       outcome =
-        attempt.fakeTries >= STAND_IN_TRIES ? 'code.too_many' : sends >= 5 ? 'code.send_limit' : Date.now() - last < 30_000 ? 'code.wait' : 'sent';
-      if (outcome === 'sent') await recoveries.update(attempt.id, { data: { ...attempt.data, sends: sends + 1, lastSentAt: Date.now() } });
+        attempt.fakeTries >= STAND_IN_TRIES
+          ? 'code.too_many'
+          : sends >= 5
+            ? 'code.send_limit'
+            : Date.now() - last < 30_000
+              ? 'code.wait'
+              : 'sent';
+      if (outcome === 'sent')
+        await recoveries.update(attempt.id, {
+          data: { ...attempt.data, sends: sends + 1, lastSentAt: Date.now() },
+        });
     }
     if (outcome === 'sent') {
       deps.mailQueued();
@@ -246,7 +317,12 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const citizen = await deps.citizens.findById(attempt.citizenId);
     if (!citizen) return startAgain(u);
     const password = text(request.body, 'password', 1000);
-    const problem = deps.policy.check(password, { cpf: citizen.cpf, name: citizen.name, birthdate: citizen.birthdate, email: citizen.email });
+    const problem = deps.policy.check(password, {
+      cpf: citizen.cpf,
+      name: citizen.name,
+      birthdate: citizen.birthdate,
+      email: citizen.email,
+    });
     if (problem) return newPasswordPage(u, { error: problem });
     const passwordHash = await deps.hasher.hash(password);
     const provenEmail = attempt.data.provenChannel === 'email' ? String(attempt.data.provenAddress) : null;
@@ -261,7 +337,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       });
       // Back at the service: the code proved who this is, for the interaction it was started from.
       if (done === 'done' && attempt.interactionUid && method) {
-        await deps.kit.verifications.record({ interactionUid: attempt.interactionUid, citizenId: citizen.id, method }, trx);
+        await deps.kit.verifications.record(
+          { interactionUid: attempt.interactionUid, citizenId: citizen.id, method },
+          trx,
+        );
       }
       return done;
     });
@@ -269,7 +348,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     deps.mailQueued();
     reply.clearCookie(COOKIE, { path: '/recuperar' });
     if (attempt.interactionUid) return reply.redirect(`/interaction/${attempt.interactionUid}/complete`, 303);
-    return messagePage(u, 200, 'recovery.done_title', 'recovery.done', { href: '/conta', label: 'recovery.sign_in' });
+    return messagePage(u, 200, 'recovery.done_title', 'recovery.done', {
+      href: '/conta',
+      label: 'recovery.sign_in',
+    });
   });
 
   app.get('/recuperar/nao-fui-eu', async (request, reply) => notMePage(ui(request, reply), {}));
@@ -281,6 +363,9 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     if (!limited.allowed) return notMePage(u, { error: 'recovery.limited', status: 429 });
     const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token)) : false;
     if (!locked) return notMePage(u, { error: 'recovery.not_me_unknown' });
-    return messagePage(u, 200, 'recovery.locked_title', 'recovery.locked', { href: '/recuperar', label: 'recovery.start_again' });
+    return messagePage(u, 200, 'recovery.locked_title', 'recovery.locked', {
+      href: '/recuperar',
+      label: 'recovery.start_again',
+    });
   });
 }

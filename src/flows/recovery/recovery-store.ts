@@ -29,7 +29,13 @@ export type Attempt = {
  */
 export function createRecoveryStore(db: Db) {
   return {
-    async start(input: { citizenId: string | null; interactionUid: string | null; data: Record<string, unknown>; ip: string; userAgent: string | null }) {
+    async start(input: {
+      citizenId: string | null;
+      interactionUid: string | null;
+      data: Record<string, unknown>;
+      ip: string;
+      userAgent: string | null;
+    }) {
       const id = randomId(24);
       await db
         .insertInto('recovery_attempts')
@@ -71,7 +77,14 @@ export function createRecoveryStore(db: Db) {
 
     async update(
       id: string,
-      change: { state?: AttemptState; strategy?: string; codeFlowId?: string | null; fakeTries?: number; data?: Record<string, unknown>; notMeDigest?: string },
+      change: {
+        state?: AttemptState;
+        strategy?: string;
+        codeFlowId?: string | null;
+        fakeTries?: number;
+        data?: Record<string, unknown>;
+        notMeDigest?: string;
+      },
       trx: Db = db,
     ): Promise<void> {
       await trx

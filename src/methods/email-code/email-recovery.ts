@@ -2,7 +2,14 @@ import { listIdentifiers } from '../../identity/identifiers.ts';
 import type { RecoveryStrategy } from '../recovery-strategy.ts';
 import { maskEmail } from '../recovery-strategy.ts';
 
-const STAND_IN_DOMAINS = ['gmail.com', 'hotmail.com', 'outlook.com', 'yahoo.com.br', 'uol.com.br', 'bol.com.br'];
+const STAND_IN_DOMAINS = [
+  'gmail.com',
+  'hotmail.com',
+  'outlook.com',
+  'yahoo.com.br',
+  'uol.com.br',
+  'bol.com.br',
+];
 const LETTERS = 'abcdefghijlmnoprstv';
 
 /**
@@ -17,7 +24,9 @@ export const emailRecovery: RecoveryStrategy = {
   label: 'recovery.way.email',
   async destinations(citizen, db) {
     const alternates = (await listIdentifiers(db, citizen.id))
-      .filter((i) => i.kind === 'email' && i.verified && i.value.toLowerCase() !== citizen.email.toLowerCase())
+      .filter(
+        (i) => i.kind === 'email' && i.verified && i.value.toLowerCase() !== citizen.email.toLowerCase(),
+      )
       .map((i) => i.value);
     return [citizen.email, ...alternates].map((address) => ({ address, masked: maskEmail(address) }));
   },
@@ -26,7 +35,12 @@ export const emailRecovery: RecoveryStrategy = {
     const primary = typedEmail ?? `${local}@${STAND_IN_DOMAINS[seed[3]! % STAND_IN_DOMAINS.length]}`;
     const out = [maskEmail(primary)];
     // About one account in eight has a verified alternate e-mail.
-    if (seed[4]! < 32) out.push(maskEmail(`${LETTERS[seed[5]! % LETTERS.length]}${'x'.repeat(2 + (seed[6]! % 6))}@${STAND_IN_DOMAINS[seed[7]! % STAND_IN_DOMAINS.length]}`));
+    if (seed[4]! < 32)
+      out.push(
+        maskEmail(
+          `${LETTERS[seed[5]! % LETTERS.length]}${'x'.repeat(2 + (seed[6]! % 6))}@${STAND_IN_DOMAINS[seed[7]! % STAND_IN_DOMAINS.length]}`,
+        ),
+      );
     return out;
   },
 };
