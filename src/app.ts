@@ -53,6 +53,7 @@ import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { createServiceStore } from './services/service-store.ts';
+import { createAccountActions } from './personal-data.ts';
 
 const SERVICE_CACHE_MS = 5_000;
 
@@ -112,7 +113,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     metrics: metrics.codes,
   });
   const verifications = createVerificationStore(db);
-  const registration = createRegistrationFlow({ db, citizens, hasher, policy, codes, verifications });
+  const accounts = createAccountActions(db, providerState);
+  const registration = createRegistrationFlow({
+    db,
+    citizens,
+    hasher,
+    policy,
+    codes,
+    verifications,
+    releaseUnconfirmed: (trx, citizenId) => accounts.purgeIn(trx, citizenId),
+  });
 
   const transport =
     options.mailTransport ?? (config.smtpUrl ? smtpTransport(config.smtpUrl, config.mailFrom) : devOutboxTransport(config.dataDir));

@@ -32,6 +32,23 @@ export function createAccountLifecycle(deps: {
   erasers: readonly Eraser[];
 }) {
   const { db, provider, erasers } = deps;
+
+  async function purgeIn(trx: Db, citizenId: string): Promise<LifecycleResult> {
+    const row = await lockStatus(trx, citizenId);
+    if (!row) return 'not_found';
+    if (row.status === 'deleted') return 'unchanged';
+    // Asked before the consents are erased: they are who must learn of the deletion.
+    const consented = await consentedServices(trx, citizenId);
+    await eraseCitizen(trx, erasers, citizenId);
+    await trx
+      .updateTable('citizens')
+      .set({ status: 'deleted', deleted_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+      .where('id', '=', citizenId)
+      .execute();
+    await recordEvent(trx, { type: 'account.purged', citizenId, audience: consented });
+    return 'done';
+  }
+
   return {
     async disable(citizenId: string): Promise<LifecycleResult> {
       return db.transaction().execute(async (trx) => {
@@ -79,22 +96,11 @@ export function createAccountLifecycle(deps: {
      * consent records, the evidence LGPD asks the city to keep).
      */
     async purge(citizenId: string): Promise<LifecycleResult> {
-      return db.transaction().execute(async (trx) => {
-        const row = await lockStatus(trx, citizenId);
-        if (!row) return 'not_found';
-        if (row.status === 'deleted') return 'unchanged';
-        // Asked before the consents are erased: they are who must learn of the deletion.
-        const consented = await consentedServices(trx, citizenId);
-        await eraseCitizen(trx, erasers, citizenId);
-        await trx
-          .updateTable('citizens')
-          .set({ status: 'deleted', deleted_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
-          .where('id', '=', citizenId)
-          .execute();
-        await recordEvent(trx, { type: 'account.purged', citizenId, audience: consented });
-        return 'done';
-      });
+      return db.transaction().execute((trx) => purgeIn(trx, citizenId));
     },
+
+    /** The same purge in the caller's transaction (an unconfirmed registration replaced by its owner's). */
+    purgeIn,
   };
 }
 

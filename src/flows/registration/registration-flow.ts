@@ -10,6 +10,8 @@ import type { VerificationStore } from '../../methods/verifications.ts';
 import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
 import { normalizePhone } from '../../identity/phone.ts';
+import type { IdentifierKey } from '../../identity/identifiers.ts';
+import { holdersOf } from '../../identity/unconfirmed.ts';
 
 export type RegistrationForm = {
   cpf: string;
@@ -59,8 +61,16 @@ export function createRegistrationFlow(deps: {
   policy: PasswordPolicy;
   codes: CodeMechanism;
   verifications: VerificationStore;
+  /** Removes an unconfirmed account whose CPF or e-mail a new registration takes (the lifecycle's purge). */
+  releaseUnconfirmed: (trx: Db, citizenId: string) => Promise<unknown>;
 }) {
   const { db, citizens, hasher, policy, codes, verifications } = deps;
+
+  /** The identifiers a registration claims, as the identifier index reads them. */
+  const claimed = (cpf: string | null, email: string): IdentifierKey[] => [
+    ...(cpf ? [{ kind: 'cpf' as const, value: cpf }] : []),
+    ...(email ? [{ kind: 'email' as const, value: email }] : []),
+  ];
 
   async function validate(form: RegistrationForm): Promise<RegistrationErrors> {
     const errors: RegistrationErrors = {};
@@ -83,8 +93,12 @@ export function createRegistrationFlow(deps: {
     // e-mail still has a typo (and the other way round), not one submission later.
     if (cpf || !errors.email) {
       const taken = await citizens.taken(cpf ?? '', errors.email ? '' : form.email);
-      if (taken.cpf) errors.cpf = 'register.cpf_taken';
-      if (taken.email) errors.email = 'register.email_taken';
+      if (taken.cpf || taken.email) {
+        // An unconfirmed account whose code has expired does not keep them (issue 10; issue 8 finding 7).
+        const blocking = (await holdersOf(db, claimed(cpf, errors.email ? '' : form.email))).filter((h) => !h.releasable);
+        if (blocking.some((h) => h.kind === 'cpf')) errors.cpf = 'register.cpf_taken';
+        if (blocking.some((h) => h.kind === 'email')) errors.email = 'register.email_taken';
+      }
     }
     return errors;
   }
@@ -126,6 +140,11 @@ export function createRegistrationFlow(deps: {
       const passwordHash = await hasher.hash(form.password);
       try {
         return await db.transaction().execute(async (trx) => {
+          // Read again inside the transaction: a code sent meanwhile keeps the account.
+          for (const holder of await holdersOf(trx, claimed(normalizeCpf(form.cpf), form.email))) {
+            if (!holder.releasable) throw new AppError(holder.kind === 'cpf' ? 'identifier.cpf_taken' : 'identifier.email_taken', 409);
+            await deps.releaseUnconfirmed(trx, holder.citizenId);
+          }
           const citizen = await citizens.create(
             {
               cpf: normalizeCpf(form.cpf)!,
