@@ -26,6 +26,8 @@ import {
   seededCitizen,
 } from './lib/database.ts';
 import { createHttp } from './lib/http.ts';
+import { formatRecoveryTiming, measureRecoveryTiming, type RecoveryTiming } from './lib/recovery-timing.ts';
+import { cpfFromBase } from '../src/identity/cpf.ts';
 import { type PhaseResult, readMemory, runPhase, waitForQuiet } from './lib/load.ts';
 import { machineInfo } from './lib/machine.ts';
 import { createRp, type LoginResult, type Tokens } from './lib/oidc.ts';
@@ -58,6 +60,7 @@ const HELP = `npm run bench [-- options]
   --pglite                 run the server on PGlite (in a temporary DATA_DIR) instead of PostgreSQL
   --profile                run the server with --cpu-prof and print where its CPU time went
   --no-docs                do not update docs/benchmarks.md
+  --recovery-rounds N      known and unknown CPFs each in the recovery timing section (default 100; 0: skip)
   --no-trace               skip listing the SQL statements of one operation of each kind
   --wait-idle S            before each phase, wait up to S seconds for other processes to leave
                            the cores alone (default 60); the table shows what they used anyway
@@ -83,6 +86,7 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-docs': { type: 'boolean', default: false },
     'no-trace': { type: 'boolean', default: false },
+    'recovery-rounds': { type: 'string', default: '100' },
     'max-minutes': { type: 'string', default: '30' },
     'wait-idle': { type: 'string', default: '60' },
     help: { type: 'boolean', default: false },
@@ -434,6 +438,20 @@ async function main(): Promise<number> {
     });
   }
 
+  // Recovery must answer a known and an unknown CPF alike: the two distributions and their difference.
+  let recoveryTiming: RecoveryTiming | undefined;
+  const recoveryRounds = Math.min(Number(args['recovery-rounds']) || 0, Math.floor(citizens / 2));
+  if (recoveryRounds > 0) {
+    log(`
+recovery timing: ${recoveryRounds} known and ${recoveryRounds} unknown CPFs…`);
+    recoveryTiming = await measureRecoveryTiming(http, {
+      // Citizens the login phases did not use (the pool is spread over the seeded range).
+      knownCpfs: Array.from({ length: recoveryRounds }, (_, i) => seededCitizen((i * 2 + 1) % citizens).cpf),
+      unknownCpfs: Array.from({ length: recoveryRounds }, (_, i) => cpfFromBase(String(800_000_000 + i))),
+    });
+    log(formatRecoveryTiming(recoveryTiming));
+  }
+
   // Which statements each operation runs (an in-process copy of the server with query logging).
   let sqlTraces: SqlTrace[] | undefined;
   if (benchDb.kind === 'postgres' && !args['no-trace']) {
@@ -596,7 +614,7 @@ async function main(): Promise<number> {
 
   const resultsDir = join(ROOT, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify({ ...result, recoveryTiming }, null, 2)}\n`);
   log(`\nwrote bench/results/latest.json`);
   const complete = ALL_PHASES.every((p) => phases.has(p)) && !args.profile;
   if (!args['no-docs'] && complete) {
