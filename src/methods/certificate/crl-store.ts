@@ -129,7 +129,7 @@ export function createCrlStore({ trust, now, graceSeconds }: { trust: TrustStore
     const at = now().getTime();
     if (entry && at <= entry.freshUntil.getTime()) return { state: 'good', crl: 'fresh' };
     const since = entry ? entry.freshUntil : startedAt;
-    if (at - since.getTime() <= graceSeconds * 1000) return { state: 'good', crl: 'grace' };
+    if (at - since.getTime() < graceSeconds * 1000) return { state: 'good', crl: 'grace' };
     return { state: 'stale', since };
   }
 

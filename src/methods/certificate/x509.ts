@@ -58,11 +58,11 @@ export function decodeCertificate(input: CertificateInput): X509Certificate | nu
   }
 }
 
-/** A CRL from DER or PEM (`X509 CRL`); throws when malformed. */
+/** A CRL from DER or PEM (`X509 CRL` as OpenSSL writes it, or `CRL`); throws when malformed. */
 export function decodeCrl(input: CertificateInput): X509Crl {
   const text = asText(input);
   if (text === null) return new X509Crl(own(input as Uint8Array));
-  const [der] = pemBlocks(text, ['X509 CRL']);
+  const [der] = pemBlocks(text, ['X509 CRL', 'CRL']);
   if (!der) throw new Error('no CRL found');
   return new X509Crl(own(der));
 }
