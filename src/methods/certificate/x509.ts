@@ -14,7 +14,8 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 function asText(input: CertificateInput): string | null {
   if (typeof input === 'string') {
     const text = input.trim();
-    if (!text.startsWith('-----BEGIN') && /%[0-9A-Fa-f]{2}/.test(text)) {
+    // PEM has no '%' (base64 and headers), so one means URL encoding ("-----BEGIN%20CERTIFICATE-----%0A...").
+    if (/%[0-9A-Fa-f]{2}/.test(text)) {
       try {
         return decodeURIComponent(text);
       } catch {
