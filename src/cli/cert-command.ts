@@ -13,7 +13,12 @@ import {
   createHttpCrlFetcher,
   loadCrlDirectory,
 } from '../methods/certificate/crl-store.ts';
-import { createTrustStore, loadTrustDirectory, type TrustedCertificate, type TrustStore } from '../methods/certificate/trust-store.ts';
+import {
+  createTrustStore,
+  loadTrustDirectory,
+  type TrustedCertificate,
+  type TrustStore,
+} from '../methods/certificate/trust-store.ts';
 import { createCertificateValidator } from '../methods/certificate/validator.ts';
 import { decodeCertificates } from '../methods/certificate/x509.ts';
 
@@ -69,7 +74,11 @@ async function loadStores(v: Values, now: () => Date) {
       throw new UsageError(`--crl ${file}: ${(error as Error).message}`);
     }
     const result = await crls.add(bytes, file);
-    reports.push(result.ok ? { source: file, ok: true, issuer: result.summary.issuer } : { source: file, ok: false, error: result.error });
+    reports.push(
+      result.ok
+        ? { source: file, ok: true, issuer: result.summary.issuer }
+        : { source: file, ok: false, error: result.error },
+    );
   }
   if (v['crl-dir']) {
     try {
@@ -122,7 +131,13 @@ export function inspectionJson(decision: CertificateDecision, message: string | 
   };
 }
 
-async function inspect(file: string | undefined, v: Values, out: Out, now: () => Date, fetcher: CrlFetcher | undefined): Promise<number> {
+async function inspect(
+  file: string | undefined,
+  v: Values,
+  out: Out,
+  now: () => Date,
+  fetcher: CrlFetcher | undefined,
+): Promise<number> {
   if (!file) throw new UsageError('inspect: which certificate file?');
   const lang = v.lang ?? 'pt-BR';
   if (!isLocale(lang)) throw new UsageError('--lang: pt-BR, en or es');
@@ -144,7 +159,12 @@ async function inspect(file: string | undefined, v: Values, out: Out, now: () =>
   let decision = await checkCertificate(validator, bytes, { presented });
   if (v.fetch) {
     // The first decision noted the certificate's distribution points (if it chains to a root); fetch them and decide again.
-    const refresher = createCrlRefresher({ store: crls, fetcher: fetcher ?? createHttpCrlFetcher(), intervalSeconds: 3600, now });
+    const refresher = createCrlRefresher({
+      store: crls,
+      fetcher: fetcher ?? createHttpCrlFetcher(),
+      intervalSeconds: 3600,
+      now,
+    });
     reports.push(...(await refresher.refresh()));
     decision = await checkCertificate(validator, bytes, { presented });
   }
@@ -154,7 +174,11 @@ async function inspect(file: string | undefined, v: Values, out: Out, now: () =>
     out.log(JSON.stringify(inspectionJson(decision, message), null, 2));
   } else {
     const r = decision.read;
-    const lines = [decision.accepted ? `accepted${decision.crl === 'grace' ? ' (on a CRL past its nextUpdate, within the grace period)' : ''}` : `refused: ${decision.reason} — ${message}`];
+    const lines = [
+      decision.accepted
+        ? `accepted${decision.crl === 'grace' ? ' (on a CRL past its nextUpdate, within the grace period)' : ''}`
+        : `refused: ${decision.reason} — ${message}`,
+    ];
     const row = (label: string, value: string | null | undefined) => {
       if (value) lines.push(`  ${label.padEnd(12)} ${value}`);
     };
@@ -175,11 +199,21 @@ async function inspect(file: string | undefined, v: Values, out: Out, now: () =>
   return decision.accepted ? 0 : 1;
 }
 
-async function trustList(v: Values, out: Out, now: () => Date, fetcher: CrlFetcher | undefined): Promise<number> {
+async function trustList(
+  v: Values,
+  out: Out,
+  now: () => Date,
+  fetcher: CrlFetcher | undefined,
+): Promise<number> {
   if (!v.trust) throw new UsageError('trust: --trust DIR is required');
   const { trust, crls, reports, grace } = await loadStores(v, now);
   if (v.fetch) {
-    const refresher = createCrlRefresher({ store: crls, fetcher: fetcher ?? createHttpCrlFetcher(), intervalSeconds: 3600, now });
+    const refresher = createCrlRefresher({
+      store: crls,
+      fetcher: fetcher ?? createHttpCrlFetcher(),
+      intervalSeconds: 3600,
+      now,
+    });
     reports.push(...(await refresher.refresh()));
   }
   const at = now();
@@ -193,7 +227,10 @@ async function trustList(v: Values, out: Out, now: () => Date, fetcher: CrlFetch
   const result = {
     roots: trust.roots.map(describe),
     intermediates: trust.intermediates.map(describe),
-    problems: [...trust.problems, ...reports.filter((r) => !r.ok).map((r) => ({ file: r.source, error: r.error ?? '' }))],
+    problems: [
+      ...trust.problems,
+      ...reports.filter((r) => !r.ok).map((r) => ({ file: r.source, error: r.error ?? '' })),
+    ],
   };
   if (v.json) {
     out.log(JSON.stringify(result, null, 2));
@@ -205,8 +242,13 @@ async function trustList(v: Values, out: Out, now: () => Date, fetcher: CrlFetch
     ] as const) {
       lines.push(`${title} (${list.length})`);
       for (const ca of list) {
-        const crl = ca.crl.state === 'missing' ? 'no CRL' : `CRL ${ca.crl.state}, ${humanAge(ca.crl.ageSeconds)} old, next ${ca.crl.nextUpdate ?? '—'}, ${ca.crl.revoked} revoked`;
-        lines.push(`  ${ca.subject}\n    until ${ca.notAfter}  sha256 ${ca.fingerprint.slice(0, 16)}…  ${crl}`);
+        const crl =
+          ca.crl.state === 'missing'
+            ? 'no CRL'
+            : `CRL ${ca.crl.state}, ${humanAge(ca.crl.ageSeconds)} old, next ${ca.crl.nextUpdate ?? '—'}, ${ca.crl.revoked} revoked`;
+        lines.push(
+          `  ${ca.subject}\n    until ${ca.notAfter}  sha256 ${ca.fingerprint.slice(0, 16)}…  ${crl}`,
+        );
       }
     }
     for (const p of result.problems) lines.push(`skipped ${p.file}: ${p.error}`);
@@ -222,7 +264,9 @@ export async function certCommand(
   { now = () => new Date(), fetcher }: { now?: () => Date; fetcher?: CrlFetcher } = {},
 ): Promise<number> {
   const [command, ...rest] = args;
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>
+  >;
   try {
     parsed = parseArgs({ args: rest, options, allowPositionals: true });
   } catch (error) {

@@ -5,7 +5,9 @@ import { certCommand } from '../../src/cli/cert-command.ts';
 import { createTestPki, PEOPLE, type TestPki } from '../fixtures/test-pki.ts';
 import { childEnv, killChildren, runCli } from '../helpers/processes.ts';
 
-const REAL_EXPIRED = fileURLToPath(new URL('../fixtures/icp-brasil/e-cpf-a1-real-expired.pem', import.meta.url));
+const REAL_EXPIRED = fileURLToPath(
+  new URL('../fixtures/icp-brasil/e-cpf-a1-real-expired.pem', import.meta.url),
+);
 
 /** `cidadela cert ...` as an operator runs it: no database, just files. */
 describe('cidadela cert', () => {
@@ -21,12 +23,25 @@ describe('cidadela cert', () => {
   async function run(...args: string[]) {
     const stdout: string[] = [];
     const stderr: string[] = [];
-    const code = await certCommand(args, { log: (l) => stdout.push(l), error: (l) => stderr.push(l) }, { now: () => pki.now });
+    const code = await certCommand(
+      args,
+      { log: (l) => stdout.push(l), error: (l) => stderr.push(l) },
+      { now: () => pki.now },
+    );
     return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
   }
 
   const inspect = (name: keyof TestPki['certs'], ...extra: string[]) =>
-    run('inspect', pki.certs[name].file, '--trust', pki.trustDir, '--crl-dir', pki.crlDir, '--json', ...extra);
+    run(
+      'inspect',
+      pki.certs[name].file,
+      '--trust',
+      pki.trustDir,
+      '--crl-dir',
+      pki.crlDir,
+      '--json',
+      ...extra,
+    );
 
   test('inspect --json: an accepted e-CNPJ A3 with an alphanumeric CNPJ', async () => {
     const { code, stdout } = await inspect('ecnpj-a3-alphanumeric');
@@ -58,15 +73,10 @@ describe('cidadela cert', () => {
     const { code, stdout } = await inspect('ecpf-a1-octet');
     assert.equal(code, 0);
     const out = JSON.parse(stdout);
-    assert.deepEqual([out.accepted, out.kind, out.level, out.cpf, out.birthdate, out.name, out.cnpj], [
-      true,
-      'e-CPF',
-      'A1',
-      PEOPLE.holder.cpf,
-      PEOPLE.holder.birthdate,
-      PEOPLE.holder.name,
-      null,
-    ]);
+    assert.deepEqual(
+      [out.accepted, out.kind, out.level, out.cpf, out.birthdate, out.name, out.cnpj],
+      [true, 'e-CPF', 'A1', PEOPLE.holder.cpf, PEOPLE.holder.birthdate, PEOPLE.holder.name, null],
+    );
   });
 
   test('inspect --json: refusals carry the reason and the message in the chosen language', async () => {
@@ -80,18 +90,37 @@ describe('cidadela cert', () => {
     const noCrl = await run('inspect', pki.certs['ecpf-a3-utf8'].file, '--trust', pki.trustDir, '--json');
     assert.equal(JSON.parse(noCrl.stdout).reason, 'cert.crl_stale');
     // With --crl files for the issuer and for the root above it, it is accepted.
-    const oneCrl = await run('inspect', pki.certs['ecpf-a3-utf8'].file, '--trust', pki.trustDir, '--crl', `${pki.crlDir}/ac-rfb.crl`, '--crl', `${pki.crlDir}/raiz.crl`, '--json');
+    const oneCrl = await run(
+      'inspect',
+      pki.certs['ecpf-a3-utf8'].file,
+      '--trust',
+      pki.trustDir,
+      '--crl',
+      `${pki.crlDir}/ac-rfb.crl`,
+      '--crl',
+      `${pki.crlDir}/raiz.crl`,
+      '--json',
+    );
     assert.equal(JSON.parse(oneCrl.stdout).accepted, true);
   });
 
   test('inspect: the real expired e-CPF A1 read and refused as expired', async () => {
-    const { code, stdout } = await run('inspect', REAL_EXPIRED, '--trust', pki.trustDir, '--json', '--lang', 'en');
+    const { code, stdout } = await run(
+      'inspect',
+      REAL_EXPIRED,
+      '--trust',
+      pki.trustDir,
+      '--json',
+      '--lang',
+      'en',
+    );
     assert.equal(code, 1);
     const out = JSON.parse(stdout);
     assert.deepEqual(out, {
       accepted: false,
       reason: 'cert.expired',
-      message: 'This digital certificate has expired. Renew it with your certificate authority or sign in another way.',
+      message:
+        'This digital certificate has expired. Renew it with your certificate authority or sign in another way.',
       kind: 'e-CPF',
       level: 'A1',
       cpf: '80767940130',
@@ -107,7 +136,14 @@ describe('cidadela cert', () => {
   });
 
   test('inspect in text: the numbers formatted for a person', async () => {
-    const { code, stdout } = await run('inspect', pki.certs['ecnpj-a3-alphanumeric'].file, '--trust', pki.trustDir, '--crl-dir', pki.crlDir);
+    const { code, stdout } = await run(
+      'inspect',
+      pki.certs['ecnpj-a3-alphanumeric'].file,
+      '--trust',
+      pki.trustDir,
+      '--crl-dir',
+      pki.crlDir,
+    );
     assert.equal(code, 0);
     assert.match(stdout, /^accepted/);
     assert.match(stdout, /12\.ABC\.345\/01DE-35/);
@@ -119,11 +155,18 @@ describe('cidadela cert', () => {
     assert.equal(code, 0);
     const out = JSON.parse(stdout);
     assert.deepEqual(
-      out.roots.map((r: { subject: string; crl: { state: string; revoked: number } }) => [r.subject, r.crl.state, r.crl.revoked]),
+      out.roots.map((r: { subject: string; crl: { state: string; revoked: number } }) => [
+        r.subject,
+        r.crl.state,
+        r.crl.revoked,
+      ]),
       [[pki.root.certificate.subject, 'fresh', 1]],
     );
     const states = Object.fromEntries(
-      out.intermediates.map((i: { subject: string; crl: { state: string; ageSeconds: number } }) => [i.subject.replace(/.*CN=/, ''), [i.crl.state, i.crl.ageSeconds]]),
+      out.intermediates.map((i: { subject: string; crl: { state: string; ageSeconds: number } }) => [
+        i.subject.replace(/.*CN=/, ''),
+        [i.crl.state, i.crl.ageSeconds],
+      ]),
     );
     assert.deepEqual(states, {
       'AC Teste Cidadela RFB': ['fresh', 3600],
@@ -152,14 +195,28 @@ describe('cidadela cert', () => {
 
   test('as a child process: `cidadela cert inspect FILE --trust DIR --crl FILE --json`', async () => {
     const result = await runCli(
-      ['cert', 'inspect', pki.certs['ecpf-a3-printable'].file, '--trust', pki.trustDir, '--crl', `${pki.crlDir}/ac-rfb.crl`, '--crl', `${pki.crlDir}/raiz.crl`, '--json'],
+      [
+        'cert',
+        'inspect',
+        pki.certs['ecpf-a3-printable'].file,
+        '--trust',
+        pki.trustDir,
+        '--crl',
+        `${pki.crlDir}/ac-rfb.crl`,
+        '--crl',
+        `${pki.crlDir}/raiz.crl`,
+        '--json',
+      ],
       // No DATABASE_URL, no SECRET_KEY: the command needs neither.
       childEnv({ SECRET_KEY: undefined }),
     );
     assert.equal(result.code, 0, result.stderr);
     const out = JSON.parse(result.stdout);
     assert.deepEqual([out.accepted, out.kind, out.level, out.cpf], [true, 'e-CPF', 'A3', PEOPLE.holder.cpf]);
-    const refused = await runCli(['cert', 'inspect', pki.certs['self-signed'].file, '--trust', pki.trustDir, '--json'], childEnv({}));
+    const refused = await runCli(
+      ['cert', 'inspect', pki.certs['self-signed'].file, '--trust', pki.trustDir, '--json'],
+      childEnv({}),
+    );
     assert.equal(refused.code, 1);
     assert.equal(JSON.parse(refused.stdout).reason, 'cert.self_signed');
   });

@@ -5,7 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createCrlRefresher, createCrlStore, createHttpCrlFetcher } from '../../src/methods/certificate/crl-store.ts';
+import {
+  createCrlRefresher,
+  createCrlStore,
+  createHttpCrlFetcher,
+} from '../../src/methods/certificate/crl-store.ts';
 import { loadTrustDirectory, type TrustStore } from '../../src/methods/certificate/trust-store.ts';
 import { createCertificateValidator } from '../../src/methods/certificate/validator.ts';
 import { createTestPki, type TestPki } from '../fixtures/test-pki.ts';
@@ -57,16 +61,26 @@ describe('refreshing CRLs from distribution points and the CRL directory', () =>
     const now = () => clock;
     const crls = createCrlStore({ trust, now, graceSeconds: 0 });
     const validator = createCertificateValidator({ trust, crls, now });
-    const refresher = createCrlRefresher({ store: crls, fetcher: createHttpCrlFetcher(), intervalSeconds: 3600, now });
+    const refresher = createCrlRefresher({
+      store: crls,
+      fetcher: createHttpCrlFetcher(),
+      intervalSeconds: 3600,
+      now,
+    });
     const leaf = pki.certs['ecpf-a3-octet'].certificate;
 
     assert.deepEqual(await validator.validate(leaf), { ok: false, reason: 'cert.crl_stale' });
-    assert.deepEqual(requests, [], 'validation made no request');
+    assert.equal(requests.length, 0, 'validation made no request');
 
     const reports = await refresher.refresh();
     assert.ok(requests.includes('/ac-rfb.crl'), 'the leaf named its issuer CRL; the pass fetched it');
     assert.ok(requests.includes('/raiz.crl'), "the intermediates' own distribution point");
-    assert.ok(reports.filter((r) => r.source.endsWith('/ac-rfb.crl') || r.source.endsWith('/raiz.crl')).every((r) => r.ok), JSON.stringify(reports));
+    assert.ok(
+      reports
+        .filter((r) => r.source.endsWith('/ac-rfb.crl') || r.source.endsWith('/raiz.crl'))
+        .every((r) => r.ok),
+      JSON.stringify(reports),
+    );
     const accepted = await validator.validate(leaf);
     assert.ok(accepted.ok && accepted.crl === 'fresh', JSON.stringify(accepted));
 
@@ -77,7 +91,10 @@ describe('refreshing CRLs from distribution points and the CRL directory', () =>
 
     // The CA revokes the certificate; after the interval the next pass brings the list in.
     clock = new Date(pki.now.getTime() + 2 * HOUR);
-    served.set('/ac-rfb.crl', der(await pki.makeCrl(pki.intermediate, { thisUpdate: clock, revoked: [leaf] })));
+    served.set(
+      '/ac-rfb.crl',
+      der(await pki.makeCrl(pki.intermediate, { thisUpdate: clock, revoked: [leaf] })),
+    );
     await refresher.refresh();
     assert.deepEqual(await validator.validate(leaf), { ok: false, reason: 'cert.revoked' });
 
@@ -85,7 +102,9 @@ describe('refreshing CRLs from distribution points and the CRL directory', () =>
     clock = new Date(pki.now.getTime() + 4 * HOUR);
     served.set('/ac-rfb.crl', 500);
     const failed = await refresher.refresh();
-    assert.ok(failed.some((r) => r.source.endsWith('/ac-rfb.crl') && !r.ok && /HTTP 500/.test(r.error ?? '')));
+    assert.ok(
+      failed.some((r) => r.source.endsWith('/ac-rfb.crl') && !r.ok && /HTTP 500/.test(r.error ?? '')),
+    );
     assert.deepEqual(await validator.validate(leaf), { ok: false, reason: 'cert.revoked' });
   });
 
@@ -98,9 +117,18 @@ describe('refreshing CRLs from distribution points and the CRL directory', () =>
     let clock = pki.now;
     const crls = createCrlStore({ trust, now: () => clock, graceSeconds: 0 });
     crls.noteDistributionPoints([`${base}/ac-rfb.crl`, `${base}/espelho/ac-rfb.crl`]);
-    const refresher = createCrlRefresher({ store: crls, fetcher: createHttpCrlFetcher(), intervalSeconds: 60, now: () => clock });
+    const refresher = createCrlRefresher({
+      store: crls,
+      fetcher: createHttpCrlFetcher(),
+      intervalSeconds: 60,
+      now: () => clock,
+    });
     await refresher.refresh();
-    assert.equal(requests.filter((r) => r.endsWith('ac-rfb.crl')).length, 2, 'the first pass learns which issuer each address serves');
+    assert.equal(
+      requests.filter((r) => r.endsWith('ac-rfb.crl')).length,
+      2,
+      'the first pass learns which issuer each address serves',
+    );
     clock = new Date(pki.now.getTime() + 2 * 60_000);
     requests.length = 0;
     await refresher.refresh();
@@ -112,7 +140,10 @@ describe('refreshing CRLs from distribution points and the CRL directory', () =>
 
   test('the fetcher refuses a list larger than its cap, and a non-HTTP address', async () => {
     served.set('/grande.crl', new Uint8Array(4096));
-    await assert.rejects(createHttpCrlFetcher({ maxBytes: 1000 })(`${base}/grande.crl`), /larger than 1000 bytes/);
+    await assert.rejects(
+      createHttpCrlFetcher({ maxBytes: 1000 })(`${base}/grande.crl`),
+      /larger than 1000 bytes/,
+    );
     await assert.rejects(createHttpCrlFetcher()('file:///etc/passwd'), /only http and https/);
   });
 
@@ -121,7 +152,13 @@ describe('refreshing CRLs from distribution points and the CRL directory', () =>
     try {
       copyFileSync(join(pki.crlDir, 'raiz.crl'), join(dir, 'raiz.crl'));
       const crls = createCrlStore({ trust, now: () => pki.now, graceSeconds: 0 });
-      const refresher = createCrlRefresher({ store: crls, fetcher: null, crlDir: dir, intervalSeconds: 3600, now: () => pki.now });
+      const refresher = createCrlRefresher({
+        store: crls,
+        fetcher: null,
+        crlDir: dir,
+        intervalSeconds: 3600,
+        now: () => pki.now,
+      });
       refresher.start();
       const first = await refresher.refresh();
       refresher.stop();

@@ -87,10 +87,16 @@ describe('reading an ICP-Brasil identity', () => {
   test('the holder field at its shortest (45: no RG issuer) and longest (55)', () => {
     const short = read('other-name-45');
     assert.ok(short.ok);
-    assert.deepEqual([short.identity.cpf, short.identity.nis, short.identity.rg, short.identity.rgIssuer], [PEOPLE.holder.cpf, null, null, null]);
+    assert.deepEqual(
+      [short.identity.cpf, short.identity.nis, short.identity.rg, short.identity.rgIssuer],
+      [PEOPLE.holder.cpf, null, null, null],
+    );
     const long = read('other-name-55');
     assert.ok(long.ok);
-    assert.deepEqual([long.identity.nis, long.identity.rg, long.identity.rgIssuer], ['12074493831', '12345678X', 'SSP/PR  PR']);
+    assert.deepEqual(
+      [long.identity.nis, long.identity.rg, long.identity.rgIssuer],
+      ['12074493831', '12345678X', 'SSP/PR  PR'],
+    );
   });
 
   test('each identity refusal has its own reason, and keeps what it could read', () => {

@@ -2,10 +2,19 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { checkCertificate } from '../../src/methods/certificate/certificate-check.ts';
-import { createCrlStore, type CrlStore, loadCrlDirectory } from '../../src/methods/certificate/crl-store.ts';
-import { createTrustStore, loadTrustDirectory, type TrustStore } from '../../src/methods/certificate/trust-store.ts';
+import { type CrlStore, createCrlStore, loadCrlDirectory } from '../../src/methods/certificate/crl-store.ts';
+import {
+  createTrustStore,
+  loadTrustDirectory,
+  type TrustStore,
+} from '../../src/methods/certificate/trust-store.ts';
 import { createCertificateValidator } from '../../src/methods/certificate/validator.ts';
-import { CERTIFICATE_NAMES, type CertificateName, createTestPki, type TestPki } from '../fixtures/test-pki.ts';
+import {
+  CERTIFICATE_NAMES,
+  type CertificateName,
+  createTestPki,
+  type TestPki,
+} from '../fixtures/test-pki.ts';
 
 const HOUR = 3600 * 1000;
 const REAL_EXPIRED = new URL('../fixtures/icp-brasil/e-cpf-a1-real-expired.pem', import.meta.url);
@@ -62,7 +71,10 @@ describe('validating client certificates against the trust and CRL directories',
     const crls = createCrlStore({ trust, now: () => clock, graceSeconds });
     if (loadCrls) {
       const reports = await loadCrlDirectory(crls, pki.crlDir);
-      assert.ok(reports.every((r) => r.ok), JSON.stringify(reports));
+      assert.ok(
+        reports.every((r) => r.ok),
+        JSON.stringify(reports),
+      );
     }
     const validator = createCertificateValidator({ trust, crls, now: () => clock });
     return { crls, validator, setClock: (d: Date) => (clock = d) };
@@ -75,7 +87,10 @@ describe('validating client certificates against the trust and CRL directories',
       [pki.root.certificate.subject],
     );
     assert.equal(trust.intermediates.length, 4);
-    assert.ok(trust.intermediates.some((t) => t.file?.endsWith('ac-rfb.cer')), 'the DER intermediate was read');
+    assert.ok(
+      trust.intermediates.some((t) => t.file?.endsWith('ac-rfb.cer')),
+      'the DER intermediate was read',
+    );
   });
 
   for (const name of CERTIFICATE_NAMES) {
@@ -114,8 +129,14 @@ describe('validating client certificates against the trust and CRL directories',
     const withChain = await validator.validate(leaf, { presented: [pki.intermediate.certificate] });
     // The chain reaches the root, but the intermediate's CRL cannot be verified without it in the trust directory.
     assert.deepEqual(withChain, { ok: false, reason: 'cert.crl_stale' });
-    const foreign = await validator.validate(pki.certs['foreign-root'].certificate, { presented: [pki.foreignRoot.certificate] });
-    assert.deepEqual(foreign, { ok: false, reason: 'cert.untrusted_issuer' }, 'a presented root is not an anchor');
+    const foreign = await validator.validate(pki.certs['foreign-root'].certificate, {
+      presented: [pki.foreignRoot.certificate],
+    });
+    assert.deepEqual(
+      foreign,
+      { ok: false, reason: 'cert.untrusted_issuer' },
+      'a presented root is not an anchor',
+    );
   });
 
   test('a stale CRL is accepted within the grace period, refused after it', async () => {
@@ -123,10 +144,7 @@ describe('validating client certificates against the trust and CRL directories',
     // The PKI's CRLs say nextUpdate = now + 1 day.
     const { validator, setClock } = await setup({ graceSeconds: 6 * 3600 });
     setClock(new Date(pki.now.getTime() + 24 * HOUR + HOUR));
-    assert.deepEqual(
-      await validator.validate(leaf).then((r) => (r.ok ? r.crl : r.reason)),
-      'grace',
-    );
+    assert.deepEqual(await validator.validate(leaf).then((r) => (r.ok ? r.crl : r.reason)), 'grace');
     setClock(new Date(pki.now.getTime() + 24 * HOUR + 7 * HOUR));
     assert.deepEqual(await validator.validate(leaf), { ok: false, reason: 'cert.crl_stale' });
   });
@@ -143,27 +161,41 @@ describe('validating client certificates against the trust and CRL directories',
   test('a revoked certificate stays revoked when its CRL grows stale', async () => {
     const { validator, setClock } = await setup({ graceSeconds: 0 });
     setClock(new Date(pki.now.getTime() + 30 * 24 * HOUR));
-    assert.deepEqual(await validator.validate(pki.certs.revoked.certificate), { ok: false, reason: 'cert.revoked' });
+    assert.deepEqual(await validator.validate(pki.certs.revoked.certificate), {
+      ok: false,
+      reason: 'cert.revoked',
+    });
   });
 
   test('the CRL store refuses forged, foreign and older lists', async () => {
     const { crls, validator } = await setup();
     const revokedLeaf = pki.certs['ecpf-a1-printable'].certificate;
     // Signed with another CA's key under the intermediate's name: a forgery.
-    const forged = await pki.makeCrl(pki.intermediate, { revoked: [revokedLeaf], signer: pki.foreignRoot.keys });
+    const forged = await pki.makeCrl(pki.intermediate, {
+      revoked: [revokedLeaf],
+      signer: pki.foreignRoot.keys,
+    });
     const forgedResult = await crls.add(new Uint8Array(forged.rawData), 'forged');
     assert.equal(forgedResult.ok, false);
     assert.match(forgedResult.ok ? '' : forgedResult.error, /signature does not verify/);
     const foreign = await crls.add(new Uint8Array((await pki.makeCrl(pki.foreignRoot)).rawData), 'foreign');
     assert.match(foreign.ok ? '' : foreign.error, /not in the trust directory/);
     // An older list (before a revocation) must not replace a newer one: replaying it would un-revoke.
-    const older = await pki.makeCrl(pki.intermediate, { thisUpdate: new Date(pki.now.getTime() - 48 * HOUR) });
+    const older = await pki.makeCrl(pki.intermediate, {
+      thisUpdate: new Date(pki.now.getTime() - 48 * HOUR),
+    });
     const olderResult = await crls.add(older.toString('pem'), 'older');
     assert.ok(olderResult.ok && !olderResult.replaced);
-    assert.deepEqual(await validator.validate(pki.certs.revoked.certificate), { ok: false, reason: 'cert.revoked' });
+    assert.deepEqual(await validator.validate(pki.certs.revoked.certificate), {
+      ok: false,
+      reason: 'cert.revoked',
+    });
     assert.equal((await validator.validate(revokedLeaf)).ok, true);
     // A newer list that revokes it does replace.
-    const newer = await pki.makeCrl(pki.intermediate, { thisUpdate: new Date(pki.now.getTime() - 60_000), revoked: [revokedLeaf] });
+    const newer = await pki.makeCrl(pki.intermediate, {
+      thisUpdate: new Date(pki.now.getTime() - 60_000),
+      revoked: [revokedLeaf],
+    });
     const newerResult = await crls.add(new Uint8Array(newer.rawData), 'newer');
     assert.ok(newerResult.ok && newerResult.replaced);
     assert.deepEqual(await validator.validate(revokedLeaf), { ok: false, reason: 'cert.revoked' });
@@ -180,7 +212,10 @@ describe('validating client certificates against the trust and CRL directories',
       },
     };
     const watchedValidator = createCertificateValidator({ trust, crls: watched, now: () => pki.now });
-    assert.deepEqual(await watchedValidator.validate(pki.certs['ecpf-a1-octet'].certificate), { ok: false, reason: 'cert.crl_stale' });
+    assert.deepEqual(await watchedValidator.validate(pki.certs['ecpf-a1-octet'].certificate), {
+      ok: false,
+      reason: 'cert.crl_stale',
+    });
     assert.equal(adds, 0);
     // It only remembered where the list is, for the refresher.
     assert.ok(crls.distributionPoints().includes(pki.crlUrl(pki.intermediate)));

@@ -37,8 +37,17 @@ export async function checkCertificate(
   input: CertificateInput | X509Certificate,
   options: { presented?: X509Certificate[] } = {},
 ): Promise<CertificateDecision> {
-  const certificate = typeof input === 'string' || input instanceof Uint8Array ? decodeCertificate(input) : input;
-  if (!certificate) return { accepted: false, reason: 'cert.unreadable', identity: null, read: {}, certificate: null, crl: null };
+  const certificate =
+    typeof input === 'string' || input instanceof Uint8Array ? decodeCertificate(input) : input;
+  if (!certificate)
+    return {
+      accepted: false,
+      reason: 'cert.unreadable',
+      identity: null,
+      read: {},
+      certificate: null,
+      crl: null,
+    };
   const facts: CertificateFacts = {
     subject: certificate.subject,
     issuer: certificate.issuer,
@@ -50,7 +59,16 @@ export async function checkCertificate(
   const identity = reading.ok ? reading.identity : null;
   const read = reading.ok ? reading.identity : reading.read;
   const validation = await validator.validate(certificate, options);
-  if (!validation.ok) return { accepted: false, reason: validation.reason, identity, read, certificate: facts, crl: null };
-  if (!reading.ok) return { accepted: false, reason: reading.reason, identity: null, read, certificate: facts, crl: validation.crl };
+  if (!validation.ok)
+    return { accepted: false, reason: validation.reason, identity, read, certificate: facts, crl: null };
+  if (!reading.ok)
+    return {
+      accepted: false,
+      reason: reading.reason,
+      identity: null,
+      read,
+      certificate: facts,
+      crl: validation.crl,
+    };
   return { accepted: true, reason: null, identity, read, certificate: facts, crl: validation.crl };
 }

@@ -34,7 +34,9 @@ export type RevocationStatus =
   /** No fresh CRL for the issuer, and the operator's grace period is over. */
   | { state: 'stale'; since: Date };
 
-export type CrlAddResult = { ok: true; summary: CrlSummary; replaced: boolean } | { ok: false; source: string; error: string };
+export type CrlAddResult =
+  | { ok: true; summary: CrlSummary; replaced: boolean }
+  | { ok: false; source: string; error: string };
 
 export type CrlStore = {
   /** Verifies the CRL against a trusted issuer and indexes it. Background work only: never on a sign-in. */
@@ -54,7 +56,15 @@ type Entry = CrlSummary & { revoked: Map<string, Date> };
 /** Serial numbers as hex without leading zeros, so a CRL's and a certificate's spelling agree. */
 const serialKey = (hex: string) => hex.toLowerCase().replace(/^0+(?=.)/, '');
 
-export function createCrlStore({ trust, now, graceSeconds }: { trust: TrustStore; now: () => Date; graceSeconds: number }): CrlStore {
+export function createCrlStore({
+  trust,
+  now,
+  graceSeconds,
+}: {
+  trust: TrustStore;
+  now: () => Date;
+  graceSeconds: number;
+}): CrlStore {
   const byIssuer = new Map<string, Entry>();
   const sources = new Map<string, string>();
   const points = new Set<string>();
@@ -91,7 +101,9 @@ export function createCrlStore({ trust, now, graceSeconds }: { trust: TrustStore
         return {
           ok: false,
           source,
-          error: candidates.length ? `signature does not verify with ${crl.issuer}` : `issuer not in the trust directory: ${crl.issuer}`,
+          error: candidates.length
+            ? `signature does not verify with ${crl.issuer}`
+            : `issuer not in the trust directory: ${crl.issuer}`,
         };
       }
       const existing = byIssuer.get(issuer.fingerprint);
@@ -184,7 +196,9 @@ export async function loadCrlDirectory(
   seen: Map<string, string> = new Map(),
 ): Promise<CrlLoadReport[]> {
   const reports: CrlLoadReport[] = [];
-  const names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() && !e.name.startsWith('.'));
+  const names = (await readdir(dir, { withFileTypes: true })).filter(
+    (e) => e.isFile() && !e.name.startsWith('.'),
+  );
   for (const entry of names.sort((a, b) => a.name.localeCompare(b.name))) {
     const file = join(dir, entry.name);
     try {
@@ -201,7 +215,9 @@ export async function loadCrlDirectory(
 }
 
 function report(source: string, result: CrlAddResult): CrlLoadReport {
-  return result.ok ? { source, ok: true, issuer: result.summary.issuer } : { source, ok: false, error: result.error };
+  return result.ok
+    ? { source, ok: true, issuer: result.summary.issuer }
+    : { source, ok: false, error: result.error };
 }
 
 type Log = { warn(object: object, message: string): void; info(object: object, message: string): void };
@@ -276,7 +292,11 @@ export function createCrlRefresher({
     }
     for (const r of reports) {
       if (r.ok) log?.info({ source: r.source, issuer: r.issuer }, 'CRL loaded');
-      else log?.warn({ source: r.source, error: r.error }, 'CRL not loaded; the previous list, if any, stays in use');
+      else
+        log?.warn(
+          { source: r.source, error: r.error },
+          'CRL not loaded; the previous list, if any, stays in use',
+        );
     }
     return reports;
   }

@@ -101,7 +101,8 @@ function otherNameText(der: ArrayBuffer): string {
       return Buffer.from(bytes).toString('latin1');
     }
   }
-  if (result instanceof asn1js.PrintableString || result instanceof asn1js.Utf8String) return result.getValue();
+  if (result instanceof asn1js.PrintableString || result instanceof asn1js.Utf8String)
+    return result.getValue();
   throw new Refusal('cert.other_name_invalid');
 }
 
@@ -222,9 +223,11 @@ export function readIcpIdentity(cert: X509Certificate): IcpReading {
     const holder = otherNames.get(ICP_OTHER_NAME.holder);
     const responsible = otherNames.get(ICP_OTHER_NAME.responsible);
     const cnpjValue = otherNames.get(ICP_OTHER_NAME.cnpj);
-    if (holder === undefined && responsible === undefined && cnpjValue === undefined) throw new Refusal('cert.not_icp_brasil');
+    if (holder === undefined && responsible === undefined && cnpjValue === undefined)
+      throw new Refusal('cert.not_icp_brasil');
     // Both layouts at once would make it a matter of order whose CPF signs in.
-    if (holder !== undefined && (responsible !== undefined || cnpjValue !== undefined)) throw new Refusal('cert.other_name_invalid');
+    if (holder !== undefined && (responsible !== undefined || cnpjValue !== undefined))
+      throw new Refusal('cert.other_name_invalid');
     const kind: CertificateKind = holder !== undefined ? 'e-CPF' : 'e-CNPJ';
     read.kind = kind;
     const cn = splitCommonName(cert.subjectName.getField('CN')[0]);
@@ -243,7 +246,18 @@ export function readIcpIdentity(cert: X509Certificate): IcpReading {
       if ((serial.cpf && serial.cpf !== person.cpf) || serial.cnpj) throw new Refusal('cert.cpf_mismatch');
       return {
         ok: true,
-        identity: { kind, level, policy, name: cn.label, ...person, voterId: read.voterId, cei: read.cei, cnpj: null, companyName: null, email },
+        identity: {
+          kind,
+          level,
+          policy,
+          name: cn.label,
+          ...person,
+          voterId: read.voterId,
+          cei: read.cei,
+          cnpj: null,
+          companyName: null,
+          email,
+        },
       };
     }
 
@@ -266,7 +280,18 @@ export function readIcpIdentity(cert: X509Certificate): IcpReading {
     if (serial.cpf && serial.cpf !== person.cpf) throw new Refusal('cert.cpf_mismatch');
     return {
       ok: true,
-      identity: { kind, level, policy, name: read.name, ...person, voterId: null, cei: read.cei, cnpj, companyName: cn.label, email },
+      identity: {
+        kind,
+        level,
+        policy,
+        name: read.name,
+        ...person,
+        voterId: null,
+        cei: read.cei,
+        cnpj,
+        companyName: cn.label,
+        email,
+      },
     };
   } catch (error) {
     if (error instanceof Refusal) return { ok: false, reason: error.reason, read };

@@ -1,6 +1,11 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BasicConstraintsExtension, CRLDistributionPointsExtension, decodeCertificates, type X509Certificate } from './x509.ts';
+import {
+  BasicConstraintsExtension,
+  CRLDistributionPointsExtension,
+  decodeCertificates,
+  type X509Certificate,
+} from './x509.ts';
 
 /**
  * The certificates the operator trusts: ICP-Brasil's roots (AC Raiz v5, v10, v11, v12) and the
@@ -94,7 +99,9 @@ export async function createTrustStore(
 export async function loadTrustDirectory(dir: string): Promise<TrustStore> {
   const entries: { certificate: X509Certificate; file: string }[] = [];
   const problems: { file: string; error: string }[] = [];
-  const names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() && !e.name.startsWith('.'));
+  const names = (await readdir(dir, { withFileTypes: true })).filter(
+    (e) => e.isFile() && !e.name.startsWith('.'),
+  );
   for (const entry of names.sort((a, b) => a.name.localeCompare(b.name))) {
     const file = join(dir, entry.name);
     try {

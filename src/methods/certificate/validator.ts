@@ -1,13 +1,18 @@
 import type { CrlStore } from './crl-store.ts';
-import { distributionPointsOf, fingerprintOf, type TrustedCertificate, type TrustStore } from './trust-store.ts';
+import {
+  distributionPointsOf,
+  fingerprintOf,
+  type TrustedCertificate,
+  type TrustStore,
+} from './trust-store.ts';
 import {
   BasicConstraintsExtension,
   ExtendedKeyUsage,
   ExtendedKeyUsageExtension,
   KeyUsageFlags,
   KeyUsagesExtension,
-  X509ChainBuilder,
   type X509Certificate,
+  X509ChainBuilder,
 } from './x509.ts';
 
 /**
@@ -51,7 +56,10 @@ export type ValidationResult =
 
 export type CertificateValidator = {
   /** `presented`: intermediates the client sent with its certificate; used to build the chain, never trusted alone. */
-  validate(certificate: X509Certificate, options?: { presented?: X509Certificate[] }): Promise<ValidationResult>;
+  validate(
+    certificate: X509Certificate,
+    options?: { presented?: X509Certificate[] },
+  ): Promise<ValidationResult>;
 };
 
 const CLIENT_AUTH = ExtendedKeyUsage.clientAuth as string;
@@ -79,7 +87,12 @@ class Refusal extends Error {
   }
 }
 
-function checkDates(certificate: X509Certificate, at: Date, expired: ValidationReason, notYet: ValidationReason) {
+function checkDates(
+  certificate: X509Certificate,
+  at: Date,
+  expired: ValidationReason,
+  notYet: ValidationReason,
+) {
   if (at.getTime() > certificate.notAfter.getTime()) throw new Refusal(expired);
   if (at.getTime() < certificate.notBefore.getTime()) throw new Refusal(notYet);
 }
@@ -91,11 +104,16 @@ function checkSignatureAlgorithm(certificate: X509Certificate) {
   } catch {
     throw new Refusal('cert.weak_signature');
   }
-  if (!SIGNATURES.has(algorithm.name) || !HASHES.has(algorithm.hash?.name ?? '')) throw new Refusal('cert.weak_signature');
+  if (!SIGNATURES.has(algorithm.name) || !HASHES.has(algorithm.hash?.name ?? ''))
+    throw new Refusal('cert.weak_signature');
 }
 
 function checkKey(certificate: X509Certificate) {
-  const algorithm = certificate.publicKey.algorithm as { name: string; modulusLength?: number; namedCurve?: string };
+  const algorithm = certificate.publicKey.algorithm as {
+    name: string;
+    modulusLength?: number;
+    namedCurve?: string;
+  };
   if (algorithm.name === 'RSASSA-PKCS1-v1_5' || algorithm.name === 'RSA-PSS') {
     if ((algorithm.modulusLength ?? 0) < MIN_RSA_BITS) throw new Refusal('cert.weak_key');
   } else if (algorithm.name === 'ECDSA') {
@@ -107,7 +125,8 @@ function checkKey(certificate: X509Certificate) {
 
 function checkCriticalExtensions(certificate: X509Certificate) {
   for (const extension of certificate.extensions) {
-    if (extension.critical && !KNOWN_CRITICAL.has(extension.type)) throw new Refusal('cert.unsupported_extension');
+    if (extension.critical && !KNOWN_CRITICAL.has(extension.type))
+      throw new Refusal('cert.unsupported_extension');
   }
 }
 
@@ -122,10 +141,21 @@ async function signedBy(certificate: X509Certificate, issuer: X509Certificate): 
   }
 }
 
-export function createCertificateValidator({ trust, crls, now }: { trust: TrustStore; crls: CrlStore; now: () => Date }): CertificateValidator {
+export function createCertificateValidator({
+  trust,
+  crls,
+  now,
+}: {
+  trust: TrustStore;
+  crls: CrlStore;
+  now: () => Date;
+}): CertificateValidator {
   const trusted = trust.all.map((t) => t.certificate);
 
-  async function validate(leaf: X509Certificate, { presented = [] }: { presented?: X509Certificate[] } = {}): Promise<ValidationResult> {
+  async function validate(
+    leaf: X509Certificate,
+    { presented = [] }: { presented?: X509Certificate[] } = {},
+  ): Promise<ValidationResult> {
     const at = now();
     try {
       // The client certificate alone first: cheap checks that name the problem the holder can act on.
@@ -137,7 +167,8 @@ export function createCertificateValidator({ trust, crls, now }: { trust: TrustS
       const usage = leaf.getExtension(KeyUsagesExtension);
       if (!usage || !(usage.usages & KeyUsageFlags.digitalSignature)) throw new Refusal('cert.key_usage');
       const extended = leaf.getExtension(ExtendedKeyUsageExtension);
-      if (!extended || !extended.usages.map(String).includes(CLIENT_AUTH)) throw new Refusal('cert.extended_key_usage');
+      if (!extended || !extended.usages.map(String).includes(CLIENT_AUTH))
+        throw new Refusal('cert.extended_key_usage');
 
       // The chain, up to a root of the trust directory.
       let chain: X509Certificate[];
@@ -149,7 +180,8 @@ export function createCertificateValidator({ trust, crls, now }: { trust: TrustS
       const top = chain[chain.length - 1]!;
       const anchor = trust.byFingerprint(await fingerprintOf(top));
       if (!anchor || anchor.role !== 'root') {
-        if (chain.length === 1 && leaf.subject === leaf.issuer && (await leaf.isSelfSigned())) throw new Refusal('cert.self_signed');
+        if (chain.length === 1 && leaf.subject === leaf.issuer && (await leaf.isSelfSigned()))
+          throw new Refusal('cert.self_signed');
         throw new Refusal('cert.untrusted_issuer');
       }
       const issuers: string[] = [];
@@ -161,9 +193,11 @@ export function createCertificateValidator({ trust, crls, now }: { trust: TrustS
         const constraints = ca.getExtension(BasicConstraintsExtension);
         if (!constraints?.ca) throw new Refusal('cert.issuer_invalid');
         // pathLength counts the CA certificates below this one, the client certificate not included.
-        if (constraints.pathLength !== undefined && i - 1 > constraints.pathLength) throw new Refusal('cert.issuer_invalid');
+        if (constraints.pathLength !== undefined && i - 1 > constraints.pathLength)
+          throw new Refusal('cert.issuer_invalid');
         const caUsage = ca.getExtension(KeyUsagesExtension);
-        if (caUsage && !(caUsage.usages & KeyUsageFlags.keyCertSign)) throw new Refusal('cert.issuer_invalid');
+        if (caUsage && !(caUsage.usages & KeyUsageFlags.keyCertSign))
+          throw new Refusal('cert.issuer_invalid');
         if (i < chain.length - 1) {
           checkSignatureAlgorithm(ca);
           checkKey(ca);
