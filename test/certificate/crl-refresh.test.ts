@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createCertificateRuntime } from '../../src/methods/certificate/certificate-runtime.ts';
 import {
   createCrlRefresher,
   createCrlStore,
@@ -180,6 +181,33 @@ describe('refreshing CRLs from distribution points and the CRL directory', () =>
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the runtime the server builds: refuses until start() has brought the CRLs in, then accepts', async () => {
+    const warnings: string[] = [];
+    const log = { warn: (_: object, message: string) => warnings.push(message), info: () => {} };
+    writeFileSync(join(pki.trustDir, 'LEIA-ME.txt'), 'Certificados da ICP-Brasil');
+    try {
+      const runtime = await createCertificateRuntime({
+        trustDir: pki.trustDir,
+        crlDir: pki.crlDir,
+        graceSeconds: 0,
+        refreshSeconds: 3600,
+        fetcher: null,
+        now: () => pki.now,
+        log,
+      });
+      assert.ok(warnings.includes('skipped in the certificate trust directory'), warnings.join());
+      const pem = pki.certs['ecnpj-a3-alphanumeric'].pem;
+      assert.equal((await runtime.check(pem)).reason, 'cert.crl_stale');
+      await runtime.start();
+      runtime.stop();
+      const decision = await runtime.check(pem);
+      assert.equal(decision.accepted, true, decision.reason ?? '');
+      assert.equal(decision.identity?.cnpj, '12ABC34501DE35');
+    } finally {
+      rmSync(join(pki.trustDir, 'LEIA-ME.txt'));
     }
   });
 });

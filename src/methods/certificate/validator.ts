@@ -67,6 +67,12 @@ const HASHES = new Set(['SHA-256', 'SHA-384', 'SHA-512']);
 const SIGNATURES = new Set(['RSASSA-PKCS1-v1_5', 'RSA-PSS', 'ECDSA']);
 const CURVES = new Set(['P-256', 'P-384', 'P-521']);
 const MIN_RSA_BITS = 2048;
+/**
+ * ICP-Brasil chains are 3 or 4 long. The bounds stop a client from making the chain builder verify
+ * signatures over hundreds of certificates it sent (a proxy header can carry many).
+ */
+const MAX_PRESENTED = 8;
+const MAX_CHAIN = 8;
 /** Extensions this validator understands; RFC 5280 says to refuse a certificate with any other marked critical. */
 const KNOWN_CRITICAL = new Set([
   '2.5.29.15', // keyUsage
@@ -173,10 +179,15 @@ export function createCertificateValidator({
       // The chain, up to a root of the trust directory.
       let chain: X509Certificate[];
       try {
-        chain = [...(await new X509ChainBuilder({ certificates: [...trusted, ...presented] }).build(leaf))];
+        chain = [
+          ...(await new X509ChainBuilder({
+            certificates: [...trusted, ...presented.slice(0, MAX_PRESENTED)],
+          }).build(leaf)),
+        ];
       } catch {
         throw new Refusal('cert.untrusted_issuer');
       }
+      if (chain.length > MAX_CHAIN) throw new Refusal('cert.untrusted_issuer');
       const top = chain[chain.length - 1]!;
       const anchor = trust.byFingerprint(await fingerprintOf(top));
       if (!anchor || anchor.role !== 'root') {
