@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { createI18n, isLocale } from '../http/i18n.ts';
 import { formatCnpj } from '../identity/cnpj.ts';
 import { formatCpf } from '../identity/cpf.ts';
 import { type CertificateDecision, checkCertificate } from '../methods/certificate/certificate-check.ts';
@@ -21,6 +20,7 @@ import {
 } from '../methods/certificate/trust-store.ts';
 import { createCertificateValidator } from '../methods/certificate/validator.ts';
 import { decodeCertificates } from '../methods/certificate/x509.ts';
+import { createI18n, isLocale } from '../platform/i18n.ts';
 
 export const CERT_USAGE = `cidadela cert <command> [options]
 
