@@ -7,6 +7,7 @@ import { html } from '../web/html.ts';
 import { csrfField } from '../web/layout.ts';
 import type { UiFactory } from '../web/request-context.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
+import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
 import type { RateLimiter } from '../platform/rate-limit.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import { ACCOUNT_CLIENT_ID } from './account-services.ts';
@@ -21,6 +22,7 @@ type Deps = {
   consents: ConsentStore;
   codes: CodeMechanism;
   rateLimiter: RateLimiter;
+  passwordSignIn: PasswordSignIn;
   mailQueued: () => void;
 };
 
@@ -63,8 +65,9 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     mailQueued: deps.mailQueued,
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
-      return me ? { citizenId: me.citizen.id } : undefined;
+      return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
     },
+    passwordSignIn: deps.passwordSignIn,
     signIn,
   });
 
