@@ -243,6 +243,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     consents,
     codes,
     rateLimiter,
+    passwordSignIn,
     mailQueued: () => mail.nudge(),
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });

@@ -325,12 +325,17 @@ export function createOidc(deps: OidcDeps) {
     },
     interactionDetails: (req: IncomingMessage, res: ServerResponse) => provider.interactionDetails(req, res),
     /** The citizen signed in on this browser (the provider's session cookie), if any. */
-    async sessionAccount(req: IncomingMessage, res: ServerResponse): Promise<{ accountId: string; acr?: string; amr?: string[] } | undefined> {
+    async sessionAccount(
+      req: IncomingMessage,
+      res: ServerResponse,
+    ): Promise<{ accountId: string; acr?: string; amr?: string[]; authTime?: number } | undefined> {
       const ctx = provider.createContext(req, res);
       const session = await provider.Session.get(ctx as never);
       if (!session.accountId) return undefined;
+      const authTime = session.authTime();
       return {
         accountId: session.accountId,
+        ...(typeof authTime === 'number' ? { authTime } : {}),
         ...(typeof session.acr === 'string' ? { acr: session.acr } : {}),
         ...(Array.isArray(session.amr) ? { amr: session.amr as string[] } : {}),
       };
