@@ -66,6 +66,13 @@ const schema = z.object({
   EVENTS_PAUSE_AFTER: z.coerce.number().int().min(1).max(1000).default(10).describe('failures in a row after which a push stream is paused until an operator resumes it'),
   EVENTS_RETRY_MAX_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300).describe('longest wait between two delivery attempts (exponential backoff with jitter from 1 s)'),
   EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30).describe('sent deliveries are kept this long for replay, then removed'),
+  MESSAGES_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3650)
+    .default(7)
+    .describe('sent and failed mail and SMS rows (recipient and status only: codes are never kept once sent) are removed after this many days'),
 });
 
 export type Config = {
@@ -90,6 +97,7 @@ export type Config = {
   amqpUrl: string | undefined;
   amqpManagementUrl: string | undefined;
   events: { pushTimeoutMs: number; pauseAfter: number; retryMaxSeconds: number; retentionDays: number };
+  messages: { retentionDays: number };
 };
 
 export class ConfigError extends Error {}
@@ -115,6 +123,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('SECRET_KEY looks like a development secret; production refuses to start with it');
   }
   const publicUrl = c.PUBLIC_URL.replace(/\/+$/, '');
+  // Over http:// the session cookies, codes and tokens cross the network in clear: production only
+  // allows it on loopback (a local proxy terminating TLS in front, or a smoke test on the host).
+  if (c.NODE_ENV === 'production' && new URL(publicUrl).protocol !== 'https:' && !isLoopback(publicUrl)) {
+    throw new ConfigError('PUBLIC_URL must be https:// in production (http:// is allowed only on loopback)');
+  }
   return {
     env: c.NODE_ENV,
     port: c.PORT,
@@ -142,7 +155,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryMaxSeconds: c.EVENTS_RETRY_MAX_SECONDS,
       retentionDays: c.EVENTS_RETENTION_DAYS,
     },
+    messages: { retentionDays: c.MESSAGES_RETENTION_DAYS },
   };
+}
+
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /** A development secret is generated once and kept in DATA_DIR so restarts keep sessions and keys. */

@@ -74,7 +74,7 @@ describe('finding 8 (low): codes at rest, introspection, 404 links, the built-in
         row('old-pending@retention.test', 'pending', old),
       ])
       .execute();
-    await (app as unknown as { prune(): Promise<void> }).prune();
+    await app.prune();
     const left = (await app.db.db.selectFrom('messages').select('recipient').where('recipient', 'like', '%@retention.test').execute()).map((r) => r.recipient);
     assert.deepEqual(left.sort(), ['old-pending@retention.test', 'recent-sent@retention.test']);
   });

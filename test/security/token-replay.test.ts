@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
+import { createAdapterClass } from '../../src/oidc/adapter.ts';
 import { seedCitizen } from '../helpers/citizens.ts';
 import {
   addService,
@@ -72,6 +73,23 @@ describe('finding 5: codes and refresh tokens are single use, one at a time or i
     assert.ok(lost.every(isInvalidGrant));
     assert.equal(await active(won[0]!.access_token), false, 'the tokens of the code are revoked');
     await assert.rejects(client.refreshTokenGrant(svc.config, won[0]!.refresh_token!), isInvalidGrant);
+  });
+
+  test('the storage consumes once: of two parallel consumers one wins, the other is a reuse and the grant goes', async () => {
+    // The same race without HTTP in between, so that it shows on PGlite too, which runs one
+    // statement at a time and rarely lets two token requests interleave between read and consume.
+    const Adapter = createAdapterClass(app.db.db, async () => undefined);
+    const [codes, grants, accessTokens] = [new Adapter('AuthorizationCode'), new Adapter('Grant'), new Adapter('AccessToken')];
+    const grantId = `grant-${Date.now()}`;
+    await grants.upsert(grantId, { jti: grantId, kind: 'Grant' }, 60);
+    await codes.upsert(`code-${grantId}`, { jti: `code-${grantId}`, grantId, kind: 'AuthorizationCode' }, 60);
+    await accessTokens.upsert(`at-${grantId}`, { jti: `at-${grantId}`, grantId, kind: 'AccessToken' }, 60);
+    const results = await Promise.allSettled([codes.consume(`code-${grantId}`), codes.consume(`code-${grantId}`)]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'one consumer wins');
+    const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    assert.ok(lost && isInvalidGrant(lost.reason), 'the other is told the code was used');
+    assert.equal(await grants.find(grantId), undefined, 'the grant is revoked');
+    assert.equal(await accessTokens.find(`at-${grantId}`), undefined, 'and what it issued');
   });
 
   test('held: a code replayed after use is refused and revokes the first exchange', async () => {
