@@ -7,7 +7,11 @@ import { formAction, type Page } from '../helpers/user-agent.ts';
  * (its own Host, a path it would normalise), and a login form reached from a chosen address.
  */
 
-export type RawResponse = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
+export type RawResponse = {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+};
 
 /** A request sent exactly as given: the path is not normalised and any Host header goes out. */
 export function rawRequest(
@@ -18,7 +22,13 @@ export function rawRequest(
   const url = new URL(base);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, method: options.method ?? 'GET', path, headers: options.headers ?? {} },
+      {
+        host: url.hostname,
+        port: url.port,
+        method: options.method ?? 'GET',
+        path,
+        headers: options.headers ?? {},
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -44,7 +54,12 @@ export async function atLoginPage(svc: TestService, address: string, headers: Re
 }
 
 /** One password attempt from `address`, in a new browser. */
-export async function tryPassword(svc: TestService, address: string, identifier: string, password: string): Promise<Page> {
+export async function tryPassword(
+  svc: TestService,
+  address: string,
+  identifier: string,
+  password: string,
+): Promise<Page> {
   const { ua, page } = await atLoginPage(svc, address);
   return ua.post(formAction(page, '/login'), { identifier, password }, svc.redirectUri);
 }

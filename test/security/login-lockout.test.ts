@@ -40,7 +40,8 @@ describe('finding 4: the login throttle stops guessing without locking the owner
     const owner = await seedCitizen(app.db.db);
     const attacker = newAddress();
     const answers: number[] = [];
-    for (let n = 1; n <= 4; n++) answers.push((await tryPassword(svc, attacker, owner.email, `guess number ${n}`)).status);
+    for (let n = 1; n <= 4; n++)
+      answers.push((await tryPassword(svc, attacker, owner.email, `guess number ${n}`)).status);
     assert.deepEqual(answers, [401, 401, 401, 429], 'the attacker is slowed down after three failures');
     const home = newAddress('10.98');
     const page = await tryPassword(svc, home, owner.cpf, owner.password);
@@ -54,9 +55,13 @@ describe('finding 4: the login throttle stops guessing without locking the owner
     const owner = await seedCitizen(app.db.db);
     const attacker = newAddress();
     const answers: number[] = [];
-    for (let n = 1; n <= 30; n++) answers.push((await tryPassword(svc, attacker, owner.email, `wrong ${n}`)).status);
+    for (let n = 1; n <= 30; n++)
+      answers.push((await tryPassword(svc, attacker, owner.email, `wrong ${n}`)).status);
     assert.deepEqual(answers.slice(0, 3), [401, 401, 401]);
-    assert.ok(answers.slice(3).every((s) => s === 429), `from the fourth on, 429: ${answers.join(' ')}`);
+    assert.ok(
+      answers.slice(3).every((s) => s === 429),
+      `from the fourth on, 429: ${answers.join(' ')}`,
+    );
     const page = await tryPassword(svc, newAddress('10.98'), owner.email, owner.password);
     assert.ok(signedIn(page), 'the owner is not locked out');
   });
@@ -71,8 +76,14 @@ describe('finding 4: the login throttle stops guessing without locking the owner
       answers.push((await tryPassword(svc, address, owner.cpf, `botnet guess ${n}`)).status);
     }
     const firstSlowed = answers.indexOf(429) + 1;
-    assert.ok(firstSlowed > 1 && firstSlowed <= 15, `the account is slowed down after a few failures (${answers.join(' ')})`);
-    assert.ok(answers.slice(firstSlowed - 1).every((s) => s === 429), 'every later wrong password is answered 429');
+    assert.ok(
+      firstSlowed > 1 && firstSlowed <= 15,
+      `the account is slowed down after a few failures (${answers.join(' ')})`,
+    );
+    assert.ok(
+      answers.slice(firstSlowed - 1).every((s) => s === 429),
+      'every later wrong password is answered 429',
+    );
     // An address that failed while the account was slowed down waits, even with the right password.
     const retried = await tryPassword(svc, failed.at(-1)!, owner.cpf, owner.password);
     assert.equal(retried.status, 429);
@@ -87,7 +98,11 @@ describe('finding 4: the login throttle stops guessing without locking the owner
     const pages = await Promise.all(
       Array.from({ length: 12 }, async (_, i) => {
         const { ua, page } = await atLoginPage(svc, attacker);
-        return ua.post(formAction(page, '/login'), { identifier: owner.email, password: `parallel ${i}` }, svc.redirectUri);
+        return ua.post(
+          formAction(page, '/login'),
+          { identifier: owner.email, password: `parallel ${i}` },
+          svc.redirectUri,
+        );
       }),
     );
     const checked = pages.filter((p) => p.status === 401).length;
@@ -101,7 +116,11 @@ describe('finding 4: the login throttle stops guessing without locking the owner
     const forms = await Promise.all(citizens.map(() => atLoginPage(svc, address)));
     const pages: Page[] = await Promise.all(
       forms.map(({ ua, page }, i) =>
-        ua.post(formAction(page, '/login'), { identifier: citizens[i]!.email, password: citizens[i]!.password }, svc.redirectUri),
+        ua.post(
+          formAction(page, '/login'),
+          { identifier: citizens[i]!.email, password: citizens[i]!.password },
+          svc.redirectUri,
+        ),
       ),
     );
     const refused = pages.filter((p) => !signedIn(p)).map((p) => p.status);
@@ -117,7 +136,8 @@ describe('finding 4: the login throttle stops guessing without locking the owner
     const address = newAddress('10.96');
     const owner = await seedCitizen(app.db.db);
     // Right passwords from the address do not use up its allowance.
-    for (let n = 0; n < 3; n++) assert.ok(signedIn(await tryPassword(svc, address, owner.email, owner.password)));
+    for (let n = 0; n < 3; n++)
+      assert.ok(signedIn(await tryPassword(svc, address, owner.email, owner.password)));
     // Spraying: one wrong password for each of many identifiers.
     let firstRefused = 0;
     for (let n = 1; n <= perAddress + 1 && !firstRefused; n++) {
@@ -133,13 +153,29 @@ describe('finding 4: the login throttle stops guessing without locking the owner
     await app.db.db
       .insertInto('login_throttle')
       .values([
-        { key: 'ip:192.0.2.1', failures: 3, last_failure_at: sql<Date>`now() - interval '3 days'`, locked_until: null },
+        {
+          key: 'ip:192.0.2.1',
+          failures: 3,
+          last_failure_at: sql<Date>`now() - interval '3 days'`,
+          locked_until: null,
+        },
         { key: 'ip:192.0.2.2', failures: 3, last_failure_at: sql<Date>`now()`, locked_until: null },
-        { key: 'ip:192.0.2.3', failures: 30, last_failure_at: sql<Date>`now() - interval '3 days'`, locked_until: sql<Date>`now() + interval '1 hour'` },
+        {
+          key: 'ip:192.0.2.3',
+          failures: 30,
+          last_failure_at: sql<Date>`now() - interval '3 days'`,
+          locked_until: sql<Date>`now() + interval '1 hour'`,
+        },
       ])
       .execute();
     await app.prune();
-    const keys = (await app.db.db.selectFrom('login_throttle').select('key').where('key', 'like', 'ip:192.0.2.%').execute()).map((r) => r.key);
+    const keys = (
+      await app.db.db
+        .selectFrom('login_throttle')
+        .select('key')
+        .where('key', 'like', 'ip:192.0.2.%')
+        .execute()
+    ).map((r) => r.key);
     assert.deepEqual(keys.sort(), ['ip:192.0.2.2', 'ip:192.0.2.3']);
   });
 

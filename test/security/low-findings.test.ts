@@ -41,7 +41,11 @@ describe('finding 8 (low): codes at rest, introspection, 404 links, the built-in
     const ua = new UserAgent();
     const { citizen } = await registerThroughService(ua, svc, await authorizationRequest(svc), smtp);
     const code = codeFrom(await smtp.waitFor(citizen.email));
-    const rows = await app.db.db.selectFrom('messages').selectAll().where('recipient', '=', citizen.email).execute();
+    const rows = await app.db.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('recipient', '=', citizen.email)
+      .execute();
     assert.ok(rows.length > 0 && rows.every((r) => r.status === 'sent'));
     for (const row of rows) {
       for (const [column, value] of Object.entries(row)) {
@@ -75,7 +79,13 @@ describe('finding 8 (low): codes at rest, introspection, 404 links, the built-in
       ])
       .execute();
     await app.prune();
-    const left = (await app.db.db.selectFrom('messages').select('recipient').where('recipient', 'like', '%@retention.test').execute()).map((r) => r.recipient);
+    const left = (
+      await app.db.db
+        .selectFrom('messages')
+        .select('recipient')
+        .where('recipient', 'like', '%@retention.test')
+        .execute()
+    ).map((r) => r.recipient);
     assert.deepEqual(left.sort(), ['old-pending@retention.test', 'recent-sent@retention.test']);
   });
 
@@ -96,7 +106,14 @@ describe('finding 8 (low): codes at rest, introspection, 404 links, the built-in
   });
 
   test('language links on a 404 page never leave the site (protocol-relative paths)', async () => {
-    for (const path of ['/.//evil.example/x', '/./\\evil.example/x', '/%2e//evil.example/x', '//evil.example/x', '/.///evil.example', '/x/..//evil.example/y']) {
+    for (const path of [
+      '/.//evil.example/x',
+      '/./\\evil.example/x',
+      '/%2e//evil.example/x',
+      '//evil.example/x',
+      '/.///evil.example',
+      '/x/..//evil.example/y',
+    ]) {
       const res = await rawRequest(app.url, path, { headers: { 'accept-language': 'en' } });
       assert.ok(res.status === 404 || res.status === 400, `${path}: ${res.status}`);
       const hrefs = [...res.body.matchAll(/href="([^"]*)"/g)].map((m) => m[1]!);
@@ -112,10 +129,17 @@ describe('finding 8 (low): codes at rest, introspection, 404 links, the built-in
     const admin = (method: string, path: string, body?: unknown) =>
       fetch(`${app.url}/admin/api/services/cidadela-conta${path}`, {
         method,
-        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${TEST_ADMIN_TOKEN}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body ? { body: JSON.stringify(body) } : {}),
       });
-    const before = await app.db.db.selectFrom('services').selectAll().where('client_id', '=', 'cidadela-conta').executeTakeFirstOrThrow();
+    const before = await app.db.db
+      .selectFrom('services')
+      .selectAll()
+      .where('client_id', '=', 'cidadela-conta')
+      .executeTakeFirstOrThrow();
     for (const [method, path, body] of [
       ['PATCH', '', { redirectUris: ['https://evil.example/cb'] }],
       ['PATCH', '', { name: 'Conta (editada)' }],
@@ -126,7 +150,11 @@ describe('finding 8 (low): codes at rest, introspection, 404 links, the built-in
       assert.equal(res.status, 403, `${method} ${path}: ${res.status}`);
       assert.equal((await res.json()).error, 'service.built_in');
     }
-    const afterwards = await app.db.db.selectFrom('services').selectAll().where('client_id', '=', 'cidadela-conta').executeTakeFirstOrThrow();
+    const afterwards = await app.db.db
+      .selectFrom('services')
+      .selectAll()
+      .where('client_id', '=', 'cidadela-conta')
+      .executeTakeFirstOrThrow();
     assert.deepEqual(afterwards, before);
     const read = await admin('GET', '');
     assert.equal(read.status, 200, 'it can still be read');
@@ -140,21 +168,46 @@ describe('finding 8 (low): codes at rest, introspection, 404 links, the built-in
 
 describe('finding 8 (low): production refuses an http:// PUBLIC_URL', () => {
   const production = (publicUrl: string) => () =>
-    loadConfig({ NODE_ENV: 'production', SECRET_KEY: TEST_SECRET, PUBLIC_URL: publicUrl, DATA_DIR: '.test-data/config' });
+    loadConfig({
+      NODE_ENV: 'production',
+      SECRET_KEY: TEST_SECRET,
+      PUBLIC_URL: publicUrl,
+      DATA_DIR: '.test-data/config',
+    });
 
-  for (const url of ['http://cidadela.example', 'http://cidadela.example:8080/', 'http://10.0.0.5', 'http://localhost.evil.example']) {
+  for (const url of [
+    'http://cidadela.example',
+    'http://cidadela.example:8080/',
+    'http://10.0.0.5',
+    'http://localhost.evil.example',
+  ]) {
     test(`refuses ${url}`, () => {
-      assert.throws(production(url), (e: unknown) => e instanceof ConfigError && /PUBLIC_URL/.test(e.message));
+      assert.throws(
+        production(url),
+        (e: unknown) => e instanceof ConfigError && /PUBLIC_URL/.test(e.message),
+      );
     });
   }
 
-  for (const url of ['https://cidadela.example', 'http://localhost:3000', 'http://127.0.0.1:3000', 'http://[::1]:3000']) {
+  for (const url of [
+    'https://cidadela.example',
+    'http://localhost:3000',
+    'http://127.0.0.1:3000',
+    'http://[::1]:3000',
+  ]) {
     test(`accepts ${url}`, () => {
       assert.doesNotThrow(production(url));
     });
   }
 
   test('development still starts on http://', () => {
-    assert.doesNotThrow(() => loadConfig({ NODE_ENV: 'development', SECRET_KEY: TEST_SECRET, PUBLIC_URL: 'http://cidadela.example', DATA_DIR: '.test-data/config' }));
+    assert.doesNotThrow(() =>
+      loadConfig({
+        NODE_ENV: 'development',
+        SECRET_KEY: TEST_SECRET,
+        PUBLIC_URL: 'http://cidadela.example',
+        DATA_DIR: '.test-data/config',
+      }),
+    );
   });
 });

@@ -42,7 +42,12 @@ for (const trustProxy of ['false', 'true'] as const) {
     });
 
     test('discovery: every endpoint derives from PUBLIC_URL, whatever Host and X-Forwarded-* say', async () => {
-      const variants: Record<string, string>[] = [FORGED, { 'x-forwarded-host': 'evil.example' }, { host: 'evil.example:3000' }, { 'x-forwarded-proto': 'https' }];
+      const variants: Record<string, string>[] = [
+        FORGED,
+        { 'x-forwarded-host': 'evil.example' },
+        { host: 'evil.example:3000' },
+        { 'x-forwarded-proto': 'https' },
+      ];
       for (const headers of variants) {
         const res = await rawRequest(app.url, '/.well-known/openid-configuration', { headers });
         assert.equal(res.status, 200);
@@ -50,7 +55,11 @@ for (const trustProxy of ['false', 'true'] as const) {
         assert.equal(doc.issuer, app.url);
         const found = addresses(doc);
         assert.ok(found.length >= 6, 'the document lists its endpoints');
-        for (const address of found) assert.ok(address === app.url || address.startsWith(`${app.url}/`), `${JSON.stringify(headers)} → ${address}`);
+        for (const address of found)
+          assert.ok(
+            address === app.url || address.startsWith(`${app.url}/`),
+            `${JSON.stringify(headers)} → ${address}`,
+          );
       }
     });
 
@@ -81,9 +90,16 @@ for (const trustProxy of ['false', 'true'] as const) {
       const owner = await seedCitizen(app.db.db);
       const statuses: number[] = [];
       // Four wrong passwords, each claiming another address.
-      for (let n = 1; n <= 4; n++) statuses.push((await tryPassword(svc, `198.51.100.${n}`, owner.email, `wrong ${n}`)).status);
-      if (trustProxy === 'true') assert.deepEqual(statuses, [401, 401, 401, 401], 'four addresses, one failure each');
-      else assert.deepEqual(statuses, [401, 401, 401, 429], 'one address (the socket), whatever the header says');
+      for (let n = 1; n <= 4; n++)
+        statuses.push((await tryPassword(svc, `198.51.100.${n}`, owner.email, `wrong ${n}`)).status);
+      if (trustProxy === 'true')
+        assert.deepEqual(statuses, [401, 401, 401, 401], 'four addresses, one failure each');
+      else
+        assert.deepEqual(
+          statuses,
+          [401, 401, 401, 429],
+          'one address (the socket), whatever the header says',
+        );
     });
   });
 }

@@ -38,7 +38,9 @@ describe('finding 5: codes and refresh tokens are single use, one at a time or i
   });
 
   /** A new browser signs in and is sent back with a code (a new session, so a new grant). */
-  async function codeCallback(extra: Record<string, string> = {}): Promise<{ auth: Authorization; callback: string }> {
+  async function codeCallback(
+    extra: Record<string, string> = {},
+  ): Promise<{ auth: Authorization; callback: string }> {
     const ua = new UserAgent();
     const auth = await authorizationRequest(svc, extra);
     let page = await loginThroughService(ua, svc, auth, citizen.email, citizen.password);
@@ -53,11 +55,20 @@ describe('finding 5: codes and refresh tokens are single use, one at a time or i
   test('eight parallel refreshes with one refresh token: exactly one succeeds, and the grant is revoked', async () => {
     const { auth, callback } = await codeCallback();
     const tokens = await exchange(svc, auth, callback);
-    const results = await Promise.allSettled(Array.from({ length: 8 }, () => client.refreshTokenGrant(svc.config, tokens.refresh_token!)));
-    const won = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<client.TokenEndpointResponse>).value);
-    const lost = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () => client.refreshTokenGrant(svc.config, tokens.refresh_token!)),
+    );
+    const won = results
+      .filter((r) => r.status === 'fulfilled')
+      .map((r) => (r as PromiseFulfilledResult<client.TokenEndpointResponse>).value);
+    const lost = results
+      .filter((r) => r.status === 'rejected')
+      .map((r) => (r as PromiseRejectedResult).reason);
     assert.equal(won.length, 1, `${won.length} of 8 parallel refreshes succeeded`);
-    assert.ok(lost.every(isInvalidGrant), `the others are invalid_grant: ${lost.map((e) => e.error ?? e.message).join(', ')}`);
+    assert.ok(
+      lost.every(isInvalidGrant),
+      `the others are invalid_grant: ${lost.map((e) => e.error ?? e.message).join(', ')}`,
+    );
     // The reuse means the token leaked: nothing issued from the grant works any more.
     assert.equal(await active(won[0]!.access_token), false, "the winner's access token is revoked");
     await assert.rejects(client.refreshTokenGrant(svc.config, won[0]!.refresh_token!), isInvalidGrant);
@@ -67,8 +78,12 @@ describe('finding 5: codes and refresh tokens are single use, one at a time or i
   test('a code redeemed twice in parallel gives one token set, which is then revoked', async () => {
     const { auth, callback } = await codeCallback();
     const results = await Promise.allSettled([exchange(svc, auth, callback), exchange(svc, auth, callback)]);
-    const won = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof exchange>>>).value);
-    const lost = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
+    const won = results
+      .filter((r) => r.status === 'fulfilled')
+      .map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof exchange>>>).value);
+    const lost = results
+      .filter((r) => r.status === 'rejected')
+      .map((r) => (r as PromiseRejectedResult).reason);
     assert.equal(won.length, 1, `${won.length} of 2 parallel redemptions succeeded`);
     assert.ok(lost.every(isInvalidGrant));
     assert.equal(await active(won[0]!.access_token), false, 'the tokens of the code are revoked');
@@ -79,12 +94,19 @@ describe('finding 5: codes and refresh tokens are single use, one at a time or i
     // The same race without HTTP in between, so that it shows on PGlite too, which runs one
     // statement at a time and rarely lets two token requests interleave between read and consume.
     const Adapter = createAdapterClass(app.db.db, async () => undefined);
-    const [codes, grants, accessTokens] = [new Adapter('AuthorizationCode'), new Adapter('Grant'), new Adapter('AccessToken')];
+    const [codes, grants, accessTokens] = [
+      new Adapter('AuthorizationCode'),
+      new Adapter('Grant'),
+      new Adapter('AccessToken'),
+    ];
     const grantId = `grant-${Date.now()}`;
     await grants.upsert(grantId, { jti: grantId, kind: 'Grant' }, 60);
     await codes.upsert(`code-${grantId}`, { jti: `code-${grantId}`, grantId, kind: 'AuthorizationCode' }, 60);
     await accessTokens.upsert(`at-${grantId}`, { jti: `at-${grantId}`, grantId, kind: 'AccessToken' }, 60);
-    const results = await Promise.allSettled([codes.consume(`code-${grantId}`), codes.consume(`code-${grantId}`)]);
+    const results = await Promise.allSettled([
+      codes.consume(`code-${grantId}`),
+      codes.consume(`code-${grantId}`),
+    ]);
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'one consumer wins');
     const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     assert.ok(lost && isInvalidGrant(lost.reason), 'the other is told the code was used');
@@ -118,7 +140,12 @@ describe('finding 5: codes and refresh tokens are single use, one at a time or i
         authorization: `Basic ${Buffer.from(`${other.clientId}:${other.clientSecret}`).toString('base64')}`,
         'content-type': 'application/x-www-form-urlencoded',
       },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: svc.redirectUri, code_verifier: auth.verifier }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: svc.redirectUri,
+        code_verifier: auth.verifier,
+      }),
     });
     assert.equal(res.status, 400);
     assert.equal((await res.json()).error, 'invalid_grant');
@@ -154,7 +181,11 @@ describe('finding 5: codes and refresh tokens are single use, one at a time or i
         const { auth, callback } = await codeCallback();
         const code = new URL(callback).searchParams.get('code')!;
         const challenge = await client.calculatePKCECodeChallenge(auth.verifier);
-        const body = new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: svc.redirectUri });
+        const body = new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: svc.redirectUri,
+        });
         if (verifier) body.set('code_verifier', verifier === 'challenge' ? challenge : verifier);
         const res = await fetch(svc.config.serverMetadata().token_endpoint!, {
           method: 'POST',

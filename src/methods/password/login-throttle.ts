@@ -51,7 +51,13 @@ function doubling(failures: number, free: number): number {
 
 const later = (a: Date | null, b: Date | null) => (!a ? b : !b ? a : a > b ? a : b);
 
-type Row = { key: string; failures: number; locked_until: Date | string | null; locked: boolean; stale: boolean };
+type Row = {
+  key: string;
+  failures: number;
+  locked_until: Date | string | null;
+  locked: boolean;
+  stale: boolean;
+};
 
 /**
  * Statements written once as SQL (the login path runs them on every attempt).
@@ -114,16 +120,22 @@ export function createLoginThrottle(db: Db) {
         const byKey = new Map(rows.map((r) => [r.key, r]));
         const pairRow = byKey.get(pair);
         const accountRow = byKey.get(keys.account);
-        const waits = [pairRow, byKey.get(keys.address)].filter((r) => r?.locked).map((r) => new Date(r!.locked_until!).getTime());
-        if (waits.length || !pairRow || !accountRow) return { blocked: new Date(waits.length ? Math.max(...waits) : Date.now() + 1000) };
+        const waits = [pairRow, byKey.get(keys.address)]
+          .filter((r) => r?.locked)
+          .map((r) => new Date(r!.locked_until!).getTime());
+        if (waits.length || !pairRow || !accountRow)
+          return { blocked: new Date(waits.length ? Math.max(...waits) : Date.now() + 1000) };
 
         const now = Date.now();
         const pairFailures = pairRow.stale ? 1 : pairRow.failures + 1;
         const accountFailures = accountRow.stale ? 1 : accountRow.failures + 1;
-        const accountBefore = accountRow.locked_until && !accountRow.stale ? new Date(accountRow.locked_until) : null;
-        const slowFor = accountFailures >= ACCOUNT_SLOW_AFTER ? doubling(accountFailures, ACCOUNT_SLOW_AFTER - 1) : 0;
+        const accountBefore =
+          accountRow.locked_until && !accountRow.stale ? new Date(accountRow.locked_until) : null;
+        const slowFor =
+          accountFailures >= ACCOUNT_SLOW_AFTER ? doubling(accountFailures, ACCOUNT_SLOW_AFTER - 1) : 0;
         const accountSet = later(accountBefore, slowFor ? new Date(now + slowFor * 1000) : null);
-        const pairSeconds = pairFailures >= PAIR_HARD_STOP ? HARD_STOP_SECONDS : doubling(pairFailures, PAIR_FREE_FAILURES);
+        const pairSeconds =
+          pairFailures >= PAIR_HARD_STOP ? HARD_STOP_SECONDS : doubling(pairFailures, PAIR_FREE_FAILURES);
         let retryAt = pairSeconds ? new Date(now + pairSeconds * 1000) : null;
         // While the account is slowed down, a wrong password waits for the end of it.
         if (accountSet && accountSet.getTime() > now) retryAt = later(retryAt, accountSet);
@@ -134,7 +146,13 @@ export function createLoginThrottle(db: Db) {
 
     /** The password was right: the pair starts again and the account forgives what the pair failed. */
     async recordSuccess(keys: ThrottleKeys, charge: ThrottleCharge): Promise<void> {
-      await run(db, SQL.success, [pairKey(keys), keys.account, charge.pairFailures, charge.account.set, charge.account.before]);
+      await run(db, SQL.success, [
+        pairKey(keys),
+        keys.account,
+        charge.pairFailures,
+        charge.account.set,
+        charge.account.before,
+      ]);
     },
 
     /**
@@ -142,7 +160,10 @@ export function createLoginThrottle(db: Db) {
      * may try again, or null when at once.
      */
     async recordFailure(keys: ThrottleKeys, charge: ThrottleCharge): Promise<Date | null> {
-      const { rows } = await run<{ failures: number }>(db, SQL.addressFailure, [keys.address, ADDRESS_LEAK_PER_HOUR]);
+      const { rows } = await run<{ failures: number }>(db, SQL.addressFailure, [
+        keys.address,
+        ADDRESS_LEAK_PER_HOUR,
+      ]);
       const seconds = doubling(rows[0]!.failures, ADDRESS_FREE_FAILURES);
       if (!seconds) return charge.retryAt;
       const until = new Date(Date.now() + seconds * 1000);
@@ -166,4 +187,3 @@ export async function pruneLoginThrottle(db: Db): Promise<number> {
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
-
