@@ -2,8 +2,8 @@ import { CompiledQuery, sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 
 /**
- * Failed password checks, counted three ways (decision 10). The caller picks the account key (see
- * password-sign-in.ts) so that an unknown identifier is throttled exactly as an account is.
+ * Failed password checks, counted three ways (docs/decisions/0012). The caller picks the account
+ * key (see password-sign-in.ts) so that an unknown identifier is throttled exactly as an account is.
  *
  * - Per account and address pair: 3 free failures, then 2^(n-3) seconds (capped at 15 minutes);
  *   from 20 failures that pair waits an hour. Only the pair waits: the owner's right password from
