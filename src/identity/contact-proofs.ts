@@ -34,7 +34,7 @@ export async function replaceEmail(trx: Db, citizenId: string, email: string): P
 /**
  * The citizen holds the number: marked verified (and told) if it still is the account's number.
  * `identifier.phone_taken` when another account proved it first: a proven number signs in, so it
- * belongs to one account (decision 12).
+ * belongs to one account (decision 13).
  */
 export async function confirmPhone(trx: Db, citizenId: string, phone: string): Promise<void> {
   const marked = await createCitizenStore(trx).markPhoneVerified(citizenId, phone, trx);
