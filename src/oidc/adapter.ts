@@ -5,7 +5,8 @@ import type { Db } from '../db/database.ts';
 /**
  * oidc-provider's storage, one table for every model (Session, Interaction, AuthorizationCode,
  * AccessToken, RefreshToken, Grant, ...). Because all state is here, any copy of the server can
- * answer any request. Clients are not stored here: they come from `services` (see clients.ts).
+ * answer any request. Clients are not stored here: they come from `services` (`clientMetadata` in
+ * services/service-store.ts, checked by services/client-types.ts).
  */
 type Payload = Record<string, unknown> & {
   grantId?: string;
