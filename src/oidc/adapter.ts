@@ -5,8 +5,9 @@ import type { Db } from '../db/database.ts';
 /**
  * oidc-provider's storage, one table for every model (Session, Interaction, AuthorizationCode,
  * AccessToken, RefreshToken, Grant, ...). Because all state is here, any copy of the server can
- * answer any request. Clients are not stored here: they come from `services` (the `findClient`
- * that provider.ts passes). The rest of the code changes these rows only through provider-state.ts.
+ * answer any request. Clients are not stored here: they come from `services` (`clientMetadata` in
+ * services/service-store.ts, checked by services/client-types.ts). The rest of the code changes
+ * these rows only through provider-state.ts.
  */
 type Payload = Record<string, unknown> & {
   grantId?: string;
