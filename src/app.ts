@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAccountRoutes } from './account/account-routes.ts';
@@ -39,6 +40,13 @@ import { sendEmailCode } from './methods/email-code/email-code.ts';
 import { createPasswordSignIn } from './methods/password/password-sign-in.ts';
 import { sendSmsCode } from './methods/sms-code/sms-code.ts';
 import { createVerificationStore } from './methods/verifications.ts';
+import { createCertificateHandoffs } from './methods/certificate/certificate-handoff.ts';
+import { type CertificateLogin, registerCertificateReceiver } from './methods/certificate/certificate-routes.ts';
+import { createCertificateRuntime } from './methods/certificate/certificate-runtime.ts';
+import { createCertificateSignIn } from './methods/certificate/certificate-sign-in.ts';
+import { createCertificateSource } from './methods/certificate/certificate-source.ts';
+import { createHttpCrlFetcher } from './methods/certificate/crl-store.ts';
+import { createTrustLevels } from './identity/trust-levels.ts';
 import { createLoginThrottle } from './methods/password/login-throttle.ts';
 import { createPasswordHasher } from './methods/password/password-hasher.ts';
 import { createPasswordPolicy } from './methods/password/password-policy.ts';
@@ -73,6 +81,8 @@ export type App = {
   sendPendingMail(): Promise<number>;
   /** The event relay and SET signer (the relay runs on listen() when RELAY=on). */
   events: EventsRuntime;
+  /** The certificate listener's address once listening (https://host:port), when configured. */
+  certificateAddress(): string | undefined;
 };
 
 /** The composition root: builds every part from the configuration, in dependency order. */
@@ -196,7 +206,59 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
-  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications });
+
+  // Certificate sign-in (docs/certificates.md): its own TLS listener, or a trusted proxy's header.
+  const trust = createTrustLevels(db);
+  const certificateSignIn = createCertificateSignIn({ db, citizens, verifications, trust });
+  const handoffs = createCertificateHandoffs({ db, secrets });
+  let certificate: CertificateLogin | undefined;
+  let certificateServer: FastifyInstance | undefined;
+  if (config.certificate) {
+    const settings = config.certificate;
+    const log = logger.child({ part: 'certificate' });
+    const runtime = await createCertificateRuntime({
+      trustDir: settings.trustDir,
+      crlDir: settings.crlDir,
+      graceSeconds: settings.graceSeconds,
+      refreshSeconds: settings.refreshSeconds,
+      fetcher: settings.fetchCrls ? createHttpCrlFetcher() : null,
+      log,
+    });
+    certificate = {
+      settings,
+      publicUrl: config.publicUrl,
+      runtime,
+      handoffs,
+      source: createCertificateSource(settings.proxy),
+      signIn: certificateSignIn,
+      ui,
+      log,
+    };
+    if (settings.listener) {
+      certificateServer = await createServer({
+        logger,
+        metrics,
+        csrf,
+        ui,
+        secure: true,
+        trustProxy: false,
+        cookieSecret: secrets.cookieKeys[0]!,
+        providerPrefixes: [],
+        providerHandler: () => {},
+        // The certificate is asked for but not verified by OpenSSL: our validator decides, so a
+        // refused certificate gets a page that says why instead of a failed handshake.
+        https: {
+          cert: readFileSync(settings.listener.certFile),
+          key: readFileSync(settings.listener.keyFile),
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+      });
+      registerCertificateReceiver(certificateServer, certificate);
+    }
+  }
+
+  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, certificateLogin: Boolean(certificate) });
   registerInteractionRoutes(server, {
     kit,
     oidc,
@@ -206,6 +268,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimiter,
     passwordSignIn,
     passwordPolicy: policy,
+    certificate,
     mailQueued: () => mail.nudge(),
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
@@ -255,7 +318,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   const pruneTimer = setInterval(() => {
-    Promise.all([pruneExpired(db), verifications.prune()]).catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));
+    Promise.all([pruneExpired(db), verifications.prune(), handoffs.prune(), certificateSignIn.prune()]).catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));
   }, 10 * 60 * 1000);
   pruneTimer.unref();
 
@@ -266,6 +329,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     config,
     async listen() {
       await server.listen({ port: config.port, host: config.host });
+      if (certificate) await certificate.runtime.start();
+      if (certificateServer && config.certificate?.listener) {
+        await certificateServer.listen({ port: config.certificate.listener.port, host: config.host });
+      }
       mail.start();
       if (config.relay) events.relay.start();
       if (config.keysReloadSeconds > 0) keyReload.start();
@@ -279,6 +346,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       draining = true;
       clearInterval(pruneTimer);
       await server.close();
+      certificate?.runtime.stop();
+      await certificateServer?.close();
       await keyReload.stop();
       await mail.stop();
       await events.close();
@@ -286,5 +355,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     sendPendingMail: () => mail.runOnce(),
     events,
+    certificateAddress() {
+      const address = certificateServer?.server.address();
+      return typeof address === 'object' && address ? `https://127.0.0.1:${address.port}` : undefined;
+    },
   };
 }

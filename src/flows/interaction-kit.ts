@@ -28,6 +28,8 @@ export function createInteractionKit(deps: {
   services: ServiceStore;
   citizens: CitizenStore;
   verifications: VerificationStore;
+  /** Whether the login page offers the certificate (configured and listening somewhere). */
+  certificateLogin?: boolean;
 }) {
   const { oidc, services, verifications } = deps;
 
@@ -80,7 +82,7 @@ export function createInteractionKit(deps: {
   /** A transaction for a step's writes (inside it, use only `trx`: PGlite has one connection). */
   const transaction = <T>(fn: (trx: Db) => Promise<T>) => deps.db.transaction().execute(fn);
 
-  return { load, finish, expired, completeLogin, verifications, transaction };
+  return { load, finish, expired, completeLogin, verifications, transaction, certificateLogin: deps.certificateLogin ?? false };
 }
 
 export type InteractionKit = ReturnType<typeof createInteractionKit>;

@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Citizen } from '../identity/citizen-store.ts';
 import type { InteractionContext, InteractionKit } from '../flows/interaction-kit.ts';
 import type { RateLimiter } from '../platform/rate-limit.ts';
+import { certificateMethod } from './certificate/certificate-method.ts';
+import { type CertificateLogin, registerCertificateRoutes } from './certificate/certificate-routes.ts';
 import type { CodeMechanism } from './code/code-mechanism.ts';
 import { emailCodeMethod } from './email-code/email-code.ts';
 import type { SignInMethod } from './method.ts';
@@ -18,6 +20,8 @@ export type MethodRouteDeps = {
   rateLimiter: RateLimiter;
   passwordSignIn: PasswordSignIn;
   passwordPolicy: PasswordPolicy;
+  /** Certificate sign-in, when configured (CERT_TRUST_DIR and a listener or proxy). */
+  certificate: CertificateLogin | undefined;
   continueSignIn(request: FastifyRequest, reply: FastifyReply, ctx: InteractionContext, citizen: Citizen, identifier: string): Promise<unknown>;
 };
 
@@ -39,6 +43,7 @@ export const SIGN_IN_METHODS: readonly MethodEntry[] = [
   },
   { method: emailCodeMethod },
   { method: smsCodeMethod },
+  { method: certificateMethod, registerRoutes: (app, d) => d.certificate && registerCertificateRoutes(app, { kit: d.kit, login: d.certificate }) },
 ];
 
 export function methodById(id: string): SignInMethod | undefined {
