@@ -72,7 +72,7 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     return kit.finish(request, reply, { error: 'access_denied', error_description: 'the citizen cancelled' });
   });
 
-  registerRegistrationRoutes(app, { kit, registration: deps.registration, rateLimiter: deps.rateLimiter, mailQueued: deps.mailQueued });
+  registerRegistrationRoutes(app, { kit, registration: deps.registration, rateLimiter: deps.rateLimiter, mailQueued: deps.mailQueued, certificates: deps.certificate?.signIn });
   registerEmailConfirmationRoutes(app, { kit, codes, mailQueued: deps.mailQueued });
   registerConsentRoutes(app, { kit, oidc: deps.oidc, consent: deps.consent });
 
