@@ -46,7 +46,8 @@ import { createCertificateRuntime } from './methods/certificate/certificate-runt
 import { createCertificateSignIn } from './methods/certificate/certificate-sign-in.ts';
 import { createCertificateSource } from './methods/certificate/certificate-source.ts';
 import { createHttpCrlFetcher } from './methods/certificate/crl-store.ts';
-import { createTrustLevels } from './identity/trust-levels.ts';
+import { createTrustLevels, isLevel, verifiedClaims } from './identity/trust-levels.ts';
+import { below, requiredLevel } from './methods/assurance.ts';
 import { createLoginThrottle } from './methods/password/login-throttle.ts';
 import { createPasswordHasher } from './methods/password/password-hasher.ts';
 import { createPasswordPolicy } from './methods/password/password-policy.ts';
@@ -127,6 +128,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   const consents = createConsentStore(db);
+  const trust = createTrustLevels(db);
   const consent = createConsentFlow({ db, citizens, services, consents });
   // Hot paths (every token, userinfo and authorization) read services through a short cache;
   // a change made on another server copy is seen within SERVICE_CACHE_MS.
@@ -161,7 +163,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const current = await consents.current(citizen.id, clientId);
       // Only what the citizen consented to share and the contract still lists.
       const contract = new Set(service.fields.map((f) => f.key));
-      return claimsFor(citizen, (current?.fieldsShared ?? []).filter((k) => contract.has(k)));
+      const shared = (current?.fieldsShared ?? []).filter((k) => contract.has(k));
+      const claims = claimsFor(citizen, shared);
+      const verified = verifiedClaims(claims, shared, await trust.verifiedFields(citizen.id));
+      return verified ? { ...claims, verified_claims: verified } : claims;
+    },
+    async levelTooLow(sessionAcr, clientId, acrValues) {
+      const service = await cachedService(clientId);
+      const required = requiredLevel(service?.minTrustLevel ?? 'bronze', acrValues);
+      return below(isLevel(sessionAcr) ? sessionAcr : 'bronze', required);
     },
     async consentNeeded(accountId, clientId, scopes) {
       const service = await cachedService(clientId);
@@ -208,7 +218,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
 
   // Certificate sign-in (docs/certificates.md): its own TLS listener, or a trusted proxy's header.
-  const trust = createTrustLevels(db);
   const certificateSignIn = createCertificateSignIn({ db, citizens, verifications, trust });
   const handoffs = createCertificateHandoffs({ db, secrets });
   let certificate: CertificateLogin | undefined;

@@ -19,6 +19,8 @@ export type Citizen = {
   passwordHash: string | null;
   status: 'active' | 'disabled' | 'deleted';
   locale: string | null;
+  /** bronze, prata or ouro (identity/trust-levels.ts). */
+  trustLevel: 'bronze' | 'prata' | 'ouro';
   /** Catalog fields without a column of their own, by catalog key. */
   profile: Record<string, unknown>;
 };
@@ -48,6 +50,7 @@ function toCitizen(r: Record<string, unknown>): Citizen {
     passwordHash: r.password_hash as string | null,
     status: r.status as Citizen['status'],
     locale: r.locale as string | null,
+    trustLevel: (r.trust_level as Citizen['trustLevel'] | undefined) ?? 'bronze',
     profile: (r.profile as Record<string, unknown> | undefined) ?? {},
   };
 }

@@ -92,3 +92,43 @@ export function createTrustLevels(db: Db) {
 }
 
 export type TrustLevels = ReturnType<typeof createTrustLevels>;
+
+/**
+ * OpenID Connect for Identity Assurance 1.0: the released claims a trusted source confirmed, with
+ * how (trust framework, time, evidence). Only fields the service receives anyway; undefined when
+ * none of them is verified.
+ */
+export function verifiedClaims(
+  claims: Record<string, unknown>,
+  shared: readonly string[],
+  verifications: FieldVerification[],
+): Record<string, unknown> | undefined {
+  const byFramework = new Map<string, FieldVerification[]>();
+  for (const v of verifications) {
+    if (!shared.includes(v.field) || claims[v.field] === undefined) continue;
+    byFramework.set(v.trustFramework, [...(byFramework.get(v.trustFramework) ?? []), v]);
+  }
+  const blocks = [...byFramework.entries()].map(([framework, list]) => {
+    const latest = list.reduce((a, b) => (a.verifiedAt > b.verifiedAt ? a : b));
+    return {
+      verification: {
+        trust_framework: framework,
+        time: latest.verifiedAt.toISOString(),
+        evidence: [
+          {
+            type: 'electronic_record',
+            record: {
+              type: 'icp_brasil_certificate',
+              source: { name: latest.evidence.issuer },
+            },
+            ...(latest.evidence.serial ? { serial_number: latest.evidence.serial } : {}),
+            time: latest.verifiedAt.toISOString(),
+          },
+        ],
+      },
+      claims: Object.fromEntries(list.map((v) => [v.field, claims[v.field]])),
+    };
+  });
+  if (blocks.length === 0) return undefined;
+  return blocks.length === 1 ? blocks[0] : (blocks as unknown as Record<string, unknown>);
+}
