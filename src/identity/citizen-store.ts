@@ -5,6 +5,7 @@ import { AppError } from '../platform/errors.ts';
 import { randomId } from '../security/secrets.ts';
 import { normalizeCpf } from './cpf.ts';
 import { claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
+import { fieldsEdited } from './trust-levels.ts';
 
 export type Citizen = {
   id: string;
@@ -208,6 +209,7 @@ export async function writeProfile(
   }
   const values = Object.fromEntries(changed.map((k) => [k, changes[k] ?? null]));
   await recordEvent(trx, { type: 'profile.changed', citizenId: citizen.id, values, originClientId: origin.clientId ?? null });
+  await fieldsEdited(trx, citizen.id, changed);
   return changed;
 }
 

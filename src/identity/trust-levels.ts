@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
+import { recordEvent } from '../events/outbox.ts';
 import { randomId } from '../security/secrets.ts';
 
 /**
@@ -39,6 +40,7 @@ export function createTrustLevels(db: Db) {
         .insertInto('trust_level_changes')
         .values({ id: randomId(), citizen_id: citizenId, from_level: from, to_level: to, reason, detail: JSON.stringify(detail) })
         .execute();
+      await recordEvent(trx, { type: 'assurance.changed', citizenId, from, to, reason });
       return from;
     },
 
@@ -131,4 +133,18 @@ export function verifiedClaims(
   });
   if (blocks.length === 0) return undefined;
   return blocks.length === 1 ? blocks[0] : (blocks as unknown as Record<string, unknown>);
+}
+
+/**
+ * A citizen changed fields (on /conta/dados, or a service by write-back): a value a trusted source
+ * confirmed and that is now typed is no longer confirmed, and an account at ouro, which rested on
+ * those values, goes back to bronze (with its history row and event). Inside the change's transaction.
+ */
+export async function fieldsEdited(trx: Db, citizenId: string, changed: readonly string[]): Promise<void> {
+  const levels = createTrustLevels(trx);
+  const cleared = await levels.clearFields(trx, citizenId, changed);
+  if (cleared.length === 0) return;
+  if ((await levels.levelOf(citizenId, trx)) !== 'bronze') {
+    await levels.setLevel(trx, citizenId, 'bronze', 'verified_field_edited', { fields: cleared });
+  }
 }
