@@ -172,6 +172,13 @@ describe('through the proxy header', () => {
     assert.doesNotMatch(line, /BEGIN/);
   });
 
+  test('as base64 DER (HAProxy), accepted', async () => {
+    const { handoff } = await atCertificatePage();
+    const der = Buffer.from(pki.certs['ecpf-a1-printable'].certificate.rawData).toString('base64');
+    const answer = await presentInHeader(receiver(), handoff, der);
+    assert.equal(answer.status, 303);
+  });
+
   test('a header value that is not a certificate: unreadable, never a 500', async () => {
     const { handoff } = await atCertificatePage();
     const answer = await presentInHeader(receiver(), handoff, '-----BEGIN%20CERTIFICATE-----%0AAAAA%0A-----END%20CERTIFICATE-----');

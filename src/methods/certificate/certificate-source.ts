@@ -84,7 +84,12 @@ export function createCertificateSource(proxy: ProxySettings | undefined) {
       if (!text || text.trim() === '' || text.trim() === '-') return { ok: false, reason: 'none' };
       let certificates: X509Certificate[];
       try {
-        certificates = decodeCertificates(text.length > 64 * 1024 ? '' : text);
+        if (text.length > 64 * 1024) throw new Error('too long');
+        // HAProxy's `%[ssl_c_der,base64]`: the DER in base64, no PEM armour.
+        const bare = text.trim();
+        certificates = /^[A-Za-z0-9+/]+=*$/.test(bare) && bare.startsWith('MI')
+          ? decodeCertificates(new Uint8Array(Buffer.from(bare, 'base64')))
+          : decodeCertificates(text);
       } catch {
         return { ok: false, reason: 'unreadable' };
       }
