@@ -111,7 +111,8 @@ export function createAccountLifecycle(db: Db) {
           .execute();
         await trx.deleteFrom('consent_current').where('citizen_id', '=', citizenId).execute();
         await trx.deleteFrom('flows').where('citizen_id', '=', citizenId).execute();
-        await trx.deleteFrom('login_throttle').where('key', '=', `citizen:${citizenId}`).execute();
+        // The account's own count and its pairs with addresses (login-throttle.ts).
+        await trx.deleteFrom('login_throttle').where(sql<boolean>`key = ${`citizen:${citizenId}`} or starts_with(key, ${`citizen:${citizenId}@`})`).execute();
         await endSessions(trx, citizenId);
         await trx
           .updateTable('citizens')

@@ -25,7 +25,7 @@ export async function confirmEmail(trx: Db, citizenId: string, email: string): P
  * A new address, proven, replaces the old one: a profile change for the services, then verified.
  * The row is locked first, so a concurrent write-back is neither lost nor undone.
  */
-export async function replaceEmail(trx: Db, citizenId: string, email: string): Promise<void> {
+export async function replaceEmail(trx: Db, citizenId: string, email: string): Promise<{ previous: string }> {
   const citizen = await lockCitizen(trx, citizenId);
   if (!citizen) throw new AppError('interaction.expired', 400);
   const taken = await trx
@@ -37,6 +37,7 @@ export async function replaceEmail(trx: Db, citizenId: string, email: string): P
   if (taken) throw new AppError('identifier.email_taken', 409);
   await writeProfile(trx, citizen, { email });
   await confirmEmail(trx, citizenId, email);
+  return { previous: citizen.email };
 }
 
 /** The citizen holds the number: marked verified (and told) if it still is the account's number. */

@@ -15,8 +15,8 @@ export type LoginMetrics = { record(result: 'success' | 'invalid' | 'throttled')
  * Password login by CPF or e-mail. The answer, and the work done, are the same whether or not the
  * account exists: an unknown identifier still costs one argon2 verification, and its failures are
  * counted under what was typed exactly as an account's are counted under the account. An account
- * has one count for its CPF and its e-mail together: alternating them gains no guesses, and a
- * success with either starts it again.
+ * has one count for its CPF and its e-mail together: alternating them gains no guesses. How the
+ * counts slow guessing without locking the owner out: login-throttle.ts.
  */
 export function createPasswordSignIn(deps: {
   citizens: CitizenStore;
@@ -45,9 +45,8 @@ export function createPasswordSignIn(deps: {
       const valid = await hasher.verify(usable?.passwordHash ?? null, input.password);
       if (!usable || !valid) {
         metrics?.record('invalid');
-        return charge.retryAt
-          ? { ok: false, code: 'login.throttled', retryAt: charge.retryAt }
-          : { ok: false, code: 'login.invalid' };
+        const retryAt = await throttle.recordFailure(keys, charge);
+        return retryAt ? { ok: false, code: 'login.throttled', retryAt } : { ok: false, code: 'login.invalid' };
       }
       await throttle.recordSuccess(keys, charge);
       if (hasher.needsRehash(usable.passwordHash!)) {
