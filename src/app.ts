@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAccountRoutes } from './account/account-routes.ts';
@@ -42,6 +43,14 @@ import { smsCodeSender } from './methods/sms-code/sms-code.ts';
 import { registerRecoveryRoutes } from './flows/recovery/recovery-routes.ts';
 import { createRecoveryStore } from './flows/recovery/recovery-store.ts';
 import { createVerificationStore } from './methods/verifications.ts';
+import { createCertificateHandoffs } from './methods/certificate/certificate-handoff.ts';
+import { type CertificateLogin, registerCertificateReceiver } from './methods/certificate/certificate-routes.ts';
+import { createCertificateRuntime } from './methods/certificate/certificate-runtime.ts';
+import { createCertificateSignIn } from './methods/certificate/certificate-sign-in.ts';
+import { createCertificateSource } from './methods/certificate/certificate-source.ts';
+import { createHttpCrlFetcher } from './methods/certificate/crl-store.ts';
+import { createTrustLevels, isLevel, verifiedClaims } from './identity/trust-levels.ts';
+import { below, requiredLevel } from './methods/assurance.ts';
 import { createLoginThrottle, pruneLoginThrottle } from './methods/password/login-throttle.ts';
 import { createPasswordHasher } from './methods/password/password-hasher.ts';
 import { createPasswordPolicy } from './methods/password/password-policy.ts';
@@ -80,6 +89,8 @@ export type App = {
   prune(): Promise<void>;
   /** The event relay and SET signer (the relay runs on listen() when RELAY=on). */
   events: EventsRuntime;
+  /** The certificate listener's address once listening (https://host:port), when configured. */
+  certificateAddress(): string | undefined;
 };
 
 /** The composition root: builds every part from the configuration, in dependency order. */
@@ -142,6 +153,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   const consents = createConsentStore(db, { provider: providerState });
+  const trust = createTrustLevels(db);
   const consent = createConsentFlow({ db, citizens, services, consents });
   // Hot paths (every token, userinfo and authorization) read services through a short cache;
   // a change made on another server copy is seen within SERVICE_CACHE_MS.
@@ -177,7 +189,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const current = await consents.current(citizen.id, clientId);
       // Only what the citizen consented to share and the contract still lists.
       const contract = new Set(service.fields.map((f) => f.key));
-      return claimsFor(citizen, (current?.fieldsShared ?? []).filter((k) => contract.has(k)));
+      const shared = (current?.fieldsShared ?? []).filter((k) => contract.has(k));
+      const claims = claimsFor(citizen, shared);
+      const verified = verifiedClaims(claims, shared, await trust.verifiedFields(citizen.id));
+      return verified ? { ...claims, verified_claims: verified } : claims;
+    },
+    async levelTooLow(sessionAcr, clientId, acrValues) {
+      const service = await cachedService(clientId);
+      const required = requiredLevel(service?.minTrustLevel ?? 'bronze', acrValues);
+      return below(isLevel(sessionAcr) ? sessionAcr : 'bronze', required);
     },
     async consentNeeded(accountId, clientId, scopes) {
       const service = await cachedService(clientId);
@@ -222,7 +242,58 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
-  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications });
+
+  // Certificate sign-in (docs/certificates.md): its own TLS listener, or a trusted proxy's header.
+  const certificateSignIn = createCertificateSignIn({ db, citizens, verifications, trust });
+  const handoffs = createCertificateHandoffs({ db, secrets });
+  let certificate: CertificateLogin | undefined;
+  let certificateServer: FastifyInstance | undefined;
+  if (config.certificate) {
+    const settings = config.certificate;
+    const log = logger.child({ part: 'certificate' });
+    const runtime = await createCertificateRuntime({
+      trustDir: settings.trustDir,
+      crlDir: settings.crlDir,
+      graceSeconds: settings.graceSeconds,
+      refreshSeconds: settings.refreshSeconds,
+      fetcher: settings.fetchCrls ? createHttpCrlFetcher() : null,
+      log,
+    });
+    certificate = {
+      settings,
+      publicUrl: config.publicUrl,
+      runtime,
+      handoffs,
+      source: createCertificateSource(settings.proxy),
+      signIn: certificateSignIn,
+      ui,
+      log,
+    };
+    if (settings.listener) {
+      certificateServer = await createServer({
+        logger,
+        metrics,
+        csrf,
+        ui,
+        secure: true,
+        trustProxy: false,
+        cookieSecret: secrets.cookieKeys[0]!,
+        providerPrefixes: [],
+        providerHandler: () => {},
+        // The certificate is asked for but not verified by OpenSSL: our validator decides, so a
+        // refused certificate gets a page that says why instead of a failed handshake.
+        https: {
+          cert: readFileSync(settings.listener.certFile),
+          key: readFileSync(settings.listener.keyFile),
+          requestCert: true,
+          rejectUnauthorized: false,
+        },
+      });
+      registerCertificateReceiver(certificateServer, certificate);
+    }
+  }
+
+  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, certificateLogin: Boolean(certificate) });
   registerInteractionRoutes(server, {
     kit,
     oidc,
@@ -232,6 +303,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimiter,
     passwordSignIn,
     passwordPolicy: policy,
+    certificate,
     mailQueued: () => mail.nudge(),
   });
   registerRecoveryRoutes(server, {
@@ -303,7 +375,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   const prune = async () => {
-    await Promise.all([pruneExpired(db), verifications.prune()]);
+    await Promise.all([pruneExpired(db), verifications.prune(), handoffs.prune(), certificateSignIn.prune()]);
     await pruneLoginThrottle(db);
     await pruneMessages(db, config.messages.retentionDays);
   };
@@ -319,6 +391,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     config,
     async listen() {
       await server.listen({ port: config.port, host: config.host });
+      if (certificate) await certificate.runtime.start();
+      if (certificateServer && config.certificate?.listener) {
+        await certificateServer.listen({ port: config.certificate.listener.port, host: config.host });
+      }
       mail.start();
       if (config.relay) events.relay.start();
       if (config.keysReloadSeconds > 0) keyReload.start();
@@ -332,6 +408,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       draining = true;
       clearInterval(pruneTimer);
       await server.close();
+      certificate?.runtime.stop();
+      await certificateServer?.close();
       await keyReload.stop();
       await mail.stop();
       await events.close();
@@ -340,5 +418,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     sendPendingMail: () => mail.runOnce(),
     prune,
     events,
+    certificateAddress() {
+      const address = certificateServer?.server.address();
+      return typeof address === 'object' && address ? `https://127.0.0.1:${address.port}` : undefined;
+    },
   };
 }

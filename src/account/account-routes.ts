@@ -10,6 +10,7 @@ import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
 import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
 import type { RateLimiter } from '../platform/rate-limit.ts';
 import type { Oidc } from '../oidc/provider.ts';
+import { createTrustLevels } from '../identity/trust-levels.ts';
 import { ACCOUNT_CLIENT_ID } from './account-services.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
 
@@ -85,6 +86,8 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     const u = ui(request, reply);
     const { t } = u;
     const live = await consents.live(me.citizen.id);
+    const trust = createTrustLevels(deps.db);
+    const companies = await trust.companies(me.citizen.id);
     const revoked = (request.query as Record<string, string>).revogado;
     const logout = new URL('/oidc/session/end', deps.issuer);
     logout.search = new URLSearchParams({ client_id: ACCOUNT_CLIENT_ID, post_logout_redirect_uri: `${deps.issuer}/conta/saiu` }).toString();
@@ -95,6 +98,12 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
 ${revoked ? html`<p class="notice" role="status">${t('account.revoked')}</p>` : ''}
 ${(request.query as Record<string, string>).escrita === '0' ? html`<p class="notice" role="status">${t('account.write_revoked')}</p>` : ''}
 <p><a class="button" href="/conta/dados">${t('account.edit_data')}</a></p>
+<h2>${t('account.level_title')}</h2>
+<p>${t('account.level', { level: t(`level.${me.citizen.trustLevel}`) })}</p>
+${companies.length
+  ? html`<h2>${t('account.companies_title')}</h2>
+<ul class="data-list">${companies.map((c) => html`<li class="data-item"><p class="data-name"><strong>${c.name}</strong></p><p>${t('account.company_cnpj', { cnpj: c.cnpj })}</p></li>`)}</ul>`
+  : ''}
 <h2>${t('account.services_title')}</h2>
 ${
   live.length === 0

@@ -76,6 +76,45 @@ const schema = z.object({
     .max(3650)
     .default(7)
     .describe('sent and failed mail and SMS rows (recipient and status only: codes are never kept once sent) are removed after this many days'),
+  CERT_TRUST_DIR: z
+    .string()
+    .optional()
+    .describe('directory of the ICP-Brasil roots (AC Raiz v5, v10, v11, v12) and intermediates, DER or PEM (docs/certificates.md); absent: certificate sign-in is off'),
+  CERT_CRL_DIR: z.string().optional().describe('directory of CRL files read at start and at every refresh, besides the distribution points'),
+  CERT_CRL_FETCH: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe('fetch CRLs from the distribution points the trusted CAs name (off: only CERT_CRL_DIR, for an installation without outbound access)'),
+  CERT_CRL_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(86_400)
+    .describe('how long certificates of an issuer whose CRL is past its nextUpdate (or was never obtained) are still accepted; then they are refused with a clear message'),
+  CERT_CRL_REFRESH_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600).describe('how often CRLs are fetched and re-read (always in the background, never during a sign-in)'),
+  CERT_LOGIN_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe('port of the TLS listener that asks the browser for a client certificate (its own port: browsers do not do TLS 1.3 post-handshake authentication); needs CERT_TLS_CERT and CERT_TLS_KEY'),
+  CERT_TLS_CERT: z.string().optional().describe("PEM file of the certificate listener's server certificate (and chain)"),
+  CERT_TLS_KEY: z.string().optional().describe("PEM file of the certificate listener's private key"),
+  CERT_LOGIN_URL: z
+    .url()
+    .optional()
+    .describe('public address of the certificate listener (or of the proxy that asks for the certificate); default: PUBLIC_URL\'s host on CERT_LOGIN_PORT over https'),
+  CERT_PROXY_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'must be a header name')
+    .optional()
+    .describe("header in which nginx or HAProxy forwards the client certificate (URL-encoded PEM as nginx's $ssl_client_escaped_cert, or PEM); believed only from CERT_TRUSTED_PROXIES"),
+  CERT_TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .describe('comma-separated addresses or CIDR blocks of the proxies whose CERT_PROXY_HEADER is believed; from any other address the header is ignored and logged'),
 });
 
 export type Config = {
@@ -101,6 +140,22 @@ export type Config = {
   amqpManagementUrl: string | undefined;
   events: { pushTimeoutMs: number; pauseAfter: number; retryMaxSeconds: number; retentionDays: number };
   messages: { retentionDays: number };
+  /** Certificate sign-in; undefined when CERT_TRUST_DIR is not set or nowhere receives certificates. */
+  certificate: CertificateConfig | undefined;
+};
+
+export type CertificateConfig = {
+  trustDir: string;
+  crlDir: string | undefined;
+  fetchCrls: boolean;
+  graceSeconds: number;
+  refreshSeconds: number;
+  /** The TLS listener, when Cidadela itself asks for the certificate. */
+  listener: { port: number; certFile: string; keyFile: string } | undefined;
+  /** Where the login page sends the browser to present its certificate (no trailing slash). */
+  loginUrl: string;
+  /** The forwarded-certificate header (lower case) and who may send it. */
+  proxy: { header: string; trusted: string[] } | undefined;
 };
 
 export class ConfigError extends Error {}
@@ -131,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (c.NODE_ENV === 'production' && new URL(publicUrl).protocol !== 'https:' && !isLoopback(publicUrl)) {
     throw new ConfigError('PUBLIC_URL must be https:// in production (http:// is allowed only on loopback)');
   }
+  const certificate = certificateConfig(c, publicUrl);
   return {
     env: c.NODE_ENV,
     port: c.PORT,
@@ -159,6 +215,36 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retentionDays: c.EVENTS_RETENTION_DAYS,
     },
     messages: { retentionDays: c.MESSAGES_RETENTION_DAYS },
+    certificate,
+  };
+}
+
+function certificateConfig(c: z.infer<typeof schema>, publicUrl: string): CertificateConfig | undefined {
+  const listenerAsked = c.CERT_LOGIN_PORT !== undefined;
+  const proxyAsked = c.CERT_PROXY_HEADER !== undefined;
+  if (!c.CERT_TRUST_DIR) {
+    if (listenerAsked || proxyAsked) throw new ConfigError('CERT_TRUST_DIR is required for certificate sign-in (CERT_LOGIN_PORT or CERT_PROXY_HEADER)');
+    return undefined;
+  }
+  if (!listenerAsked && !proxyAsked) return undefined;
+  if (listenerAsked && (!c.CERT_TLS_CERT || !c.CERT_TLS_KEY)) throw new ConfigError('CERT_LOGIN_PORT needs CERT_TLS_CERT and CERT_TLS_KEY');
+  const trusted = (c.CERT_TRUSTED_PROXIES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (proxyAsked && trusted.length === 0) throw new ConfigError('CERT_PROXY_HEADER needs CERT_TRUSTED_PROXIES (the addresses of the proxies allowed to send it)');
+  let loginUrl = c.CERT_LOGIN_URL?.replace(/\/+$/, '');
+  if (!loginUrl) {
+    if (!listenerAsked) throw new ConfigError('CERT_PROXY_HEADER needs CERT_LOGIN_URL (the address where the proxy asks for the certificate)');
+    const url = new URL(publicUrl);
+    loginUrl = `https://${url.hostname}:${c.CERT_LOGIN_PORT}`;
+  }
+  return {
+    trustDir: resolve(c.CERT_TRUST_DIR),
+    crlDir: c.CERT_CRL_DIR ? resolve(c.CERT_CRL_DIR) : undefined,
+    fetchCrls: c.CERT_CRL_FETCH === 'on',
+    graceSeconds: c.CERT_CRL_GRACE_SECONDS,
+    refreshSeconds: c.CERT_CRL_REFRESH_SECONDS,
+    listener: listenerAsked ? { port: c.CERT_LOGIN_PORT!, certFile: c.CERT_TLS_CERT!, keyFile: c.CERT_TLS_KEY! } : undefined,
+    loginUrl,
+    proxy: proxyAsked ? { header: c.CERT_PROXY_HEADER!.toLowerCase(), trusted } : undefined,
   };
 }
 

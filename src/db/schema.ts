@@ -16,6 +16,7 @@ export interface CitizensTable {
   status: Generated<'active' | 'disabled' | 'deleted'>;
   locale: string | null;
   profile: ColumnType<Record<string, unknown>, string | undefined, string>;
+  trust_level: Generated<'bronze' | 'prata' | 'ouro'>;
   created_at: Timestamp;
   updated_at: Timestamp;
   deleted_at: NullableTimestamp;
@@ -35,6 +36,7 @@ export interface ServicesTable {
   client_type: Generated<'confidential' | 'native' | 'spa'>;
   allowed_origins: Generated<string[]>;
   dpop_bound_access_tokens: Generated<boolean>;
+  min_trust_level: Generated<'bronze' | 'prata' | 'ouro'>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -265,4 +267,51 @@ export interface Database {
   recovery_attempts: RecoveryAttemptsTable;
   login_throttle: LoginThrottleTable;
   messages: MessagesTable;
+  certificate_handoffs: CertificateHandoffsTable;
+  certificate_readings: CertificateReadingsTable;
+  trust_level_changes: TrustLevelChangesTable;
+  field_verifications: FieldVerificationsTable;
+  citizen_companies: CitizenCompaniesTable;
+}
+
+export interface CertificateHandoffsTable {
+  id: string;
+  interaction_uid: string;
+  used_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface CertificateReadingsTable {
+  interaction_uid: string;
+  identity: ColumnType<Record<string, unknown>, string, string>;
+  issuer: string;
+  serial: string;
+  read_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface TrustLevelChangesTable {
+  id: string;
+  citizen_id: string;
+  from_level: string;
+  to_level: string;
+  reason: string;
+  detail: ColumnType<Record<string, unknown>, string | undefined, string>;
+  changed_at: Timestamp;
+}
+
+export interface FieldVerificationsTable {
+  citizen_id: string;
+  field: string;
+  trust_framework: string;
+  evidence: ColumnType<Record<string, unknown>, string, string>;
+  verified_at: Timestamp;
+}
+
+export interface CitizenCompaniesTable {
+  citizen_id: string;
+  cnpj: string;
+  name: string;
+  evidence: ColumnType<Record<string, unknown>, string, string>;
+  linked_at: Timestamp;
 }

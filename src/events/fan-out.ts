@@ -7,6 +7,7 @@ import {
   ACCOUNT_ENABLED,
   CREDENTIAL_CHANGE,
   ACCOUNT_PURGED,
+  ASSURANCE_LEVEL_CHANGE,
   CLAIMS_CHANGE,
   CONSENT_GRANTED,
   CONSENT_REVOKED,
@@ -108,6 +109,28 @@ export function plan(
       for (const clientId of event.audience ?? [])
         out.push({ clientId, eventType: CONSENT_REVOKED, body: {} });
       break;
+    case 'assurance.changed': {
+      // CAEP assurance-level-change, to every service the citizen consented to: the levels are
+      // Cidadela's acr values (bronze, prata, ouro).
+      const levels = ['bronze', 'prata', 'ouro'];
+      const from = String(event.data.from);
+      const to = String(event.data.to);
+      for (const c of consents) {
+        out.push({
+          clientId: c.clientId,
+          eventType: ASSURANCE_LEVEL_CHANGE,
+          body: {
+            namespace: 'urn:cidadela:acr',
+            current_level: to,
+            previous_level: from,
+            change_direction: levels.indexOf(to) > levels.indexOf(from) ? 'increase' : 'decrease',
+            initiating_entity: event.data.reason === 'certificate' || event.data.reason === 'verified_field_edited' ? 'user' : 'admin',
+            reason_admin: { en: String(event.data.reason) },
+          },
+        });
+      }
+      break;
+    }
     case 'account.disabled':
     case 'account.enabled':
     case 'account.purged': {

@@ -25,6 +25,8 @@ export type OutboxEvent =
       termsVersion: number | null;
     }
   | { type: 'consent.revoked'; citizenId: string; clientId: string }
+  /** The account's trust level (bronze, prata, ouro) changed, and why. */
+  | { type: 'assurance.changed'; citizenId: string; from: string; to: string; reason: string }
   /**
    * Account events carry their `audience`: the services consented at the time. A purge ends the
    * consents themselves, and a relay running late must not lose what came before it.
@@ -74,6 +76,9 @@ export async function recordEvent(trx: Db, event: OutboxEvent): Promise<string> 
       break;
     case 'consent.revoked':
       audience = [event.clientId];
+      break;
+    case 'assurance.changed':
+      data = { from: event.from, to: event.to, reason: event.reason };
       break;
     case 'account.disabled':
     case 'account.enabled':

@@ -13,6 +13,7 @@ export const ACCOUNT_DISABLED = 'https://schemas.openid.net/secevent/risc/event-
 export const ACCOUNT_ENABLED = 'https://schemas.openid.net/secevent/risc/event-type/account-enabled';
 export const ACCOUNT_PURGED = 'https://schemas.openid.net/secevent/risc/event-type/account-purged';
 export const CREDENTIAL_CHANGE = 'https://schemas.openid.net/secevent/caep/event-type/credential-change';
+export const ASSURANCE_LEVEL_CHANGE = 'https://schemas.openid.net/secevent/caep/event-type/assurance-level-change';
 export const CONSENT_GRANTED = 'urn:cidadela:secevent:event-type:consent-granted';
 export const CONSENT_REVOKED = 'urn:cidadela:secevent:event-type:consent-revoked';
 

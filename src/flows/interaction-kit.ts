@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import type { CitizenStore } from '../identity/citizen-store.ts';
-import { deriveSignIn } from '../methods/assurance.ts';
+import { below, deriveSignIn, requiredLevel } from '../methods/assurance.ts';
+import { stepUpPage } from './login/step-up-page.ts';
 import type { VerificationStore } from '../methods/verifications.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import { isUnavailable } from '../platform/errors.ts';
@@ -28,6 +29,8 @@ export function createInteractionKit(deps: {
   services: ServiceStore;
   citizens: CitizenStore;
   verifications: VerificationStore;
+  /** Whether the login page offers the certificate (configured and listening somewhere). */
+  certificateLogin?: boolean;
 }) {
   const { oidc, services, verifications } = deps;
 
@@ -67,11 +70,20 @@ export function createInteractionKit(deps: {
    */
   async function completeLogin(request: FastifyRequest, reply: FastifyReply, ctx: InteractionContext) {
     const proofs = await verifications.forInteraction(ctx.details.uid);
-    const derived = deriveSignIn(proofs);
-    if (!derived.ok) return expired(ctx.ui);
-    const citizen = await deps.citizens.findById(derived.result.citizenId);
+    const who = deriveSignIn(proofs);
+    if (!who.ok) return expired(ctx.ui);
+    const citizen = await deps.citizens.findById(who.result.citizenId);
     // An account disabled meanwhile, or whose address was never proven, does not sign in.
     if (!citizen || citizen.status !== 'active' || !citizen.emailVerified) return expired(ctx.ui);
+    // The level reached is capped by what the account itself is known to be.
+    const derived = deriveSignIn(proofs, citizen.trustLevel);
+    if (!derived.ok) return expired(ctx.ui);
+    // Below what the service (or this request's acr_values) needs: offer the step-up, keep what
+    // was proven so far; a certificate proof added to it completes the sign-in at the level asked.
+    const required = requiredLevel(ctx.service?.minTrustLevel ?? 'bronze', ctx.details.params.acr_values);
+    if (below(derived.result.acr, required)) {
+      return stepUpPage(ctx.ui, { uid: ctx.details.uid, serviceName: ctx.service?.name, required, certificate: deps.certificateLogin ?? false });
+    }
     await verifications.consume(ctx.details.uid);
     const { citizenId, amr, acr, authTime } = derived.result;
     return finish(request, reply, { login: { accountId: citizenId, amr, acr, ts: authTime, remember: true } });
@@ -80,7 +92,7 @@ export function createInteractionKit(deps: {
   /** A transaction for a step's writes (inside it, use only `trx`: PGlite has one connection). */
   const transaction = <T>(fn: (trx: Db) => Promise<T>) => deps.db.transaction().execute(fn);
 
-  return { load, finish, expired, completeLogin, verifications, transaction };
+  return { load, finish, expired, completeLogin, verifications, transaction, certificateLogin: deps.certificateLogin ?? false };
 }
 
 export type InteractionKit = ReturnType<typeof createInteractionKit>;

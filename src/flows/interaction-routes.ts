@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { CertificateLogin } from '../methods/certificate/certificate-routes.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
 import type { PasswordPolicy } from '../methods/password/password-policy.ts';
 import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
@@ -24,6 +25,7 @@ type Deps = {
   rateLimiter: RateLimiter;
   passwordSignIn: PasswordSignIn;
   passwordPolicy: PasswordPolicy;
+  certificate?: CertificateLogin | undefined;
   /** Mail queued in a committed transaction: wake the sender. */
   mailQueued: () => void;
 };
@@ -45,7 +47,7 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     if (details.prompt.name === 'login') {
       const pending = await codes.pending({ purpose: 'email_confirmation', interactionUid: details.uid });
       if (pending) return reply.redirect(`/interaction/${details.uid}/confirm-email`, 303);
-      return loginPage(ui, { uid: details.uid, serviceName: service?.name });
+      return loginPage(ui, { uid: details.uid, serviceName: service?.name, certificate: kit.certificateLogin });
     }
     if (details.prompt.name === 'consent' && service && details.session?.accountId) {
       const screen = await deps.consent.screen(details.session.accountId, service.clientId);
@@ -70,7 +72,7 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     return kit.finish(request, reply, { error: 'access_denied', error_description: 'the citizen cancelled' });
   });
 
-  registerRegistrationRoutes(app, { kit, registration: deps.registration, rateLimiter: deps.rateLimiter, mailQueued: deps.mailQueued });
+  registerRegistrationRoutes(app, { kit, registration: deps.registration, rateLimiter: deps.rateLimiter, mailQueued: deps.mailQueued, certificates: deps.certificate?.signIn });
   registerEmailConfirmationRoutes(app, { kit, codes, mailQueued: deps.mailQueued });
   registerConsentRoutes(app, { kit, oidc: deps.oidc, consent: deps.consent });
 
@@ -80,6 +82,7 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     rateLimiter: deps.rateLimiter,
     passwordSignIn: deps.passwordSignIn,
     passwordPolicy: deps.passwordPolicy,
+    certificate: deps.certificate,
     continueSignIn: login.continueSignIn,
   };
   for (const entry of SIGN_IN_METHODS) entry.registerRoutes?.(app, methodDeps);

@@ -20,6 +20,7 @@ import {
   takenKinds,
 } from './identifiers.ts';
 import type { CountryCode } from './phone.ts';
+import { fieldsEdited } from './trust-levels.ts';
 
 /**
  * A citizen's profile. `cpf`, `email` and `phoneNumber` are the primary values (the claims); every
@@ -37,6 +38,8 @@ export type Citizen = {
   phoneNumberVerified: boolean;
   status: 'active' | 'disabled' | 'deleted';
   locale: string | null;
+  /** bronze, prata or ouro (identity/trust-levels.ts). */
+  trustLevel: 'bronze' | 'prata' | 'ouro';
   /** Catalog fields without a column of their own, by catalog key. */
   profile: Record<string, unknown>;
 };
@@ -68,6 +71,7 @@ function toCitizen(r: Record<string, unknown>): Citizen {
     phoneNumberVerified: r.phone_number_verified as boolean,
     status: r.status as Citizen['status'],
     locale: r.locale as string | null,
+    trustLevel: (r.trust_level as Citizen['trustLevel'] | undefined) ?? 'bronze',
     profile: (r.profile as Record<string, unknown> | undefined) ?? {},
   };
 }
@@ -319,6 +323,7 @@ export async function writeProfile(
     values,
     originClientId: origin.clientId ?? null,
   });
+  await fieldsEdited(trx, citizen.id, changed);
   return changed;
 }
 

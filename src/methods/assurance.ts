@@ -37,3 +37,19 @@ export function deriveSignIn(
   const authTime = Math.floor(Math.max(...verifications.map((v) => v.verifiedAt.getTime())) / 1000);
   return { ok: true, result: { citizenId: authentications[0]!.citizenId, amr, acr, authTime } };
 }
+
+/**
+ * The level a sign-in must reach for this request: the service's minimum, raised by `acr_values`
+ * (space-separated, any listed value acceptable, so the lowest known one counts).
+ */
+export function requiredLevel(serviceMinimum: TrustLevel, acrValues: unknown): TrustLevel {
+  let asked: TrustLevel = 'bronze';
+  if (typeof acrValues === 'string') {
+    const known = acrValues.split(' ').filter((v): v is TrustLevel => (TRUST_LEVELS as readonly string[]).includes(v));
+    if (known.length) asked = known.reduce((a, b) => (rank(b) < rank(a) ? b : a));
+  }
+  return rank(asked) > rank(serviceMinimum) ? asked : serviceMinimum;
+}
+
+/** Whether `reached` is below `required`. */
+export const below = (reached: TrustLevel, required: TrustLevel) => rank(reached) < rank(required);

@@ -3,6 +3,8 @@ import type { Db } from '../db/database.ts';
 import type { Citizen } from '../identity/citizen-store.ts';
 import type { InteractionContext, InteractionKit } from '../flows/interaction-kit.ts';
 import type { RateLimiter } from '../platform/rate-limit.ts';
+import { certificateMethod } from './certificate/certificate-method.ts';
+import { type CertificateLogin, registerCertificateRoutes } from './certificate/certificate-routes.ts';
 import type { CodeMechanism } from './code/code-mechanism.ts';
 import { emailCodeMethod } from './email-code/email-code.ts';
 import { emailRecovery } from './email-code/email-recovery.ts';
@@ -22,6 +24,8 @@ export type MethodRouteDeps = {
   rateLimiter: RateLimiter;
   passwordSignIn: PasswordSignIn;
   passwordPolicy: PasswordPolicy;
+  /** Certificate sign-in, when configured (CERT_TRUST_DIR and a listener or proxy). */
+  certificate: CertificateLogin | undefined;
   continueSignIn(request: FastifyRequest, reply: FastifyReply, ctx: InteractionContext, citizen: Citizen, identifier: string): Promise<unknown>;
 };
 
@@ -45,6 +49,7 @@ export const SIGN_IN_METHODS: readonly MethodEntry[] = [
   },
   { method: emailCodeMethod, recovery: emailRecovery },
   { method: smsCodeMethod, recovery: smsRecovery },
+  { method: certificateMethod, registerRoutes: (app, d) => d.certificate && registerCertificateRoutes(app, { kit: d.kit, login: d.certificate }) },
 ];
 
 export function methodById(id: string): SignInMethod | undefined {

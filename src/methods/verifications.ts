@@ -31,6 +31,8 @@ export function createVerificationStore(db: Db) {
         citizenId: string;
         method: Pick<SignInMethod, 'id' | 'factor' | 'amr' | 'assurance'>;
         purpose?: ProofPurpose;
+        /** What this proof contributes to amr when it differs from the method's default (a certificate: `hwk` on a token, `swk` in software). */
+        amr?: readonly string[];
         detail?: Record<string, unknown>;
       },
       trx: Db = db,
@@ -46,7 +48,7 @@ export function createVerificationStore(db: Db) {
           purpose,
           factor: input.method.factor,
           // Proving an address is not signing in: it adds nothing to amr.
-          amr: purpose === 'authentication' ? [...input.method.amr] : [],
+          amr: purpose === 'authentication' ? [...(input.amr ?? input.method.amr)] : [],
           assurance: input.method.assurance,
           detail: JSON.stringify(input.detail ?? {}),
           expires_at: sql<Date>`now() + make_interval(secs => ${VERIFICATION_TTL_SECONDS})`,

@@ -45,6 +45,11 @@ export type OidcDeps = {
    * or write access asked for and not consented).
    */
   consentNeeded(accountId: string, clientId: string, scopes: Iterable<string>): Promise<boolean>;
+  /**
+   * Whether an existing session's trust level (acr) is below what this service and request need:
+   * then the login prompt shows again, which offers the step-up.
+   */
+  levelTooLow?(sessionAcr: string | undefined, clientId: string, acrValues: unknown): Promise<boolean>;
   pages: ProviderPages;
   /** Called for each error the provider answers with, for logs and metrics (no secrets in it). */
   onError?: (error: Error, route: string | undefined) => void;
@@ -57,7 +62,9 @@ export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 
  * scopes are accepted so that standard client libraries work unchanged.
  */
 export const CLAIMS: Record<string, string[]> = {
-  openid: ['sub', 'amr', ...CATALOG_CLAIMS],
+  // verified_claims: OpenID Connect for Identity Assurance, for the consented fields a trusted
+  // source confirmed (released by releasedClaims only then).
+  openid: ['sub', 'amr', ...CATALOG_CLAIMS, 'verified_claims'],
 };
 
 export const TTL = {
@@ -137,6 +144,17 @@ export function createOidc(deps: OidcDeps) {
       if (!accountId || !ctx.oidc.client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       if (ctx.oidc.result?.consent) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       return (await deps.consentNeeded(accountId, ctx.oidc.client.clientId, ctx.oidc.requestParamOIDCScopes))
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('cidadela_level', 'trust level below what the service needs', async (ctx) => {
+      const session = ctx.oidc.session;
+      if (!session?.accountId || !ctx.oidc.client || !deps.levelTooLow) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      if (ctx.oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const acr = typeof session.acr === 'string' ? session.acr : undefined;
+      return (await deps.levelTooLow(acr, ctx.oidc.client.clientId, ctx.oidc.params?.acr_values))
         ? interactionPolicy.Check.REQUEST_PROMPT
         : interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),

@@ -40,6 +40,8 @@ export type Service = {
   terms: TermsVersion | null;
   fields: ContractField[];
   firstParty: boolean;
+  /** The lowest trust level (acr) the service accepts; a citizen below it is offered the step-up. */
+  minTrustLevel: 'bronze' | 'prata' | 'ouro';
   createdAt: Date;
   updatedAt: Date;
 };
@@ -92,6 +94,7 @@ export const serviceInputSchema = z
     termsMarkdown: z.string().max(100_000).default(''),
     fields: contractSchema.default([]),
     firstParty: z.boolean().default(false),
+    minTrustLevel: z.enum(['bronze', 'prata', 'ouro']).default('bronze'),
   })
   .strict();
 
@@ -111,6 +114,7 @@ export const serviceUpdateSchema = z
     dpopBoundAccessTokens: z.boolean(),
     termsMarkdown: z.string().max(100_000),
     fields: contractSchema,
+    minTrustLevel: z.enum(['bronze', 'prata', 'ouro']),
   })
   .partial()
   .strict();
@@ -146,6 +150,7 @@ function toService(
     terms,
     fields,
     firstParty: row.first_party as unknown as boolean,
+    minTrustLevel: (row.min_trust_level as unknown as Service['minTrustLevel']) ?? 'bronze',
     createdAt: row.created_at as unknown as Date,
     updatedAt: row.updated_at as unknown as Date,
   };
@@ -311,6 +316,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
               post_logout_redirect_uris: s.postLogoutRedirectUris,
               backchannel_logout_uri: s.backchannelLogoutUri,
               first_party: s.firstParty,
+              min_trust_level: s.minTrustLevel,
             })
             .execute();
           await writeContract(trx, clientId, s.fields);
@@ -355,6 +361,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
           ...(s.jwks !== undefined ? { jwks: s.jwks ? JSON.stringify(s.jwks) : null } : {}),
           ...(s.allowedOrigins ? { allowed_origins: s.allowedOrigins } : {}),
           ...(s.dpopBoundAccessTokens !== undefined ? { dpop_bound_access_tokens: s.dpopBoundAccessTokens } : {}),
+          ...(s.minTrustLevel !== undefined ? { min_trust_level: s.minTrustLevel } : {}),
           updated_at: sql<Date>`now()`,
         })
         .where('client_id', '=', clientId)
@@ -414,6 +421,9 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         id_token_signed_response_alg: 'ES256',
+        // Every level is acceptable to the provider itself (the service's minimum is applied by the
+        // sign-in, which offers the step-up); listing them makes every ID token say its acr.
+        default_acr_values: ['bronze', 'prata', 'ouro'],
       };
     },
   };

@@ -74,6 +74,8 @@ export type FieldInput = {
   inputmode?: string;
   required?: boolean;
   maxlength?: number;
+  /** Shown but not editable (a value read from a certificate, already verified). */
+  readonly?: boolean;
 };
 
 export function field(f: FieldInput): SafeHtml {
@@ -88,7 +90,7 @@ export function field(f: FieldInput): SafeHtml {
     f.autocomplete ? html` autocomplete="${f.autocomplete}"` : ''
   }${f.inputmode ? html` inputmode="${f.inputmode}"` : ''}${f.required === false ? '' : html` required`}${
     f.maxlength ? html` maxlength="${f.maxlength}"` : ''
-  }${describedBy ? html` aria-describedby="${describedBy}"` : ''}${f.error ? html` aria-invalid="true"` : ''}>
+  }${f.readonly ? html` readonly` : ''}${describedBy ? html` aria-describedby="${describedBy}"` : ''}${f.error ? html` aria-invalid="true"` : ''}>
 </div>`;
 }
 

@@ -59,10 +59,13 @@ export type ServerDeps = {
   /** Requests under these prefixes go to the OIDC provider untouched. */
   providerPrefixes: string[];
   providerHandler: (req: FastifyRequest['raw'], res: ServerResponse) => void;
+  /** Serve TLS instead of plain HTTP (the certificate listener, which asks for a client certificate). */
+  https?: { cert: Buffer; key: Buffer; requestCert: boolean; rejectUnauthorized: boolean };
 };
 
 export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.trustProxy,

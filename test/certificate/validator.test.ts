@@ -11,49 +11,15 @@ import {
 import { createCertificateValidator } from '../../src/methods/certificate/validator.ts';
 import {
   CERTIFICATE_NAMES,
-  type CertificateName,
   createTestPki,
+  EXPECTED_DECISIONS as EXPECTED,
   type TestPki,
 } from '../fixtures/test-pki.ts';
 
 const HOUR = 3600 * 1000;
 import { REAL_EXPIRED_ECPF as REAL_EXPIRED, realCertificateSkip } from '../fixtures/real-certificate.ts';
 
-/** What each test certificate must come to, against the test PKI's trust and CRL directories. */
-const EXPECTED: Record<CertificateName, string | null> = {
-  'ecpf-a1-octet': null,
-  'ecpf-a1-printable': null,
-  'ecpf-a1-utf8': null,
-  'ecpf-a3-octet': null,
-  'ecpf-a3-printable': null,
-  'ecpf-a3-utf8': null,
-  'ecpf-ecdsa': null,
-  'ecnpj-a3-alphanumeric': null,
-  'ecnpj-a1-numeric': null,
-  'other-name-45': null,
-  'other-name-55': null,
-  'other-name-44': 'cert.other_name_invalid',
-  expired: 'cert.expired',
-  'not-yet-valid': 'cert.not_yet_valid',
-  revoked: 'cert.revoked',
-  'revoked-issuer': 'cert.revoked',
-  'issuer-expired': 'cert.issuer_invalid',
-  'stale-crl': 'cert.crl_stale',
-  'foreign-root': 'cert.untrusted_issuer',
-  'self-signed': 'cert.self_signed',
-  'wrong-key-usage': 'cert.key_usage',
-  'no-client-auth': 'cert.extended_key_usage',
-  'ca-as-client': 'cert.not_end_entity',
-  'weak-signature': 'cert.weak_signature',
-  'weak-key': 'cert.weak_key',
-  'cn-mismatch': 'cert.cpf_mismatch',
-  'serial-number-mismatch': 'cert.cpf_mismatch',
-  'ecnpj-cn-mismatch': 'cert.cnpj_mismatch',
-  'bad-cpf': 'cert.cpf_invalid',
-  'bad-cnpj': 'cert.cnpj_invalid',
-  'no-icp-policy': 'cert.level_unknown',
-  'not-icp': 'cert.not_icp_brasil',
-};
+
 
 describe('validating client certificates against the trust and CRL directories', () => {
   let pki: TestPki;

@@ -37,6 +37,8 @@ test('with nothing proven, coming back to complete signs nobody in', async () =>
 
 test('a proof recorded elsewhere completes the interaction; services are told what it proved', async () => {
   const citizen = await seedCitizen(app.db.db);
+  // The level reached is capped by the account's; a real certificate proof raises the account first.
+  await app.db.db.updateTable('citizens').set({ trust_level: 'ouro' }).where('id', '=', citizen.id).execute();
   const { ua, auth, uid } = await atLogin();
   await createVerificationStore(app.db.db).record({ interactionUid: uid, citizenId: citizen.id, method: elsewhere });
   const consent = await ua.get(`${app.url}/interaction/${uid}/complete`, svc.redirectUri);

@@ -7,6 +7,8 @@ export function loginPage(
   input: {
     uid: string;
     serviceName: string | undefined;
+    /** Offer the sign-in with a digital certificate (configured on this installation). */
+    certificate?: boolean;
     identifier?: string;
     error?: string;
     errorParams?: Record<string, string>;
@@ -26,6 +28,9 @@ ${message ? html`<div class="errors" role="alert"><p>${message}</p></div>` : ''}
   ${field({ t, name: 'password', label: t('login.password'), type: 'password', autocomplete: 'current-password', maxlength: 1000 })}
   <div class="actions"><button type="submit">${t('login.submit')}</button></div>
 </form>
+${input.certificate ? html`<h2>${t('login.certificate_heading')}</h2>
+<p>${t('login.certificate_hint')}</p>
+<p><a class="button secondary" href="/interaction/${input.uid}/certificate">${t('login.certificate')}</a></p>` : ''}
 <p><a href="/interaction/${input.uid}/recuperar">${t('login.forgot')}</a></p>
 <h2>${t('login.no_account')}</h2>
 <p><a class="button secondary" href="/interaction/${input.uid}/register">${t('login.register')}</a></p>

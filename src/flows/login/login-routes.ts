@@ -27,7 +27,7 @@ export function createLoginFlow(deps: { kit: InteractionKit; codes: CodeMechanis
       );
       if (!issued.ok) {
         retryAfter(reply, issued.retryAt);
-        return loginPage(ui, { uid: details.uid, serviceName: service?.name, identifier, error: 'email_code.send_limit', status: 429 });
+        return loginPage(ui, { uid: details.uid, serviceName: service?.name, certificate: kit.certificateLogin, identifier, error: 'email_code.send_limit', status: 429 });
       }
       deps.mailQueued();
       return reply.redirect(`/interaction/${details.uid}/confirm-email`, 303);

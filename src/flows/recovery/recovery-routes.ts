@@ -37,6 +37,7 @@ const NOBODY: Citizen = {
   phoneNumberVerified: false,
   status: 'active',
   locale: null,
+  trustLevel: 'bronze',
   profile: {},
 };
 const UID = /^[A-Za-z0-9_-]{1,64}$/;

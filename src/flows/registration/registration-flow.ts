@@ -117,6 +117,8 @@ export function createRegistrationFlow(deps: {
         t: Translate;
         /** The signing-in service's required fields beyond the core ones, asked on the same form. */
         extra?: { fields: string[]; body: Record<string, unknown> };
+        /** More writes in the account's creating transaction (what a certificate read for it proves). */
+        onCreated?: (trx: Db, citizen: Citizen) => Promise<void>;
       },
     ): Promise<{ ok: true; citizen: Citizen; flowId: string } | { ok: false; errors: RegistrationErrors }> {
       const errors: Record<string, string> = { ...(await validate(form)) };
@@ -159,6 +161,7 @@ export function createRegistrationFlow(deps: {
             trx,
           );
           if (Object.keys(extraValues).length) await writeProfile(trx, citizen, extraValues);
+          await context.onCreated?.(trx, citizen);
           const issued = await codes.issue(trx, {
             purpose: 'email_confirmation',
             channel: 'email',

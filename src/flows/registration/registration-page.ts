@@ -17,6 +17,8 @@ export function registrationPage(
     /** Core fields the service makes mandatory (e.g. the phone). */
     requiredCore?: string[];
     extraForm?: Record<string, string>;
+    /** Fields read from the citizen's ICP-Brasil certificate: shown, locked, verified. */
+    locked?: readonly string[];
     status?: number;
   },
 ) {
@@ -26,17 +28,20 @@ export function registrationPage(
   const f = input.form ?? {};
   const e = input.errors ?? {};
   const hasErrors = Object.keys(e).length > 0;
+  const locked = (k: string) => input.locked?.includes(k) ?? false;
+  const fromCertificate = t('register.from_certificate');
   return ui.render(
     input.status ?? (hasErrors ? 422 : 200),
     t('register.title'),
     html`${input.serviceName ? html`<p class="notice">${t('login.for_service', { service: input.serviceName })}</p>` : ''}
+${input.locked?.length ? html`<p class="notice">${t('register.certificate_read')}</p>` : ''}
 ${errorSummary(t, e as Record<string, string>)}
 <form method="post" action="/interaction/${input.uid}/register" novalidate>
   ${csrfField(ui.csrf())}
-  ${field({ t, name: 'cpf', label: t('register.cpf'), hint: t('register.cpf_hint'), value: f.cpf, error: e.cpf, inputmode: 'numeric', autocomplete: 'off', maxlength: 14 })}
-  ${field({ t, name: 'name', label: t('register.name'), value: f.name, error: e.name, autocomplete: 'name', maxlength: 200 })}
+  ${field({ t, name: 'cpf', label: t('register.cpf'), hint: locked('cpf') ? fromCertificate : t('register.cpf_hint'), value: f.cpf, error: e.cpf, inputmode: 'numeric', autocomplete: 'off', maxlength: 14, readonly: locked('cpf') })}
+  ${field({ t, name: 'name', label: t('register.name'), ...(locked('name') ? { hint: fromCertificate } : {}), value: f.name, error: e.name, autocomplete: 'name', maxlength: 200, readonly: locked('name') })}
   ${field({ t, name: 'social_name', label: t('register.social_name'), hint: t('register.social_name_hint'), value: f.social_name, error: e.social_name, required: needs('social_name'), maxlength: 200 })}
-  ${field({ t, name: 'birthdate', label: t('register.birthdate'), type: 'date', value: f.birthdate, error: e.birthdate, autocomplete: 'bday' })}
+  ${field({ t, name: 'birthdate', label: t('register.birthdate'), ...(locked('birthdate') ? { hint: fromCertificate } : {}), type: 'date', value: f.birthdate, error: e.birthdate, autocomplete: 'bday', readonly: locked('birthdate') })}
   ${field({ t, name: 'email', label: t('register.email'), hint: t('register.email_hint'), type: 'email', value: f.email, error: e.email, autocomplete: 'email', maxlength: 254 })}
   ${field({ t, name: 'phone_number', label: t('register.phone'), hint: t('register.phone_hint'), type: 'tel', value: f.phone_number, error: e.phone_number, autocomplete: 'tel', required: needs('phone_number'), maxlength: 25 })}
   ${extras.length ? html`<h2>${t('register.service_fields', { service: input.serviceName ?? '' })}</h2>` : ''}

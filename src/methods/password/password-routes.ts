@@ -35,6 +35,7 @@ export function registerPasswordRoutes(app: FastifyInstance, deps: Deps) {
       return loginPage(ui, {
         uid: details.uid,
         serviceName: service?.name,
+        certificate: kit.certificateLogin,
         identifier,
         error: outcome.code,
         ...(outcome.code === 'login.throttled' ? { errorParams: { time: formatClock(outcome.retryAt, ui.locale) } } : {}),
