@@ -5,6 +5,7 @@ import { createAccountLifecycle } from './identity/account-lifecycle.ts';
 import { profileEraser } from './identity/citizen-store.ts';
 import { credentialsEraser } from './identity/credential-store.ts';
 import { identifiersEraser } from './identity/identifiers.ts';
+import { trustLevelsEraser } from './identity/trust-levels.ts';
 import { messagesEraser } from './messaging/message-queue.ts';
 import { codesEraser } from './methods/code/code-store.ts';
 import { loginThrottleEraser } from './methods/password/login-throttle.ts';
@@ -32,6 +33,7 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     // Reads the citizen's addresses: before the identifiers and the profile are erased.
     messagesEraser,
     credentialsEraser,
+    trustLevelsEraser,
     identifiersEraser,
     profileEraser,
   ];

@@ -1,3 +1,4 @@
+import type { Eraser } from '../platform/erasure.ts';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { recordEvent } from '../events/outbox.ts';
@@ -148,3 +149,17 @@ export async function fieldsEdited(trx: Db, citizenId: string, changed: readonly
     await levels.setLevel(trx, citizenId, 'bronze', 'verified_field_edited', { fields: cleared });
   }
 }
+
+/**
+ * A deleted account's level history, per-field provenance (certificate issuer and serial) and
+ * linked companies go with it.
+ */
+export const trustLevelsEraser: Eraser = {
+  name: 'identity/trust-levels',
+  erases: { trust_level_changes: 'deleted', field_verifications: 'deleted', citizen_companies: 'deleted' },
+  async erase(trx, citizenId) {
+    await trx.deleteFrom('trust_level_changes').where('citizen_id', '=', citizenId).execute();
+    await trx.deleteFrom('field_verifications').where('citizen_id', '=', citizenId).execute();
+    await trx.deleteFrom('citizen_companies').where('citizen_id', '=', citizenId).execute();
+  },
+};
