@@ -9,6 +9,7 @@ import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrate } from './db/migrator.ts';
 import { registerDemoRp } from './demo/demo-rp.ts';
 import { seedDemoServices } from './demo/demo-services.ts';
+import { amqpQueueDeclarer } from './events/amqp-transport.ts';
 import { createEventsRuntime, type EventsRuntime } from './events/events-runtime.ts';
 import { registerPollRoutes } from './events/poll-routes.ts';
 import { createStreamStore } from './events/stream-store.ts';
@@ -257,7 +258,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
   const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger });
-  const streams = createStreamStore(db);
+  const streams = createStreamStore(db, { amqpQueues: amqpQueueDeclarer(config.amqpUrl) });
   await registerApiSurface(server, OPERATOR_API, (api) => {
     registerAdminRoutes(api, { adminToken: config.adminToken, services });
     registerQueueRoutes(api, { adminToken: config.adminToken, streams, amqpUrl: config.amqpUrl, amqpManagementUrl: config.amqpManagementUrl });

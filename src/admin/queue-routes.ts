@@ -54,9 +54,10 @@ export function registerQueueRoutes(
       return { delivery: await streams.settings(request.params.id) };
     });
 
-    admin.put<Params>('/admin/api/services/:id/delivery', json, async (request) => ({
-      delivery: await streams.setDelivery(request.params.id, request.body ?? {}),
-    }));
+    admin.put<Params>('/admin/api/services/:id/delivery', json, async (request) => {
+      const { queues, ...delivery } = await streams.setDelivery(request.params.id, request.body ?? {});
+      return { delivery, queues };
+    });
 
     admin.post<Params>('/admin/api/services/:id/broker-credentials', json, async (request, reply) => {
       const clientId = request.params.id;

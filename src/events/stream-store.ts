@@ -7,6 +7,9 @@ export type DeliveryMethod = 'poll' | 'amqp' | 'push';
 
 export type StreamSettings = { method: DeliveryMethod; pushUrl: string | null };
 
+/** A service's RabbitMQ queues after its delivery was set to AMQP; `declared`: false when no AMQP_URL is set. */
+export type AmqpQueues = { queue: string; deadLetterQueue: string; declared: boolean };
+
 export type QueueView = {
   clientId: string;
   method: DeliveryMethod;
@@ -29,6 +32,10 @@ export function amqpQueueName(clientId: string): string {
   return `cidadela.${clientId}`;
 }
 
+export function deadLetterQueueName(clientId: string): string {
+  return `${amqpQueueName(clientId)}.dlq`;
+}
+
 const pushUrl = z
   .string()
   .max(2000)
@@ -44,8 +51,11 @@ export const deliverySettingsSchema = z
   .strict()
   .refine((s) => s.method !== 'push' || s.pushUrl, { message: 'push needs pushUrl', path: ['pushUrl'] });
 
-/** Per service: how it receives its events, and what an operator sees and does about its queue. */
-export function createStreamStore(db: Db) {
+/**
+ * Per service: how it receives its events, and what an operator sees and does about its queue.
+ * `amqpQueues` declares a service's broker queues (absent when no broker is configured).
+ */
+export function createStreamStore(db: Db, opts: { amqpQueues?: ((clientId: string) => Promise<void>) | undefined } = {}) {
   async function requireService(clientId: string): Promise<void> {
     const row = await db
       .selectFrom('services')
@@ -65,7 +75,15 @@ export function createStreamStore(db: Db) {
       return { method: row?.method ?? 'poll', pushUrl: row?.push_url ?? null };
     },
 
-    async setDelivery(clientId: string, input: unknown): Promise<StreamSettings> {
+    /**
+     * Sets how the service receives its events. AMQP: its queue and dead-letter queue are declared
+     * first, so its consumer (whose broker user may only read) can start before the first event;
+     * a broker that cannot be reached leaves everything as it was (503).
+     */
+    async setDelivery(
+      clientId: string,
+      input: unknown,
+    ): Promise<StreamSettings & { queues: AmqpQueues | null }> {
       const parsed = deliverySettingsSchema.safeParse(input);
       if (!parsed.success) {
         const details = parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
@@ -74,6 +92,15 @@ export function createStreamStore(db: Db) {
       await requireService(clientId);
       const { method } = parsed.data;
       const url = method === 'push' ? (parsed.data.pushUrl ?? null) : null;
+      let queues: AmqpQueues | null = null;
+      if (method === 'amqp') {
+        if (opts.amqpQueues) await opts.amqpQueues(clientId);
+        queues = {
+          queue: amqpQueueName(clientId),
+          deadLetterQueue: deadLetterQueueName(clientId),
+          declared: Boolean(opts.amqpQueues),
+        };
+      }
       await db
         .insertInto('event_streams')
         .values({ client_id: clientId, method, push_url: url, last_error: null })
@@ -90,7 +117,7 @@ export function createStreamStore(db: Db) {
           }),
         )
         .execute();
-      return { method, pushUrl: url };
+      return { method, pushUrl: url, queues };
     },
 
     async view(clientId: string): Promise<QueueView> {
