@@ -257,14 +257,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     mailQueued: () => mail.nudge(),
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
-  const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger });
+  const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger, listen: database.listen });
   const streams = createStreamStore(db, { amqpQueues: amqpQueueDeclarer(config.amqpUrl) });
   await registerApiSurface(server, OPERATOR_API, (api) => {
     registerAdminRoutes(api, { adminToken: config.adminToken, services });
     registerQueueRoutes(api, { adminToken: config.adminToken, streams, amqpUrl: config.amqpUrl, amqpManagementUrl: config.amqpManagementUrl });
   });
   await registerApiSurface(server, SERVICE_API, (api) => {
-    registerPollRoutes(api, { db, services, streams, signer: events.signer, closing: () => draining });
+    registerPollRoutes(api, { db, services, streams, signer: events.signer, closing: () => draining, listen: database.listen });
     registerWriteBackRoutes(api, {
       db,
       oidc,

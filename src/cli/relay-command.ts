@@ -159,7 +159,14 @@ export async function runRelayProcess(config: Config): Promise<void> {
   const keyOptions = { signAfterSeconds: 2 * config.keysReloadSeconds };
   let keysVersion = await signingKeysVersion(handle.db, keyOptions);
   const keys = await loadSigningKeys(handle.db, secrets, keyOptions);
-  const events = await createEventsRuntime({ db: handle.db, kind: handle.kind, config, keys, logger });
+  const events = await createEventsRuntime({
+    db: handle.db,
+    kind: handle.kind,
+    config,
+    keys,
+    logger,
+    listen: handle.listen,
+  });
   events.relay.start();
   logger.info({ amqp: Boolean(config.amqpUrl) }, 'relay running');
   let checking = false;

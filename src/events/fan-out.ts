@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { claimValue, type FieldValue, fieldDef } from '../identity/field-catalog.ts';
-import type { EventType } from './outbox.ts';
+import { type EventType, notifyOnCommit, POLL_CHANNEL } from './outbox.ts';
 import {
   ACCOUNT_DISABLED,
   ACCOUNT_ENABLED,
@@ -240,6 +240,8 @@ export async function fanOut(
           .insertInto('event_deliveries')
           .values(rows.slice(i, i + 1000))
           .execute();
+      // Long polls waiting for these (poll-routes.ts) answer at the commit.
+      await notifyOnCommit(trx, POLL_CHANNEL);
     }
     await trx
       .updateTable('events')

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import { AppError } from '../platform/errors.ts';
+import { notifyOnCommit, POLL_CHANNEL, RELAY_CHANNEL } from './outbox.ts';
 
 export type DeliveryMethod = 'poll' | 'amqp' | 'push';
 
@@ -117,6 +118,7 @@ export function createStreamStore(db: Db, opts: { amqpQueues?: ((clientId: strin
           }),
         )
         .execute();
+      await notifyOnCommit(db, RELAY_CHANNEL);
       return { method, pushUrl: url, queues };
     },
 
@@ -175,7 +177,9 @@ export function createStreamStore(db: Db, opts: { amqpQueues?: ((clientId: strin
         .where('client_id', '=', clientId)
         .where('paused_at', 'is not', null)
         .executeTakeFirst();
-      return Number(result.numUpdatedRows) > 0;
+      const resumed = Number(result.numUpdatedRows) > 0;
+      if (resumed) await notifyOnCommit(db, RELAY_CHANNEL);
+      return resumed;
     },
 
     /**
@@ -205,6 +209,8 @@ export function createStreamStore(db: Db, opts: { amqpQueues?: ((clientId: strin
           .set({ next_attempt_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
           .where('client_id', '=', clientId)
           .execute();
+        await notifyOnCommit(trx, RELAY_CHANNEL);
+        await notifyOnCommit(trx, POLL_CHANNEL);
         return Number(result.numUpdatedRows);
       });
     },
