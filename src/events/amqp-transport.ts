@@ -169,6 +169,7 @@ export function createAmqpTransport(opts: {
     async ready() {
       await open();
     },
+    connected: () => channel !== undefined,
     async deliver(stream, batch: Outgoing[]) {
       let ch: ConfirmChannel;
       let queue: string;

@@ -56,6 +56,9 @@ export type Relay = {
   stop(): Promise<void>;
 };
 
+/** Events fanned out per transaction. */
+const FAN_OUT_BATCH = 200;
+
 type StreamRow = {
   client_id: string;
   method: 'poll' | 'amqp' | 'push';
@@ -247,7 +250,7 @@ export function createRelay(opts: RelayOptions): Relay {
     // claimed streams record the failure without waiting on the network inside the transaction.
     let unavailable: Error | undefined;
     const transport = method === 'amqp' ? opts.amqp : opts.push;
-    if (transport?.ready) {
+    if (transport?.ready && !transport.connected?.()) {
       // Only when some stream is due: a broker that is down is not called in a loop.
       if ((await pickQuery(db, method, 1).execute()).length === 0) return undefined;
       try {
@@ -313,9 +316,10 @@ export function createRelay(opts: RelayOptions): Relay {
     if (!(await anythingToDo())) return { events: 0, delivered: 0 };
     let events = 0;
     for (let round = 0; round < 50; round++) {
-      const r = await fanOut(db, opts.issuer);
+      const r = await fanOut(db, opts.issuer, FAN_OUT_BATCH);
       events += r.events;
-      if (r.events === 0) break;
+      // A short batch emptied the outbox (what commits later notifies again): no round to find nothing.
+      if (r.events < FAN_OUT_BATCH) break;
     }
     let delivered = 0;
     const worker = async () => {
