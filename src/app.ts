@@ -52,6 +52,7 @@ import { createOidc, type OidcDeps } from './oidc/provider.ts';
 import { createOidcHolder, reloadOnNewKeys } from './oidc/provider-holder.ts';
 import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
+import { registerContractRoutes } from './service-api/contract-routes.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { createServiceStore } from './services/service-store.ts';
 import { createAccountActions } from './personal-data.ts';
@@ -276,6 +277,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       messageQueued: () => mail.nudge(),
     });
   });
+  registerContractRoutes(server, { adminApi: Boolean(config.adminToken) });
   await ensureAccountService({ db, services, publicUrl: config.publicUrl });
   registerAccountRoutes(server, {
     db,

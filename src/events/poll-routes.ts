@@ -10,10 +10,13 @@ import type { SetSigner } from './set-format.ts';
 import type { StreamStore } from './stream-store.ts';
 
 export const POLL_PATH = '/api/v1/events';
+/** The poll body limit: a full acknowledgement (1,000 jtis) with room to spare. */
+export const POLL_BODY_LIMIT = 256 * 1024;
 const DEFAULT_MAX_EVENTS = 100;
 const MAX_EVENTS = 1000;
 
-const pollRequest = z.object({
+/** The poll request body (RFC 8936 §2.4); the OpenAPI document shows this same schema. */
+export const pollRequestSchema = z.object({
   ack: z.array(z.string().min(1).max(100)).max(MAX_EVENTS).default([]),
   setErrs: z
     .record(
@@ -127,7 +130,7 @@ export function registerPollRoutes(
       .execute();
   }
 
-  app.post(POLL_PATH, { config: { csrf: false }, bodyLimit: 256 * 1024 }, async (request, reply) => {
+  app.post(POLL_PATH, { config: { csrf: false }, bodyLimit: POLL_BODY_LIMIT }, async (request, reply) => {
     const clientId = await authenticate(request);
     if (!clientId)
       return fail(
@@ -136,7 +139,7 @@ export function registerPollRoutes(
         'authentication_failed',
         'client_secret_basic credentials of the service are required',
       );
-    const parsed = pollRequest.safeParse(request.body ?? {});
+    const parsed = pollRequestSchema.safeParse(request.body ?? {});
     if (!parsed.success) {
       return fail(
         reply,

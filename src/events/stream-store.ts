@@ -48,7 +48,15 @@ const pushUrl = z
   }, 'must be an https URL (http only on loopback) without credentials or fragment');
 
 export const deliverySettingsSchema = z
-  .object({ method: z.enum(['poll', 'amqp', 'push']), pushUrl: pushUrl.nullable().optional() })
+  .object({
+    method: z
+      .enum(['poll', 'amqp', 'push'])
+      .describe('poll: the service polls /api/v1/events; amqp: its RabbitMQ queue; push: Cidadela POSTs each SET to pushUrl'),
+    pushUrl: pushUrl
+      .nullable()
+      .optional()
+      .describe('push only: an https URL (http only on loopback), without credentials or fragment'),
+  })
   .strict()
   .refine((s) => s.method !== 'push' || s.pushUrl, { message: 'push needs pushUrl', path: ['pushUrl'] });
 
