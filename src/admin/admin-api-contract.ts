@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { deliverySettingsSchema } from '../events/stream-store.ts';
 import { type ApiContract, type ApiOperation, COMMON_ANSWERS, errorBody } from '../service-api/openapi.ts';
+import { AUTH_METHODS, CLIENT_TYPES } from '../services/client-types.ts';
 import { serviceInputSchema, serviceUpdateSchema } from '../services/service-store.ts';
 import { ADMIN_BODY_LIMIT } from './admin-routes.ts';
 import { QUEUE_BODY_LIMIT, replayRequestSchema } from './queue-routes.ts';
@@ -26,11 +27,14 @@ export const serviceView = z
     clientId: z.string(),
     name: z.string(),
     description: z.string(),
+    type: z.enum(CLIENT_TYPES).describe('confidential (a server), native (an app) or spa (a browser app)'),
     redirectUris: z.array(z.string()),
     postLogoutRedirectUris: z.array(z.string()),
     backchannelLogoutUri: z.string().nullable(),
-    tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt']),
+    tokenEndpointAuthMethod: z.enum(AUTH_METHODS),
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).nullable(),
+    allowedOrigins: z.array(z.string()).describe('origins allowed to call the token endpoint from a browser (spa)'),
+    dpopBoundAccessTokens: z.boolean(),
     termsMarkdown: z.string().describe('the current terms of use (empty when none were published)'),
     terms: z
       .strictObject({ version: z.number().int(), sha256: z.string(), publishedAt: dateTime })
@@ -83,6 +87,10 @@ const unauthorized = {
   headers: { 'www-authenticate': { description: '`Bearer realm="cidadela-admin"`', required: true } },
 };
 const notFound = { description: '`service.not_found`', schema: errorBody };
+const builtIn = {
+  description: '`service.built_in`: the account pages’ own service (`cidadela-conta`) can be read, never changed',
+  schema: errorBody,
+};
 const invalidService = {
   description:
     '`service.invalid`, with `details`: `[{"field": "redirectUris.0", "message": "…"}]` naming each field at fault; or `error.bad_request`',
@@ -155,6 +163,7 @@ export const ADMIN_OPERATIONS: ApiOperation[] = [
       200: { description: 'the service as it now is', schema: z.strictObject({ service: serviceView }) },
       400: invalidService,
       401: unauthorized,
+      403: builtIn,
       404: notFound,
       413: COMMON_ANSWERS.tooLarge,
       415: COMMON_ANSWERS.unsupported,
@@ -171,6 +180,7 @@ export const ADMIN_OPERATIONS: ApiOperation[] = [
     responses: {
       204: { description: 'removed' },
       401: unauthorized,
+      403: builtIn,
       404: notFound,
       503: COMMON_ANSWERS.unavailable,
     },
@@ -204,8 +214,12 @@ export const ADMIN_OPERATIONS: ApiOperation[] = [
     params: SERVICE_ID,
     responses: {
       200: { description: 'the new secret', schema: z.strictObject({ clientSecret: z.string() }) },
-      400: { description: '`service.no_secret`: the service authenticates with `private_key_jwt`', schema: errorBody },
+      400: {
+        description: '`service.no_secret`: the service has no secret (`private_key_jwt`, or an app)',
+        schema: errorBody,
+      },
       401: unauthorized,
+      403: builtIn,
       404: notFound,
       503: COMMON_ANSWERS.unavailable,
     },

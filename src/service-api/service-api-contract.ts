@@ -15,6 +15,19 @@ const pollError = z
 
 const bearerError = z.strictObject({ error: z.string(), error_description: z.string() });
 
+const writeBackAnswer = z.strictObject({
+  updated: z.array(z.string()).describe('claims stored now'),
+  pending_confirmation: z
+    .array(z.string())
+    .optional()
+    .describe('claims proposed to the citizen (a code sent to the new address); they change when the citizen proves it'),
+  not_proposed: z
+    .array(z.string())
+    .optional()
+    .describe('claims not proposed: too many codes to that citizen or address for now; try another day'),
+  claims: z.record(z.string(), z.unknown()).describe('`sub` and the claims the citizen shares with you'),
+});
+
 export const SERVICE_OPERATIONS: ApiOperation[] = [
   {
     tags: ['events'],
@@ -62,10 +75,12 @@ export const SERVICE_OPERATIONS: ApiOperation[] = [
       200: {
         description:
           'stored; `updated` lists the claims that really changed (a value equal to the stored one is not an update), `claims` is what you now receive',
-        schema: z.strictObject({
-          updated: z.array(z.string()),
-          claims: z.record(z.string(), z.unknown()).describe('`sub` and the claims the citizen shares with you'),
-        }),
+        schema: writeBackAnswer,
+      },
+      202: {
+        description:
+          'an `email` or `phone_number` is only proposed: a code went to the new address and it becomes the citizen’s when they prove it (`pending_confirmation`); the other claims are stored as for 200',
+        schema: writeBackAnswer,
       },
       400: {
         description:
@@ -78,10 +93,9 @@ export const SERVICE_OPERATIONS: ApiOperation[] = [
         headers: { 'www-authenticate': { description: '`Bearer realm="cidadela", error="invalid_token", …`', required: true } },
       },
       403: {
-        description: `\`insufficient_scope\` (the token lacks \`${WRITE_SCOPE}\`); \`write_back.refused\` with \`fields\` (\`field.not_in_contract\`, \`field.not_shared\`, \`field.not_editable\`); \`consent.missing\` (the citizen revoked consent)`,
+        description: `\`insufficient_scope\` (the token lacks \`${WRITE_SCOPE}\`); \`write_back.refused\` with \`fields\` (\`field.not_in_contract\`, \`field.not_shared\`, \`field.not_editable\`); \`consent.missing\` (the citizen revoked consent); \`insufficient_scope\` also when the citizen has not consented to write access`,
         schema: z.union([bearerError, errorBody]),
       },
-      409: { description: '`register.email_taken`: the new e-mail belongs to another account', schema: errorBody },
       413: COMMON_ANSWERS.tooLarge,
       415: { description: '`body.json_required`: the body is not `application/json`', schema: errorBody },
       503: COMMON_ANSWERS.unavailable,

@@ -6,7 +6,7 @@ import { ADMIN_API } from '../../src/admin/admin-api-contract.ts';
 import { renderApiDocs } from '../../src/service-api/api-docs.ts';
 import type { ApiContract, ApiOperation } from '../../src/service-api/openapi.ts';
 import { SERVICE_API } from '../../src/service-api/service-api-contract.ts';
-import { seedCitizen, seedService, startTcpProxy, infrastructure, AMQP_TEST_URL, IN_CI } from '../events/event-helpers.ts';
+import { seedService, startTcpProxy, infrastructure, AMQP_TEST_URL, IN_CI } from '../events/event-helpers.ts';
 import {
   addService,
   answerConsent,
@@ -55,7 +55,6 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
   let writerToken: string;
   let poller: TestService;
   let keyOnly: string; // a service authenticating with private_key_jwt (no secret to rotate)
-  let otherEmail: string;
   const brokerUsers: string[] = [];
 
   before(async () => {
@@ -96,7 +95,6 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
         jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' }] },
       })
     ).clientId;
-    otherEmail = (await seedCitizen(db)).email;
   });
 
   after(async () => {
@@ -211,6 +209,7 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
         200: () => admin('PATCH', svc(), { description: 'Nova descrição' }),
         400: () => admin('PATCH', svc(), { redirectUris: ['ftp://x'] }),
         401: () => anonymous('PATCH', svc()),
+        403: () => admin('PATCH', '/admin/api/services/cidadela-conta', { description: 'x' }),
         404: () => admin('PATCH', '/admin/api/services/nao-existe', { description: 'x' }),
         413: () => admin('PATCH', svc(), { termsMarkdown: big }),
         415: () => admin('PATCH', svc(), 'description', { 'content-type': XML }),
@@ -218,6 +217,7 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
       removeService: {
         204: () => admin('DELETE', `/admin/api/services/${newServiceId}`),
         401: () => anonymous('DELETE', svc()),
+        403: () => admin('DELETE', '/admin/api/services/cidadela-conta'),
         404: () => admin('DELETE', '/admin/api/services/nao-existe'),
       },
       listTermsVersions: {
@@ -230,6 +230,7 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
         200: () => admin('POST', `/admin/api/services/${writer.clientId}/rotate-secret`),
         400: () => admin('POST', `/admin/api/services/${keyOnly}/rotate-secret`),
         401: () => anonymous('POST', `${svc()}/rotate-secret`),
+        403: () => admin('POST', '/admin/api/services/cidadela-conta/rotate-secret'),
         404: () => admin('POST', '/admin/api/services/nao-existe/rotate-secret'),
       },
       getQueue: {
@@ -281,7 +282,7 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
         400: () => patch({}),
         401: () => patch({ name: 'Sem Token da Silva' }, { authorization: '' }),
         403: () => patch({ mother_name: 'Ana Maria Souza' }),
-        409: () => patch({ email: otherEmail }),
+        202: () => patch({ email: `proposto.${Date.now()}@example.test` }),
         413: () => patch({ name: big }),
         415: () => patch('name=x', { 'content-type': 'application/x-www-form-urlencoded' }),
       },
