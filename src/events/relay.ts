@@ -56,9 +56,6 @@ export type Relay = {
   stop(): Promise<void>;
 };
 
-/** Events fanned out per transaction. */
-const FAN_OUT_BATCH = 200;
-
 type StreamRow = {
   client_id: string;
   method: 'poll' | 'amqp' | 'push';
@@ -316,10 +313,9 @@ export function createRelay(opts: RelayOptions): Relay {
     if (!(await anythingToDo())) return { events: 0, delivered: 0 };
     let events = 0;
     for (let round = 0; round < 50; round++) {
-      const r = await fanOut(db, opts.issuer, FAN_OUT_BATCH);
+      const r = await fanOut(db, opts.issuer);
       events += r.events;
-      // A short batch emptied the outbox (what commits later notifies again): no round to find nothing.
-      if (r.events < FAN_OUT_BATCH) break;
+      if (r.events === 0) break;
     }
     let delivered = 0;
     const worker = async () => {
