@@ -262,6 +262,12 @@ async function main() {
       }),
       '',
       `The reference peak: e-Cidadão's busiest month had ${REFERENCE_PEAK_MONTH.toLocaleString('en-US')} accesses, ${referencePeakPerSecond.toFixed(2)}/s on average; taking the peak hour as four times that and every access as a change to the citizen's data (far more than in reality), the peak is ${referencePeak} changes/s and ten times it ${tenTimesPeak} changes/s. The last rate is the 2,000 deliveries/s target. Each rate is sustained for ${seconds} s, changes committed open-loop at even intervals. The relay is woken by PostgreSQL LISTEN/NOTIFY from the outbox insert's transaction and polls only as a safety net (every second), as in the server; commit → consumer is from the producer's commit returning to the consumer's callback for each of the ${SERVICES} messages.`,
+      ...(Math.max(loadBefore, loadAfter) > machine.nproc
+        ? [
+            '',
+            `**This run is not representative:** the machine's load average (${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after) was above its ${machine.nproc} cores, so the relay, PostgreSQL and RabbitMQ waited for the CPU most of the time; the latencies measure that queue more than Cidadela. Run again on a quiet machine (\`npm run bench:events -- --wait-idle 600\`).`,
+          ]
+        : []),
       END,
     ].join('\n');
     console.log(section);

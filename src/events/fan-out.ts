@@ -240,8 +240,16 @@ export async function fanOut(
           .insertInto('event_deliveries')
           .values(rows.slice(i, i + 1000))
           .execute();
-      // Long polls waiting for these (poll-routes.ts) answer at the commit.
-      await notifyOnCommit(trx, POLL_CHANNEL);
+      // Long polls waiting for these (poll-routes.ts) answer at the commit. Only when a receiver
+      // polls: a notifying commit takes PostgreSQL's notification lock, which serialises commits.
+      const polled = await trx
+        .selectFrom('event_streams')
+        .select('client_id')
+        .where('client_id', 'in', receivers)
+        .where('method', '=', 'poll')
+        .limit(1)
+        .execute();
+      if (polled.length) await notifyOnCommit(trx, POLL_CHANNEL);
     }
     await trx
       .updateTable('events')
