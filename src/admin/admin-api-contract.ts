@@ -19,7 +19,9 @@ const kib = (bytes: number) => `${bytes / 1024} KiB`;
 const contractFieldView = z.strictObject({
   key: z.string().describe('a catalog field key (`cidadela service fields`)'),
   required: z.boolean(),
-  purpose: z.record(z.string(), z.string()).describe('why the service asks for it, per language (pt-BR always)'),
+  purpose: z
+    .record(z.string(), z.string())
+    .describe('why the service asks for it, per language (pt-BR always)'),
 });
 
 export const serviceView = z
@@ -33,7 +35,9 @@ export const serviceView = z
     backchannelLogoutUri: z.string().nullable(),
     tokenEndpointAuthMethod: z.enum(AUTH_METHODS),
     jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).nullable(),
-    allowedOrigins: z.array(z.string()).describe('origins allowed to call the token endpoint from a browser (spa)'),
+    allowedOrigins: z
+      .array(z.string())
+      .describe('origins allowed to call the token endpoint from a browser (spa)'),
     dpopBoundAccessTokens: z.boolean(),
     termsMarkdown: z.string().describe('the current terms of use (empty when none were published)'),
     terms: z
@@ -77,7 +81,9 @@ const amqpQueuesView = z
     deadLetterQueue: z.string(),
     declared: z
       .boolean()
-      .describe('declared on the broker now (false: no AMQP_URL here; the relay declares them on its first delivery)'),
+      .describe(
+        'declared on the broker now (false: no AMQP_URL here; the relay declares them on its first delivery)',
+      ),
   })
   .nullable();
 
@@ -88,7 +94,8 @@ const unauthorized = {
 };
 const notFound = { description: '`service.not_found`', schema: errorBody };
 const builtIn = {
-  description: '`service.built_in`: the account pages’ own service (`cidadela-conta`) can be read, never changed',
+  description:
+    '`service.built_in`: the account pages’ own service (`cidadela-conta`) can be read, never changed',
   schema: errorBody,
 };
 const invalidService = {
@@ -196,7 +203,12 @@ export const ADMIN_OPERATIONS: ApiOperation[] = [
         description: 'the versions (each immutable, with its SHA-256)',
         schema: z.strictObject({
           versions: z.array(
-            z.strictObject({ version: z.number().int(), sha256: z.string(), text: z.string(), publishedAt: dateTime }),
+            z.strictObject({
+              version: z.number().int(),
+              sha256: z.string(),
+              text: z.string(),
+              publishedAt: dateTime,
+            }),
           ),
         }),
       },
@@ -308,7 +320,11 @@ export const ADMIN_OPERATIONS: ApiOperation[] = [
         description: 'set; `queues` names the RabbitMQ queues (amqp only)',
         schema: z.strictObject({ delivery: deliveryView, queues: amqpQueuesView }),
       },
-      400: { description: '`service.invalid` with `details` (an unknown method, push without `pushUrl`, …), or `error.bad_request`', schema: errorBody },
+      400: {
+        description:
+          '`service.invalid` with `details` (an unknown method, push without `pushUrl`, …), or `error.bad_request`',
+        schema: errorBody,
+      },
       401: unauthorized,
       404: notFound,
       413: COMMON_ANSWERS.tooLarge,
@@ -348,10 +364,14 @@ export const ADMIN_OPERATIONS: ApiOperation[] = [
       409: {
         description:
           '`broker.management_not_configured`: no `AMQP_MANAGEMENT_URL`; `instructions` has the `rabbitmqctl` commands to do it by hand',
-        schema: z.strictObject({ error: z.literal('broker.management_not_configured'), instructions: z.string() }),
+        schema: z.strictObject({
+          error: z.literal('broker.management_not_configured'),
+          instructions: z.string(),
+        }),
       },
       503: {
-        description: '`broker.unavailable` (with `reason`): the management API failed; or `error.unavailable`',
+        description:
+          '`broker.unavailable` (with `reason`): the management API failed; or `error.unavailable`',
         schema: errorBody,
         headers: COMMON_ANSWERS.unavailable.headers,
       },
@@ -364,7 +384,9 @@ export const ADMIN_OPERATIONS: ApiOperation[] = [
     operationId: 'adminOpenApi',
     summary: 'This document',
     security: [],
-    responses: { 200: { description: 'OpenAPI 3.1', schema: z.object({ openapi: z.literal('3.1.0') }).loose() } },
+    responses: {
+      200: { description: 'OpenAPI 3.1', schema: z.object({ openapi: z.literal('3.1.0') }).loose() },
+    },
   },
 ];
 

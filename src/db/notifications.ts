@@ -2,6 +2,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import pg from 'pg';
+import type { Database } from './schema.ts';
 
 /**
  * PostgreSQL LISTEN/NOTIFY: `listen` calls `onNotify` after every commit that notified `channel`
@@ -79,7 +80,10 @@ export function pgNotifications(connectionString: string): { listen: Listen; clo
       if (closed) throw new Error('notifications closed');
       let set = listeners.get(channel);
       const first = !set;
-      if (!set) listeners.set(channel, (set = new Set()));
+      if (!set) {
+        set = new Set();
+        listeners.set(channel, set);
+      }
       set.add(onNotify);
       if (connecting) await connecting.catch(() => {});
       if (!client) {
@@ -112,7 +116,7 @@ export function pgNotifications(connectionString: string): { listen: Listen; clo
  * PGlite: the one in-process connection listens. LISTEN goes through Kysely (its driver hands the
  * connection out one user at a time; issued beside it, it could land inside someone's transaction).
  */
-export function pgliteNotifications(pglite: PGlite, db: Kysely<any>): { listen: Listen } {
+export function pgliteNotifications(pglite: PGlite, db: Kysely<Database>): { listen: Listen } {
   return {
     async listen(channel, onNotify) {
       checkChannel(channel);

@@ -12,9 +12,17 @@ const ERRORS: [string, string, string][] = [
   ['400', '`error.bad_request`', 'the body is not well-formed JSON, or it carries a NUL character (U+0000)'],
   ['404', '`not_found`', 'no such route'],
   ['413', '`error.too_large`', 'the body is over the route’s limit (given with each request body)'],
-  ['415', '`error.bad_request`', 'a content type the route does not read: send `application/json` (`PATCH /api/v1/me` says `body.json_required`)'],
+  [
+    '415',
+    '`error.bad_request`',
+    'a content type the route does not read: send `application/json` (`PATCH /api/v1/me` says `body.json_required`)',
+  ],
   ['503', '`error.unavailable`', 'the database could not be reached; retry after `Retry-After` seconds'],
-  ['503', '`broker.unavailable`', 'RabbitMQ (or its management API) could not be reached or refused; `reason` says why; nothing changed'],
+  [
+    '503',
+    '`broker.unavailable`',
+    'RabbitMQ (or its management API) could not be reached or refused; `reason` says why; nothing changed',
+  ],
 ];
 
 function index(): string {
@@ -32,7 +40,15 @@ function index(): string {
     'Signing in is OpenID Connect: see the provider’s discovery document (`/.well-known/openid-configuration`) and [../integration.md](../integration.md). Events and write-back: [../integration-events.md](../integration-events.md).',
   ];
   for (const d of API_DOCUMENTS) {
-    lines.push('', `## ${d.contract.title}`, '', d.contract.description, '', '| operation | answers | what |', '| --- | --- | --- |');
+    lines.push(
+      '',
+      `## ${d.contract.title}`,
+      '',
+      d.contract.description,
+      '',
+      '| operation | answers | what |',
+      '| --- | --- | --- |',
+    );
     for (const op of d.contract.operations) {
       const statuses = Object.keys(op.responses).join(', ');
       lines.push(`| \`${op.method.toUpperCase()} ${openApiPath(op.path)}\` | ${statuses} | ${op.summary} |`);

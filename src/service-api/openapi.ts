@@ -44,13 +44,14 @@ export type ApiContract = {
 export const errorBody = z
   .object({ error: z.string().describe('a stable code, for example `service.not_found`') })
   .catchall(z.unknown())
-  .meta({ description: 'An error: `error` is a stable code; some carry details (`details`, `fields`, `reason`).' });
+  .meta({
+    description: 'An error: `error` is a stable code; some carry details (`details`, `fields`, `reason`).',
+  });
 
 /** Answers every route may give, besides its own (added to each operation by `commonAnswers`). */
 export const COMMON_ANSWERS = {
   badRequest: {
-    description:
-      '`error.bad_request`: the body is not well-formed JSON, or carries a NUL character (U+0000)',
+    description: '`error.bad_request`: the body is not well-formed JSON, or carries a NUL character (U+0000)',
     schema: errorBody,
   },
   tooLarge: { description: '`error.too_large`: the body is over the route’s limit', schema: errorBody },
@@ -59,7 +60,8 @@ export const COMMON_ANSWERS = {
     schema: errorBody,
   },
   unavailable: {
-    description: '`error.unavailable`: a dependency (the database) could not be reached; try again after `Retry-After`',
+    description:
+      '`error.unavailable`: a dependency (the database) could not be reached; try again after `Retry-After`',
     schema: errorBody,
     headers: { 'retry-after': { description: 'seconds to wait before trying again', required: true } },
   },
@@ -108,7 +110,9 @@ export function buildOpenApi(contract: ApiContract): Record<string, unknown> {
               ),
             }
           : {}),
-        ...(answer.schema ? { content: { 'application/json': { schema: ref(answer.schema, 'output') } } } : {}),
+        ...(answer.schema
+          ? { content: { 'application/json': { schema: ref(answer.schema, 'output') } } }
+          : {}),
       };
     }
     const parameters = Object.entries(op.params ?? {}).map(([name, description]) => ({
@@ -132,7 +136,9 @@ export function buildOpenApi(contract: ApiContract): Record<string, unknown> {
             requestBody: {
               required: true,
               ...(op.body.description ? { description: op.body.description } : {}),
-              content: { [op.body.contentType ?? 'application/json']: { schema: ref(op.body.schema, 'input') } },
+              content: {
+                [op.body.contentType ?? 'application/json']: { schema: ref(op.body.schema, 'input') },
+              },
             },
           }
         : {}),

@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { POLL_BODY_LIMIT, POLL_PATH, pollRequestSchema } from '../events/poll-routes.ts';
 import { type ApiContract, type ApiOperation, COMMON_ANSWERS, errorBody } from './openapi.ts';
-import { WRITE_BACK_BODY_LIMIT, WRITE_BACK_PATH, WRITE_SCOPE, writeBackBodySchema } from './write-back-routes.ts';
+import {
+  WRITE_BACK_BODY_LIMIT,
+  WRITE_BACK_PATH,
+  WRITE_SCOPE,
+  writeBackBodySchema,
+} from './write-back-routes.ts';
 
 /**
  * The API integrated services call (`GET /api/v1/openapi.json`, docs/api/): polling their event
@@ -20,7 +25,9 @@ const writeBackAnswer = z.strictObject({
   pending_confirmation: z
     .array(z.string())
     .optional()
-    .describe('claims proposed to the citizen (a code sent to the new address); they change when the citizen proves it'),
+    .describe(
+      'claims proposed to the citizen (a code sent to the new address); they change when the citizen proves it',
+    ),
   not_proposed: z
     .array(z.string())
     .optional()
@@ -90,7 +97,12 @@ export const SERVICE_OPERATIONS: ApiOperation[] = [
       401: {
         description: '`invalid_token`: no token, or an expired, revoked or unknown one',
         schema: bearerError,
-        headers: { 'www-authenticate': { description: '`Bearer realm="cidadela", error="invalid_token", …`', required: true } },
+        headers: {
+          'www-authenticate': {
+            description: '`Bearer realm="cidadela", error="invalid_token", …`',
+            required: true,
+          },
+        },
       },
       403: {
         description: `\`insufficient_scope\` (the token lacks \`${WRITE_SCOPE}\`); \`write_back.refused\` with \`fields\` (\`field.not_in_contract\`, \`field.not_shared\`, \`field.not_editable\`); \`consent.missing\` (the citizen revoked consent); \`insufficient_scope\` also when the citizen has not consented to write access`,
@@ -108,7 +120,9 @@ export const SERVICE_OPERATIONS: ApiOperation[] = [
     operationId: 'serviceOpenApi',
     summary: 'This document',
     security: [],
-    responses: { 200: { description: 'OpenAPI 3.1', schema: z.object({ openapi: z.literal('3.1.0') }).loose() } },
+    responses: {
+      200: { description: 'OpenAPI 3.1', schema: z.object({ openapi: z.literal('3.1.0') }).loose() },
+    },
   },
 ];
 
@@ -121,7 +135,8 @@ export const SERVICE_API: ApiContract = {
     clientSecretBasic: {
       type: 'http',
       scheme: 'basic',
-      description: 'the service’s `client_id` and `client_secret`, form-urlencoded then base64 (as at the token endpoint)',
+      description:
+        'the service’s `client_id` and `client_secret`, form-urlencoded then base64 (as at the token endpoint)',
     },
     citizenAccessToken: {
       type: 'http',
@@ -129,6 +144,11 @@ export const SERVICE_API: ApiContract = {
       description: `an access token the service obtained for the citizen with the \`${WRITE_SCOPE}\` scope`,
     },
   },
-  schemas: { Error: errorBody, PollError: pollError, WriteBack: writeBackBodySchema, PollRequest: pollRequestSchema },
+  schemas: {
+    Error: errorBody,
+    PollError: pollError,
+    WriteBack: writeBackBodySchema,
+    PollRequest: pollRequestSchema,
+  },
   operations: SERVICE_OPERATIONS,
 };

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { openDatabase } from '../../src/db/database.ts';
 import { ADMIN_API } from '../../src/admin/admin-api-contract.ts';
+import { openDatabase } from '../../src/db/database.ts';
 import { renderApiDocs } from '../../src/service-api/api-docs.ts';
 import type { ApiContract, ApiOperation } from '../../src/service-api/openapi.ts';
 import { SERVICE_API } from '../../src/service-api/service-api-contract.ts';
-import { seedService, startTcpProxy, infrastructure, AMQP_TEST_URL, IN_CI } from '../events/event-helpers.ts';
+import { AMQP_TEST_URL, IN_CI, infrastructure, seedService, startTcpProxy } from '../events/event-helpers.ts';
 import {
   addService,
   answerConsent,
@@ -92,7 +92,16 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
     keyOnly = (
       await seedService(db, ['name'], {
         tokenEndpointAuthMethod: 'private_key_jwt',
-        jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' }] },
+        jwks: {
+          keys: [
+            {
+              kty: 'EC',
+              crv: 'P-256',
+              x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+              y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+            },
+          ],
+        },
       })
     ).clientId;
   });
@@ -117,7 +126,11 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
 
   test('docs/api/ is what the code says (npm run docs:api writes it)', () => {
     for (const [name, content] of Object.entries(renderApiDocs())) {
-      assert.equal(readFileSync(`${DOCS}${name}`, 'utf8'), content, `docs/api/${name} is out of date: run npm run docs:api`);
+      assert.equal(
+        readFileSync(`${DOCS}${name}`, 'utf8'),
+        content,
+        `docs/api/${name} is out of date: run npm run docs:api`,
+      );
     }
   });
 
@@ -131,13 +144,17 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
       const served = await res.json();
       assert.deepEqual(served, JSON.parse(readFileSync(`${DOCS}${file}`, 'utf8')));
       assert.equal(served.openapi, '3.1.0');
-      const refs = [...JSON.stringify(served).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+      const refs = [...JSON.stringify(served).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map(
+        (m) => m[1]!,
+      );
       for (const ref of refs) assert.ok(served.components.schemas[ref], `${file}: $ref ${ref} resolves`);
     }
   });
 
   test('every route of the admin API and the service API is in a document, and every documented one is registered', () => {
-    const registered = registeredRoutes(app.server).filter((r) => SURFACES.some((s) => r.split(' ')[1]!.startsWith(s)));
+    const registered = registeredRoutes(app.server).filter((r) =>
+      SURFACES.some((s) => r.split(' ')[1]!.startsWith(s)),
+    );
     const documented = CONTRACTS.flatMap((c) => c.operations.map(key));
     assert.deepEqual(
       registered.filter((r) => !documented.includes(r)),
@@ -187,17 +204,34 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
     type Recipe = () => Promise<Response>;
     /** What each documented answer is provoked by: per operation, per status. */
     const recipes: Record<string, Record<number, Recipe>> = {
-      listServices: { 200: () => admin('GET', '/admin/api/services'), 401: () => anonymous('GET', '/admin/api/services') },
+      listServices: {
+        200: () => admin('GET', '/admin/api/services'),
+        401: () => anonymous('GET', '/admin/api/services'),
+      },
       addService: {
         201: async () => {
-          const res = await admin('POST', '/admin/api/services', { name: 'Serviço do contrato', redirectUris: ['https://contrato.example.test/cb'] });
+          const res = await admin('POST', '/admin/api/services', {
+            name: 'Serviço do contrato',
+            redirectUris: ['https://contrato.example.test/cb'],
+          });
           newServiceId = (await res.clone().json()).service?.clientId ?? '';
           return res;
         },
-        400: () => admin('POST', '/admin/api/services', { name: 'Sem endereço de retorno', redirectUris: [] }),
+        400: () =>
+          admin('POST', '/admin/api/services', { name: 'Sem endereço de retorno', redirectUris: [] }),
         401: () => anonymous('POST', '/admin/api/services'),
-        409: () => admin('POST', '/admin/api/services', { clientId: poller.clientId, name: 'De novo', redirectUris: ['https://x.example.test/cb'] }),
-        413: () => admin('POST', '/admin/api/services', { name: 'Grande', redirectUris: ['https://x.example.test/cb'], termsMarkdown: big }),
+        409: () =>
+          admin('POST', '/admin/api/services', {
+            clientId: poller.clientId,
+            name: 'De novo',
+            redirectUris: ['https://x.example.test/cb'],
+          }),
+        413: () =>
+          admin('POST', '/admin/api/services', {
+            name: 'Grande',
+            redirectUris: ['https://x.example.test/cb'],
+            termsMarkdown: big,
+          }),
         415: () => admin('POST', '/admin/api/services', 'name=Formulario', { 'content-type': XML }),
       },
       getService: {
@@ -247,7 +281,8 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
         200: () => admin('POST', `${svc()}/queue/replay`, { since: '2020-01-01T00:00:00Z' }),
         400: () => admin('POST', `${svc()}/queue/replay`, { since: 'semana passada' }),
         401: () => anonymous('POST', `${svc()}/queue/replay`),
-        404: () => admin('POST', '/admin/api/services/nao-existe/queue/replay', { since: '2020-01-01T00:00:00Z' }),
+        404: () =>
+          admin('POST', '/admin/api/services/nao-existe/queue/replay', { since: '2020-01-01T00:00:00Z' }),
         413: () => admin('POST', `${svc()}/queue/replay`, { since: big }),
         415: () => admin('POST', `${svc()}/queue/replay`, 'since', { 'content-type': XML }),
       },
@@ -326,7 +361,8 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
         return;
       }
       for (const [header, d] of Object.entries(answer.headers ?? {})) {
-        if (d.required && !res.headers.get(header)) failures.push(`${op.operationId} ${status}: no ${header} header`);
+        if (d.required && !res.headers.get(header))
+          failures.push(`${op.operationId} ${status}: no ${header} header`);
       }
       if (!answer.schema) return;
       let body: unknown;
@@ -338,7 +374,9 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
       }
       const parsed = answer.schema.safeParse(body);
       if (!parsed.success) {
-        failures.push(`${op.operationId} ${status}: the body does not fit the documented schema: ${JSON.stringify(parsed.error.issues).slice(0, 400)} in ${text.slice(0, 300)}`);
+        failures.push(
+          `${op.operationId} ${status}: the body does not fit the documented schema: ${JSON.stringify(parsed.error.issues).slice(0, 400)} in ${text.slice(0, 300)}`,
+        );
       }
     }
 
@@ -349,7 +387,8 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
             // Any request that gets past authentication (a 401 is answered before the database is asked).
             const own = recipes[op.operationId] ?? {};
             const recipe = [200, 201, 204, 409, 404].map((n) => own[n]).find(Boolean);
-            if (!recipe) failures.push(`${op.operationId} 503: no recipe for a request that reaches the database`);
+            if (!recipe)
+              failures.push(`${op.operationId} 503: no recipe for a request that reaches the database`);
             else outage.push([op, recipe]);
             continue;
           }
@@ -357,7 +396,9 @@ describe('the OpenAPI documents are the contract: every route is in them, every 
           if (special) continue;
           const recipe = recipes[op.operationId]?.[status];
           if (!recipe) {
-            failures.push(`${op.operationId} ${status}: documented, and this test has no request that gives it`);
+            failures.push(
+              `${op.operationId} ${status}: documented, and this test has no request that gives it`,
+            );
             continue;
           }
           await check(op, status, recipe);

@@ -77,7 +77,10 @@ describe('a commit wakes the relay and waiting long polls (LISTEN/NOTIFY); polli
     });
     relay.start();
     await subscribed;
-    await waitFor('the relay to fan out what was there before it started', async () => (await unfanned()) === 0);
+    await waitFor(
+      'the relay to fan out what was there before it started',
+      async () => (await unfanned()) === 0,
+    );
 
     await assert.rejects(
       db.transaction().execute(async (trx) => {
@@ -88,17 +91,20 @@ describe('a commit wakes the relay and waiting long polls (LISTEN/NOTIFY); polli
       /rolled back/,
     );
     await changeAddress(citizen.id, '42');
-    await waitFor('the relay, woken by the commit, to fan the change out', async () => (await unfanned()) === 0);
+    await waitFor(
+      'the relay, woken by the commit, to fan the change out',
+      async () => (await unfanned()) === 0,
+    );
     const delivered = await db
       .selectFrom('event_deliveries')
       .select('payload')
       .where('client_id', '=', service.clientId)
       .orderBy('id', 'desc')
       .executeTakeFirstOrThrow();
-    assert.equal(
-      (delivered.payload as Record<string, any>).events[CLAIMS_CHANGE].claims.address.number,
-      '42',
-    );
+    const events = (
+      delivered.payload as { events: Record<string, { claims: { address: { number: string } } }> }
+    ).events;
+    assert.equal(events[CLAIMS_CHANGE]!.claims.address.number, '42');
   });
 
   test('the listening connection is lost (PostgreSQL): the relay listens again and keeps waking on commits', {
