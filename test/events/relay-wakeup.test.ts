@@ -11,6 +11,7 @@ import { createCitizenStore, writeProfile } from '../../src/identity/citizen-sto
 import { loadSigningKeys } from '../../src/oidc/keys.ts';
 import { createSecrets } from '../../src/security/secrets.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
+import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { TEST_SECRET } from '../helpers/test-app.ts';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../helpers/test-database.ts';
 import { ADDRESS, consent, decode, seedCitizen, seedService, waitFor } from './event-helpers.ts';
@@ -133,7 +134,7 @@ describe('a commit wakes the relay and waiting long polls (LISTEN/NOTIFY); polli
 
   test('a long poll answers when the relay commits deliveries for it, not at its next look', async () => {
     const service = await seedService(db, ['name', 'address']);
-    const clientSecret = await createServiceStore(db).rotateSecret(service.clientId);
+    const clientSecret = await createServiceStore(db, { provider: createProviderState() }).rotateSecret(service.clientId);
     const citizen = await seedCitizen(db);
     await consent(db, citizen.id, service);
     await waitFor('the consent event to be fanned out', async () => (await unfanned()) === 0);
@@ -142,7 +143,7 @@ describe('a commit wakes the relay and waiting long polls (LISTEN/NOTIFY); polli
     const app = Fastify();
     registerPollRoutes(app, {
       db,
-      services: createServiceStore(db),
+      services: createServiceStore(db, { provider: createProviderState() }),
       streams: createStreamStore(db),
       signer,
       closing: () => false,
