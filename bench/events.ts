@@ -8,8 +8,9 @@
  *
  * Phases: (1) throughput: a backlog of changes already committed, drained by one relay: deliveries
  * per second from outbox row to broker confirm, fan-out and ES256 signing included; (2) latency:
- * changes committed at a steady rate while the relay runs and a consumer reads all 25 queues; the
- * time from each commit to the message arriving at the consumer, p50/p99.
+ * changes committed at a steady rate (the reference peak, ten times it, and 2,000 deliveries/s)
+ * while the relay runs, woken by LISTEN/NOTIFY as in the server, and a consumer reads all 25
+ * queues; the time from each commit to the message arriving at the consumer, p50/p99.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -168,7 +169,8 @@ async function main() {
       pauseAfter: 10,
       retryBaseMs: 200,
       retryMaxMs: 2000,
-      idleMs: 20,
+      // As in the server: woken by the outbox's NOTIFY, polling only as the safety net.
+      listen: handle.listen,
     });
     log('delivering the consent events of the seed (not measured)…');
     for (let i = 0; i < 200; i++) {
@@ -209,8 +211,9 @@ async function main() {
 
     // Phase 2: latency at steady rates, relay running, a consumer reading every queue.
     const referencePeakPerSecond = REFERENCE_PEAK_MONTH / (30 * 86_400);
-    const tenTimesPeak = Math.ceil(10 * referencePeakPerSecond * 4); // peak hour ≈ 4× the month's average
-    const rates = [tenTimesPeak, 2000 / SERVICES];
+    const referencePeak = Math.ceil(referencePeakPerSecond * 4); // peak hour ≈ 4× the month's average
+    const tenTimesPeak = Math.ceil(10 * referencePeakPerSecond * 4);
+    const rates = [referencePeak, tenTimesPeak, 2000 / SERVICES];
     relay.start();
     const latency: {
       changesPerSecond: number;
@@ -245,12 +248,26 @@ async function main() {
       '| measure | result | target |',
       '| --- | --- | --- |',
       `| throughput, backlog of ${backlog} changes drained (fan-out, signing, publish, confirm, mark) | **${throughput.toFixed(0)} deliveries/s** (${delivered} in ${elapsed.toFixed(1)} s) | 2,000/s ${throughput >= 2000 ? '✔' : '✘'} |`,
-      ...latency.map(
-        (l) =>
-          `| commit → consumer latency at ${l.changesPerSecond} changes/s (${l.deliveriesPerSecond} deliveries/s${l.changesPerSecond === tenTimesPeak ? ', ten times the reference peak' : ''}) | p50 **${l.p50.toFixed(0)} ms**, p99 **${l.p99.toFixed(0)} ms**, max ${l.max.toFixed(0)} ms (${l.count} deliveries${l.lost ? `, ${l.lost} not seen within the wait` : ''}) | p99 < 1 s ${l.p99 < 1000 ? '✔' : '✘'} |`,
-      ),
+      ...latency.map((l) => {
+        const atPeak = l.changesPerSecond === referencePeak;
+        const label = atPeak
+          ? ', the reference peak'
+          : l.changesPerSecond === tenTimesPeak
+            ? ', ten times the reference peak'
+            : '';
+        const target = atPeak
+          ? `p50 < 20 ms ${l.p50 < 20 ? '✔' : '✘'}, p99 < 100 ms ${l.p99 < 100 ? '✔' : '✘'}`
+          : `p99 < 1 s ${l.p99 < 1000 ? '✔' : '✘'}`;
+        return `| commit → consumer latency at ${l.changesPerSecond} changes/s (${l.deliveriesPerSecond} deliveries/s${label}) | p50 **${l.p50.toFixed(0)} ms**, p99 **${l.p99.toFixed(0)} ms**, max ${l.max.toFixed(0)} ms (${l.count} deliveries${l.lost ? `, ${l.lost} not seen within the wait` : ''}) | ${target} |`;
+      }),
       '',
-      `Ten times the reference peak: e-Cidadão's busiest month had ${REFERENCE_PEAK_MONTH.toLocaleString('en-US')} accesses, ${referencePeakPerSecond.toFixed(2)}/s on average; taking the peak hour as four times that and every access as a change to the citizen's data (far more than in reality), ten times it is ${tenTimesPeak} changes/s. The second rate is the 2,000 deliveries/s target, sustained for ${seconds} s.`,
+      `The reference peak: e-Cidadão's busiest month had ${REFERENCE_PEAK_MONTH.toLocaleString('en-US')} accesses, ${referencePeakPerSecond.toFixed(2)}/s on average; taking the peak hour as four times that and every access as a change to the citizen's data (far more than in reality), the peak is ${referencePeak} changes/s and ten times it ${tenTimesPeak} changes/s. The last rate is the 2,000 deliveries/s target. Each rate is sustained for ${seconds} s, changes committed open-loop at even intervals. The relay is woken by PostgreSQL LISTEN/NOTIFY from the outbox insert's transaction and polls only as a safety net (every second), as in the server; commit → consumer is from the producer's commit returning to the consumer's callback for each of the ${SERVICES} messages.`,
+      ...(Math.max(loadBefore, loadAfter) > machine.nproc
+        ? [
+            '',
+            `**This run is not representative:** the machine's load average (${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after) was above its ${machine.nproc} cores, so the relay, PostgreSQL and RabbitMQ waited for the CPU most of the time; the latencies measure that queue more than Cidadela. Run again on a quiet machine (\`npm run bench:events -- --wait-idle 600\`).`,
+          ]
+        : []),
       END,
     ].join('\n');
     console.log(section);

@@ -10,6 +10,7 @@ import { type DatabaseHandle, openDatabase } from './db/database.ts';
 import { migrate } from './db/migrator.ts';
 import { registerDemoRp } from './demo/demo-rp.ts';
 import { seedDemoServices } from './demo/demo-services.ts';
+import { amqpQueueDeclarer } from './events/amqp-transport.ts';
 import { createEventsRuntime, type EventsRuntime } from './events/events-runtime.ts';
 import { registerPollRoutes } from './events/poll-routes.ts';
 import { createStreamStore } from './events/stream-store.ts';
@@ -60,6 +61,7 @@ import { createOidc, type OidcDeps } from './oidc/provider.ts';
 import { createOidcHolder, reloadOnNewKeys } from './oidc/provider-holder.ts';
 import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
+import { registerContractRoutes } from './service-api/contract-routes.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { createServiceStore } from './services/service-store.ts';
 import { createAccountActions } from './personal-data.ts';
@@ -328,14 +330,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     mailQueued: () => mail.nudge(),
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
-  const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger });
-  const streams = createStreamStore(db);
+  const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger, listen: database.listen });
+  const streams = createStreamStore(db, { amqpQueues: amqpQueueDeclarer(config.amqpUrl) });
   await registerApiSurface(server, OPERATOR_API, (api) => {
     registerAdminRoutes(api, { adminToken: config.adminToken, services });
     registerQueueRoutes(api, { adminToken: config.adminToken, streams, amqpUrl: config.amqpUrl, amqpManagementUrl: config.amqpManagementUrl });
   });
   await registerApiSurface(server, SERVICE_API, (api) => {
-    registerPollRoutes(api, { db, services, streams, signer: events.signer, closing: () => draining });
+    registerPollRoutes(api, { db, services, streams, signer: events.signer, closing: () => draining, listen: database.listen });
     registerWriteBackRoutes(api, {
       db,
       oidc,
@@ -347,6 +349,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       messageQueued: () => mail.nudge(),
     });
   });
+  registerContractRoutes(server, { adminApi: Boolean(config.adminToken) });
   await ensureAccountService({ db, services, publicUrl: config.publicUrl });
   registerAccountRoutes(server, {
     db,

@@ -36,6 +36,9 @@ export function serviceJson(s: Service) {
   };
 }
 
+/** Service bodies carry terms of use (up to 100,000 characters) and keys. */
+export const ADMIN_BODY_LIMIT = 256 * 1024;
+
 /** The operator's JSON API, behind `Authorization: Bearer $ADMIN_TOKEN`. Off when no token is set. */
 export function registerAdminRoutes(app: FastifyInstance, deps: { adminToken: string | undefined; services: ServiceStore }) {
   const { services } = deps;
@@ -44,7 +47,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { adminToken: st
 
   app.register(async (admin) => {
     admin.addHook('onRequest', requireAdminToken(token));
-    const json = { config: { csrf: false }, bodyLimit: 256 * 1024 };
+    const json = { config: { csrf: false }, bodyLimit: ADMIN_BODY_LIMIT };
 
     admin.get('/admin/api/services', async () => ({ services: (await services.list()).map(serviceJson) }));
 

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config/config.ts';
 import { type Db, openDatabase } from '../db/database.ts';
 import { migrate } from '../db/migrator.ts';
+import { amqpQueueDeclarer } from '../events/amqp-transport.ts';
 import { brokerInstructions, provisionBrokerAccount, vhostOf } from '../events/broker-accounts.ts';
 import { createEventsRuntime } from '../events/events-runtime.ts';
 import { createStreamStore, type QueueView } from '../events/stream-store.ts';
@@ -61,7 +62,7 @@ export async function queueCommand(args: string[], db: Db, config: Config, out: 
     out.error(QUEUE_USAGE);
     return 2;
   }
-  const streams = createStreamStore(db);
+  const streams = createStreamStore(db, { amqpQueues: amqpQueueDeclarer(config.amqpUrl) });
   const show = (value: unknown, text: string) => out.log(v.json ? JSON.stringify(value, null, 2) : text);
   try {
     switch (command) {
@@ -93,9 +94,15 @@ export async function queueCommand(args: string[], db: Db, config: Config, out: 
           method: v.method,
           ...(v['push-url'] ? { pushUrl: v['push-url'] } : {}),
         });
+        const { queues, ...delivery } = settings;
+        const declared = queues?.declared
+          ? `\nqueues ${queues.queue} and ${queues.deadLetterQueue} declared: its consumer can start now`
+          : queues
+            ? `\nAMQP_URL is not set here: the queues will be declared by the relay on its first delivery`
+            : '';
         show(
-          { delivery: settings },
-          `${id} receives its events by ${settings.method}${settings.pushUrl ? ` at ${settings.pushUrl}` : ''}`,
+          { delivery, queues },
+          `${id} receives its events by ${settings.method}${settings.pushUrl ? ` at ${settings.pushUrl}` : ''}${declared}`,
         );
         return 0;
       }
@@ -122,7 +129,10 @@ export async function queueCommand(args: string[], db: Db, config: Config, out: 
   } catch (error) {
     if (error instanceof AppError) {
       const details = (error.details?.details as { field: string; message: string }[] | undefined) ?? [];
-      out.error([`error: ${error.code}`, ...details.map((d) => `  ${d.field}: ${d.message}`)].join('\n'));
+      const reason = typeof error.details?.reason === 'string' ? [`  ${error.details.reason}`] : [];
+      out.error(
+        [`error: ${error.code}`, ...details.map((d) => `  ${d.field}: ${d.message}`), ...reason].join('\n'),
+      );
       return 1;
     }
     throw error;
@@ -149,7 +159,14 @@ export async function runRelayProcess(config: Config): Promise<void> {
   const keyOptions = { signAfterSeconds: 2 * config.keysReloadSeconds };
   let keysVersion = await signingKeysVersion(handle.db, keyOptions);
   const keys = await loadSigningKeys(handle.db, secrets, keyOptions);
-  const events = await createEventsRuntime({ db: handle.db, kind: handle.kind, config, keys, logger });
+  const events = await createEventsRuntime({
+    db: handle.db,
+    kind: handle.kind,
+    config,
+    keys,
+    logger,
+    listen: handle.listen,
+  });
   events.relay.start();
   logger.info({ amqp: Boolean(config.amqpUrl) }, 'relay running');
   let checking = false;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { type Listen, pgNotifications, pgliteNotifications } from './notifications.ts';
 import { pgliteDialect } from './pglite-dialect.ts';
 import type { Database } from './schema.ts';
 
@@ -13,6 +14,8 @@ export type DatabaseHandle = {
   kind: 'postgres' | 'pglite';
   /** Checks that the database answers (for /readyz). */
   ping(): Promise<void>;
+  /** LISTEN/NOTIFY (notifications.ts): wakes the relay and long polls on a commit. Absent: they poll. */
+  listen?: Listen;
   close(): Promise<void>;
 };
 
@@ -48,13 +51,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const notifications = pgNotifications(options.databaseUrl);
     return {
       db,
       kind: 'postgres',
       ping: async () => {
         await pool.query('select 1');
       },
-      close: () => db.destroy(),
+      listen: notifications.listen,
+      close: async () => {
+        await notifications.close();
+        await db.destroy();
+      },
     };
   }
   let dataDir: string | undefined;
@@ -74,6 +82,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     ping: async () => {
       await pglite.query('select 1');
     },
+    listen: pgliteNotifications(pglite, db).listen,
     close: () => db.destroy(),
   };
 }

@@ -1,14 +1,77 @@
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import { AppError } from '../platform/errors.ts';
 import { SET_MEDIA_TYPE } from './set-format.ts';
-import { amqpQueueName } from './stream-store.ts';
+import { amqpQueueName, deadLetterQueueName } from './stream-store.ts';
 import type { Outgoing, Transport } from './transport.ts';
 
-export function deadLetterQueueName(clientId: string): string {
-  return `${amqpQueueName(clientId)}.dlq`;
-}
+export { deadLetterQueueName };
 
 /** How many times a consumer may give a message back before it goes to the dead-letter queue. */
 const DELIVERY_LIMIT = 20;
+
+/**
+ * Declares a service's durable quorum queue and its dead-letter queue (idempotent). Both the relay
+ * (before publishing) and the operator's delivery command (so the service's consumer, whose broker
+ * user may not declare, can start before the first event) come here, so the arguments are one.
+ */
+export async function declareServiceQueues(connection: ChannelModel, clientId: string): Promise<void> {
+  const queue = amqpQueueName(clientId);
+  // Declarations on a channel of their own: a refused one closes its channel, not the publisher's.
+  const ch = await connection.createChannel();
+  ch.on('error', () => {});
+  try {
+    await ch.assertQueue(deadLetterQueueName(clientId), {
+      durable: true,
+      arguments: { 'x-queue-type': 'quorum' },
+    });
+    await ch.assertQueue(queue, {
+      durable: true,
+      arguments: {
+        'x-queue-type': 'quorum',
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': deadLetterQueueName(clientId),
+        'x-dead-letter-strategy': 'at-least-once',
+        'x-overflow': 'reject-publish',
+        'x-delivery-limit': DELIVERY_LIMIT,
+      },
+    });
+  } catch (error) {
+    // 406: the queue exists with other arguments (declared by an operator): use it as it is.
+    if ((error as { code?: number }).code !== 406) throw error;
+    const check = await connection.createChannel();
+    check.on('error', () => {});
+    await check.checkQueue(queue);
+    await check.close().catch(() => {});
+  } finally {
+    await ch.close().catch(() => {});
+  }
+}
+
+/**
+ * For the operator's delivery command: declares one service's queues over a connection of its own
+ * (a rare call; the relay's connection is not shared across processes). Any broker failure is a
+ * 503 to retry, and the caller changes nothing.
+ */
+export function amqpQueueDeclarer(url: string | undefined, timeoutMs = 5_000) {
+  if (!url) return undefined;
+  return async (clientId: string): Promise<void> => {
+    let connection: ChannelModel | undefined;
+    try {
+      connection = await amqp.connect(url, { timeout: timeoutMs });
+      connection.on('error', () => {});
+      await declareServiceQueues(connection, clientId);
+    } catch (error) {
+      const e = error as Error & { code?: string | number };
+      // For the operator: what went wrong, never a URL (it could hold the broker password).
+      const reason = String(e.message ?? e.code ?? 'unknown').replace(/\w+:\/\/\S*/g, '…').slice(0, 300);
+      throw new AppError('broker.unavailable', 503, { reason });
+    } finally {
+      await connection?.close().catch(() => {});
+    }
+  };
+}
+
+export type AmqpQueueDeclarer = NonNullable<ReturnType<typeof amqpQueueDeclarer>>;
 
 /**
  * RabbitMQ: a durable quorum queue per service (`cidadela.<client_id>`), with its dead-letter
@@ -96,35 +159,7 @@ export function createAmqpTransport(opts: {
     if (declared.has(queue)) return queue;
     const c = connection;
     if (!c) throw new Error('amqp connection lost');
-    // Declarations on a channel of their own: a refused one closes its channel, not the publisher's.
-    const ch = await c.createChannel();
-    ch.on('error', () => {});
-    try {
-      await ch.assertQueue(deadLetterQueueName(clientId), {
-        durable: true,
-        arguments: { 'x-queue-type': 'quorum' },
-      });
-      await ch.assertQueue(queue, {
-        durable: true,
-        arguments: {
-          'x-queue-type': 'quorum',
-          'x-dead-letter-exchange': '',
-          'x-dead-letter-routing-key': deadLetterQueueName(clientId),
-          'x-dead-letter-strategy': 'at-least-once',
-          'x-overflow': 'reject-publish',
-          'x-delivery-limit': DELIVERY_LIMIT,
-        },
-      });
-    } catch (error) {
-      // 406: the queue exists with other arguments (declared by an operator): use it as it is.
-      if ((error as { code?: number }).code !== 406) throw error;
-      const check = await c.createChannel();
-      check.on('error', () => {});
-      await check.checkQueue(queue);
-      await check.close().catch(() => {});
-    } finally {
-      await ch.close().catch(() => {});
-    }
+    await declareServiceQueues(c, clientId);
     declared.add(queue);
     return queue;
   }
@@ -134,6 +169,7 @@ export function createAmqpTransport(opts: {
     async ready() {
       await open();
     },
+    connected: () => channel !== undefined,
     async deliver(stream, batch: Outgoing[]) {
       let ch: ConfirmChannel;
       let queue: string;

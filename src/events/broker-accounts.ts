@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { deadLetterQueueName } from './amqp-transport.ts';
-import { amqpQueueName } from './stream-store.ts';
+import { AppError } from '../platform/errors.ts';
+import { amqpQueueName, deadLetterQueueName } from './stream-store.ts';
 
 export type BrokerAccount = {
   username: string;
@@ -59,17 +59,29 @@ export async function provisionBrokerAccount(opts: {
   const vhost = vhostOf(opts.amqpUrl);
   const username = brokerUsername(opts.clientId);
   const password = randomBytes(24).toString('base64url');
+  // Any failure of the management API is the broker's side: a 503 to retry, with what went wrong
+  // for the operator (never the management URL, which holds its password).
   const call = async (path: string, body: unknown) => {
-    const response = await fetch(`${root}${path}`, {
-      method: 'PUT',
-      headers: { authorization: auth, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
-    });
-    if (response.status !== 201 && response.status !== 204) {
-      throw new Error(`RabbitMQ management API answered ${response.status} to PUT ${path}`);
+    let response: Response;
+    try {
+      response = await fetch(`${root}${path}`, {
+        method: 'PUT',
+        headers: { authorization: auth, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+      });
+    } catch (error) {
+      const e = error as Error & { cause?: { code?: string } };
+      throw new AppError('broker.unavailable', 503, {
+        reason: `RabbitMQ management API unreachable: ${e.cause?.code ?? e.name}`,
+      });
     }
     await response.body?.cancel().catch(() => {});
+    if (response.status !== 201 && response.status !== 204) {
+      throw new AppError('broker.unavailable', 503, {
+        reason: `RabbitMQ management API answered ${response.status} to PUT ${path.split('/').slice(0, 3).join('/')}`,
+      });
+    }
   };
   await call(`/api/users/${encodeURIComponent(username)}`, { password, tags: '' });
   await call(

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import type { Db } from '../db/database.ts';
+import type { Listen } from '../db/notifications.ts';
 import type { PrivateJwk } from '../oidc/keys.ts';
 import { createAmqpTransport } from './amqp-transport.ts';
 import { createPushTransport } from './push-transport.ts';
@@ -22,6 +23,8 @@ export async function createEventsRuntime(deps: {
   config: Config;
   keys: PrivateJwk[];
   logger: Logger;
+  /** LISTEN/NOTIFY of the database: the relay wakes on a commit instead of its next poll. */
+  listen?: Listen | undefined;
 }): Promise<EventsRuntime> {
   const { config, logger } = deps;
   let current = await createSetSigner(deps.keys);
@@ -38,6 +41,7 @@ export async function createEventsRuntime(deps: {
     issuer: config.publicUrl,
     signer,
     lockStreams: deps.kind === 'postgres',
+    listen: deps.listen,
     amqp,
     push: createPushTransport({ timeoutMs: config.events.pushTimeoutMs }),
     pauseAfter: config.events.pauseAfter,
@@ -45,7 +49,9 @@ export async function createEventsRuntime(deps: {
     retryMaxMs: config.events.retryMaxSeconds * 1000,
     retentionDays: config.events.retentionDays,
     onError: (error, context) => {
-      if (context.paused)
+      if (context.task === 'listen')
+        logger.warn({ err: { message: error.message } }, 'relay cannot listen for commits; it polls instead');
+      else if (context.paused)
         logger.error(
           { err: { message: error.message }, ...context },
           'event stream paused after repeated failures',

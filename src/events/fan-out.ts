@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { claimValue, type FieldValue, fieldDef } from '../identity/field-catalog.ts';
-import type { EventType } from './outbox.ts';
+import { type EventType, notifyOnCommit, POLL_CHANNEL } from './outbox.ts';
 import {
   ACCOUNT_DISABLED,
   ACCOUNT_ENABLED,
@@ -263,6 +263,16 @@ export async function fanOut(
           .insertInto('event_deliveries')
           .values(rows.slice(i, i + 1000))
           .execute();
+      // Long polls waiting for these (poll-routes.ts) answer at the commit. Only when a receiver
+      // polls: a notifying commit takes PostgreSQL's notification lock, which serialises commits.
+      const polled = await trx
+        .selectFrom('event_streams')
+        .select('client_id')
+        .where('client_id', 'in', receivers)
+        .where('method', '=', 'poll')
+        .limit(1)
+        .execute();
+      if (polled.length) await notifyOnCommit(trx, POLL_CHANNEL);
     }
     await trx
       .updateTable('events')

@@ -49,6 +49,19 @@ export type OutboxEvent =
 export type EventType = OutboxEvent['type'];
 
 /**
+ * NOTIFY channels. `RELAY_CHANNEL`: something for the relay (an event committed, a stream to send
+ * again); `POLL_CHANNEL`: deliveries are waiting for services that poll. Sent in the transaction
+ * that makes the work, so PostgreSQL delivers them at its commit and never for a rollback.
+ */
+export const RELAY_CHANNEL = 'cidadela_relay';
+export const POLL_CHANNEL = 'cidadela_poll';
+
+/** Queues a notification on `channel` in the caller's transaction (delivered at commit, folded with duplicates). */
+export async function notifyOnCommit(trx: Db, channel: typeof RELAY_CHANNEL | typeof POLL_CHANNEL): Promise<void> {
+  await sql`select pg_notify(${channel}, '')`.execute(trx);
+}
+
+/**
  * Writes one event in the caller's transaction. The citizen's row is locked first, so two
  * transactions touching the same citizen draw their event ids in commit order: the relay can
  * deliver one citizen's events in id order and it is the order in which they happened.
@@ -93,7 +106,8 @@ export async function recordEvent(trx: Db, event: OutboxEvent): Promise<string> 
   const row = await trx
     .insertInto('events')
     .values({ citizen_id: citizenId, type, data: JSON.stringify(data), origin_client_id: origin, audience })
-    .returning('id')
+    // The relay's wake-up rides on the insert itself: no extra round trip per event.
+    .returning(['id', sql<void>`pg_notify(${RELAY_CHANNEL}, '')`.as('notified')])
     .executeTakeFirstOrThrow();
   return row.id;
 }

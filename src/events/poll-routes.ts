@@ -2,16 +2,21 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../db/database.ts';
+import type { Listen } from '../db/notifications.ts';
+import { POLL_CHANNEL } from './outbox.ts';
 import { safeEqual } from '../security/secrets.ts';
 import { hashClientSecret, type ServiceStore } from '../services/service-store.ts';
 import type { SetSigner } from './set-format.ts';
 import type { StreamStore } from './stream-store.ts';
 
 export const POLL_PATH = '/api/v1/events';
+/** The poll body limit: a full acknowledgement (1,000 jtis) with room to spare. */
+export const POLL_BODY_LIMIT = 256 * 1024;
 const DEFAULT_MAX_EVENTS = 100;
 const MAX_EVENTS = 1000;
 
-const pollRequest = z.object({
+/** The poll request body (RFC 8936 §2.4); the OpenAPI document shows this same schema. */
+export const pollRequestSchema = z.object({
   ack: z.array(z.string().min(1).max(100)).max(MAX_EVENTS).default([]),
   setErrs: z
     .record(
@@ -59,10 +64,52 @@ export function registerPollRoutes(
     signer: SetSigner;
     longPollMs?: number;
     closing: () => boolean;
+    /** LISTEN/NOTIFY: a long poll answers when deliveries commit, not at its next look. */
+    listen?: Listen | undefined;
+    /** How often a long poll looks again without a notification (default 1 s listening, else 250 ms). */
+    lookEveryMs?: number;
   },
 ) {
   const { db, services, streams, signer } = deps;
   const longPollMs = deps.longPollMs ?? 10_000;
+
+  // One subscription for every waiting long poll, taken at the first one.
+  const waiters = new Set<() => void>();
+  // Counts notifications, so one that lands between a look and the wait is not missed.
+  let notified = 0;
+  let subscription: Promise<(() => Promise<void>) | undefined> | undefined;
+  let listening = false;
+  function subscribe() {
+    if (!deps.listen || subscription) return;
+    subscription = deps.listen(POLL_CHANNEL, () => {
+      notified++;
+      for (const w of waiters) w();
+      waiters.clear();
+    }).then(
+      (off) => {
+        listening = true;
+        return off;
+      },
+      () => undefined,
+    );
+  }
+  app.addHook('onClose', async () => {
+    const off = await subscription;
+    await off?.().catch(() => {});
+  });
+  /** Until deliveries are notified, or the next look (the safety net: 1 s while listening). */
+  function nextLook(since: number): Promise<void> {
+    if (notified !== since) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, deps.lookEveryMs ?? (listening ? 1000 : 250));
+      function done() {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve();
+      }
+      waiters.add(done);
+    });
+  }
 
   async function authenticate(request: FastifyRequest): Promise<string | undefined> {
     const credentials = basicCredentials(request.headers.authorization);
@@ -83,7 +130,7 @@ export function registerPollRoutes(
       .execute();
   }
 
-  app.post(POLL_PATH, { config: { csrf: false }, bodyLimit: 256 * 1024 }, async (request, reply) => {
+  app.post(POLL_PATH, { config: { csrf: false }, bodyLimit: POLL_BODY_LIMIT }, async (request, reply) => {
     const clientId = await authenticate(request);
     if (!clientId)
       return fail(
@@ -92,7 +139,7 @@ export function registerPollRoutes(
         'authentication_failed',
         'client_secret_basic credentials of the service are required',
       );
-    const parsed = pollRequest.safeParse(request.body ?? {});
+    const parsed = pollRequestSchema.safeParse(request.body ?? {});
     if (!parsed.success) {
       return fail(
         reply,
@@ -149,6 +196,8 @@ export function registerPollRoutes(
         }
       });
     }
+    if (maxEvents > 0 && !returnImmediately) subscribe();
+    let seen = notified;
     let rows = maxEvents > 0 ? await pending(clientId, maxEvents) : [];
     // Long polling (the RFC's default): wait, bounded, for something to arrive.
     const deadline = Date.now() + longPollMs;
@@ -159,8 +208,9 @@ export function registerPollRoutes(
       Date.now() < deadline &&
       !deps.closing()
     ) {
-      await new Promise((r) => setTimeout(r, 250));
+      await nextLook(seen);
       if (request.raw.socket?.destroyed) return reply;
+      seen = notified;
       rows = await pending(clientId, maxEvents);
     }
     const sets: Record<string, string> = {};

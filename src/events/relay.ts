@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
+import type { Listen } from '../db/notifications.ts';
 import { fanOut } from './fan-out.ts';
+import { RELAY_CHANNEL } from './outbox.ts';
 import type { SetSigner } from './set-format.ts';
 import type { Outgoing, Transport } from './transport.ts';
 
@@ -23,7 +25,15 @@ export type RelayOptions = {
   retryMaxMs: number;
   /** Sent deliveries are kept this long (for replay), then removed. */
   retentionDays?: number;
+  /** Poll interval with nothing to do and no notifications (default 100 ms). */
   idleMs?: number;
+  /**
+   * Wakes the relay when work commits (LISTEN on RELAY_CHANNEL). While it listens, polling every
+   * `listeningIdleMs` (default 1 s) stays as the safety net: for retries coming due, and for what
+   * was notified while the listening connection was being re-established.
+   */
+  listen?: Listen | undefined;
+  listeningIdleMs?: number;
   batchSize?: number;
   /**
    * AMQP streams claimed together: their batches are published at once and share the wait for
@@ -237,7 +247,7 @@ export function createRelay(opts: RelayOptions): Relay {
     // claimed streams record the failure without waiting on the network inside the transaction.
     let unavailable: Error | undefined;
     const transport = method === 'amqp' ? opts.amqp : opts.push;
-    if (transport?.ready) {
+    if (transport?.ready && !transport.connected?.()) {
       // Only when some stream is due: a broker that is down is not called in a loop.
       if ((await pickQuery(db, method, 1).execute()).length === 0) return undefined;
       try {
@@ -323,9 +333,19 @@ export function createRelay(opts: RelayOptions): Relay {
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
+  // Set by a wake-up that arrives while a round runs: the next round starts at once.
+  let woken = false;
+  let listening = false;
+  let unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
+
+  function nudge() {
+    woken = true;
+    wake?.();
+  }
 
   async function run(): Promise<void> {
     while (!stopped) {
+      woken = false;
       let worked = false;
       try {
         const r = await runOnce();
@@ -334,10 +354,14 @@ export function createRelay(opts: RelayOptions): Relay {
         opts.onError?.(error as Error, { task: 'relay' });
       }
       if (stopped) break;
-      if (!worked) {
+      if (!worked && !woken) {
         await new Promise<void>((resolve) => {
-          wake = resolve;
-          timer = setTimeout(resolve, idleMs);
+          // A wake-up ends the sleep and its timer (a long one left behind would hold the process).
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          timer = setTimeout(resolve, listening ? (opts.listeningIdleMs ?? 1000) : idleMs);
         });
         wake = undefined;
       }
@@ -349,16 +373,31 @@ export function createRelay(opts: RelayOptions): Relay {
     start() {
       if (!stopped) return;
       stopped = false;
+      if (opts.listen) {
+        unlisten = opts.listen(RELAY_CHANNEL, nudge).then(
+          (off) => {
+            listening = true;
+            return off;
+          },
+          (error) => {
+            // Not fatal: the relay keeps polling at idleMs (and the listener keeps reconnecting).
+            opts.onError?.(error as Error, { task: 'listen' });
+            return undefined;
+          },
+        );
+      }
       loop = run();
     },
-    nudge() {
-      wake?.();
-    },
+    nudge,
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
       wake?.();
       await loop;
+      const off = await unlisten;
+      unlisten = undefined;
+      listening = false;
+      await off?.().catch(() => {});
     },
   };
 }

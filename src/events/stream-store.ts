@@ -2,10 +2,14 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import { AppError } from '../platform/errors.ts';
+import { notifyOnCommit, POLL_CHANNEL, RELAY_CHANNEL } from './outbox.ts';
 
 export type DeliveryMethod = 'poll' | 'amqp' | 'push';
 
 export type StreamSettings = { method: DeliveryMethod; pushUrl: string | null };
+
+/** A service's RabbitMQ queues after its delivery was set to AMQP; `declared`: false when no AMQP_URL is set. */
+export type AmqpQueues = { queue: string; deadLetterQueue: string; declared: boolean };
 
 export type QueueView = {
   clientId: string;
@@ -29,6 +33,10 @@ export function amqpQueueName(clientId: string): string {
   return `cidadela.${clientId}`;
 }
 
+export function deadLetterQueueName(clientId: string): string {
+  return `${amqpQueueName(clientId)}.dlq`;
+}
+
 const pushUrl = z
   .string()
   .max(2000)
@@ -40,12 +48,23 @@ const pushUrl = z
   }, 'must be an https URL (http only on loopback) without credentials or fragment');
 
 export const deliverySettingsSchema = z
-  .object({ method: z.enum(['poll', 'amqp', 'push']), pushUrl: pushUrl.nullable().optional() })
+  .object({
+    method: z
+      .enum(['poll', 'amqp', 'push'])
+      .describe('poll: the service polls /api/v1/events; amqp: its RabbitMQ queue; push: Cidadela POSTs each SET to pushUrl'),
+    pushUrl: pushUrl
+      .nullable()
+      .optional()
+      .describe('push only: an https URL (http only on loopback), without credentials or fragment'),
+  })
   .strict()
   .refine((s) => s.method !== 'push' || s.pushUrl, { message: 'push needs pushUrl', path: ['pushUrl'] });
 
-/** Per service: how it receives its events, and what an operator sees and does about its queue. */
-export function createStreamStore(db: Db) {
+/**
+ * Per service: how it receives its events, and what an operator sees and does about its queue.
+ * `amqpQueues` declares a service's broker queues (absent when no broker is configured).
+ */
+export function createStreamStore(db: Db, opts: { amqpQueues?: ((clientId: string) => Promise<void>) | undefined } = {}) {
   async function requireService(clientId: string): Promise<void> {
     const row = await db
       .selectFrom('services')
@@ -65,7 +84,15 @@ export function createStreamStore(db: Db) {
       return { method: row?.method ?? 'poll', pushUrl: row?.push_url ?? null };
     },
 
-    async setDelivery(clientId: string, input: unknown): Promise<StreamSettings> {
+    /**
+     * Sets how the service receives its events. AMQP: its queue and dead-letter queue are declared
+     * first, so its consumer (whose broker user may only read) can start before the first event;
+     * a broker that cannot be reached leaves everything as it was (503).
+     */
+    async setDelivery(
+      clientId: string,
+      input: unknown,
+    ): Promise<StreamSettings & { queues: AmqpQueues | null }> {
       const parsed = deliverySettingsSchema.safeParse(input);
       if (!parsed.success) {
         const details = parsed.error.issues.map((i) => ({ field: i.path.join('.'), message: i.message }));
@@ -74,6 +101,15 @@ export function createStreamStore(db: Db) {
       await requireService(clientId);
       const { method } = parsed.data;
       const url = method === 'push' ? (parsed.data.pushUrl ?? null) : null;
+      let queues: AmqpQueues | null = null;
+      if (method === 'amqp') {
+        if (opts.amqpQueues) await opts.amqpQueues(clientId);
+        queues = {
+          queue: amqpQueueName(clientId),
+          deadLetterQueue: deadLetterQueueName(clientId),
+          declared: Boolean(opts.amqpQueues),
+        };
+      }
       await db
         .insertInto('event_streams')
         .values({ client_id: clientId, method, push_url: url, last_error: null })
@@ -90,7 +126,8 @@ export function createStreamStore(db: Db) {
           }),
         )
         .execute();
-      return { method, pushUrl: url };
+      await notifyOnCommit(db, RELAY_CHANNEL);
+      return { method, pushUrl: url, queues };
     },
 
     async view(clientId: string): Promise<QueueView> {
@@ -148,7 +185,9 @@ export function createStreamStore(db: Db) {
         .where('client_id', '=', clientId)
         .where('paused_at', 'is not', null)
         .executeTakeFirst();
-      return Number(result.numUpdatedRows) > 0;
+      const resumed = Number(result.numUpdatedRows) > 0;
+      if (resumed) await notifyOnCommit(db, RELAY_CHANNEL);
+      return resumed;
     },
 
     /**
@@ -178,6 +217,8 @@ export function createStreamStore(db: Db) {
           .set({ next_attempt_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
           .where('client_id', '=', clientId)
           .execute();
+        await notifyOnCommit(trx, RELAY_CHANNEL);
+        await notifyOnCommit(trx, POLL_CHANNEL);
         return Number(result.numUpdatedRows);
       });
     },

@@ -15,4 +15,6 @@ export type Transport = {
   deliver(stream: StreamRef, batch: Outgoing[]): Promise<DeliverResult>;
   /** Connects if needed; throws when the other side cannot be reached (called before any lock). */
   ready?(): Promise<void>;
+  /** True while connected: `ready()` would return at once, so the relay need not check first whether it is worth calling. */
+  connected?(): boolean;
 };

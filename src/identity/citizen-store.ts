@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.ts';
 import { recordEvent } from '../events/outbox.ts';
@@ -286,7 +287,9 @@ export async function writeProfile(
   for (const [key, value] of Object.entries(changes)) {
     const def = fieldDef(key);
     if (!def) throw new AppError('field.unknown', 400, { field: key });
-    if (JSON.stringify(current[key] ?? null) === JSON.stringify(value ?? null)) continue;
+    // Values, not serialisations: PostgreSQL keeps jsonb keys in its own order, so the stored
+    // address never serialises like the one just parsed.
+    if (isDeepStrictEqual(current[key] ?? null, value ?? null)) continue;
     changed.push(key);
     if (def.storage === 'column') columns[COLUMN_NAMES[key]!] = value;
     else if (value === null) delete profile[key];

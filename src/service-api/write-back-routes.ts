@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { sql } from 'kysely';
+import { z } from 'zod';
 import type { ConsentStore } from '../consent/consent-store.ts';
 import type { Db } from '../db/database.ts';
 import { AppError } from '../platform/errors.ts';
@@ -20,7 +21,7 @@ import type { Translate } from '../platform/i18n.ts';
 export const WRITE_SCOPE = 'cidadela:write';
 export const WRITE_BACK_PATH = '/api/v1/me';
 /** Far above any real profile (an address is under 1 KB); larger bodies are refused with 413. */
-const BODY_LIMIT = 16 * 1024;
+export const WRITE_BACK_BODY_LIMIT = 16 * 1024;
 
 const BY_CLAIM = new Map(FIELD_CATALOG.map((f) => [f.claim, f]));
 
@@ -42,23 +43,71 @@ function bearer(reply: FastifyReply, status: 401 | 403, error: string, descripti
   return reply.status(status).send({ error, error_description: description });
 }
 
-/** The JSON value of one field as the form inputs parseField reads. */
-function asForm(def: FieldDef, value: unknown): Record<string, string> | undefined {
+/** The JSON shape of one editable field's value; what it means is then checked by the catalog (parseField). */
+function valueSchema(def: FieldDef): z.ZodType {
+  switch (def.kind) {
+    case 'address':
+      return z
+        .strictObject(
+          Object.fromEntries([
+            ...ADDRESS_PARTS.map((p) => [
+              p.part,
+              z
+                .string()
+                .nullish()
+                .describe(`${p.required ? 'required' : 'optional'}, at most ${p.maxLength} characters${p.part === 'postal_code' ? ' (a CEP: 8 digits, with or without the hyphen, when the country is BR)' : p.part === 'region' ? ' (a Brazilian state, when the country is BR)' : p.part === 'country' ? ' (ISO 3166-1 alpha-2; BR when absent)' : ''}`),
+            ]),
+            ['formatted', z.string().nullish().describe('ignored: Cidadela formats the address itself')],
+          ]),
+        )
+        .describe('an address; the parts of the `address` claim');
+    case 'date':
+      return z.iso.date().describe('a real date in the past, YYYY-MM-DD');
+    case 'email':
+      return z.string().max(def.maxLength ?? 254).meta({ format: 'email' });
+    case 'phone':
+      return z.string().max(def.maxLength ?? 25).describe('a mobile number: E.164 (+55…), or Brazilian without +55');
+    case 'choice':
+      return z.enum(def.choices as [string, ...string[]]);
+    case 'country':
+      return z.string().regex(/^[A-Za-z]{2}$/).describe('ISO 3166-1 alpha-2');
+    default:
+      return z
+        .string()
+        .max(def.maxLength ?? 200)
+        .describe(def.key === 'name' || def.key === 'mother_name' ? 'a full name (at least two words)' : 'text');
+  }
+}
+
+/** Per claim, the schema a written-back value must have (editable catalog fields only). */
+export const WRITE_BACK_FIELDS = new Map(
+  FIELD_CATALOG.filter((f) => f.editable).map((f) => [f.claim, valueSchema(f)] as const),
+);
+
+/**
+ * The body of `PATCH /api/v1/me` as the OpenAPI document shows it. The route applies the same
+ * field schemas one claim at a time, so it can say which fields are at fault and why.
+ */
+export const writeBackBodySchema = z
+  .strictObject(Object.fromEntries([...WRITE_BACK_FIELDS].map(([claim, schema]) => [claim, schema.optional()])))
+  .meta({
+    minProperties: 1,
+    description:
+      'Claim names to their new values. Only fields of your data contract that the citizen shares with you and may edit (the CPF may not); all or nothing.',
+  });
+
+/** The form inputs parseField reads, from a value of the right shape. */
+function asForm(def: FieldDef, value: unknown): Record<string, string> {
   if (def.kind === 'address') {
-    if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
-    const parts = value as Record<string, unknown>;
-    const known = new Set<string>([...ADDRESS_PARTS.map((p) => p.part), 'formatted']);
-    if (Object.keys(parts).some((k) => !known.has(k))) return undefined;
+    const parts = value as Record<string, string | null | undefined>;
     const form: Record<string, string> = {};
     for (const p of ADDRESS_PARTS) {
       const v = parts[p.part];
-      if (v === undefined || v === null) continue;
-      if (typeof v !== 'string') return undefined;
-      form[inputName(def.key, p.part)] = v;
+      if (typeof v === 'string') form[inputName(def.key, p.part)] = v;
     }
     return form;
   }
-  return typeof value === 'string' ? { [inputName(def.key)]: value } : undefined;
+  return { [inputName(def.key)]: value as string };
 }
 
 /**
@@ -84,7 +133,7 @@ export function registerWriteBackRoutes(
 ) {
   const { db, oidc, services, citizens, consents, codes } = deps;
 
-  app.patch(WRITE_BACK_PATH, { config: { csrf: false }, bodyLimit: BODY_LIMIT }, async (request, reply) => {
+  app.patch(WRITE_BACK_PATH, { config: { csrf: false }, bodyLimit: WRITE_BACK_BODY_LIMIT }, async (request, reply) => {
     const header = request.headers.authorization ?? '';
     const value = /^Bearer\s+([\w.~+/-]+=*)\s*$/i.exec(header)?.[1];
     if (!value) return bearer(reply, 401, 'invalid_token', 'a Bearer access token is required');
@@ -137,8 +186,8 @@ export function registerWriteBackRoutes(
       else if (!shared.has(def.key)) refused[claim] = 'field.not_shared';
       else if (!def.editable) refused[claim] = 'field.not_editable';
       else {
-        const form = asForm(def, raw);
-        const parsed = form ? parseField(def, form) : undefined;
+        const shape = WRITE_BACK_FIELDS.get(claim)!.safeParse(raw);
+        const parsed = shape.success ? parseField(def, asForm(def, shape.data)) : undefined;
         if (!parsed?.ok)
           invalid[claim] = {
             error: `field.${def.key}.invalid`,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import type { ServicesTable } from '../db/schema.ts';
 import { AppError } from '../platform/errors.ts';
-import { isFieldKey } from '../identity/field-catalog.ts';
+import { FIELD_CATALOG, isFieldKey } from '../identity/field-catalog.ts';
 import {
   AUTH_METHODS,
   applicationType,
@@ -53,10 +53,13 @@ const jwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())).m
 const purposeText = z.string().trim().min(3).max(500);
 const contractField = z
   .object({
-    key: z.string().refine(isFieldKey, { message: 'is not a field of the catalog' }),
+    key: z
+      .string()
+      .refine(isFieldKey, { message: 'is not a field of the catalog' })
+      .describe(`a field of the catalog: ${FIELD_CATALOG.map((f) => f.key).join(', ')}`),
     required: z.boolean().default(false),
     purpose: z.union([
-      purposeText,
+      purposeText.describe('why the service needs it, in pt-BR'),
       z
         .object({ 'pt-BR': purposeText, en: purposeText.optional(), es: purposeText.optional() })
         .strict(),
@@ -78,7 +81,8 @@ export const serviceInputSchema = z
     clientId: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{2,62}$/, 'lower-case letters, digits and hyphens, 3 to 63 characters')
-      .optional(),
+      .optional()
+      .describe('the OIDC client_id; generated when absent'),
     name: z.string().trim().min(1).max(120),
     description: z.string().trim().max(2000).default(''),
     type: z.enum(CLIENT_TYPES).default('confidential'),

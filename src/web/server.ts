@@ -198,6 +198,8 @@ export function classifyError(
   if (err instanceof AppError) {
     status = err.status;
     code = err.code;
+    // A dependency refused (broker.unavailable, …): the caller should come back.
+    if (status === 503) reply.header('retry-after', '5');
   } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
     status = 413;
     code = 'error.too_large';

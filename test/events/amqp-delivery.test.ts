@@ -4,7 +4,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.ts';
-import { createAmqpTransport, deadLetterQueueName } from '../../src/events/amqp-transport.ts';
+import { amqpQueueDeclarer, createAmqpTransport, deadLetterQueueName } from '../../src/events/amqp-transport.ts';
 import { provisionBrokerAccount } from '../../src/events/broker-accounts.ts';
 import { fanOut } from '../../src/events/fan-out.ts';
 import { createRelay, type RelayOptions } from '../../src/events/relay.ts';
@@ -16,6 +16,7 @@ import {
 } from '../../src/events/set-format.ts';
 import { amqpQueueName, createStreamStore } from '../../src/events/stream-store.ts';
 import type { Transport } from '../../src/events/transport.ts';
+import { AppError } from '../../src/platform/errors.ts';
 import { createCitizenStore, writeProfile } from '../../src/identity/citizen-store.ts';
 import { loadSigningKeys, rotateSigningKeys } from '../../src/oidc/keys.ts';
 import { createSecrets } from '../../src/security/secrets.ts';
@@ -493,6 +494,102 @@ describe('RabbitMQ delivery: one durable queue per service, confirms, nothing lo
     } finally {
       await connection.close().catch(() => {});
     }
+  });
+
+  test('the documented consumer starts before any event: setting the delivery to AMQP (admin API or CLI) declares the queue and its dead-letter queue', {
+    skip: management.skip,
+  }, async () => {
+    management.assertPresent();
+    /** Connects as the service's own broker user (read-only on its two queues), as its consumer does. */
+    async function asService(clientId: string) {
+      const account = await provisionBrokerAccount({ managementUrl: MANAGEMENT_URL, amqpUrl: AMQP_TEST_URL, clientId });
+      brokerUsers.push(account.username);
+      const own = new URL(AMQP_TEST_URL);
+      own.username = encodeURIComponent(account.username);
+      own.password = encodeURIComponent(account.password);
+      const connection = await amqp.connect(own.href);
+      closers.push(() => connection.close().catch(() => {}));
+      return connection;
+    }
+    let app: TestApp | undefined;
+    try {
+      app = await startTestApp({ AMQP_URL: AMQP_TEST_URL }, database);
+      const service = await seedService(db, ['name', 'address']);
+      queues.push(amqpQueueName(service.clientId), deadLetterQueueName(service.clientId));
+      const put = await fetch(`${app.url}/admin/api/services/${service.clientId}/delivery`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ method: 'amqp' }),
+      });
+      assert.equal(put.status, 200);
+      assert.deepEqual((await put.json()).queues, {
+        queue: amqpQueueName(service.clientId),
+        deadLetterQueue: deadLetterQueueName(service.clientId),
+        declared: true,
+      });
+      // No citizen has consented yet: the consumer of docs/integration-events.md starts all the same.
+      const connection = await asService(service.clientId);
+      const channel = await connection.createChannel();
+      const received: string[] = [];
+      await channel.consume(amqpQueueName(service.clientId), (message) => {
+        if (!message) return;
+        received.push(message.content.toString());
+        channel.ack(message);
+      });
+      const dead = await connection.createChannel();
+      assert.equal((await dead.checkQueue(deadLetterQueueName(service.clientId))).messageCount, 0);
+      // And the relay publishes into the queue it declared (same arguments): the consumer gets the events.
+      const citizen = await seedCitizen(db);
+      await consent(db, citizen.id, service);
+      await setAddressNumber(citizen.id, 5);
+      await waitFor('the consumer to receive both events', async () => received.length >= 2);
+      assert.equal(decode(received[1]!).events[CLAIMS_CHANGE].claims.address.number, '5');
+    } finally {
+      await app?.close();
+    }
+
+    // The CLI does the same.
+    const other = await seedService(db, ['name']);
+    queues.push(amqpQueueName(other.clientId), deadLetterQueueName(other.clientId));
+    const child = spawn(
+      process.execPath,
+      [new URL('../../src/main.ts', import.meta.url).pathname, 'service', 'delivery', other.clientId, '--method', 'amqp'],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          NODE_ENV: 'test',
+          DATABASE_URL: database.url!,
+          AMQP_URL: AMQP_TEST_URL,
+          SECRET_KEY: TEST_SECRET,
+          LOG_LEVEL: 'silent',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    children.push(child);
+    let output = '';
+    child.stdout?.on('data', (c) => (output += c));
+    child.stderr?.on('data', (c) => (output += c));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    assert.equal(code, 0, output);
+    assert.match(output, /cidadela\.[a-z0-9-]+ and cidadela\.[a-z0-9-]+\.dlq declared/);
+    const connection = await asService(other.clientId);
+    const channel = await connection.createChannel();
+    const { consumerTag } = await channel.consume(amqpQueueName(other.clientId), () => {});
+    assert.ok(consumerTag);
+    assert.equal((await channel.checkQueue(deadLetterQueueName(other.clientId))).messageCount, 0);
+  });
+
+  test('the broker unreachable when the delivery is set to AMQP: 503, the delivery is left as it was', async () => {
+    const service = await seedService(db, ['name']);
+    const streams = createStreamStore(db, { amqpQueues: amqpQueueDeclarer('amqp://guest:guest@127.0.0.1:9/') });
+    await assert.rejects(streams.setDelivery(service.clientId, { method: 'amqp' }), (error: unknown) => {
+      assert.ok(error instanceof AppError);
+      assert.equal(error.status, 503);
+      assert.equal(error.code, 'broker.unavailable');
+      return true;
+    });
+    assert.equal((await streams.settings(service.clientId)).method, 'poll');
   });
 
   test('cidadela relay: the relay as its own process, picks up rotated keys, stopped cleanly by SIGTERM', async () => {

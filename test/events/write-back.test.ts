@@ -13,7 +13,7 @@ import {
   UserAgent,
 } from '../helpers/journeys.ts';
 import { codeFrom, startSmtpPeer } from '../helpers/smtp-peer.ts';
-import { formAction } from '../helpers/user-agent.ts';
+import { formAction, formFields } from '../helpers/user-agent.ts';
 import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/test-app.ts';
 import { decode } from './event-helpers.ts';
 
@@ -147,6 +147,35 @@ describe('write-back from a service reaches every other service; bad input chang
     assert.equal(claims.address.street_address, 'Avenida Sete de Setembro');
     assert.deepEqual(await takeAll(writer), [], 'no echo to the service that wrote it');
     assert.deepEqual(await takeAll(outsider), [], 'not in its contract');
+  });
+
+  test('saving what is already stored changes nothing and tells no service (write-back and /conta/dados)', async () => {
+    const events = await eventCount();
+    // The address as stored, in the order a service would send it (PostgreSQL keeps jsonb keys in its own order).
+    const same = await patch(writerToken, { address: NEW_ADDRESS });
+    assert.equal(same.status, 200);
+    assert.deepEqual((await same.json()).updated, [], 'the current address is not an update');
+    const nameOnly = await patch(writerToken, { name: 'Nome Regravado da Silva', address: NEW_ADDRESS });
+    assert.equal(nameOnly.status, 200);
+    assert.deepEqual((await nameOnly.json()).updated, ['name']);
+    let sets = await takeAll(reader);
+    assert.equal(sets.length, 1);
+    assert.deepEqual(decode(sets[0]!).events[CLAIMS_CHANGE].claims, { name: 'Nome Regravado da Silva' });
+
+    // The citizen saves their data page without touching anything: no event.
+    const before = await eventCount();
+    let form = await ua.get(`${app.url}/conta/dados`);
+    assert.equal(formFields(form, '/conta/dados').f_address_street_address, NEW_ADDRESS.street_address);
+    const saved = await ua.post(formAction(form, '/conta/dados'), formFields(form, '/conta/dados'));
+    assert.match(saved.html, /Dados salvos/);
+    assert.equal(await eventCount(), before, 'an unchanged save emits nothing');
+    // Only the name changed: the services learn the name, not the address again.
+    form = await ua.get(`${app.url}/conta/dados`);
+    await ua.post(formAction(form, '/conta/dados'), { ...formFields(form, '/conta/dados'), f_name: 'Nome Pela Conta Silva' });
+    sets = await takeAll(reader);
+    assert.equal(sets.length, 1);
+    assert.deepEqual(decode(sets[0]!).events[CLAIMS_CHANGE].claims, { name: 'Nome Pela Conta Silva' });
+    assert.equal(await eventCount(), events + 2);
   });
 
   // Review finding 2: a write-back of `email` replaced the address the next login sends its code
