@@ -89,6 +89,6 @@ export async function runCommand(argv: string[], ctx: CommandContext): Promise<n
 /** Servers and `cidadela relay` processes both poll for new keys (decision 0008): no restart. */
 function keysRotatedAdvice(every: number): string {
   return every > 0
-    ? `running servers publish them within ${every} s; servers and \`cidadela relay\` processes sign with them after ${2 * every} s (no restart needed); the old keys stay published for a day`
+    ? `running servers publish them within ${every} s; servers and \`cidadela relay\` processes sign with them after ${2 * every} s (they look for new keys by themselves); the old keys stay published for a day`
     : 'KEYS_RELOAD_SECONDS=0: restart the servers (one at a time) and any `cidadela relay` processes to publish and sign with them';
 }
