@@ -151,7 +151,7 @@ export async function runRelayProcess(config: Config): Promise<void> {
   const keys = await loadSigningKeys(handle.db, secrets, keyOptions);
   const events = await createEventsRuntime({ db: handle.db, kind: handle.kind, config, keys, logger });
   events.relay.start();
-  logger.info({ amqp: Boolean(config.amqpUrl) }, 'relay running');
+  logger.info({ amqp: Boolean(config.amqpUrl), pid: process.pid }, 'relay running');
   let checking = false;
   const keyTimer =
     config.keysReloadSeconds > 0
