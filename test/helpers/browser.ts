@@ -16,6 +16,8 @@ import type { Locale } from '../../src/http/i18n.ts';
  */
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/** How long one browser step may take before the test says which step hung. */
+export const STEP_BOUND_MS = 90_000;
 const AXE_SOURCE = readFileSync(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
 
 export const PHONE: BrowserContextOptions = {
@@ -44,7 +46,7 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    timeout: 30_000,
+    timeout: STEP_BOUND_MS,
     args: [
       '--no-sandbox',
       '--disable-gpu',
@@ -72,8 +74,11 @@ export function browserProfiles(browser: Browser, appUrl: string) {
     const { phone = false, ...rest } = options;
     const context = await browser.newContext({ ...(phone ? PHONE : DESKTOP), ...rest });
     contexts.push(context);
-    context.setDefaultTimeout(10_000);
-    context.setDefaultNavigationTimeout(15_000);
+    // Waits are on the element or the navigation; these bounds only end a hang with Playwright's
+    // message (which locator, which URL). A busy machine is slow, not broken: they are far above
+    // any step's duration there (a 10 s click wait ran out under load).
+    context.setDefaultTimeout(STEP_BOUND_MS);
+    context.setDefaultNavigationTimeout(STEP_BOUND_MS);
     const problems: string[] = [];
     await context.route('**/*', (route) => {
       const url = route.request().url();
