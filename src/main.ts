@@ -14,8 +14,12 @@ async function main(argv: string[]): Promise<number> {
       const app = await createApp(config, { database });
       const address = await app.listen();
       const log = app.server.log;
-      if (config.secretKeyIsDevelopment) log.warn('using a development SECRET_KEY kept in DATA_DIR; set SECRET_KEY in production');
-      log.info({ address, publicUrl: config.publicUrl, database: app.database.kind, pid: process.pid }, 'cidadela is listening');
+      if (config.secretKeyIsDevelopment)
+        log.warn('using a development SECRET_KEY kept in DATA_DIR; set SECRET_KEY in production');
+      log.info(
+        { address, publicUrl: config.publicUrl, database: app.database.kind, pid: process.pid },
+        'cidadela is listening',
+      );
       if (config.demo) {
         process.stdout.write(
           `\n  Cidadela is running at ${config.publicUrl}\n  Try the demo service:  ${config.publicUrl}/demo/demo-servico\n${

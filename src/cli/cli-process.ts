@@ -54,7 +54,8 @@ export async function runCommandProcess(
     });
   }
   const config = loadConfig();
-  if (config.databaseUrl) return runWith(argv, await openDatabase({ databaseUrl: config.databaseUrl, poolSize: 2 }), config, out);
+  if (config.databaseUrl)
+    return runWith(argv, await openDatabase({ databaseUrl: config.databaseUrl, poolSize: 2 }), config, out);
 
   const socket = commandSocketPath(config.dataDir);
   const deadline = Date.now() + (wait.waitMs ?? WAIT_FOR_DATA_DIR_MS);
@@ -64,7 +65,10 @@ export async function runCommandProcess(
     if (viaServer !== undefined) return viaServer;
     let handle: DatabaseHandle;
     try {
-      handle = await openDatabase({ dataDir: config.dataDir, lockAs: { role: 'command', what: `cidadela ${argv.slice(0, 2).join(' ')}` } });
+      handle = await openDatabase({
+        dataDir: config.dataDir,
+        lockAs: { role: 'command', what: `cidadela ${argv.slice(0, 2).join(' ')}` },
+      });
     } catch (error) {
       if (!(error instanceof DataDirBusyError)) throw error;
       if (Date.now() > deadline) {
@@ -73,7 +77,9 @@ export async function runCommandProcess(
       }
       if (!told) {
         told = true;
-        out.error(`waiting for ${error.holder.what} (pid ${error.holder.pid}), which holds the embedded database in ${config.dataDir}…`);
+        out.error(
+          `waiting for ${error.holder.what} (pid ${error.holder.pid}), which holds the embedded database in ${config.dataDir}…`,
+        );
       }
       await sleep(wait.pollMs ?? POLL_MS);
       continue;
@@ -86,13 +92,20 @@ export async function runCommandProcess(
  * The server's database. On the embedded one a running server refuses a second (it would be two
  * processes on one folder); a command holding it briefly is waited for.
  */
-export async function openServerDatabase(config: Config, out: Out, wait: WaitOptions = {}): Promise<DatabaseHandle> {
+export async function openServerDatabase(
+  config: Config,
+  out: Out,
+  wait: WaitOptions = {},
+): Promise<DatabaseHandle> {
   if (config.databaseUrl) return openDatabase({ databaseUrl: config.databaseUrl });
   const deadline = Date.now() + (wait.waitMs ?? WAIT_FOR_DATA_DIR_MS);
   let told = false;
   for (;;) {
     try {
-      return await openDatabase({ dataDir: config.dataDir, lockAs: { role: 'server', what: 'cidadela serve' } });
+      return await openDatabase({
+        dataDir: config.dataDir,
+        lockAs: { role: 'server', what: 'cidadela serve' },
+      });
     } catch (error) {
       if (!(error instanceof DataDirBusyError)) throw error;
       const { holder } = error;
@@ -103,10 +116,13 @@ export async function openServerDatabase(config: Config, out: Out, wait: WaitOpt
           `a Cidadela server (pid ${holder.pid}, since ${holder.since}) already runs on the embedded database in ${config.dataDir}; stop it first, or use PostgreSQL (DATABASE_URL) to run several copies`,
         );
       }
-      if (Date.now() > deadline) throw new DataDirBusyError(error.file, holder, busyMessage(config, holder).replace(/^error: /, ''));
+      if (Date.now() > deadline)
+        throw new DataDirBusyError(error.file, holder, busyMessage(config, holder).replace(/^error: /, ''));
       if (!told) {
         told = true;
-        out.error(`waiting for ${holder.what} (pid ${holder.pid}), which holds the embedded database in ${config.dataDir}…`);
+        out.error(
+          `waiting for ${holder.what} (pid ${holder.pid}), which holds the embedded database in ${config.dataDir}…`,
+        );
       }
       await sleep(wait.pollMs ?? POLL_MS);
     }

@@ -44,7 +44,12 @@ export type CommandSocket = { path: string; listen(): Promise<void>; close(): Pr
  * `listen()` takes the socket over (the caller holds DATA_DIR's lock, so a socket file left there
  * is a dead server's); `close()` stops taking commands and waits for those running.
  */
-export function createCommandSocket(deps: { dataDir: string; db: Db; config: Config; logger: Logger }): CommandSocket {
+export function createCommandSocket(deps: {
+  dataDir: string;
+  db: Db;
+  config: Config;
+  logger: Logger;
+}): CommandSocket {
   const path = commandSocketPath(deps.dataDir);
   const running = new Set<Promise<void>>();
   let ready = false;
@@ -81,11 +86,20 @@ export function createCommandSocket(deps: { dataDir: string; db: Db; config: Con
       });
     } catch (error) {
       // The command's own failures are exit codes; this is the unexpected kind: logged here, named there.
-      deps.logger.error({ err: { message: (error as Error).message, stack: (error as Error).stack }, command: request.argv[0] }, 'command failed');
+      deps.logger.error(
+        {
+          err: { message: (error as Error).message, stack: (error as Error).stack },
+          command: request.argv[0],
+        },
+        'command failed',
+      );
       out.error(`error: ${(error as Error).message}`);
       code = 1;
     }
-    deps.logger.info({ command: request.argv.slice(0, 2).join(' '), exit: code }, 'command run for the cidadela CLI');
+    deps.logger.info(
+      { command: request.argv.slice(0, 2).join(' '), exit: code },
+      'command run for the cidadela CLI',
+    );
     socket.end(`${JSON.stringify({ exit: code })}\n`);
   }
 
@@ -130,7 +144,8 @@ function readRequest(socket: Socket): Promise<Request> {
       if (end === -1) return;
       try {
         const request = JSON.parse(buffer.slice(0, end)) as Request;
-        if (!Array.isArray(request.argv) || !request.argv.every((a) => typeof a === 'string')) throw new Error('bad request');
+        if (!Array.isArray(request.argv) || !request.argv.every((a) => typeof a === 'string'))
+          throw new Error('bad request');
         finish(undefined, { argv: request.argv, files: request.files ?? {} });
       } catch (error) {
         finish(error as Error);
@@ -154,7 +169,10 @@ function filesNamed(argv: string[]): Request['files'] {
   const files: Request['files'] = {};
   const names = new Set<string>(FILE_OPTIONS);
   argv.forEach((arg, i) => {
-    const [option = '', inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg];
+    const [option = '', inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg];
     if (!names.has(option)) return;
     const file = inline ?? argv[i + 1];
     if (file === undefined || file in files) return;
@@ -187,7 +205,12 @@ export function sendCommand(path: string, argv: string[], out: Out): Promise<num
       buffer += chunk.toString('utf8');
       let end = buffer.indexOf('\n');
       while (end !== -1) {
-        const message = JSON.parse(buffer.slice(0, end)) as { started?: boolean; out?: string; err?: string; exit?: number };
+        let message: { started?: boolean; out?: string; err?: string; exit?: number };
+        try {
+          message = JSON.parse(buffer.slice(0, end));
+        } catch {
+          message = { err: `error: unreadable answer from the server on ${path}` };
+        }
         buffer = buffer.slice(end + 1);
         if (message.started) started = true;
         if (message.out !== undefined) out.log(message.out);
@@ -212,7 +235,9 @@ export function sendCommand(path: string, argv: string[], out: Out): Promise<num
       if (!started) return done(undefined);
       if (exit === undefined) {
         // The server stopped mid-command: it may or may not have been applied.
-        out.error('error: the server closed the connection before the command finished; check the result before repeating it');
+        out.error(
+          'error: the server closed the connection before the command finished; check the result before repeating it',
+        );
         return done(1);
       }
       done(exit);

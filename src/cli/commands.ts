@@ -62,7 +62,8 @@ export async function runCommand(argv: string[], ctx: CommandContext): Promise<n
         out.log(`${SERVICE_USAGE}\n\n${QUEUE_USAGE}`);
         return rest[0] ? 0 : 2;
       }
-      if (QUEUE_COMMANDS.has(rest[0]!)) return ctx.withDatabase((db, config) => queueCommand(rest, db, config, out));
+      if (QUEUE_COMMANDS.has(rest[0]!))
+        return ctx.withDatabase((db, config) => queueCommand(rest, db, config, out));
       return ctx.withDatabase((db) => serviceCommand(rest, createServiceStore(db), out, ctx.readFile));
     case 'citizen':
       if (isHelp(rest[0])) {

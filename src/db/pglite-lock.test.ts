@@ -14,7 +14,17 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const holderIn = (d: string) => JSON.parse(readFileSync(join(d, LOCK_FILE), 'utf8')) as LockHolder;
 const writeHolder = (d: string, holder: Partial<LockHolder>) =>
-  writeFileSync(join(d, LOCK_FILE), JSON.stringify({ started: null, role: 'server', what: 'cidadela serve', since: '2026-01-01T00:00:00.000Z', nonce: 'x', ...holder }));
+  writeFileSync(
+    join(d, LOCK_FILE),
+    JSON.stringify({
+      started: null,
+      role: 'server',
+      what: 'cidadela serve',
+      since: '2026-01-01T00:00:00.000Z',
+      nonce: 'x',
+      ...holder,
+    }),
+  );
 
 /** A pid that just ended. */
 function deadPid(): number {
@@ -28,7 +38,11 @@ test('one holder at a time: the second is told who holds it; after release it is
   assert.equal(holderIn(dir).pid, process.pid);
   assert.throws(
     () => lockDataDir(dir, 'command', 'cidadela service add'),
-    (e: unknown) => e instanceof DataDirBusyError && e.holder.pid === process.pid && e.holder.role === 'server' && /cidadela serve/.test(e.message),
+    (e: unknown) =>
+      e instanceof DataDirBusyError &&
+      e.holder.pid === process.pid &&
+      e.holder.role === 'server' &&
+      /cidadela serve/.test(e.message),
   );
   lock.release();
   assert.ok(!existsSync(join(dir, LOCK_FILE)), 'released: the file is gone');
@@ -44,7 +58,9 @@ test('a lock whose process is gone is stale and taken over', () => {
   assert.deepEqual(readdirSync(dir), []);
 });
 
-test('a live pid that is another process than the one that locked (a reused pid) is stale too', { skip: !existsSync('/proc/self/stat') && 'needs /proc' }, () => {
+test('a live pid that is another process than the one that locked (a reused pid) is stale too', {
+  skip: !existsSync('/proc/self/stat') && 'needs /proc',
+}, () => {
   // After a container restart the new server can have the very pid the old one wrote.
   writeHolder(dir, { pid: process.pid, started: '1' });
   const lock = lockDataDir(dir, 'server', 'cidadela serve');

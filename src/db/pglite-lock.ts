@@ -91,7 +91,7 @@ export function lockDataDir(dataDir: string, role: LockRole, what: string): Data
   try {
     for (let attempt = 0; attempt < 10; attempt++) {
       try {
-        linkSync(tmp, file);
+        place(tmp, file);
         return held(file, mine);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -110,7 +110,7 @@ export function lockDataDir(dataDir: string, role: LockRole, what: string): Data
       const moved = readHolder(aside);
       if (moved && holderAlive(moved)) {
         try {
-          linkSync(aside, file);
+          place(aside, file);
         } catch {
           // A third taker got in: its lock stands, and this attempt loops to find it.
         }
@@ -120,6 +120,19 @@ export function lockDataDir(dataDir: string, role: LockRole, what: string): Data
     throw new Error(`could not take ${file}: it keeps changing hands`);
   } finally {
     unlinkSync(tmp);
+  }
+}
+
+/** Puts a copy of `from` at `to` unless `to` exists (EEXIST): a hard link, or an exclusive create where links are not offered. */
+function place(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || !['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV'].includes(code ?? ''))
+      throw error;
+    // Not atomic with the content, but still exclusive; a reader seeing it half written judges it stale only if unreadable.
+    writeFileSync(to, readFileSync(from), { flag: 'wx', mode: 0o600 });
   }
 }
 

@@ -39,7 +39,9 @@ const gone = (pid: number) => {
 
 /** How the token endpoint treats a client: authenticated (the bogus grant is then refused) or not. */
 async function tokenEndpointSays(url: string, clientId: string, secret: string): Promise<string> {
-  const config = await client.discovery(new URL(url), clientId, secret, undefined, { execute: [client.allowInsecureRequests] });
+  const config = await client.discovery(new URL(url), clientId, secret, undefined, {
+    execute: [client.allowInsecureRequests],
+  });
   try {
     await client.refreshTokenGrant(config, 'not-a-refresh-token');
     return 'accepted';
@@ -76,13 +78,30 @@ describe('cidadela beside a running server, started and stopped through bin/cida
     assert.notEqual(serverPid, server.child.pid, 'the launcher runs the server as its child');
     if (embedded()) {
       const dataDir = shared.env.DATA_DIR!;
-      assert.equal(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8')).pid, serverPid, 'the server holds the lock');
-      assert.equal(statSync(join(dataDir, SOCKET_FILE)).mode & 0o777, 0o600, 'only the owner of DATA_DIR may connect');
+      assert.equal(
+        JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8')).pid,
+        serverPid,
+        'the server holds the lock',
+      );
+      assert.equal(
+        statSync(join(dataDir, SOCKET_FILE)).mode & 0o777,
+        0o600,
+        'only the owner of DATA_DIR may connect',
+      );
     }
     // Typed in another directory: the terms file is read there, not by the server.
     writeFileSync(join(files, 'termos.md'), '# Termos do agendamento\n');
     const result = await runCli(
-      ['service', 'add', '--name', 'Agendamento', '--redirect-uri', 'https://agenda.example/cb', '--terms-file', 'termos.md'],
+      [
+        'service',
+        'add',
+        '--name',
+        'Agendamento',
+        '--redirect-uri',
+        'https://agenda.example/cb',
+        '--terms-file',
+        'termos.md',
+      ],
       env,
       undefined,
       { bin: true, cwd: files },
@@ -93,8 +112,16 @@ describe('cidadela beside a running server, started and stopped through bin/cida
       id: result.stdout.match(/client_id:\s+(\S+)/)?.[1] ?? '',
       secret: result.stdout.match(/client_secret:\s+(\S+)/)?.[1] ?? '',
     };
-    assert.equal(await tokenEndpointSays(server.url, added.id, added.secret), 'invalid_grant', 'the running server knows the client');
-    if (embedded()) assert.match(server.output(), /"command":"service add","exit":0,"msg":"command run for the cidadela CLI"/);
+    assert.equal(
+      await tokenEndpointSays(server.url, added.id, added.secret),
+      'invalid_grant',
+      'the running server knows the client',
+    );
+    if (embedded())
+      assert.match(
+        server.output(),
+        /"command":"service add","exit":0,"msg":"command run for the cidadela CLI"/,
+      );
 
     const missing = await runCli(['service', 'show', 'no-such-service'], env, undefined, { bin: true });
     assert.equal(missing.code, 1);
@@ -106,7 +133,10 @@ describe('cidadela beside a running server, started and stopped through bin/cida
     if (!embedded()) return t.skip('PostgreSQL takes any number of servers (test/cluster)');
     const second = await runCli(['serve'], { ...env, PORT: '0' });
     assert.equal(second.code, 1);
-    assert.match(second.stderr, new RegExp(`a Cidadela server \\(pid ${serverPid}, since .*\\) already runs on the embedded database`));
+    assert.match(
+      second.stderr,
+      new RegExp(`a Cidadela server \\(pid ${serverPid}, since .*\\) already runs on the embedded database`),
+    );
     assert.match(second.stderr, /DATABASE_URL/);
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200, 'the first one goes on');
   });
@@ -121,7 +151,11 @@ describe('cidadela beside a running server, started and stopped through bin/cida
     }
     const shown = await runCli(['service', 'show', added.id, '--json'], env, undefined, { bin: true });
     assert.equal(shown.code, 0, shown.stderr);
-    assert.match(JSON.parse(shown.stdout).service.termsMarkdown, /Termos do agendamento/, 'kept, with the terms read where the command was typed');
+    assert.match(
+      JSON.parse(shown.stdout).service.termsMarkdown,
+      /Termos do agendamento/,
+      'kept, with the terms read where the command was typed',
+    );
   });
 
   test('cidadela relay through the launcher: SIGTERM stops the real relay too', async (t) => {
@@ -135,10 +169,13 @@ describe('cidadela beside a running server, started and stopped through bin/cida
   });
 });
 
-describe('a command and the embedded database lock', { skip: Boolean(process.env.DATABASE_URL) && 'the lock is for the embedded database' }, () => {
+describe('a command and the embedded database lock', {
+  skip: Boolean(process.env.DATABASE_URL) && 'the lock is for the embedded database',
+}, () => {
   let shared: SharedDatabase;
   let dataDir: string;
-  const config = () => loadConfig({ NODE_ENV: 'test', SECRET_KEY: TEST_SECRET, DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+  const config = () =>
+    loadConfig({ NODE_ENV: 'test', SECRET_KEY: TEST_SECRET, DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
 
   before(async () => {
     shared = await createSharedDatabase();
@@ -160,7 +197,17 @@ describe('a command and the embedded database lock', { skip: Boolean(process.env
 
   test('a lock and a socket left by a process that died are taken over', async () => {
     // Above Linux's largest pid (2^22): no such process.
-    writeFileSync(join(dataDir, LOCK_FILE), JSON.stringify({ pid: 2 ** 22 + 1, started: null, role: 'server', what: 'cidadela serve', since: '2026-01-01T00:00:00.000Z', nonce: 'old' }));
+    writeFileSync(
+      join(dataDir, LOCK_FILE),
+      JSON.stringify({
+        pid: 2 ** 22 + 1,
+        started: null,
+        role: 'server',
+        what: 'cidadela serve',
+        since: '2026-01-01T00:00:00.000Z',
+        nonce: 'old',
+      }),
+    );
     writeFileSync(join(dataDir, SOCKET_FILE), '');
     const { out, lines } = capture();
     assert.equal(await runCommandProcess(['service', 'list'], config, out), 0, lines.err);

@@ -36,16 +36,30 @@ function capture(): { out: Out; result(code: number): CliResult } {
   };
 }
 
-export async function startCli(mode: CliMode, db: Db, env: Record<string, string> = {}): Promise<{ cli: Cli; close(): Promise<void> }> {
+export async function startCli(
+  mode: CliMode,
+  db: Db,
+  env: Record<string, string> = {},
+): Promise<{ cli: Cli; close(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cidadela-cli-'));
-  const config = loadConfig({ NODE_ENV: 'test', SECRET_KEY: TEST_SECRET, DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    SECRET_KEY: TEST_SECRET,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
   if (mode === 'alone') {
     return {
       async cli(...argv) {
         const c = capture();
         try {
           return c.result(
-            await runCommand(argv, { out: c.out, readFile: (path) => readFileSync(path, 'utf8'), withDatabase: (fn) => fn(db, config) }),
+            await runCommand(argv, {
+              out: c.out,
+              readFile: (path) => readFileSync(path, 'utf8'),
+              withDatabase: (fn) => fn(db, config),
+            }),
           );
         } catch (error) {
           // As src/main.ts ends a command that threw.
