@@ -1,10 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/db/database.ts';
 import { freePort, TEST_SECRET } from './test-app.ts';
-import { createTestDatabase, pgliteTemplateFile, type TestDatabase } from './test-database.ts';
+import { copyOfTemplate, createTestDatabase, type TestDatabase } from './test-database.ts';
 
 /**
  * The real `cidadela` entry point run as a child process, the way operators and process managers
@@ -208,13 +208,9 @@ export async function createSharedDatabase(): Promise<SharedDatabase> {
     const handle: TestDatabase = { ...db, close: async () => {}, drop: async () => {} };
     return { kind: 'postgres', env: { DATABASE_URL: db.url! }, open: async () => handle, drop: () => db.drop() };
   }
-  const dir = mkdtempSync(join(tmpdir(), 'cidadela-test-'));
-  mkdirSync(join(dir, 'pglite'), { recursive: true });
+  const dir = await copyOfTemplate();
   // A marker so a reader knows what the directory is if a crash leaves it behind.
   writeFileSync(join(dir, 'README'), 'temporary Cidadela test data; safe to delete\n');
-  // The template is a tarball of a data directory. Unpacked with tar rather than through PGlite's
-  // loadDataDir, which into a directory leaves the process unable to exit after close().
-  execFileSync('tar', ['-xzf', await pgliteTemplateFile(), '-C', join(dir, 'pglite')], { stdio: 'ignore' });
   return {
     kind: 'pglite',
     env: { DATA_DIR: dir },
