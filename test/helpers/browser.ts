@@ -86,6 +86,10 @@ export function browserProfiles(browser: Browser, appUrl: string) {
       problems.push(`request outside the app: ${url}`);
       return route.abort();
     });
+    // axe-core (half a megabyte) is handed to the browser once per profile, evaluated by it in each
+    // new document, instead of sent over the DevTools connection at every check (most of a
+    // check's time). Like page.evaluate it is outside the page's CSP, which stays as served.
+    if (rest.javaScriptEnabled !== false) await context.addInitScript({ content: AXE_SOURCE });
     const page = await context.newPage();
     page.on('console', (m) => {
       if (m.type() !== 'error') return;
@@ -127,7 +131,8 @@ function formatViolations(label: string, url: string, violations: Violation[]): 
 
 export async function runAxe(page: Page): Promise<{ rules: number; violations: Violation[] }> {
   // Evaluated through the DevTools protocol: the page's CSP (script-src 'self') stays as served.
-  await page.evaluate(AXE_SOURCE);
+  // Profiles have it from their init script; a page from elsewhere gets it now.
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE_SOURCE);
   return page.evaluate(async () => {
     const axe = (
       window as unknown as { axe: { run(c: Document, o: object): Promise<Record<string, unknown[]>> } }
