@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAccountRoutes } from './account/account-routes.ts';
+import { createCommandSocket } from './cli/command-socket.ts';
 import { ensureAccountService } from './account/account-services.ts';
 import { registerAdminRoutes } from './admin/admin-routes.ts';
 import { registerQueueRoutes } from './admin/queue-routes.ts';
@@ -387,6 +388,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }, 10 * 60 * 1000);
   pruneTimer.unref();
 
+  // On the embedded database this process is the only one in DATA_DIR: `cidadela` commands come through it.
+  const commands = database.dataDir ? createCommandSocket({ dataDir: database.dataDir, db, config, logger }) : undefined;
   let closed = false;
   return {
     server,
@@ -398,6 +401,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (certificateServer && config.certificate?.listener) {
         await certificateServer.listen({ port: config.certificate.listener.port, host: config.host });
       }
+      await commands?.listen();
       mail.start();
       if (config.relay) events.relay.start();
       if (config.keysReloadSeconds > 0) keyReload.start();
@@ -410,6 +414,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       closed = true;
       draining = true;
       clearInterval(pruneTimer);
+      await commands?.close();
       await server.close();
       certificate?.runtime.stop();
       await certificateServer?.close();

@@ -168,7 +168,7 @@ export async function runRelayProcess(config: Config): Promise<void> {
     listen: handle.listen,
   });
   events.relay.start();
-  logger.info({ amqp: Boolean(config.amqpUrl) }, 'relay running');
+  logger.info({ amqp: Boolean(config.amqpUrl), pid: process.pid }, 'relay running');
   let checking = false;
   const keyTimer =
     config.keysReloadSeconds > 0

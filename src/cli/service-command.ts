@@ -59,6 +59,9 @@ function optionFor(field: string, input: Record<string, unknown>): string {
 
 type Out = { log(line: string): void; error(line: string): void };
 
+/** Options naming a file the operator has: read where the command is typed, even when a server runs it. */
+export const FILE_OPTIONS = ['--terms-file', '--jwks-file', '--fields-file'] as const;
+
 const options = {
   name: { type: 'string' },
   'client-id': { type: 'string' },
@@ -79,7 +82,12 @@ const options = {
 } as const;
 
 /** Runs `cidadela service ...`; returns the process exit code. */
-export async function serviceCommand(args: string[], services: ServiceStore, out: Out): Promise<number> {
+export async function serviceCommand(
+  args: string[],
+  services: ServiceStore,
+  out: Out,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): Promise<number> {
   const [command, ...rest] = args;
   let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true }>>;
   try {
@@ -103,9 +111,9 @@ export async function serviceCommand(args: string[], services: ServiceStore, out
   if (v['backchannel-logout-uri'] !== undefined) input.backchannelLogoutUri = v['backchannel-logout-uri'] || null;
   if (v.auth !== undefined) input.tokenEndpointAuthMethod = v.auth;
   try {
-    if (v['jwks-file']) input.jwks = JSON.parse(readFileSync(v['jwks-file'], 'utf8'));
-    if (v['terms-file']) input.termsMarkdown = readFileSync(v['terms-file'], 'utf8');
-    if (v['fields-file']) input.fields = JSON.parse(readFileSync(v['fields-file'], 'utf8'));
+    if (v['jwks-file']) input.jwks = JSON.parse(readFile(v['jwks-file']));
+    if (v['terms-file']) input.termsMarkdown = readFile(v['terms-file']);
+    if (v['fields-file']) input.fields = JSON.parse(readFile(v['fields-file']));
   } catch (error) {
     out.error(`cannot read file: ${(error as Error).message}`);
     return 2;

@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { type Listen, pgNotifications, pgliteNotifications } from './notifications.ts';
 import { pgliteDialect } from './pglite-dialect.ts';
+import { type LockRole, lockDataDir } from './pglite-lock.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -12,6 +13,8 @@ export type Db = Kysely<Database>;
 export type DatabaseHandle = {
   db: Db;
   kind: 'postgres' | 'pglite';
+  /** The DATA_DIR whose embedded database this handle holds (locked until close); absent otherwise. */
+  dataDir?: string;
   /** Checks that the database answers (for /readyz). */
   ping(): Promise<void>;
   /** LISTEN/NOTIFY (notifications.ts): wakes the relay and long polls on a commit. Absent: they poll. */
@@ -30,6 +33,8 @@ export type DatabaseOptions = {
   /** Keep PGlite in memory instead of DATA_DIR. */
   inMemory?: boolean;
   poolSize?: number;
+  /** Who takes DATA_DIR's lock (src/db/pglite-lock.ts): a server, or a command ("cidadela service add"). */
+  lockAs?: { role: LockRole; what: string };
 };
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
@@ -65,24 +70,46 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       },
     };
   }
-  let dataDir: string | undefined;
-  if (!options.inMemory) {
-    dataDir = join(options.dataDir ?? './data', 'pglite');
-    mkdirSync(dataDir, { recursive: true });
+  if (options.inMemory) return pgliteHandle(await createPglite(options, undefined), undefined);
+  const home = resolve(options.dataDir ?? './data');
+  const dataDir = join(home, 'pglite');
+  mkdirSync(dataDir, { recursive: true });
+  // Throws DataDirBusyError while another process has it: two PGlite instances on one folder lose writes.
+  const lock = lockDataDir(home, options.lockAs?.role ?? 'command', options.lockAs?.what ?? 'cidadela');
+  let pglite: PGlite;
+  try {
+    pglite = await createPglite(options, dataDir);
+  } catch (error) {
+    lock.release();
+    throw error;
   }
-  const pglite = await PGlite.create({
+  return pgliteHandle(pglite, home, lock.release);
+}
+
+function createPglite(options: DatabaseOptions, dataDir: string | undefined): Promise<PGlite> {
+  return PGlite.create({
     ...(dataDir ? { dataDir } : {}),
     ...(options.pgliteTemplate ? { loadDataDir: options.pgliteTemplate } : {}),
     parsers: { [DATE_OID]: (v: string) => v, [INT8_OID]: (v: string) => v },
   });
+}
+
+function pgliteHandle(pglite: PGlite, dataDir: string | undefined, release?: () => void): DatabaseHandle {
   const db = new Kysely<Database>({ dialect: pgliteDialect(pglite) });
   return {
     db,
     kind: 'pglite',
+    ...(dataDir ? { dataDir } : {}),
     ping: async () => {
       await pglite.query('select 1');
     },
     listen: pgliteNotifications(pglite, db).listen,
-    close: () => db.destroy(),
+    close: async () => {
+      try {
+        await db.destroy();
+      } finally {
+        release?.();
+      }
+    },
   };
 }

@@ -5,57 +5,39 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
+import type { Db } from '../../src/db/database.ts';
 import { hashClientSecret } from '../../src/services/service-store.ts';
-import { childEnv, createSharedDatabase, killChildren, runCli, type SharedDatabase } from '../helpers/processes.ts';
+import { CLI_MODES, type Cli, startCli } from '../helpers/cli.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
 
 /**
- * `cidadela service ...` run as operators run it: a child process against a real database. The
- * token endpoint of a server on the same database is the judge of which secret works.
+ * `cidadela service ...` as operators use it, with no server running and through a running server
+ * (test/helpers/cli.ts), on a real database. The token endpoint of a server on the same database is
+ * the judge of which secret works.
  */
-describe('cidadela service (the CLI, as a child process)', () => {
-  let shared: SharedDatabase;
-  let env: Record<string, string>;
-  const files = mkdtempSync(join(tmpdir(), 'cidadela-cli-'));
-  // On PostgreSQL one server runs beside the CLI throughout; PGlite allows one process at a time,
-  // so there a server is started on the directory only while the CLI is not running.
-  let running: TestApp | undefined;
+for (const { mode, title } of CLI_MODES) describe(`cidadela service (${title})`, () => {
+  let database: TestDatabase;
+  let running: TestApp;
+  let commands: Awaited<ReturnType<typeof startCli>>;
+  const files = mkdtempSync(join(tmpdir(), 'cidadela-cli-files-'));
 
   before(async () => {
-    shared = await createSharedDatabase();
-    env = childEnv({ ...shared.env, LOG_LEVEL: 'warn' });
-    if (shared.kind === 'postgres') running = await startTestApp({ DEMO: 'off' }, await shared.open());
+    database = await createTestDatabase();
+    running = await startTestApp({ DEMO: 'off' }, database);
+    commands = await startCli(mode, database.db);
   });
 
   after(async () => {
-    await killChildren();
+    await commands?.close();
     await running?.stop();
-    await shared?.drop();
+    await database?.drop();
     rmSync(files, { recursive: true, force: true });
   });
 
-  const cli = (...args: string[]) => runCli(['service', ...args], env);
-
-  async function withServer<T>(fn: (app: TestApp) => Promise<T>): Promise<T> {
-    if (running) return fn(running);
-    const handle = await shared.open();
-    const app = await startTestApp({ DEMO: 'off' }, handle);
-    try {
-      return await fn(app);
-    } finally {
-      await app.stop();
-      await handle.close();
-    }
-  }
-
-  async function withDb<T>(fn: (db: Awaited<ReturnType<SharedDatabase['open']>>['db']) => Promise<T>): Promise<T> {
-    const handle = await shared.open();
-    try {
-      return await fn(handle.db);
-    } finally {
-      await handle.close();
-    }
-  }
+  const cli: Cli = (...args) => commands.cli('service', ...args);
+  const withServer = <T>(fn: (app: TestApp) => Promise<T>): Promise<T> => fn(running);
+  const withDb = <T>(fn: (db: Db) => Promise<T>): Promise<T> => fn(database.db);
 
   /** How the token endpoint treats a client: authenticated (the bogus grant is then refused) or not. */
   async function tokenEndpointSays(app: TestApp, clientId: string, secret: string): Promise<string> {

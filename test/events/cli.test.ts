@@ -1,60 +1,25 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type DatabaseHandle, openDatabase } from '../../src/db/database.ts';
-import { migrate } from '../../src/db/migrator.ts';
+import type { Db } from '../../src/db/database.ts';
 import { fanOut } from '../../src/events/fan-out.ts';
 import { ACCOUNT_DISABLED, ACCOUNT_ENABLED, ACCOUNT_PURGED } from '../../src/events/set-format.ts';
 import type { Service } from '../../src/services/service-store.ts';
-import { TEST_SECRET } from '../helpers/test-app.ts';
+import { CLI_MODES, startCli } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/test-database.ts';
 import { consent, seedCitizen, seedService } from './event-helpers.ts';
 
-const ROOT = new URL('../../', import.meta.url).pathname;
-
-describe('cidadela citizen … and cidadela service queue|replay|resume|delivery', () => {
-  // PostgreSQL when DATABASE_URL is set; otherwise a PGlite directory the CLI opens after the test closes it.
-  let pg: TestDatabase | undefined;
-  let dataDir: string | undefined;
+// Each command with no server running and through a running server (test/helpers/cli.ts).
+for (const { mode, title } of CLI_MODES) describe(`cidadela citizen … and cidadela service queue|replay|resume|delivery (${title})`, () => {
+  let database: TestDatabase;
+  let commands: Awaited<ReturnType<typeof startCli>>;
   let service: Service;
   let citizen: Awaited<ReturnType<typeof seedCitizen>>;
 
-  async function withDb<T>(fn: (db: DatabaseHandle['db']) => Promise<T>): Promise<T> {
-    if (pg) return fn(pg.db);
-    const handle = await openDatabase({ dataDir: dataDir! });
-    try {
-      return await fn(handle.db);
-    } finally {
-      await handle.close();
-    }
-  }
+  const withDb = <T>(fn: (db: Db) => Promise<T>): Promise<T> => fn(database.db);
 
-  function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'test',
-      SECRET_KEY: TEST_SECRET,
-      LOG_LEVEL: 'silent',
-      ...(pg ? { DATABASE_URL: pg.url! } : { DATA_DIR: dataDir! }),
-    };
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [join(ROOT, 'src/main.ts'), ...args], { env, cwd: ROOT });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c) => (out += c));
-      child.stderr.on('data', (c) => (err += c));
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`cidadela ${args.join(' ')} did not finish in 60 s`));
-      }, 60_000);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, out, err });
-      });
-    });
+  async function cli(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+    const { code, stdout, stderr } = await commands.cli(...args);
+    return { code, out: stdout, err: stderr };
   }
 
   const eventTypes = () =>
@@ -70,11 +35,8 @@ describe('cidadela citizen … and cidadela service queue|replay|resume|delivery
     });
 
   before(async () => {
-    if (process.env.DATABASE_URL) pg = await createTestDatabase();
-    else {
-      dataDir = mkdtempSync(join(tmpdir(), 'cidadela-cli-'));
-      await withDb((db) => migrate(db));
-    }
+    database = await createTestDatabase();
+    commands = await startCli(mode, database.db);
     await withDb(async (db) => {
       service = await seedService(db, ['name', 'address']);
       citizen = await seedCitizen(db);
@@ -83,8 +45,8 @@ describe('cidadela citizen … and cidadela service queue|replay|resume|delivery
   });
 
   after(async () => {
-    await pg?.drop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await commands?.close();
+    await database?.drop();
   });
 
   test('disable, enable and delete an account by CPF or id; each reaches the consented service', async () => {

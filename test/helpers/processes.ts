@@ -1,10 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../src/db/database.ts';
 import { freePort, TEST_SECRET } from './test-app.ts';
-import { createTestDatabase, pgliteTemplateFile, type TestDatabase } from './test-database.ts';
+import { copyOfTemplate, createTestDatabase, type TestDatabase } from './test-database.ts';
 
 /**
  * The real `cidadela` entry point run as a child process, the way operators and process managers
@@ -14,6 +14,16 @@ import { createTestDatabase, pgliteTemplateFile, type TestDatabase } from './tes
 const ROOT = new URL('../../', import.meta.url).pathname;
 export const NODE = join(ROOT, 'node_modules/.bin/node');
 const MAIN = join(ROOT, 'src/main.ts');
+/** The installed command (`npx cidadela`): a launcher that runs MAIN as its child. */
+export const BIN = join(ROOT, 'bin/cidadela.js');
+
+export type ProcessOptions = {
+  /** Run through bin/cidadela.js instead of node src/main.ts. */
+  bin?: boolean;
+  cwd?: string;
+};
+
+const argvOf = (args: string[], options: ProcessOptions) => (options.bin ? [BIN, ...args] : [MAIN, ...args]);
 
 const children = new Set<ChildProcess>();
 
@@ -33,16 +43,17 @@ export function childEnv(extra: Record<string, string | undefined>): Record<stri
 export type CliResult = { code: number | null; signal: string | null; stdout: string; stderr: string };
 
 /** Runs `node src/main.ts ...args` to completion (killed after `timeoutMs`). */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000, options: ProcessOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(NODE, argvOf(args, options), { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: Boolean(options.bin) });
+    if (options.bin) grouped.add(child);
     children.add(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      kill(child, 'SIGKILL');
       reject(new Error(`cidadela ${args.join(' ')} did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
     }, timeoutMs);
     child.on('error', reject);
@@ -72,14 +83,41 @@ export type ServerProcess = {
  * Starts `node src/main.ts serve` and waits until it logs that it listens. `PORT` is chosen here
  * unless given; `PUBLIC_URL` defaults to the listening address.
  */
-export async function startServerProcess(env: Record<string, string>, ms = 60_000): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, ms = 120_000, options: ProcessOptions = {}): Promise<ServerProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(NODE, [MAIN, 'serve'], {
-    cwd: ROOT,
-    env: { HOST: '127.0.0.1', PUBLIC_URL: url, ...env, PORT: String(port) },
+  const server = spawnTracked(['serve'], { HOST: '127.0.0.1', PUBLIC_URL: url, ...env, PORT: String(port) }, options, port);
+  try {
+    await server.waitForOutput(/"msg":"cidadela is listening"/, ms);
+  } catch (error) {
+    kill(server.child, 'SIGKILL');
+    throw error;
+  }
+  return server;
+}
+
+// Through the launcher the real process is a grandchild, which a SIGKILL to the launcher would
+// orphan: such children get a process group of their own, and a kill reaches the whole group.
+const grouped = new WeakSet<ChildProcess>();
+function kill(child: ChildProcess, signal: NodeJS.Signals) {
+  if (grouped.has(child) && child.pid) {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // The group has already ended.
+    }
+  } else child.kill(signal);
+}
+
+/** Starts `cidadela <args>` (a long-running one: serve, relay) and records its output; returns at once. */
+export function spawnTracked(args: string[], env: Record<string, string>, options: ProcessOptions = {}, port = 0): ServerProcess {
+  const child = spawn(NODE, argvOf(args, options), {
+    cwd: options.cwd ?? ROOT,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: Boolean(options.bin),
   });
+  if (options.bin) grouped.add(child);
   children.add(child);
   let out = '';
   const listeners = new Set<() => void>();
@@ -99,7 +137,7 @@ export async function startServerProcess(env: Record<string, string>, ms = 60_00
     });
   });
 
-  function waitForOutput(pattern: RegExp, wait = ms): Promise<string> {
+  function waitForOutput(pattern: RegExp, wait = 120_000): Promise<string> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const line = out.split('\n').find((l) => pattern.test(l));
@@ -117,28 +155,21 @@ export async function startServerProcess(env: Record<string, string>, ms = 60_00
     });
   }
 
-  const server: ServerProcess = {
+  return {
     child,
     port,
-    url,
+    url: `http://127.0.0.1:${port}`,
     output: () => out,
     waitForOutput,
     exited,
     async stop(wait = 20_000) {
       if (!ended) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), wait);
+      const timer = setTimeout(() => kill(child, 'SIGKILL'), wait);
       const how = await exited;
       clearTimeout(timer);
       return how;
     },
   };
-  try {
-    await waitForOutput(/"msg":"cidadela is listening"/, ms);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
-  return server;
 }
 
 /** For after() hooks: ends every child still running (SIGKILL) and waits for them. */
@@ -149,7 +180,7 @@ export async function killChildren(): Promise<void> {
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();
           child.once('exit', () => resolve());
-          child.kill('SIGKILL');
+          kill(child, 'SIGKILL');
         }),
     ),
   );
@@ -177,13 +208,9 @@ export async function createSharedDatabase(): Promise<SharedDatabase> {
     const handle: TestDatabase = { ...db, close: async () => {}, drop: async () => {} };
     return { kind: 'postgres', env: { DATABASE_URL: db.url! }, open: async () => handle, drop: () => db.drop() };
   }
-  const dir = mkdtempSync(join(tmpdir(), 'cidadela-test-'));
-  mkdirSync(join(dir, 'pglite'), { recursive: true });
+  const dir = await copyOfTemplate();
   // A marker so a reader knows what the directory is if a crash leaves it behind.
   writeFileSync(join(dir, 'README'), 'temporary Cidadela test data; safe to delete\n');
-  // The template is a tarball of a data directory. Unpacked with tar rather than through PGlite's
-  // loadDataDir, which into a directory leaves the process unable to exit after close().
-  execFileSync('tar', ['-xzf', await pgliteTemplateFile(), '-C', join(dir, 'pglite')], { stdio: 'ignore' });
   return {
     kind: 'pglite',
     env: { DATA_DIR: dir },

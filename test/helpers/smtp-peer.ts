@@ -27,8 +27,8 @@ export async function startSmtpPeer() {
   return {
     url: `smtp://127.0.0.1:${port}`,
     inbox,
-    /** Waits for a mail to `to` matching `predicate` (bounded: gives up after `ms`). */
-    async waitFor(to: string, ms = 15_000, predicate: (m: ReceivedMail) => boolean = () => true): Promise<ReceivedMail> {
+    /** Waits for a mail to `to` matching `predicate`; `ms` only bounds a hang (a loaded machine is slow, not broken). */
+    async waitFor(to: string, ms = 60_000, predicate: (m: ReceivedMail) => boolean = () => true): Promise<ReceivedMail> {
       const deadline = Date.now() + ms;
       for (;;) {
         const found = [...inbox].reverse().find((m) => m.to.toLowerCase().includes(to.toLowerCase()) && predicate(m));

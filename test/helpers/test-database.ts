@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
@@ -23,29 +24,33 @@ function migrationsHash(): string {
 }
 
 /**
- * PGlite takes seconds to create and migrate, so one migrated template is dumped per set of
- * migrations and every test database starts as a copy of it.
+ * PGlite takes seconds to create and migrate, so one migrated data directory is kept per set of
+ * migrations (`.test-data/pglite-<hash>/`) and every test database starts as a copy of it: a file
+ * copy (a quarter second) where unpacking a dump into PGlite's memory cost more than a second of CPU.
  */
-async function pgliteTemplate(): Promise<Blob> {
-  return new Blob([readFileSync(await pgliteTemplateFile())]);
+export async function pgliteTemplateDir(): Promise<string> {
+  const dir = join(TEMPLATE_DIR, `pglite-${migrationsHash()}`);
+  if (existsSync(join(dir, 'PG_VERSION'))) return dir;
+  mkdirSync(TEMPLATE_DIR, { recursive: true });
+  // Several test processes may build it at once: each builds its own, the first rename wins.
+  const building = `${dir}.${randomBytes(4).toString('hex')}`;
+  const source = await PGlite.create({ dataDir: building });
+  const db = new Kysely<Database>({ dialect: pgliteDialect(source) });
+  await migrate(db);
+  await db.destroy();
+  try {
+    renameSync(building, dir);
+  } catch {
+    rmSync(building, { recursive: true, force: true });
+  }
+  return dir;
 }
 
-/** The template's file (built on first use), for tests that unpack it into a data directory. */
-export async function pgliteTemplateFile(): Promise<string> {
-  const file = join(TEMPLATE_DIR, `pglite-${migrationsHash()}.tar.gz`);
-  if (!existsSync(file)) {
-    mkdirSync(TEMPLATE_DIR, { recursive: true });
-    const source = await PGlite.create();
-    const db = new Kysely<Database>({ dialect: pgliteDialect(source) });
-    await migrate(db);
-    const dump = await source.dumpDataDir('gzip');
-    await source.close();
-    // Several test processes may build it at once: each writes its own file, the last rename wins.
-    const tmp = `${file}.${randomBytes(4).toString('hex')}`;
-    writeFileSync(tmp, Buffer.from(await dump.arrayBuffer()));
-    renameSync(tmp, file);
-  }
-  return file;
+/** A new directory holding a copy of the migrated template under `pglite/`, as DATA_DIR has it. */
+export async function copyOfTemplate(prefix = 'cidadela-test-'): Promise<string> {
+  const home = mkdtempSync(join(tmpdir(), prefix));
+  cpSync(await pgliteTemplateDir(), join(home, 'pglite'), { recursive: true });
+  return home;
 }
 
 export type TestDatabase = DatabaseHandle & { url: string | undefined; drop(): Promise<void> };
@@ -75,6 +80,16 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       },
     };
   }
-  const handle = await openDatabase({ inMemory: true, pgliteTemplate: await pgliteTemplate() });
-  return { ...handle, url: undefined, drop: () => handle.close() };
+  const home = await copyOfTemplate('cidadela-db-');
+  // A marker so a reader knows what the directory is if a crash leaves it behind.
+  writeFileSync(join(home, 'README'), 'temporary Cidadela test data; safe to delete\n');
+  const handle = await openDatabase({ dataDir: home });
+  return {
+    ...handle,
+    url: undefined,
+    async drop() {
+      await handle.close();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
 }
