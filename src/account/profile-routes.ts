@@ -116,7 +116,7 @@ ${
     const saved = (request.query as Record<string, string>).salvo === '1';
     const phone = citizen.phoneNumber ? { number: citizen.phoneNumber, verified: citizen.phoneNumberVerified } : null;
     const loaded = Object.fromEntries(EDITABLE_HERE.map((def) => [def.key, values[def.key] ?? null]));
-    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email, phone, encodeLoaded(loaded));
+    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email ?? undefined, phone, encodeLoaded(loaded));
   });
 
   app.post<{ Body: Record<string, unknown> }>('/conta/dados', async (request, reply) => {
@@ -137,7 +137,7 @@ ${
     const loadedForm = typeof body._loaded === 'string' ? body._loaded.slice(0, 20_000) : '';
     if (Object.keys(errors).length) {
       const citizen = await deps.citizens.findById(me.citizenId);
-      return render(ui, 422, typed, errors, false, citizen?.email, null, loadedForm);
+      return render(ui, 422, typed, errors, false, citizen?.email ?? undefined, null, loadedForm);
     }
     // Only what the citizen changed on this form is written: a value another service wrote back
     // since the form was shown is not put back to the old one the form still displayed.
@@ -183,7 +183,7 @@ ${
     if (!isEmail(email)) return emailForm(ui, 422, email, 'field.email.invalid');
     const citizen = await deps.citizens.findById(me.citizenId);
     if (!citizen) return deps.signIn(reply);
-    if (citizen.email.toLowerCase() === email.toLowerCase()) return emailForm(ui, 422, email, 'profile.email_same');
+    if (citizen.email?.toLowerCase() === email.toLowerCase()) return emailForm(ui, 422, email, 'profile.email_same');
     const taken = await deps.citizens.findByIdentifier(email);
     if (taken) return emailForm(ui, 409, email, 'register.email_taken');
     // Each change sends a code to an address nobody has proven yet: few a day per account, and the

@@ -20,6 +20,7 @@ export function serviceJson(s: Service) {
     terms: s.terms ? { version: s.terms.version, sha256: s.terms.sha256, publishedAt: s.terms.publishedAt } : null,
     fields: s.fields,
     firstParty: s.firstParty,
+    acceptsForeigners: s.acceptsForeigners,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };

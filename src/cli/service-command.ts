@@ -15,6 +15,8 @@ export const SERVICE_USAGE = `cidadela service <command> [options]
           [--allowed-origin https://portal.example ...]  (spa: origins that may call the token
             endpoint from a browser; default the redirect URIs' origins)
           [--dpop | --no-dpop]  (tokens must be DPoP-bound, RFC 9449)
+          [--accepts-foreigners | --no-accepts-foreigners]  (accounts without a CPF may sign in;
+            default off: the login page then offers no foreign registration)
           [--description D] [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
           [--auth client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file F]
           [--terms-file F.md]  (publishes a new terms version when the text changed)
@@ -37,6 +39,7 @@ const OPTION_OF_FIELD: Record<string, string> = {
   type: '--type',
   allowedOrigins: '--allowed-origin',
   dpopBoundAccessTokens: '--dpop',
+  acceptsForeigners: '--accepts-foreigners',
   redirectUris: '--redirect-uri',
   postLogoutRedirectUris: '--post-logout-redirect-uri',
   backchannelLogoutUri: '--backchannel-logout-uri',
@@ -63,6 +66,7 @@ const options = {
   type: { type: 'string' },
   'allowed-origin': { type: 'string', multiple: true },
   dpop: { type: 'boolean' },
+  'accepts-foreigners': { type: 'boolean' },
   'redirect-uri': { type: 'string', multiple: true },
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'backchannel-logout-uri': { type: 'string' },
@@ -93,6 +97,7 @@ export async function serviceCommand(args: string[], services: ServiceStore, out
   if (v.type !== undefined) input.type = v.type;
   if (v['allowed-origin']) input.allowedOrigins = v['allowed-origin'];
   if (v.dpop !== undefined) input.dpopBoundAccessTokens = v.dpop;
+  if (v['accepts-foreigners'] !== undefined) input.acceptsForeigners = v['accepts-foreigners'];
   if (v['redirect-uri']) input.redirectUris = v['redirect-uri'];
   if (v['post-logout-redirect-uri']) input.postLogoutRedirectUris = v['post-logout-redirect-uri'];
   if (v['backchannel-logout-uri'] !== undefined) input.backchannelLogoutUri = v['backchannel-logout-uri'] || null;

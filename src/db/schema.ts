@@ -6,7 +6,8 @@ type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefine
 export interface CitizensTable {
   id: string;
   cpf: string | null;
-  email: string;
+  /** Null only for a foreigner who gave none (they sign in with their proven mobile number). */
+  email: string | null;
   email_verified: Generated<boolean>;
   name: string;
   social_name: string | null;
@@ -35,6 +36,7 @@ export interface ServicesTable {
   client_type: Generated<'confidential' | 'native' | 'spa'>;
   allowed_origins: Generated<string[]>;
   dpop_bound_access_tokens: Generated<boolean>;
+  accepts_foreigners: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
-import type { CitizenStore } from '../identity/citizen-store.ts';
+import { type CitizenStore, contactProven } from '../identity/citizen-store.ts';
 import { deriveSignIn } from '../methods/assurance.ts';
 import type { VerificationStore } from '../methods/verifications.ts';
 import type { Oidc } from '../oidc/provider.ts';
@@ -71,7 +71,7 @@ export function createInteractionKit(deps: {
     if (!derived.ok) return expired(ctx.ui);
     const citizen = await deps.citizens.findById(derived.result.citizenId);
     // An account disabled meanwhile, or whose address was never proven, does not sign in.
-    if (!citizen || citizen.status !== 'active' || !citizen.emailVerified) return expired(ctx.ui);
+    if (!citizen || citizen.status !== 'active' || !contactProven(citizen)) return expired(ctx.ui);
     await verifications.consume(ctx.details.uid);
     const { citizenId, amr, acr, authTime } = derived.result;
     return finish(request, reply, { login: { accountId: citizenId, amr, acr, ts: authTime, remember: true } });

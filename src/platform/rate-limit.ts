@@ -17,6 +17,11 @@ export const RATE_LIMITS = {
   /** SMS cost money and reach a person's phone: per citizen and per number, few per day. */
   smsPerCitizen: { name: 'sms-citizen', limit: 5, windowSeconds: 24 * 3600 },
   smsPerNumber: { name: 'sms-number', limit: 5, windowSeconds: 24 * 3600 },
+  /**
+   * SMS to one foreign country per day, whoever asks: SMS pumping sends to premium ranges abroad, and
+   * this bounds the bill of a day's abuse to one country. Brazil is not capped here (the city's own).
+   */
+  smsPerCountry: { name: 'sms-country', limit: 300, windowSeconds: 24 * 3600 },
 } satisfies Record<string, RateLimitRule>;
 
 /**

@@ -40,6 +40,8 @@ export type Service = {
   terms: TermsVersion | null;
   fields: ContractField[];
   firstParty: boolean;
+  /** Whether accounts without a CPF (foreigners) may sign in here; off unless the operator turns it on. */
+  acceptsForeigners: boolean;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -92,6 +94,7 @@ export const serviceInputSchema = z
     termsMarkdown: z.string().max(100_000).default(''),
     fields: contractSchema.default([]),
     firstParty: z.boolean().default(false),
+    acceptsForeigners: z.boolean().default(false),
   })
   .strict();
 
@@ -111,6 +114,7 @@ export const serviceUpdateSchema = z
     dpopBoundAccessTokens: z.boolean(),
     termsMarkdown: z.string().max(100_000),
     fields: contractSchema,
+    acceptsForeigners: z.boolean(),
   })
   .partial()
   .strict();
@@ -146,6 +150,7 @@ function toService(
     terms,
     fields,
     firstParty: row.first_party as unknown as boolean,
+    acceptsForeigners: row.accepts_foreigners as unknown as boolean,
     createdAt: row.created_at as unknown as Date,
     updatedAt: row.updated_at as unknown as Date,
   };
@@ -311,6 +316,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
               post_logout_redirect_uris: s.postLogoutRedirectUris,
               backchannel_logout_uri: s.backchannelLogoutUri,
               first_party: s.firstParty,
+              accepts_foreigners: s.acceptsForeigners,
             })
             .execute();
           await writeContract(trx, clientId, s.fields);
@@ -355,6 +361,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
           ...(s.jwks !== undefined ? { jwks: s.jwks ? JSON.stringify(s.jwks) : null } : {}),
           ...(s.allowedOrigins ? { allowed_origins: s.allowedOrigins } : {}),
           ...(s.dpopBoundAccessTokens !== undefined ? { dpop_bound_access_tokens: s.dpopBoundAccessTokens } : {}),
+          ...(s.acceptsForeigners !== undefined ? { accepts_foreigners: s.acceptsForeigners } : {}),
           updated_at: sql<Date>`now()`,
         })
         .where('client_id', '=', clientId)

@@ -2,6 +2,7 @@ import type { Db } from '../../db/database.ts';
 import type { Translate } from '../../platform/i18n.ts';
 import { RATE_LIMITS, type RateLimiter, type RateLimitRule } from '../../platform/rate-limit.ts';
 import type { Secrets } from '../../security/secrets.ts';
+import { phoneNumberCountry as smsCountry } from '../../identity/phone.ts';
 import {
   allowResend,
   CODE_TTL_SECONDS,
@@ -22,12 +23,27 @@ import {
 export type CodeChannel = 'email' | 'sms';
 
 /** Why a code was sent. A code issued for one purpose never proves another. */
-export type CodePurpose = 'email_confirmation' | 'email_change' | 'phone_verification' | 'phone_change';
+export type CodePurpose = 'email_confirmation' | 'email_change' | 'phone_verification' | 'phone_change' | 'phone_registration';
 
-export type Proof = { citizenId: string; channel: CodeChannel; address: string; purpose: CodePurpose; interactionUid: string | null };
+/**
+ * Purposes whose code goes to someone who has no account yet: a foreigner proves their number
+ * before the account exists (issue 12). Their proofs name no citizen; the flow keeps what it needs
+ * to create the account in the code's `data`.
+ */
+export type AccountlessPurpose = 'phone_registration';
 
-export type CodeCheck =
-  | { ok: true; proof: Proof }
+export type Proof<P extends CodePurpose = CodePurpose> = {
+  citizenId: P extends AccountlessPurpose ? null : string;
+  channel: CodeChannel;
+  address: string;
+  purpose: P;
+  interactionUid: string | null;
+  /** What the caller stored with the code when it issued it. */
+  data: Record<string, unknown>;
+};
+
+export type CodeCheck<P extends CodePurpose = CodePurpose> =
+  | { ok: true; proof: Proof<P> }
   | { ok: false; code: 'code.invalid'; triesLeft: number }
   | { ok: false; code: 'code.expired' | 'code.too_many' | 'code.unknown' };
 
@@ -35,7 +51,7 @@ export type IssueResult = { ok: true; id: string } | { ok: false; code: 'code.li
 
 export type ResendResult = 'sent' | 'code.wait' | 'code.send_limit' | 'code.unknown' | 'code.too_many' | 'code.limited';
 
-export type PendingCode = { id: string; citizenId: string; address: string; channel: CodeChannel };
+export type PendingCode = { id: string; citizenId: string | null; address: string; channel: CodeChannel };
 
 /** How a channel carries a code: it queues the message in the caller's transaction. */
 export type CodeSender = (trx: Db, input: { to: string; code: string; minutes: number; t: Translate }) => Promise<void>;
@@ -55,20 +71,27 @@ export function createCodeMechanism(deps: {
   const { db, secrets, limiter, senders } = deps;
   const digest = (id: string) => (code: string) => secrets.digest('one-time-code', `${id}:${code}`);
 
-  /** Counts one send to the citizen and to the address; the first limit reached says until when. */
-  async function charge(trx: Db, channel: CodeChannel, citizenId: string, address: string): Promise<Date | null> {
+  /**
+   * Counts one send to the citizen (when there is one), to the address and, for an SMS abroad, to
+   * its country; the first limit reached says until when.
+   */
+  async function charge(trx: Db, channel: CodeChannel, citizenId: string | null, address: string): Promise<Date | null> {
     const limits = SEND_LIMITS[channel];
-    for (const [rule, subject] of [
-      [limits.perCitizen, citizenId],
-      [limits.perAddress, secrets.digest(`code-address-${channel}`, address.toLowerCase())],
-    ] as const) {
+    const rules: [RateLimitRule, string][] = [];
+    if (citizenId) rules.push([limits.perCitizen, citizenId]);
+    rules.push([limits.perAddress, secrets.digest(`code-address-${channel}`, address.toLowerCase())]);
+    const country = channel === 'sms' ? smsCountry(address) : null;
+    if (country && country !== 'BR') rules.push([RATE_LIMITS.smsPerCountry, country]);
+    for (const [rule, subject] of rules) {
       const hit = await limiter.hit(rule, subject, trx);
       if (!hit.allowed) return hit.retryAt;
     }
     return null;
   }
 
-  async function send(trx: Db, id: string, channel: CodeChannel, address: string, t: Translate) {
+  async function send(trx: Db, id: string, channel: CodeChannel, address: string, t: Translate, inert: boolean) {
+    // An inert code proves nothing: no code is drawn (nothing typed matches) and nothing is sent.
+    if (inert) return;
     const code = await drawCode(trx, id, digest(id));
     await senders[channel](trx, { to: address, code, minutes: CODE_TTL_SECONDS / 60, t });
   }
@@ -83,7 +106,8 @@ export function createCodeMechanism(deps: {
       input: {
         purpose: CodePurpose;
         channel: CodeChannel;
-        citizenId: string;
+        /** null only for an accountless purpose: the code goes to someone who has no account yet. */
+        citizenId: string | null;
         address: string;
         interactionUid?: string | null;
         t: Translate;
@@ -92,19 +116,29 @@ export function createCodeMechanism(deps: {
          * to that account and registration has its own per-address limit.
          */
         counted?: boolean;
+        /** Kept with the code and given back with its proof (an accountless flow's pending form). */
+        data?: Record<string, unknown>;
+        /**
+         * Opens a code that nothing proves, and sends nothing, counted and limited like any other:
+         * the page that follows is the same as for a real one. A registration for a number another
+         * account holds uses it, so the answer does not say the number is taken (the caller tells
+         * the owner instead).
+         */
+        inert?: boolean;
       },
     ): Promise<IssueResult> {
       const retryAt = input.counted === false ? null : await charge(trx, input.channel, input.citizenId, input.address);
       if (retryAt) return { ok: false, code: 'code.limited', retryAt };
       const interactionUid = input.interactionUid ?? null;
       await closeOpenCodes(trx, input.citizenId, input.purpose, interactionUid);
+      const inert = input.inert === true;
       const id = await openCode(trx, {
         purpose: input.purpose,
         citizenId: input.citizenId,
         interactionUid,
-        data: { channel: input.channel, address: input.address },
+        data: { ...input.data, channel: input.channel, address: input.address, ...(inert ? { inert } : {}) },
       });
-      await send(trx, id, input.channel, input.address, input.t);
+      await send(trx, id, input.channel, input.address, input.t, inert);
       return { ok: true, id };
     },
 
@@ -117,14 +151,14 @@ export function createCodeMechanism(deps: {
         const address = String(allowed.data.address);
         // SMS cost money at every send; mail only counts when a code is first issued.
         if (channel === 'sms' && (await charge(trx, channel, allowed.citizenId, address))) return 'code.limited';
-        await send(trx, id, channel, address, t);
+        await send(trx, id, channel, address, t, allowed.data.inert === true);
         return 'sent';
       });
     },
 
     /** Checks a typed code, in its own transaction or the caller's. */
-    async check(input: { id: string; purpose: CodePurpose; typed: string }, trx?: Db): Promise<CodeCheck> {
-      const run = async (tx: Db): Promise<CodeCheck> => {
+    async check<P extends CodePurpose>(input: { id: string; purpose: P; typed: string }, trx?: Db): Promise<CodeCheck<P>> {
+      const run = async (tx: Db): Promise<CodeCheck<P>> => {
         const consumed = await consumeCode(tx, { id: input.id, purpose: input.purpose, typed: input.typed, digest: digest(input.id) });
         if (!consumed.ok) {
           return consumed.reason === 'invalid'
@@ -132,14 +166,16 @@ export function createCodeMechanism(deps: {
             : { ok: false, code: `code.${consumed.reason}` };
         }
         const flow = await tx.selectFrom('flows').select('interaction_uid').where('id', '=', input.id).executeTakeFirst();
+        const { channel, address, sends: _s, lastSentAt: _l, inert: _i, ...data } = consumed.data;
         return {
           ok: true,
           proof: {
-            citizenId: consumed.citizenId,
-            channel: consumed.data.channel as CodeChannel,
-            address: String(consumed.data.address),
+            citizenId: consumed.citizenId as Proof<P>['citizenId'],
+            channel: channel as CodeChannel,
+            address: String(address),
             purpose: input.purpose,
             interactionUid: flow?.interaction_uid ?? null,
+            data,
           },
         };
       };
