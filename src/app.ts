@@ -26,7 +26,7 @@ import { createRateLimiter } from './platform/rate-limit.ts';
 import { createUiFactory } from './web/request-context.ts';
 import { createServer } from './web/server.ts';
 import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
-import { claimsFor, createCitizenStore } from './identity/citizen-store.ts';
+import { accountKind, claimsFor, createCitizenStore } from './identity/citizen-store.ts';
 import { createCredentialStore } from './identity/credential-store.ts';
 import { createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
@@ -50,7 +50,7 @@ import { createOidcHolder, reloadOnNewKeys } from './oidc/provider-holder.ts';
 import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
-import { createServiceStore } from './services/service-store.ts';
+import { contractFor, createServiceStore } from './services/service-store.ts';
 
 const SERVICE_CACHE_MS = 5_000;
 
@@ -154,14 +154,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (!service) return { sub: citizen.id };
       if (service.firstParty) return claimsFor(citizen, ['name', 'social_name', 'email']);
       const current = await consents.current(citizen.id, clientId);
-      // Only what the citizen consented to share and the contract still lists.
-      const contract = new Set(service.fields.map((f) => f.key));
+      // Only what the citizen consented to share and the contract (for this kind of account) still lists.
+      const contract = new Set(contractFor(service.fields, accountKind(citizen)).map((f) => f.key));
       return claimsFor(citizen, (current?.fieldsShared ?? []).filter((k) => contract.has(k)));
     },
     async consentNeeded(accountId, clientId, scopes) {
-      const service = await cachedService(clientId);
-      if (!service) return true;
-      return (await consents.need(accountId, service, [...scopes].includes(WRITE_SCOPE))).needed;
+      const [service, citizen] = await Promise.all([cachedService(clientId), citizens.findById(accountId)]);
+      if (!service || !citizen) return true;
+      const fields = contractFor(service.fields, accountKind(citizen));
+      return (await consents.need(accountId, { ...service, fields }, [...scopes].includes(WRITE_SCOPE))).needed;
     },
     pages: createProviderPages(i18n),
     onError: (error, route) => {

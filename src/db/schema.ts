@@ -144,6 +144,7 @@ export interface ServiceFieldsTable {
   field_key: string;
   required: boolean;
   purpose: ColumnType<Record<string, string>, string, string>;
+  foreigners: ColumnType<'required' | 'optional' | 'absent' | null, 'required' | 'optional' | 'absent' | null | undefined, 'required' | 'optional' | 'absent' | null>;
   position: Generated<number>;
   added_at: Timestamp;
 }

@@ -5,7 +5,7 @@ import type { Eraser } from '../platform/erasure.ts';
 import { AppError } from '../platform/errors.ts';
 import { randomId } from '../security/secrets.ts';
 import { createCredentialStore } from './credential-store.ts';
-import { claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
+import { type AccountKind, claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
 import {
   addIdentifier,
   type Identifier,
@@ -76,6 +76,10 @@ function toCitizen(r: Record<string, unknown>): Citizen {
 /** A foreigner: an account without a CPF (adding one later makes it a regular account). */
 export function isForeign(c: Citizen): boolean {
   return !c.cpf;
+}
+
+export function accountKind(c: Citizen): AccountKind {
+  return isForeign(c) ? 'foreign' : 'brazilian';
 }
 
 /**

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import type { ServicesTable } from '../db/schema.ts';
 import { AppError } from '../platform/errors.ts';
-import { isFieldKey } from '../identity/field-catalog.ts';
+import { type AccountKind, fieldApplies, isFieldKey } from '../identity/field-catalog.ts';
 import {
   AUTH_METHODS,
   applicationType,
@@ -17,7 +17,13 @@ import {
   type TokenEndpointAuthMethod,
 } from './client-types.ts';
 
-export type ContractField = { key: string; required: boolean; purpose: Record<string, string> };
+export type ContractField = {
+  key: string;
+  required: boolean;
+  purpose: Record<string, string>;
+  /** How the field applies to a foreign account, when not as to a Brazilian one (see `contractFor`). */
+  foreigners?: 'required' | 'optional' | 'absent';
+};
 export type TermsVersion = { version: number; sha256: string; text: string; publishedAt: Date };
 
 export type Service = {
@@ -55,6 +61,7 @@ const contractField = z
   .object({
     key: z.string().refine(isFieldKey, { message: 'is not a field of the catalog' }),
     required: z.boolean().default(false),
+    foreigners: z.enum(['required', 'optional', 'absent']).optional(),
     purpose: z.union([
       purposeText,
       z
@@ -67,6 +74,7 @@ const contractField = z
     key: f.key,
     required: f.required,
     purpose: typeof f.purpose === 'string' ? { 'pt-BR': f.purpose } : (f.purpose as Record<string, string>),
+    ...(f.foreigners ? { foreigners: f.foreigners } : {}),
   }));
 export const contractSchema = z
   .array(contractField)
@@ -177,6 +185,20 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   return parsed.data;
 }
 
+/**
+ * A service's contract as it applies to one kind of account. A field the catalog gives only to the
+ * other kind is not asked (no CPF of a foreigner, no passport of a Brazilian); for a foreigner, a
+ * field's own `foreigners` setting (required, optional, absent) overrides `required`.
+ */
+export function contractFor(fields: ContractField[], kind: AccountKind): ContractField[] {
+  return fields.flatMap((f) => {
+    if (!fieldApplies(f.key, kind)) return [];
+    if (kind === 'brazilian' || !f.foreigners) return [f];
+    if (f.foreigners === 'absent') return [];
+    return [{ ...f, required: f.foreigners === 'required' }];
+  });
+}
+
 /** What the service store needs from the provider's storage (oidc/provider-state.ts implements it). */
 export type ProviderClients = {
   /** Forgets everything the provider holds for a service (its grants, tokens, codes, interactions). */
@@ -197,12 +219,17 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
   async function contract(clientId: string, trx: Db = db): Promise<ContractField[]> {
     const rows = await trx
       .selectFrom('service_fields')
-      .select(['field_key', 'required', 'purpose'])
+      .select(['field_key', 'required', 'purpose', 'foreigners'])
       .where('client_id', '=', clientId)
       .orderBy('position')
       .orderBy('field_key')
       .execute();
-    return rows.map((r) => ({ key: r.field_key, required: r.required, purpose: r.purpose }));
+    return rows.map((r) => ({
+      key: r.field_key,
+      required: r.required,
+      purpose: r.purpose,
+      ...(r.foreigners ? { foreigners: r.foreigners } : {}),
+    }));
   }
 
   async function currentTerms(clientId: string, trx: Db = db): Promise<TermsVersion | null> {
@@ -253,6 +280,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
           field_key: f.key,
           required: f.required,
           purpose: JSON.stringify(f.purpose),
+          foreigners: f.foreigners ?? null,
           position: i,
         })),
       )
