@@ -26,7 +26,7 @@ import { createRateLimiter } from './platform/rate-limit.ts';
 import { createUiFactory } from './web/request-context.ts';
 import { createServer } from './web/server.ts';
 import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
-import { accountKind, claimsFor, createCitizenStore } from './identity/citizen-store.ts';
+import { accountKind, claimsFor, createCitizenStore, isForeign } from './identity/citizen-store.ts';
 import { createCredentialStore } from './identity/credential-store.ts';
 import { createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
@@ -51,6 +51,7 @@ import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { contractFor, createServiceStore } from './services/service-store.ts';
+import { createForeignRegistrationFlow } from './flows/registration/foreign-registration-flow.ts';
 
 const SERVICE_CACHE_MS = 5_000;
 
@@ -161,6 +162,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     async consentNeeded(accountId, clientId, scopes) {
       const [service, citizen] = await Promise.all([cachedService(clientId), citizens.findById(accountId)]);
       if (!service || !citizen) return true;
+      // A foreign account at a service that does not (or no longer) accepts foreigners goes through
+      // the consent step, where it is refused: never a silent sign-in.
+      if (isForeign(citizen) && !service.acceptsForeigners && !service.firstParty) return true;
       const fields = contractFor(service.fields, accountKind(citizen));
       return (await consents.need(accountId, { ...service, fields }, [...scopes].includes(WRITE_SCOPE))).needed;
     },
@@ -202,12 +206,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
 
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
-  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications });
+  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, translator: (locale) => i18n.translator(locale) });
   registerInteractionRoutes(server, {
     kit,
     oidc,
     codes,
     registration,
+    foreign: createForeignRegistrationFlow({
+      db,
+      citizens,
+      hasher,
+      policy,
+      codes,
+      verifications,
+      smsCountries: config.smsCountries,
+      translator: (locale) => i18n.translator(locale),
+    }),
     consent,
     rateLimiter,
     passwordSignIn,

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
-import { type CitizenStore, contactProven } from '../identity/citizen-store.ts';
+import { type Citizen, type CitizenStore, contactProven, isForeign } from '../identity/citizen-store.ts';
+import { isLocale, type Locale, type Translate } from '../platform/i18n.ts';
 import { deriveSignIn } from '../methods/assurance.ts';
 import type { VerificationStore } from '../methods/verifications.ts';
 import type { Oidc } from '../oidc/provider.ts';
@@ -28,6 +29,8 @@ export function createInteractionKit(deps: {
   services: ServiceStore;
   citizens: CitizenStore;
   verifications: VerificationStore;
+  /** Pages about an account speak its language (a refusal, before any cookie says it). */
+  translator: (locale: Locale) => Translate;
 }) {
   const { oidc, services, verifications } = deps;
 
@@ -72,15 +75,43 @@ export function createInteractionKit(deps: {
     const citizen = await deps.citizens.findById(derived.result.citizenId);
     // An account disabled meanwhile, or whose address was never proven, does not sign in.
     if (!citizen || citizen.status !== 'active' || !contactProven(citizen)) return expired(ctx.ui);
+    const refused = refusal(ctx, citizen);
+    if (refused) return refused;
     await verifications.consume(ctx.details.uid);
     const { citizenId, amr, acr, authTime } = derived.result;
     return finish(request, reply, { login: { accountId: citizenId, amr, acr, ts: authTime, remember: true } });
   }
 
+  /**
+   * The page a foreign account gets at a service that does not accept foreigners, in its language;
+   * its one button sends the service `access_denied`. Undefined where the account may go on.
+   */
+  function refusal(ctx: InteractionContext, citizen: Citizen) {
+    const { service, details } = ctx;
+    if (!service || service.firstParty || service.acceptsForeigners || !isForeign(citizen)) return undefined;
+    const t = isLocale(citizen.locale) ? deps.translator(citizen.locale) : ctx.ui.t;
+    return ctx.ui.render(
+      403,
+      t('foreign.refused_title'),
+      html`<p>${t('foreign.refused', { service: service.name })}</p>
+<p>${t('foreign.refused_help')}</p>
+<form method="post" action="/interaction/${details.uid}/abort">
+  <input type="hidden" name="_csrf" value="${ctx.ui.csrf()}">
+  <input type="hidden" name="reason" value="foreigners">
+  <button type="submit">${t('foreign.refused_back', { service: service.name })}</button>
+</form>`,
+    );
+  }
+
+  async function refusedHere(ctx: InteractionContext, citizenId: string) {
+    const citizen = await deps.citizens.findById(citizenId);
+    return citizen ? refusal(ctx, citizen) : undefined;
+  }
+
   /** A transaction for a step's writes (inside it, use only `trx`: PGlite has one connection). */
   const transaction = <T>(fn: (trx: Db) => Promise<T>) => deps.db.transaction().execute(fn);
 
-  return { load, finish, expired, completeLogin, verifications, transaction };
+  return { load, finish, expired, completeLogin, refusedHere, verifications, transaction };
 }
 
 export type InteractionKit = ReturnType<typeof createInteractionKit>;
