@@ -11,6 +11,8 @@ import type { RateLimiter } from '../platform/rate-limit.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import { ACCOUNT_CLIENT_ID } from './account-services.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
+import { registerCpfRoutes } from './cpf-routes.ts';
+import { isForeign } from '../identity/citizen-store.ts';
 
 type Deps = {
   db: Db;
@@ -68,6 +70,18 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signIn,
   });
 
+  registerCpfRoutes(app, {
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    rateLimiter: deps.rateLimiter,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id } : undefined;
+    },
+    signIn,
+  });
+
   // The authorization response only matters for the session it leaves behind; the code is not used.
   app.get('/conta/callback', async (_request, reply) => reply.redirect('/conta', 303));
 
@@ -91,7 +105,9 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
       html`<p>${t('account.hello', { name: me.citizen.socialName ?? me.citizen.name })}</p>
 ${revoked ? html`<p class="notice" role="status">${t('account.revoked')}</p>` : ''}
 ${(request.query as Record<string, string>).escrita === '0' ? html`<p class="notice" role="status">${t('account.write_revoked')}</p>` : ''}
+${(request.query as Record<string, string>).cpf === '1' ? html`<p class="notice" role="status">${t('account.cpf_added')}</p>` : ''}
 <p><a class="button" href="/conta/dados">${t('account.edit_data')}</a></p>
+${isForeign(me.citizen) ? html`<p><a class="button secondary" href="/conta/cpf">${t('account.cpf_add')}</a></p>` : ''}
 <h2>${t('account.services_title')}</h2>
 ${
   live.length === 0

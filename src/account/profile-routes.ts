@@ -11,7 +11,8 @@ import { AppError } from '../platform/errors.ts';
 import { RATE_LIMITS, type RateLimiter } from '../platform/rate-limit.ts';
 import { html } from '../web/html.ts';
 import { csrfField, errorSummary, field } from '../web/layout.ts';
-import type { Ui, UiFactory } from '../web/request-context.ts';
+import { LANG_COOKIE, type Ui, type UiFactory } from '../web/request-context.ts';
+import { isLocale } from '../platform/i18n.ts';
 import { fieldInput } from '../flows/field-inputs.ts';
 
 /** The values a form was shown with, carried in the form itself (the citizen's own data, never a URL). */
@@ -151,6 +152,10 @@ ${
       if (!citizen) throw new AppError('interaction.expired', 400);
       await writeProfile(trx, citizen, changes);
     });
+    // The language chosen again: every page from now on speaks it (the cookie the pages read first).
+    if (typeof changes.locale === 'string' && isLocale(changes.locale)) {
+      reply.setCookie(LANG_COOKIE, changes.locale, { path: '/', sameSite: 'lax', secure: request.protocol === 'https', maxAge: 365 * 24 * 3600 });
+    }
     return reply.redirect('/conta/dados?salvo=1', 303);
   });
 

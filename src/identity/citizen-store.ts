@@ -84,11 +84,12 @@ export function accountKind(c: Citizen): AccountKind {
 
 /**
  * Whether the account has proven a way to reach it, which signing in requires: a foreigner proved
- * their mobile number by SMS before the account existed (their e-mail, if any, is optional); a
- * Brazilian account proves its e-mail.
+ * their mobile number by SMS before the account existed (their e-mail, if any, is optional), and so
+ * did a former foreigner without an e-mail who added a CPF later; a Brazilian account proves its
+ * e-mail.
  */
 export function contactProven(c: Citizen): boolean {
-  return c.emailVerified || (isForeign(c) && c.phoneNumberVerified);
+  return c.emailVerified || (c.phoneNumberVerified && (isForeign(c) || !c.email));
 }
 
 /** Runs `fn` in the caller's transaction, or in a new one when `db` is not one. */

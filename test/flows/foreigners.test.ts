@@ -14,6 +14,8 @@ import {
   UserAgent,
 } from '../helpers/journeys.ts';
 import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/test-app.ts';
+import { seedCitizen } from '../helpers/citizens.ts';
+import { cpfFromBase } from '../../src/identity/cpf.ts';
 import { formAction, type Page } from '../helpers/user-agent.ts';
 
 // The SMS carrier cannot run here: a gateway on loopback takes the place of the city's, behind the
@@ -270,4 +272,46 @@ test('accepting foreigners is a per-service setting, off by default, in the admi
   assert.equal(patched.status, 400, 'a boolean, nothing else');
   const ok = await fetch(`${app.url}/admin/api/services/${accepts.clientId}`, { headers: auth });
   assert.equal((await ok.json()).service.acceptsForeigners, true);
+});
+
+test('a foreigner who obtains a CPF adds it on /conta and the account becomes a regular one, services and consents kept', async () => {
+  const who: Foreigner = { country: 'US', phone: '(202) 555-0143', e164: '+12025550143', name: 'Grace Newcomer Hopper', nationality: 'US', locale: 'en' };
+  const { ua, claims } = await registerAndConsent(accepts, who);
+  const before = await app.db.db.selectFrom('consent_current').select(['client_id', 'fields_shared']).where('citizen_id', '=', claims.sub).execute();
+  assert.equal(before.length, 1);
+
+  const account = await ua.get(`${app.url}/conta`);
+  assert.match(account.html, /<html lang="en"/, 'the account pages speak the language chosen at registration');
+  assert.ok(account.html.includes(t('en', 'account.cpf_add')));
+  const form = await ua.get(`${app.url}/conta/cpf`);
+  const badDigits = await ua.post(formAction(form, '/conta/cpf'), { cpf: '529.982.247-26' });
+  assert.equal(badDigits.status, 422);
+  assert.ok(badDigits.html.includes(t('en', 'register.cpf_invalid')));
+  const brazilian = await seedCitizen(app.db.db);
+  const taken = await ua.post(formAction(badDigits, '/conta/cpf'), { cpf: brazilian.cpf });
+  assert.equal(taken.status, 409);
+  assert.ok(taken.html.includes(t('en', 'account.cpf_taken')));
+  const still = await app.db.db.selectFrom('citizens').select('cpf').where('id', '=', claims.sub).executeTakeFirstOrThrow();
+  assert.equal(still.cpf, null, 'nothing changed');
+
+  const own = cpfFromBase('529982247');
+  const added = await ua.post(formAction(taken, '/conta/cpf'), { cpf: own });
+  assert.match(added.url, /\/conta\?cpf=1$/);
+  assert.ok(added.html.includes(t('en', 'account.cpf_added')));
+  assert.ok(!added.html.includes(t('en', 'account.cpf_add')), 'no second CPF');
+  const row = await app.db.db.selectFrom('citizens').select(['cpf', 'phone_number_verified']).where('id', '=', claims.sub).executeTakeFirstOrThrow();
+  assert.deepEqual(row, { cpf: own.replace(/\D/g, ''), phone_number_verified: true });
+  const after = await app.db.db.selectFrom('consent_current').select(['client_id', 'fields_shared']).where('citizen_id', '=', claims.sub).execute();
+  assert.deepEqual(after, before, 'the consents are kept');
+
+  // A regular account now: the CPF signs in, and the service that refused foreigners lets it through.
+  const signIn = new UserAgent();
+  const auth = await authorizationRequest(refuses);
+  const login = await signIn.get(auth.url.href, refuses.redirectUri);
+  const consent = await signIn.post(formAction(login, '/login'), { identifier: own, password: PASSWORD }, refuses.redirectUri);
+  assert.ok(consent.html.includes('name="decision"'), consent.html.slice(0, 2000));
+  const back = await answerConsent(signIn, consent, refuses);
+  const tokens = await exchange(refuses, auth, back.url);
+  assert.equal(tokens.claims()!.sub, claims.sub, 'the same account');
+  assert.equal(tokens.claims()!.cpf, own.replace(/\D/g, ''));
 });
