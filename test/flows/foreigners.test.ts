@@ -16,6 +16,9 @@ import {
 import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/test-app.ts';
 import { seedCitizen } from '../helpers/citizens.ts';
 import { cpfFromBase } from '../../src/identity/cpf.ts';
+import { serviceCommand } from '../../src/cli/service-command.ts';
+import { createProviderState } from '../../src/oidc/provider-state.ts';
+import { createServiceStore } from '../../src/services/service-store.ts';
 import { formAction, type Page } from '../helpers/user-agent.ts';
 
 // The SMS carrier cannot run here: a gateway on loopback takes the place of the city's, behind the
@@ -314,4 +317,21 @@ test('a foreigner who obtains a CPF adds it on /conta and the account becomes a 
   const tokens = await exchange(refuses, auth, back.url);
   assert.equal(tokens.claims()!.sub, claims.sub, 'the same account');
   assert.equal(tokens.claims()!.cpf, own.replace(/\D/g, ''));
+});
+
+test('the operator turns the setting on and off with the CLI; the login page follows', async () => {
+  const store = createServiceStore(app.db.db, { provider: createProviderState() });
+  const out: string[] = [];
+  const io = { log: (line: string) => out.push(line), error: (line: string) => out.push(line) };
+  const noLink = async () => {
+    const page = await new UserAgent().get((await authorizationRequest(refuses)).url.href, refuses.redirectUri);
+    return !page.html.includes('/register-foreign');
+  };
+  assert.ok(await noLink());
+  assert.equal(await serviceCommand(['update', refuses.clientId, '--accepts-foreigners', '--json'], store, io), 0);
+  assert.equal(JSON.parse(out.at(-1)!).service.acceptsForeigners, true);
+  assert.equal(await noLink(), false, 'the foreign path appears');
+  assert.equal(await serviceCommand(['update', refuses.clientId, '--no-accepts-foreigners', '--json'], store, io), 0);
+  assert.equal(JSON.parse(out.at(-1)!).service.acceptsForeigners, false);
+  assert.ok(await noLink());
 });
