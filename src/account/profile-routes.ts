@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
-import { type CitizenStore, lockCitizen, profileValues, writeProfile } from '../identity/citizen-store.ts';
-import { FIELD_CATALOG, type FieldValue, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
+import { accountKind, type CitizenStore, lockCitizen, profileValues, writeProfile } from '../identity/citizen-store.ts';
+import { type AccountKind, FIELD_CATALOG, type FieldValue, fieldApplies, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
 import { confirmPhone, replaceEmail, replacePhone } from '../identity/contact-proofs.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
 import { CODE_MESSAGES } from '../flows/registration/email-confirmation-routes.ts';
@@ -78,6 +78,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: Deps) {
     email = '',
     phone: { number: string; verified: boolean } | null = null,
     loaded = '',
+    kind: AccountKind = 'brazilian',
   ) {
     const { t, locale } = ui;
     return ui.render(
@@ -101,7 +102,7 @@ ${
 <form method="post" action="/conta/dados" novalidate>
   ${csrfField(ui.csrf())}
   <input type="hidden" name="_loaded" value="${loaded}">
-  ${EDITABLE_HERE.map((def) => fieldInput(t, locale, def, form, errors, ALWAYS_PRESENT.has(def.key)))}
+  ${EDITABLE_HERE.filter((def) => fieldApplies(def.key, kind)).map((def) => fieldInput(t, locale, def, form, errors, ALWAYS_PRESENT.has(def.key)))}
   <div class="actions"><button type="submit">${t('profile.save')}</button></div>
 </form>`,
     );
@@ -117,7 +118,7 @@ ${
     const saved = (request.query as Record<string, string>).salvo === '1';
     const phone = citizen.phoneNumber ? { number: citizen.phoneNumber, verified: citizen.phoneNumberVerified } : null;
     const loaded = Object.fromEntries(EDITABLE_HERE.map((def) => [def.key, values[def.key] ?? null]));
-    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email ?? undefined, phone, encodeLoaded(loaded));
+    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email ?? undefined, phone, encodeLoaded(loaded), accountKind(citizen));
   });
 
   app.post<{ Body: Record<string, unknown> }>('/conta/dados', async (request, reply) => {
@@ -129,7 +130,10 @@ ${
     for (const [k, v] of Object.entries(body)) if (k.startsWith('f_') && typeof v === 'string') typed[k] = v.slice(0, 300);
     const errors: Record<string, string> = {};
     const changes: Record<string, FieldValue | null> = {};
-    for (const def of EDITABLE_HERE) {
+    const current = await deps.citizens.findById(me.citizenId);
+    // A passport is not a Brazilian's field, nor a CPF a foreigner's (decision 12).
+    const kind = current ? accountKind(current) : 'brazilian';
+    for (const def of EDITABLE_HERE.filter((d) => fieldApplies(d.key, kind))) {
       const parsed = parseField(def, body);
       if (!parsed.ok) Object.assign(errors, parsed.errors);
       else if (parsed.value === null && ALWAYS_PRESENT.has(def.key)) errors[`f_${def.key}`] = `field.${def.key}.required`;
@@ -138,7 +142,7 @@ ${
     const loadedForm = typeof body._loaded === 'string' ? body._loaded.slice(0, 20_000) : '';
     if (Object.keys(errors).length) {
       const citizen = await deps.citizens.findById(me.citizenId);
-      return render(ui, 422, typed, errors, false, citizen?.email ?? undefined, null, loadedForm);
+      return render(ui, 422, typed, errors, false, citizen?.email ?? undefined, null, loadedForm, kind);
     }
     // Only what the citizen changed on this form is written: a value another service wrote back
     // since the form was shown is not put back to the old one the form still displayed.

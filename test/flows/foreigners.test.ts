@@ -19,7 +19,7 @@ import { cpfFromBase } from '../../src/identity/cpf.ts';
 import { serviceCommand } from '../../src/cli/service-command.ts';
 import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
-import { formAction, type Page } from '../helpers/user-agent.ts';
+import { formAction, formFields, type Page } from '../helpers/user-agent.ts';
 
 // The SMS carrier cannot run here: a gateway on loopback takes the place of the city's, behind the
 // same HTTP adapter production uses.
@@ -285,6 +285,16 @@ test('a foreigner who obtains a CPF adds it on /conta and the account becomes a 
 
   const account = await ua.get(`${app.url}/conta`);
   assert.match(account.html, /<html lang="en"/, 'the account pages speak the language chosen at registration');
+  const data = await ua.get(`${app.url}/conta/dados`);
+  assert.match(data.html, /name="f_passport_number"/, 'a foreigner may keep a passport number');
+  // The language chosen again: the pages follow at once.
+  const relabelled = await ua.post(formAction(data, '/conta/dados'), { ...formFields(data, '/conta/dados'), f_locale: 'es' });
+  assert.match(relabelled.html, /<html lang="es"/);
+  assert.equal(
+    (await app.db.db.selectFrom('citizens').select('locale').where('id', '=', claims.sub).executeTakeFirstOrThrow()).locale,
+    'es',
+  );
+  await ua.post(formAction(relabelled, '/conta/dados'), { ...formFields(relabelled, '/conta/dados'), f_locale: 'en' });
   assert.ok(account.html.includes(t('en', 'account.cpf_add')));
   const form = await ua.get(`${app.url}/conta/cpf`);
   const badDigits = await ua.post(formAction(form, '/conta/cpf'), { cpf: '529.982.247-26' });
@@ -306,6 +316,7 @@ test('a foreigner who obtains a CPF adds it on /conta and the account becomes a 
   assert.deepEqual(row, { cpf: own.replace(/\D/g, ''), phone_number_verified: true });
   const after = await app.db.db.selectFrom('consent_current').select(['client_id', 'fields_shared']).where('citizen_id', '=', claims.sub).execute();
   assert.deepEqual(after, before, 'the consents are kept');
+  assert.doesNotMatch((await ua.get(`${app.url}/conta/dados`)).html, /name="f_passport_number"/, 'a regular account has no passport field');
 
   // A regular account now: the CPF signs in, and the service that refused foreigners lets it through.
   const signIn = new UserAgent();
