@@ -155,7 +155,7 @@ export function createForeignRegistrationFlow(deps: {
         return await db.transaction().execute(async (trx) => {
           const checked = await codes.check({ id: input.flowId, purpose: 'phone_registration', typed: input.typed }, trx);
           if (!checked.ok) return { ok: false as const, check: checked };
-          const pending = checked.proof.data.registration as PendingRegistration | undefined;
+          const pending = checked.proof.data?.registration as PendingRegistration | undefined;
           // An inert code cannot be right; a flow without its form was not this one's.
           if (!pending) return { ok: false as const, check: { ok: false as const, code: 'code.unknown' as const } };
           const { name, birthdate, email, locale: _l, ...rest } = pending.values;

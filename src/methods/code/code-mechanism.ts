@@ -38,8 +38,8 @@ export type Proof<P extends CodePurpose = CodePurpose> = {
   address: string;
   purpose: P;
   interactionUid: string | null;
-  /** What the caller stored with the code when it issued it. */
-  data: Record<string, unknown>;
+  /** What the caller stored with the code when it issued it, if anything. */
+  data?: Record<string, unknown>;
 };
 
 export type CodeCheck<P extends CodePurpose = CodePurpose> =
@@ -175,7 +175,7 @@ export function createCodeMechanism(deps: {
             address: String(address),
             purpose: input.purpose,
             interactionUid: flow?.interaction_uid ?? null,
-            data,
+            ...(Object.keys(data).length ? { data } : {}),
           },
         };
       };
