@@ -1,7 +1,7 @@
 -- Typed identifiers and credentials (issue 7): a citizen may have no CPF, several e-mails, a phone
 -- as login, and later many passkeys and certificates. The profile columns citizens.cpf, .email and
 -- .phone_number stay as the primary values the claims are read from; the identity store keeps them
--- and `identifiers` in step in the same transaction (decision 11).
+-- and `identifiers` in step in the same transaction (decision 13).
 
 create table identifiers (
   id bigserial primary key,

@@ -33,14 +33,14 @@ import { createConsentFlow } from './flows/consent/consent-flow.ts';
 import { createTtlCache } from './services/ttl-cache.ts';
 import { registerDevOutboxRoutes } from './messaging/dev-outbox-routes.ts';
 import { devOutboxTransport, smtpTransport } from './messaging/mail-transports.ts';
-import { createMessageDispatcher, type MailTransport, type SmsTransport } from './messaging/message-queue.ts';
+import { createMessageDispatcher, type MailTransport, pruneMessages, type SmsTransport } from './messaging/message-queue.ts';
 import { devSmsOutbox, httpSmsGateway } from './messaging/sms-transports.ts';
 import { createCodeMechanism } from './methods/code/code-mechanism.ts';
 import { sendEmailCode } from './methods/email-code/email-code.ts';
 import { createPasswordSignIn } from './methods/password/password-sign-in.ts';
 import { sendSmsCode } from './methods/sms-code/sms-code.ts';
 import { createVerificationStore } from './methods/verifications.ts';
-import { createLoginThrottle } from './methods/password/login-throttle.ts';
+import { createLoginThrottle, pruneLoginThrottle } from './methods/password/login-throttle.ts';
 import { createPasswordHasher } from './methods/password/password-hasher.ts';
 import { createPasswordPolicy } from './methods/password/password-policy.ts';
 import { pruneExpired } from './oidc/adapter.ts';
@@ -74,6 +74,8 @@ export type App = {
   /** Stops taking requests, finishes those in flight, stops workers, closes the database. */
   close(): Promise<void>;
   sendPendingMail(): Promise<number>;
+  /** Removes what has expired (provider state, old throttle rows, sent messages); run every 10 minutes. */
+  prune(): Promise<void>;
   /** The event relay and SET signer (the relay runs on listen() when RELAY=on). */
   events: EventsRuntime;
 };
@@ -146,6 +148,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     keys,
     cookieKeys: secrets.cookieKeys,
     secure,
+    trustProxy: config.trustProxy,
     services: { ...services, clientMetadata: cachedClientMetadata },
     async releasedClaims(accountId, clientId) {
       const citizen = await citizens.findById(accountId);
@@ -258,6 +261,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     consents,
     codes,
     rateLimiter,
+    passwordSignIn,
     mailQueued: () => mail.nudge(),
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
@@ -274,8 +278,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     );
   });
 
+  const prune = async () => {
+    await Promise.all([pruneExpired(db), verifications.prune()]);
+    await pruneLoginThrottle(db);
+    await pruneMessages(db, config.messages.retentionDays);
+  };
   const pruneTimer = setInterval(() => {
-    Promise.all([pruneExpired(db), verifications.prune()]).catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));
+    prune().catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));
   }, 10 * 60 * 1000);
   pruneTimer.unref();
 
@@ -305,6 +314,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (!options.database) await database.close();
     },
     sendPendingMail: () => mail.runOnce(),
+    prune,
     events,
   };
 }

@@ -16,6 +16,7 @@ const USAGE = `cidadela <command>
   service ...           manage integrated services (cidadela service --help)
   citizen ...           disable, enable or delete an account (cidadela citizen --help)
   relay                 run the event relay on its own (needs DATABASE_URL)
+  cert ...              read and check ICP-Brasil certificates (cidadela cert --help); no database
   keys rotate           new signing keys (servers pick them up); old ones stay published for a day
 
 Configuration comes from the environment; see the README.`;
@@ -83,6 +84,11 @@ async function main(argv: string[]): Promise<number> {
         return rest[0] ? 0 : 2;
       }
       return withDatabase(({ db }) => citizenCommand(rest, db, console));
+    case 'cert': {
+      // Imported only here: the certificate libraries are not worth loading for every other command.
+      const { certCommand } = await import('./cli/cert-command.ts');
+      return certCommand(rest, console);
+    }
     case 'relay':
       await runRelayProcess(loadConfig());
       return -1;

@@ -7,6 +7,7 @@ import { html } from '../web/html.ts';
 import { csrfField } from '../web/layout.ts';
 import type { UiFactory } from '../web/request-context.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
+import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
 import type { RateLimiter } from '../platform/rate-limit.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import { ACCOUNT_CLIENT_ID } from './account-services.ts';
@@ -23,6 +24,7 @@ type Deps = {
   consents: ConsentStore;
   codes: CodeMechanism;
   rateLimiter: RateLimiter;
+  passwordSignIn: PasswordSignIn;
   mailQueued: () => void;
 };
 
@@ -65,8 +67,9 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     mailQueued: deps.mailQueued,
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
-      return me ? { citizenId: me.citizen.id } : undefined;
+      return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
     },
+    passwordSignIn: deps.passwordSignIn,
     signIn,
   });
 
@@ -141,41 +144,24 @@ ${
     );
   });
 
-  app.post<{ Params: { clientId: string } }>('/conta/servicos/:clientId/revogar', async (request, reply) => {
-    const me = await signedIn(request, reply);
-    if (!me) return signIn(reply);
-    await deps.db.transaction().execute((trx) =>
-      consents.revoke(trx, {
-        citizenId: me.citizen.id,
-        clientId: request.params.clientId,
-        context: {
-          ip: request.ip,
-          userAgent: request.headers['user-agent'] ?? null,
-          acr: me.session.acr ?? null,
-          amr: me.session.amr ?? null,
-        },
-      }),
-    );
-    return reply.redirect('/conta?revogado=1', 303);
-  });
-
-  app.post<{ Params: { clientId: string } }>('/conta/servicos/:clientId/escrita/revogar', async (request, reply) => {
-    const me = await signedIn(request, reply);
-    if (!me) return signIn(reply);
-    await deps.db.transaction().execute((trx) =>
-      consents.revokeWrite(trx, {
-        citizenId: me.citizen.id,
-        clientId: request.params.clientId,
-        context: {
-          ip: request.ip,
-          userAgent: request.headers['user-agent'] ?? null,
-          acr: me.session.acr ?? null,
-          amr: me.session.amr ?? null,
-        },
-      }),
-    );
-    return reply.redirect('/conta?escrita=0', 303);
-  });
+  // Withdrawing the whole consent, or only the write access: each a record with who and from where.
+  for (const [path, withdraw, done] of [
+    ['/conta/servicos/:clientId/revogar', consents.revoke, '/conta?revogado=1'],
+    ['/conta/servicos/:clientId/escrita/revogar', consents.revokeWrite, '/conta?escrita=0'],
+  ] as const) {
+    app.post<{ Params: { clientId: string } }>(path, async (request, reply) => {
+      const me = await signedIn(request, reply);
+      if (!me) return signIn(reply);
+      const context = {
+        ip: request.ip,
+        userAgent: request.headers['user-agent'] ?? null,
+        acr: me.session.acr ?? null,
+        amr: me.session.amr ?? null,
+      };
+      await deps.db.transaction().execute((trx) => withdraw(trx, { citizenId: me.citizen.id, clientId: request.params.clientId, context }));
+      return reply.redirect(done, 303);
+    });
+  }
 
   app.get('/conta/consentimentos.json', async (request, reply) => {
     const me = await signedIn(request, reply);

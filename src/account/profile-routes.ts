@@ -4,6 +4,9 @@ import { accountKind, type CitizenStore, lockCitizen, profileValues, writeProfil
 import { type AccountKind, FIELD_CATALOG, type FieldValue, fieldApplies, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
 import { confirmPhone, replaceEmail, replacePhone } from '../identity/contact-proofs.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
+import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
+import { enqueueMail } from '../messaging/message-queue.ts';
+import { formatClock } from '../platform/i18n.ts';
 import { CODE_MESSAGES } from '../flows/registration/email-confirmation-routes.ts';
 import { maskEmail } from '../flows/registration/email-code-page.ts';
 import { retryAfter } from '../flows/interaction-kit.ts';
@@ -39,6 +42,11 @@ function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
+/** Changing the login e-mail asks for the password again when the sign-in is older than this. */
+export const RECENT_SIGN_IN_SECONDS = 10 * 60;
+
+const recent = (authTime: number | undefined) => typeof authTime === 'number' && Date.now() / 1000 - authTime <= RECENT_SIGN_IN_SECONDS;
+
 /** Fields a citizen edits here. CPF never changes; the e-mail changes through its own confirmation. */
 export const EDITABLE_HERE = FIELD_CATALOG.filter((f) => f.editable && f.key !== 'email');
 /** Cannot be emptied: every account has them. */
@@ -51,7 +59,8 @@ type Deps = {
   codes: CodeMechanism;
   rateLimiter: RateLimiter;
   mailQueued: () => void;
-  signedIn(request: FastifyRequest, reply: FastifyReply): Promise<{ citizenId: string } | undefined>;
+  signedIn(request: FastifyRequest, reply: FastifyReply): Promise<{ citizenId: string; authTime?: number | undefined } | undefined>;
+  passwordSignIn: PasswordSignIn;
   signIn(reply: FastifyReply): FastifyReply;
 };
 
@@ -166,10 +175,10 @@ ${
   app.get('/conta/email', async (request, reply) => {
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
-    return emailForm(deps.ui(request, reply), 200, '', undefined);
+    return emailForm(deps.ui(request, reply), 200, '', undefined, !recent(me.authTime));
   });
 
-  function emailForm(ui: Ui, status: number, value: string, error: string | undefined) {
+  function emailForm(ui: Ui, status: number, value: string, error: string | undefined, askPassword = false, passwordError?: string, errorParams?: Record<string, string>) {
     const { t } = ui;
     return ui.render(
       status,
@@ -179,6 +188,11 @@ ${
 <form method="post" action="/conta/email" novalidate>
   ${csrfField(ui.csrf())}
   ${field({ t, name: 'email', label: t('profile.new_email'), type: 'email', value, error, autocomplete: 'email', maxlength: 254 })}
+  ${
+    askPassword
+      ? field({ t, name: 'password', label: t('profile.current_password'), hint: t('profile.current_password_hint'), type: 'password', value: '', error: passwordError ? t(passwordError, errorParams) : undefined, autocomplete: 'current-password', maxlength: 1000 })
+      : ''
+  }
   <div class="actions"><button type="submit">${t('profile.send_code')}</button></div>
 </form>`,
     );
@@ -189,12 +203,24 @@ ${
     if (!me) return deps.signIn(reply);
     const ui = deps.ui(request, reply);
     const email = typeof request.body?.email === 'string' ? request.body.email.trim().slice(0, 254) : '';
-    if (!isEmail(email)) return emailForm(ui, 422, email, 'field.email.invalid');
+    const askPassword = !recent(me.authTime);
+    if (!isEmail(email)) return emailForm(ui, 422, email, 'field.email.invalid', askPassword);
     const citizen = await deps.citizens.findById(me.citizenId);
     if (!citizen) return deps.signIn(reply);
-    if (citizen.email?.toLowerCase() === email.toLowerCase()) return emailForm(ui, 422, email, 'profile.email_same');
+    if (askPassword) {
+      // A browser left signed in is not enough to move the account to another mailbox: the
+      // password again, throttled like any sign-in.
+      const password = typeof request.body?.password === 'string' ? request.body.password.slice(0, 1000) : '';
+      const checked = await deps.passwordSignIn.attempt({ identifier: citizen.cpf ?? citizen.email ?? citizen.phoneNumber ?? '', password, ip: request.ip });
+      if (!checked.ok || checked.citizen.id !== citizen.id) {
+        const code = checked.ok ? 'login.invalid' : checked.code;
+        if (!checked.ok && checked.code === 'login.throttled') retryAfter(reply, checked.retryAt);
+        return emailForm(ui, code === 'login.throttled' ? 429 : 401, email, undefined, true, code, !checked.ok && checked.code === 'login.throttled' ? { time: formatClock(checked.retryAt, ui.locale) } : undefined);
+      }
+    }
+    if (citizen.email?.toLowerCase() === email.toLowerCase()) return emailForm(ui, 422, email, 'profile.email_same', askPassword);
     const taken = await deps.citizens.findByIdentifier(email);
-    if (taken) return emailForm(ui, 409, email, 'register.email_taken');
+    if (taken) return emailForm(ui, 409, email, 'register.email_taken', askPassword);
     // Each change sends a code to an address nobody has proven yet: few a day per account, and the
     // code mechanism caps the codes one address receives whoever asks.
     const changes = await deps.rateLimiter.hit(RATE_LIMITS.emailChangesPerCitizen, citizen.id);
@@ -205,7 +231,7 @@ ${
       : ({ ok: false, retryAt: changes.retryAt } as const);
     if (!issued.ok) {
       retryAfter(reply, issued.retryAt);
-      return emailForm(ui, 429, email, 'email_code.send_limit');
+      return emailForm(ui, 429, email, 'email_code.send_limit', askPassword);
     }
     deps.mailQueued();
     return reply.redirect('/conta/email/confirmar', 303);
@@ -245,7 +271,15 @@ ${
     try {
       result = await deps.db.transaction().execute(async (trx) => {
         const checked = await deps.codes.check({ id: pending.id, purpose: 'email_change', typed }, trx);
-        if (checked.ok) await replaceEmail(trx, checked.proof.citizenId, checked.proof.address);
+        if (!checked.ok) return checked;
+        const { previous } = await replaceEmail(trx, checked.proof.citizenId, checked.proof.address);
+        // The old address hears of it, in the same transaction: whoever changed it cannot stop that.
+        // (A foreigner may have had none.)
+        if (previous) await enqueueMail(trx, {
+          to: previous,
+          subject: ui.t('mail.email_changed.subject'),
+          text: ui.t('mail.email_changed.body', { email: maskEmail(checked.proof.address) }),
+        });
         return checked;
       });
     } catch (error) {

@@ -1,7 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../platform/errors.ts';
 import { requireAdminToken } from './admin-auth.ts';
+import { ACCOUNT_CLIENT_ID } from '../account/account-services.ts';
 import type { Service, ServiceStore } from '../services/service-store.ts';
+
+/**
+ * The account pages' own service is set by the server at every start (first party: it skips consent
+ * and is trusted with the citizen's name and e-mail). Through this API its redirect URIs could be
+ * pointed elsewhere or its secret taken, so it can be read here, never changed.
+ */
+function refuseBuiltIn(clientId: string): void {
+  if (clientId === ACCOUNT_CLIENT_ID) throw new AppError('service.built_in', 403);
+}
 
 export function serviceJson(s: Service) {
   return {
@@ -49,20 +59,23 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { adminToken: st
       return { service: serviceJson(service) };
     });
 
-    admin.patch<{ Params: { id: string } }>('/admin/api/services/:id', json, async (request) => ({
-      service: serviceJson(await services.update(request.params.id, request.body ?? {})),
-    }));
+    admin.patch<{ Params: { id: string } }>('/admin/api/services/:id', json, async (request) => {
+      refuseBuiltIn(request.params.id);
+      return { service: serviceJson(await services.update(request.params.id, request.body ?? {})) };
+    });
 
     admin.get<{ Params: { id: string } }>('/admin/api/services/:id/terms', async (request) => {
       if (!(await services.find(request.params.id))) throw new AppError('service.not_found', 404);
       return { versions: await services.termsHistory(request.params.id) };
     });
 
-    admin.post<{ Params: { id: string } }>('/admin/api/services/:id/rotate-secret', json, async (request) => ({
-      clientSecret: await services.rotateSecret(request.params.id),
-    }));
+    admin.post<{ Params: { id: string } }>('/admin/api/services/:id/rotate-secret', json, async (request) => {
+      refuseBuiltIn(request.params.id);
+      return { clientSecret: await services.rotateSecret(request.params.id) };
+    });
 
     admin.delete<{ Params: { id: string } }>('/admin/api/services/:id', json, async (request, reply) => {
+      refuseBuiltIn(request.params.id);
       await services.remove(request.params.id);
       return reply.status(204).send();
     });

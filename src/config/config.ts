@@ -11,66 +11,76 @@ const schema = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'])
     .default('development')
-    .describe('production refuses development secrets and hides the dev outbox'),
+    .describe('`production` requires `SECRET_KEY` and an https `PUBLIC_URL`, and hides `/dev/outbox` and the demo'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port'),
   HOST: z.string().default('0.0.0.0').describe('address to listen on'),
   PUBLIC_URL: z
     .url()
     .default('http://localhost:3000')
-    .describe('external address; also the OIDC issuer (discovery at /.well-known/openid-configuration)'),
+    .describe('external address; also the OIDC issuer (discovery at `/.well-known/openid-configuration`), and the only source of the addresses the provider publishes, whatever the request headers say. Production refuses `http://` except on loopback'),
   DATABASE_URL: z
     .string()
     .optional()
-    .describe('postgres://… to use PostgreSQL; absent: embedded PGlite in DATA_DIR'),
-  DATA_DIR: z.string().default('./data').describe('PGlite files, the development secret and the dev outbox'),
+    .describe('`postgres://…` to use PostgreSQL; absent: embedded PGlite in `DATA_DIR`'),
+  DATA_DIR: z.string().default('./data').describe('PGlite files, the development secret, the development mail outbox'),
   SECRET_KEY: z
     .string()
     .min(32)
     .optional()
-    .describe('encrypts signing keys at rest and signs cookies; 32+ chars; required in production'),
-  ADMIN_TOKEN: z.string().min(24).optional().describe('bearer token for /admin/api; absent: admin API is off'),
-  SMTP_URL: z.string().optional().describe('smtp://user:pass@host:port; absent: mail goes to DATA_DIR/outbox'),
-  MAIL_FROM: z.string().default('Cidadela <nao-responda@cidadela.local>').describe('From header of mail'),
+    .describe('32+ random characters; encrypts signing keys at rest, keys cookies and codes. Absent: generated in `DATA_DIR` (development only); **production refuses to start without it**'),
+  ADMIN_TOKEN: z.string().min(24).optional().describe('bearer token of the admin API (`/admin/api/...`); absent: the admin API is off'),
+  SMTP_URL: z.string().optional().describe('`smtp://user:pass@host:port`; absent: mail goes to `DATA_DIR/outbox` and `/dev/outbox` (development only)'),
+  MAIL_FROM: z.string().default('Cidadela <nao-responda@cidadela.local>').describe('From header'),
   SMS_GATEWAY_URL: z
     .url()
     .optional()
-    .describe('https endpoint that takes POST {"to","text"} and sends an SMS; absent: SMS go to DATA_DIR/outbox'),
-  SMS_GATEWAY_TOKEN: z.string().optional().describe('bearer token for SMS_GATEWAY_URL'),
+    .describe('endpoint taking `POST {"to","text"}` (a carrier or the city\'s proxy to one); absent: SMS go to the development outbox'),
+  SMS_GATEWAY_TOKEN: z.string().optional().describe('bearer token for the SMS gateway'),
   SMS_COUNTRIES: z
     .string()
     .regex(/^\s*[A-Za-z]{2}(\s*,\s*[A-Za-z]{2})*\s*$/, 'a comma-separated list of ISO 3166-1 alpha-2 codes, e.g. BR,AR,PY,UY')
     .default('BR')
-    .describe('countries whose mobile numbers may receive an SMS (BR,AR,PY,UY,…): an SMS abroad costs more and is what SMS pumping abuses, so only Brazil unless the operator enables others; each foreign country also has a daily cap (RATE_LIMITS.smsPerCountry)'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    .describe('countries whose mobile numbers may receive an SMS (`BR,AR,PY,UY,…`): an SMS abroad costs more and is what SMS pumping abuses, so only Brazil unless the operator enables others; each foreign country also has a daily cap (`RATE_LIMITS.smsPerCountry`)'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('`fatal` … `trace`, `silent`'),
   DEMO: z
     .enum(['auto', 'on', 'off'])
     .default('auto')
-    .describe('seed the two demo services and serve the demo relying party (auto: on outside production)'),
+    .describe('`on`/`off`: seed the two demo services and serve the demo relying party (`auto`: on outside production)'),
   TRUST_PROXY: z
     .enum(['true', 'false'])
     .default('false')
-    .describe('trust X-Forwarded-* headers (set behind a load balancer)'),
-  RELAY: z.enum(['on', 'off']).default('on').describe('run the event relay inside the web process'),
+    .describe('`true` behind a load balancer that sets `X-Forwarded-For`: the client address for throttles and consent records is then read from it. Host and scheme never come from headers (see `PUBLIC_URL`)'),
+  RELAY: z.enum(['on', 'off']).default('on').describe('run the event relay inside the web process; `off` when it runs as `cidadela relay`'),
   KEYS_RELOAD_SECONDS: z.coerce
     .number()
     .int()
     .min(0)
     .max(86_400)
     .default(60)
-    .describe('how often a running server looks for rotated signing keys (0: only at start); new keys sign once twice this old, so every copy publishes them first'),
+    .describe('how often a running server looks for rotated signing keys (`0`: only at start); new keys sign once twice this old, so every copy publishes them first'),
   AMQP_URL: z
     .string()
     .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
     .optional()
-    .describe('amqp://user:pass@host:5672/vhost of RabbitMQ for services that receive events by AMQP; absent: their events wait in the database'),
+    .describe('`amqp://user:pass@host:5672/vhost` of RabbitMQ for services that receive events by AMQP; absent: their events wait in the database'),
   AMQP_MANAGEMENT_URL: z
     .url()
     .optional()
-    .describe('http://user:pass@host:15672 of the RabbitMQ management API, to create each service its own broker user; absent: the operator does it (docs/integration-events.md)'),
-  EVENTS_PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000).describe('how long a push endpoint has to answer one SET'),
+    .describe('`http://user:pass@host:15672` of the RabbitMQ management API, to give each service a broker user that reads only its queue; absent: the operator does it (`docs/integration-events.md`)'),
+  EVENTS_PUSH_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000).describe('how long a push endpoint has to answer one event (SET)'),
   EVENTS_PAUSE_AFTER: z.coerce.number().int().min(1).max(1000).default(10).describe('failures in a row after which a push stream is paused until an operator resumes it'),
   EVENTS_RETRY_MAX_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300).describe('longest wait between two delivery attempts (exponential backoff with jitter from 1 s)'),
-  EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30).describe('sent deliveries are kept this long for replay, then removed'),
+  EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30).describe('sent deliveries are kept this long, for replay, then removed'),
+  MESSAGES_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3650)
+    .default(7)
+    .describe('sent and failed mail and SMS rows (recipient and status only: codes are never kept once sent) are removed after this many days'),
 });
 
 export type Config = {
@@ -97,6 +107,7 @@ export type Config = {
   amqpUrl: string | undefined;
   amqpManagementUrl: string | undefined;
   events: { pushTimeoutMs: number; pauseAfter: number; retryMaxSeconds: number; retentionDays: number };
+  messages: { retentionDays: number };
 };
 
 export class ConfigError extends Error {}
@@ -122,6 +133,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('SECRET_KEY looks like a development secret; production refuses to start with it');
   }
   const publicUrl = c.PUBLIC_URL.replace(/\/+$/, '');
+  // Over http:// the session cookies, codes and tokens cross the network in clear: production only
+  // allows it on loopback (a local proxy terminating TLS in front, or a smoke test on the host).
+  if (c.NODE_ENV === 'production' && new URL(publicUrl).protocol !== 'https:' && !isLoopback(publicUrl)) {
+    throw new ConfigError('PUBLIC_URL must be https:// in production (http:// is allowed only on loopback)');
+  }
   return {
     env: c.NODE_ENV,
     port: c.PORT,
@@ -150,7 +166,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retryMaxSeconds: c.EVENTS_RETRY_MAX_SECONDS,
       retentionDays: c.EVENTS_RETENTION_DAYS,
     },
+    messages: { retentionDays: c.MESSAGES_RETENTION_DAYS },
   };
+}
+
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /** A development secret is generated once and kept in DATA_DIR so restarts keep sessions and keys. */
@@ -163,6 +185,15 @@ function developmentSecret(dataDir: string): string {
   return secret;
 }
 
-export const configDescriptions: Record<string, string | undefined> = Object.fromEntries(
-  Object.entries(schema.shape).map(([k, v]) => [k, v.description]),
-);
+export type ConfigVariable = { name: string; defaultValue: string | undefined; description: string | undefined };
+
+/**
+ * Every variable with its default and description, in schema order: the README's configuration
+ * table is generated from this (`npm run docs:config`), so the two cannot drift.
+ */
+export function configReference(): ConfigVariable[] {
+  return Object.entries(schema.shape).map(([name, type]) => {
+    const def = (type as unknown as { def: { type: string; defaultValue?: unknown } }).def;
+    return { name, defaultValue: def.type === 'default' ? String(def.defaultValue) : undefined, description: type.description };
+  });
+}

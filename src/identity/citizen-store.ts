@@ -23,7 +23,7 @@ import type { CountryCode } from './phone.ts';
 
 /**
  * A citizen's profile. `cpf`, `email` and `phoneNumber` are the primary values (the claims); every
- * identifier the citizen can be found by, these included, is in `identifiers` (decision 11).
+ * identifier the citizen can be found by, these included, is in `identifiers` (decision 13).
  */
 export type Citizen = {
   id: string;

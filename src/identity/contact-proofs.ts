@@ -19,7 +19,7 @@ export async function confirmEmail(trx: Db, citizenId: string, email: string): P
  * A new address, proven, replaces the old one: a profile change for the services, then verified.
  * The row is locked first, so a concurrent write-back is neither lost nor undone.
  */
-export async function replaceEmail(trx: Db, citizenId: string, email: string): Promise<void> {
+export async function replaceEmail(trx: Db, citizenId: string, email: string): Promise<{ previous: string | null }> {
   const citizen = await lockCitizen(trx, citizenId);
   if (!citizen) throw new AppError('interaction.expired', 400);
   // Any of another citizen's e-mails, not only their primary one.
@@ -28,12 +28,13 @@ export async function replaceEmail(trx: Db, citizenId: string, email: string): P
   }
   await writeProfile(trx, citizen, { email });
   await confirmEmail(trx, citizenId, email);
+  return { previous: citizen.email };
 }
 
 /**
  * The citizen holds the number: marked verified (and told) if it still is the account's number.
  * `identifier.phone_taken` when another account proved it first: a proven number signs in, so it
- * belongs to one account (decision 11).
+ * belongs to one account (decision 13).
  */
 export async function confirmPhone(trx: Db, citizenId: string, phone: string): Promise<void> {
   const marked = await createCitizenStore(trx).markPhoneVerified(citizenId, phone, trx);

@@ -53,6 +53,22 @@ export type MessageDispatcher = {
 
 const MAX_ATTEMPTS = 8;
 
+/** What a message row keeps once it is sent or given up: recipient, status and times, no content. */
+const FORGET_CONTENT = { subject: '', body_text: null, body_html: null };
+
+/**
+ * Removes sent and failed messages older than the retention (MESSAGES_RETENTION_DAYS); pending
+ * ones stay whatever their age. Run periodically by the server; returns how many were removed.
+ */
+export async function pruneMessages(db: Db, retentionDays: number): Promise<number> {
+  const result = await db
+    .deleteFrom('messages')
+    .where('status', 'in', ['sent', 'failed'])
+    .where(sql<boolean>`coalesce(sent_at, created_at) < now() - make_interval(days => ${retentionDays})`)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 export function createMessageDispatcher(opts: {
   db: Db;
   transport: MailTransport;
@@ -98,8 +114,8 @@ export function createMessageDispatcher(opts: {
                 status: 'sent',
                 sent_at: sql<Date>`now()`,
                 attempts: row.attempts + 1,
-                // Bodies carry one-time codes: once delivered they are not kept.
-                ...(via.keepsBodies ? {} : { body_text: null, body_html: null }),
+                // Subjects and bodies carry one-time codes: once delivered they are not kept.
+                ...(via.keepsBodies ? {} : FORGET_CONTENT),
               })
               .where('id', '=', row.id)
               .execute();
@@ -108,11 +124,14 @@ export function createMessageDispatcher(opts: {
             opts.onError?.(error);
             const attempts = row.attempts + 1;
             const backoff = Math.min(2 ** attempts * 5, 3600);
+            const failed = attempts >= MAX_ATTEMPTS;
             await trx
               .updateTable('messages')
               .set({
                 attempts,
-                status: attempts >= MAX_ATTEMPTS ? 'failed' : 'pending',
+                status: failed ? 'failed' : 'pending',
+                // Given up: the code it carried will never be used, so it is not kept either.
+                ...(failed ? FORGET_CONTENT : {}),
                 last_error: String((error as Error).message ?? error).slice(0, 500),
                 next_attempt_at: sql<Date>`now() + make_interval(secs => ${backoff})`,
               })

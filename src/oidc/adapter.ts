@@ -1,11 +1,13 @@
 import { CompiledQuery, sql } from 'kysely';
+import { errors } from 'oidc-provider';
 import type { Db } from '../db/database.ts';
 
 /**
  * oidc-provider's storage, one table for every model (Session, Interaction, AuthorizationCode,
  * AccessToken, RefreshToken, Grant, ...). Because all state is here, any copy of the server can
- * answer any request. Clients are not stored here: they come from `services` (the `findClient`
- * that provider.ts passes). The rest of the code changes these rows only through provider-state.ts.
+ * answer any request. Clients are not stored here: they come from `services` (`clientMetadata` in
+ * services/service-store.ts, checked by services/client-types.ts). The rest of the code changes
+ * these rows only through provider-state.ts.
  */
 type Payload = Record<string, unknown> & {
   grantId?: string;
@@ -58,7 +60,12 @@ const SQL = {
     user_code: `select payload, consumed_at from oidc_payloads where model = $1 and user_code = $2 and ${live}`,
     uid: `select payload, consumed_at from oidc_payloads where model = $1 and uid = $2 and ${live}`,
   },
-  consume: 'update oidc_payloads set consumed_at = now() where model = $1 and id = $2',
+  // Compare-and-set: only the first of parallel consumers sees its row come back.
+  consume: `update oidc_payloads set consumed_at = now()
+    where model = $1 and id = $2 and consumed_at is null returning id`,
+  grantOf: 'select grant_id from oidc_payloads where model = $1 and id = $2',
+  // The grant and everything issued under it (codes, access and refresh tokens, any model).
+  revokeGrant: `delete from oidc_payloads where grant_id = $1 or (model = 'Grant' and id = $1)`,
   destroy: 'delete from oidc_payloads where model = $1 and id = $2',
   revokeByGrantId: 'delete from oidc_payloads where model = $1 and grant_id = $2',
 };
@@ -114,8 +121,22 @@ export function createAdapterClass(
       return payload;
     }
 
+    /**
+     * Marks a code or refresh token used, once. oidc-provider reads the token, checks that it is
+     * not consumed, then calls this: two parallel requests with the same token both pass its check,
+     * so the check that counts is here. The request that finds the token already consumed is a
+     * reuse, handled as oidc-provider handles a sequential one (RFC 9700 §2.2.2, §4.14.2): the
+     * grant and all it issued are revoked and the request fails with invalid_grant. The winner's
+     * tokens, written after this, hang off a grant that no longer exists and are refused.
+     */
     async consume(id: string): Promise<void> {
-      await run(SQL.consume, [this.model, id]);
+      const { rows } = await run(SQL.consume, [this.model, id]);
+      if (rows.length === 1) return;
+      const grant = (await run<{ grant_id: string | null }>(SQL.grantOf, [this.model, id])).rows[0]?.grant_id;
+      if (grant) await run(SQL.revokeGrant, [grant]);
+      if (this.model === 'RefreshToken') throw new errors.InvalidGrant('refresh token already used');
+      if (this.model === 'AuthorizationCode') throw new errors.InvalidGrant('authorization code already consumed');
+      throw new errors.InvalidRequest(`${this.model} already used`);
     }
 
     async destroy(id: string): Promise<void> {

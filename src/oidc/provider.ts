@@ -32,6 +32,8 @@ export type OidcDeps = {
   keys: PrivateJwk[];
   cookieKeys: string[];
   secure: boolean;
+  /** Whether X-Forwarded-For names the client (TRUST_PROXY); host and scheme come from `issuer` always. */
+  trustProxy: boolean;
   services: ServiceStore;
   /**
    * The claims released to a service: exactly the fields the citizen consented to share with it,
@@ -107,6 +109,20 @@ function pageContext(ctx: KoaContextWithOIDC): PageContext {
     cookies: parseCookies(ctx.get('cookie')),
     acceptLanguage: ctx.get('accept-language') || undefined,
   };
+}
+
+/**
+ * Makes the request look, to the provider, as if it came to the issuer's own address: discovery,
+ * redirects and the audiences accepted in client assertions then derive from PUBLIC_URL whatever
+ * Host, X-Forwarded-Host, X-Forwarded-Proto or Forwarded say (with TRUST_PROXY or without). The
+ * client's address is taken from X-Forwarded-For only when the proxy is trusted.
+ */
+function pinToIssuer(req: IncomingMessage, issuer: URL, trustProxy: boolean): void {
+  req.headers.host = issuer.host;
+  req.headers['x-forwarded-host'] = issuer.host;
+  req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
+  delete req.headers.forwarded;
+  if (!trustProxy) delete req.headers['x-forwarded-for'];
 }
 
 export function createOidc(deps: OidcDeps) {
@@ -200,7 +216,9 @@ export function createOidc(deps: OidcDeps) {
     },
     features: {
       devInteractions: { enabled: false },
-      introspection: { enabled: true },
+      // A token is introspected by the service it was issued to, and by no other: the answer
+      // would tell another service who the citizen is and which services they use.
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
@@ -282,7 +300,11 @@ export function createOidc(deps: OidcDeps) {
   };
 
   const provider = new Provider(deps.issuer, configuration);
+  // The provider builds every endpoint it publishes or redirects to from the request's own address
+  // (Koa's ctx.href). `handle` below pins that address to the issuer, through the forwarded
+  // headers that Koa reads when `proxy` is on, so that no header a client sends can change it.
   provider.proxy = true;
+  const issuer = new URL(deps.issuer);
 
   // Client secrets are stored as SHA-256 hashes (DESIGN: never kept in clear), so the comparison
   // oidc-provider makes against `client_secret` (which holds the hash) hashes the presented one.
@@ -311,6 +333,12 @@ export function createOidc(deps: OidcDeps) {
       ctx.body = { error: 'temporarily_unavailable', error_description: 'try again in a few seconds' };
     }
   });
+  // The document is the same for every request now, so a shared cache may keep it a while; keys
+  // rotate on a schedule far longer than this (decision 8), and the JWKS stays uncached.
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route === 'discovery' && ctx.status === 200) ctx.set('cache-control', 'public, max-age=300');
+  });
   provider.on('authorization.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
   provider.on('grant.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
   provider.on('backchannel.error', (_ctx, error, client) => deps.onError?.(error, `backchannel_logout:${client.clientId}`));
@@ -321,22 +349,34 @@ export function createOidc(deps: OidcDeps) {
     provider,
     issuer: deps.issuer,
     handle(req: IncomingMessage, res: ServerResponse): void {
+      pinToIssuer(req, issuer, deps.trustProxy);
       callback(req, res);
     },
-    interactionDetails: (req: IncomingMessage, res: ServerResponse) => provider.interactionDetails(req, res),
+    interactionDetails: (req: IncomingMessage, res: ServerResponse) => {
+      pinToIssuer(req, issuer, deps.trustProxy);
+      return provider.interactionDetails(req, res);
+    },
     /** The citizen signed in on this browser (the provider's session cookie), if any. */
-    async sessionAccount(req: IncomingMessage, res: ServerResponse): Promise<{ accountId: string; acr?: string; amr?: string[] } | undefined> {
+    async sessionAccount(
+      req: IncomingMessage,
+      res: ServerResponse,
+    ): Promise<{ accountId: string; acr?: string; amr?: string[]; authTime?: number } | undefined> {
+      pinToIssuer(req, issuer, deps.trustProxy);
       const ctx = provider.createContext(req, res);
       const session = await provider.Session.get(ctx as never);
       if (!session.accountId) return undefined;
+      const authTime = session.authTime();
       return {
         accountId: session.accountId,
+        ...(typeof authTime === 'number' ? { authTime } : {}),
         ...(typeof session.acr === 'string' ? { acr: session.acr } : {}),
         ...(Array.isArray(session.amr) ? { amr: session.amr as string[] } : {}),
       };
     },
-    interactionResult: (req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>) =>
-      provider.interactionResult(req, res, result, { mergeWithLastSubmission: false }),
+    interactionResult: (req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>) => {
+      pinToIssuer(req, issuer, deps.trustProxy);
+      return provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
+    },
     Grant: provider.Grant,
   };
 }

@@ -75,3 +75,13 @@ function matchLocale(tag: string): Locale | undefined {
   if (lower.startsWith('es')) return 'es';
   return undefined;
 }
+
+/** A time of day as the city's people read it (the city's time zone), in the page's language. */
+export function formatClock(date: Date, locale: string): string {
+  return new Intl.DateTimeFormat(locale, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZone: 'America/Sao_Paulo',
+  }).format(date);
+}

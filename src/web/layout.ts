@@ -16,7 +16,9 @@ const LANGUAGE_NAMES: Record<Locale, string> = { 'pt-BR': 'Português', en: 'Eng
 function withLang(path: string, locale: Locale): string {
   const url = new URL(path, 'http://x');
   url.searchParams.set('lang', locale);
-  return `${url.pathname}${url.search}`;
+  // A path such as `/.//evil.example/x` (any URL, a 404 included) normalises to `//evil.example/x`,
+  // which a browser reads as another site: the link always keeps one leading slash.
+  return `/${url.pathname.replace(/^\/+/, '')}${url.search}`;
 }
 
 /** The one page frame: skip link, language switch, main landmark; no inline script or style. */

@@ -6,6 +6,7 @@ import { formatCpf } from '../../src/identity/cpf.ts';
 import { escapeHtml } from '../../src/web/html.ts';
 import { type Locale, loadMessages } from '../../src/platform/i18n.ts';
 import { MAX_SENDS, MAX_TRIES } from '../../src/methods/email-code/email-code.ts';
+import { ADDRESS_FREE_FAILURES } from '../../src/methods/password/login-throttle.ts';
 import { ARGON2_PARAMS } from '../../src/methods/password/password-hasher.ts';
 import { createSecrets } from '../../src/security/secrets.ts';
 import {
@@ -242,19 +243,16 @@ describe('login: identifiers, no account enumeration, throttling, e-mail code, r
   });
 
   describe('throttling', () => {
-    test('per account (CPF and e-mail alike): 3 free failures, then a doubling delay with Retry-After and the time shown, then a hard stop at 20', async () => {
+    test('per account and address (CPF and e-mail alike): 3 free failures, then a doubling delay with Retry-After and the time shown, then an hour at 20; other addresses still get in', async () => {
       const citizen = await confirmedCitizen();
-      const { ua } = await atLogin({ locale: 'es' });
-      const key = await accountKey(citizen.cpf);
-      const statuses: number[] = [];
+      const address = freshAddress();
+      const { ua } = await atLogin({ locale: 'es', ip: address });
+      const key = `${await accountKey(citizen.cpf)}@ip:${address}`;
       let hardStopAt: number | undefined;
       for (let n = 1; n <= 22; n++) {
-        // A new address each time: this is about the account, not the address.
-        ua.headers['x-forwarded-for'] = freshAddress();
         // CPF, formatted CPF and e-mail in turns: one account, one count.
         const identifier = [citizen.cpf, formatCpf(citizen.cpf), citizen.email.toUpperCase()][n % 3]!;
         const page = await submit(ua, identifier, `wrong guess ${n}`);
-        statuses.push(page.status);
         if (n <= 3) {
           assert.equal(page.status, 401, `failure ${n} is free`);
           assertMessage(page, 'es', 'login.invalid');
@@ -267,24 +265,27 @@ describe('login: identifiers, no account enumeration, throttling, e-mail code, r
           const seconds = retryAfter(page);
           assert.ok(seconds <= expected && seconds >= expected - 2, `failure ${n}: Retry-After ${seconds}, expected about ${expected}`);
           if (n >= 20 && hardStopAt === undefined) hardStopAt = n;
-          // While locked, even the right password is refused, and the lock does not move.
+          // While locked, even the right password is refused from this address, and the lock does not move.
           if (n === 5 || n === 20) {
             const during = await submit(ua, citizen.cpf, citizen.password);
             assert.equal(during.status, 429, 'the right password during a lock is refused');
             assertMessage(during, 'es', 'login.throttled', { time: shownTime(until, 'es') });
             assert.ok(retryAfter(during) <= expected);
             assert.equal((await lockedUntil([key])).getTime(), until.getTime());
+            // From an address that has not failed, the owner's right password goes through.
+            const elsewhere = await atLogin();
+            assert.equal((await signIn(elsewhere.ua, citizen.email, citizen.password)).status, 303);
           }
         }
         await locksExpire();
       }
       assert.equal(hardStopAt, 20, 'an hour-long stop from the 20th consecutive failure, far below 100');
-      // An hour later the right password works, and the count starts again.
+      // An hour later the right password works from that address too, and the count starts again.
       const ok = await signIn(ua, citizen.email, citizen.password);
       assert.equal(ok.status, 303);
-      const { ua: again } = await atLogin();
+      const { ua: again } = await atLogin({ ip: address });
       const next = await submit(again, citizen.cpf, 'wrong once more');
-      assert.equal(next.status, 401, 'after a success the account has its free failures again');
+      assert.equal(next.status, 401, 'after a success the pair has its free failures again');
     });
 
     test('a success resets the account counter', async () => {
@@ -311,12 +312,12 @@ describe('login: identifiers, no account enumeration, throttling, e-mail code, r
       const sprayer = freshAddress();
       const { ua } = await atLogin({ ip: sprayer, locale: 'en' });
       let firstLock: number | undefined;
-      for (let n = 1; n <= 25 && firstLock === undefined; n++) {
+      for (let n = 1; n <= ADDRESS_FREE_FAILURES + 5 && firstLock === undefined; n++) {
         const page = await submit(ua, newCitizen().email, 'Spring2024!');
         if (page.status === 429) firstLock = n;
         else assert.equal(page.status, 401);
       }
-      assert.equal(firstLock, 21, 'twenty free failures per address, then a delay');
+      assert.equal(firstLock, ADDRESS_FREE_FAILURES + 1, `${ADDRESS_FREE_FAILURES} free failures per address, then a delay`);
       const page = ua.last!;
       assertMessage(page, 'en', 'login.throttled', { time: shownTime(await lockedUntil([`ip:${sprayer}`]), 'en') });
       assert.ok(retryAfter(page) >= 1);
@@ -335,8 +336,9 @@ describe('login: identifiers, no account enumeration, throttling, e-mail code, r
 
     test('a burst of concurrent guesses gets no more password checks than one at a time would', async () => {
       const citizen = await confirmedCitizen();
-      const key = await accountKey(citizen.email);
-      const { ua } = await atLogin();
+      const address = freshAddress();
+      const key = `${await accountKey(citizen.email)}@ip:${address}`;
+      const { ua } = await atLogin({ ip: address });
       for (let n = 1; n <= 19; n++) {
         await submit(ua, citizen.email, `sequential guess ${n}`);
         await locksExpire();
@@ -344,18 +346,21 @@ describe('login: identifiers, no account enumeration, throttling, e-mail code, r
       // The lock of the 19th failure is over: one more guess is due, and then the hard stop.
       const pages = await Promise.all(
         Array.from({ length: 12 }, async (_, i) => {
-          const b = await atLogin();
+          const b = await atLogin({ ip: address });
           return submit(b.ua, citizen.email, `parallel guess ${i}`);
         }),
       );
       for (const p of pages) assert.equal(p.status, 429);
       const row = await app.db.db.selectFrom('login_throttle').select(['failures']).where('key', '=', key).executeTakeFirstOrThrow();
       assert.ok(row.failures <= 20, `${row.failures - 19} of 12 parallel guesses were checked; one at a time, only 1 would have been`);
-      // And the account is now in its hour-long stop.
-      const { ua: late } = await atLogin();
+      // And that address is now in its hour-long stop for this account.
+      const { ua: late } = await atLogin({ ip: address });
       const refused = await submit(late, citizen.email, citizen.password);
       assert.equal(refused.status, 429);
       assert.ok(retryAfter(refused) > 3000);
+      // The owner, from an address that has not failed, is not locked out.
+      const { ua: owner } = await atLogin();
+      assert.equal((await signIn(owner, citizen.email, citizen.password)).status, 303);
     });
   });
 

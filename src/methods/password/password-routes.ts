@@ -3,6 +3,7 @@ import type { Citizen } from '../../identity/citizen-store.ts';
 import type { InteractionContext, InteractionKit, InteractionParams } from '../../flows/interaction-kit.ts';
 import { retryAfter } from '../../flows/interaction-kit.ts';
 import { loginPage } from '../../flows/login/login-page.ts';
+import { formatClock } from '../../platform/i18n.ts';
 import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
 import { phoneCountry } from '../../identity/phone.ts';
 import { passwordMethod } from './password-method.ts';
@@ -41,7 +42,7 @@ export function registerPasswordRoutes(app: FastifyInstance, deps: Deps) {
         foreigners: service?.acceptsForeigners ?? false,
         country,
         error: outcome.code,
-        ...(outcome.code === 'login.throttled' ? { errorParams: { time: formatTime(outcome.retryAt, ui.locale) } } : {}),
+        ...(outcome.code === 'login.throttled' ? { errorParams: { time: formatClock(outcome.retryAt, ui.locale) } } : {}),
       });
     }
     await kit.verifications.record({ interactionUid: details.uid, citizenId: outcome.citizen.id, method: passwordMethod });
@@ -62,13 +63,4 @@ export function registerPasswordRoutes(app: FastifyInstance, deps: Deps) {
       return { score };
     },
   );
-}
-
-function formatTime(date: Date, locale: string): string {
-  return new Intl.DateTimeFormat(locale, {
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    timeZone: 'America/Sao_Paulo',
-  }).format(date);
 }

@@ -17,9 +17,9 @@ export type LoginMetrics = { record(result: 'success' | 'invalid' | 'throttled')
  * Password login by CPF, e-mail or proven mobile number. The answer, and the work done, are the
  * same whether or not the account exists: an unknown identifier still costs one argon2
  * verification, and its failures are counted under what was typed exactly as an account's are
- * counted under the account. An account
- * has one count for all its identifiers together: alternating them gains no guesses, and a
- * success with any starts it again.
+ * counted under the account. An account has one count for all its identifiers together:
+ * alternating them gains no guesses. How the counts slow guessing without locking the owner out:
+ * login-throttle.ts.
  */
 export function createPasswordSignIn(deps: {
   citizens: CitizenStore;
@@ -52,9 +52,8 @@ export function createPasswordSignIn(deps: {
       const valid = await hasher.verify(password?.secret ?? null, input.password);
       if (!usable || !valid) {
         metrics?.record('invalid');
-        return charge.retryAt
-          ? { ok: false, code: 'login.throttled', retryAt: charge.retryAt }
-          : { ok: false, code: 'login.invalid' };
+        const retryAt = await throttle.recordFailure(keys, charge);
+        return retryAt ? { ok: false, code: 'login.throttled', retryAt } : { ok: false, code: 'login.invalid' };
       }
       await throttle.recordSuccess(keys, charge);
       if (hasher.needsRehash(password!.secret!)) {
