@@ -140,7 +140,7 @@ ${
     const errors: Record<string, string> = {};
     const changes: Record<string, FieldValue | null> = {};
     const current = await deps.citizens.findById(me.citizenId);
-    // A passport is not a Brazilian's field, nor a CPF a foreigner's (decision 12).
+    // A passport is not a Brazilian's field, nor a CPF a foreigner's (decision 14).
     const kind = current ? accountKind(current) : 'brazilian';
     for (const def of EDITABLE_HERE.filter((d) => fieldApplies(d.key, kind))) {
       const parsed = parseField(def, body);
