@@ -64,7 +64,8 @@ export function registerCpfRoutes(app: FastifyInstance, deps: Deps) {
         const citizen = await lockCitizen(trx, me.citizenId);
         if (!citizen) throw new AppError('interaction.expired', 400);
         if (citizen.cpf) return 'had' as const;
-        if ((await takenKinds(trx, [{ kind: 'cpf', value: cpf }], citizen.id)).has('cpf')) return 'taken' as const;
+        if ((await takenKinds(trx, [{ kind: 'cpf', value: cpf }], citizen.id)).has('cpf'))
+          return 'taken' as const;
         await writeProfile(trx, citizen, { cpf });
         return 'added' as const;
       });
@@ -72,7 +73,8 @@ export function registerCpfRoutes(app: FastifyInstance, deps: Deps) {
       return reply.redirect(outcome === 'added' ? '/conta?cpf=1' : '/conta/dados', 303);
     } catch (error) {
       // Another account took it between the check and the write.
-      if (error instanceof AppError && error.code === 'identifier.cpf_taken') return form(ui, 409, typed, 'account.cpf_taken');
+      if (error instanceof AppError && error.code === 'identifier.cpf_taken')
+        return form(ui, 409, typed, 'account.cpf_taken');
       throw error;
     }
   });

@@ -39,10 +39,22 @@ describe('a foreigner in a real browser, on a phone', { timeout: 240_000, concur
     svc = await addService(app, {
       acceptsForeigners: true,
       fields: [
-        { key: 'name', required: true, purpose: { 'pt-BR': 'para identificar você', en: 'to know who you are', es: 'para identificarle' } },
+        {
+          key: 'name',
+          required: true,
+          purpose: { 'pt-BR': 'para identificar você', en: 'to know who you are', es: 'para identificarle' },
+        },
         { key: 'cpf', required: true, purpose: 'para cruzar com o cadastro municipal' },
-        { key: 'phone_number', required: true, purpose: { 'pt-BR': 'para avisos', en: 'to reach you', es: 'para avisarle' } },
-        { key: 'nationality', required: false, purpose: { 'pt-BR': 'estatística', en: 'statistics', es: 'estadística' } },
+        {
+          key: 'phone_number',
+          required: true,
+          purpose: { 'pt-BR': 'para avisos', en: 'to reach you', es: 'para avisarle' },
+        },
+        {
+          key: 'nationality',
+          required: false,
+          purpose: { 'pt-BR': 'estatística', en: 'statistics', es: 'estadística' },
+        },
       ],
     });
     browser = await launchChromium();
@@ -62,9 +74,30 @@ describe('a foreigner in a real browser, on a phone', { timeout: 240_000, concur
     return received.find((r) => r.to === to)!.text.match(/\b(\d{6})\b/)![1]!;
   }
 
-  const journeys: { locale: Locale; country: string; countryName: string; phone: string; e164: string; name: string }[] = [
-    { locale: 'en', country: 'US', countryName: 'United States', phone: '(650) 253-0000', e164: '+16502530000', name: 'Ada Traveller Byron' },
-    { locale: 'es', country: 'AR', countryName: 'Argentina', phone: '+54 9 11 2345 6789', e164: '+5491123456789', name: 'Julio Cortázar Descotte' },
+  const journeys: {
+    locale: Locale;
+    country: string;
+    countryName: string;
+    phone: string;
+    e164: string;
+    name: string;
+  }[] = [
+    {
+      locale: 'en',
+      country: 'US',
+      countryName: 'United States',
+      phone: '(650) 253-0000',
+      e164: '+16502530000',
+      name: 'Ada Traveller Byron',
+    },
+    {
+      locale: 'es',
+      country: 'AR',
+      countryName: 'Argentina',
+      phone: '+54 9 11 2345 6789',
+      e164: '+5491123456789',
+      name: 'Julio Cortázar Descotte',
+    },
   ];
 
   for (const j of journeys) {
@@ -72,7 +105,13 @@ describe('a foreigner in a real browser, on a phone', { timeout: 240_000, concur
       const t = i18n.translator(j.locale);
       const w = await profiles.open({ phone: true, locale: j.locale });
       const { page } = w;
-      await page.route(`${svc.redirectUri}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>service</title>' }));
+      await page.route(`${svc.redirectUri}**`, (route) =>
+        route.fulfill({
+          status: 200,
+          contentType: 'text/html',
+          body: '<!doctype html><title>service</title>',
+        }),
+      );
       const auth = await authorizationRequest(svc, { ui_locales: j.locale });
       await page.goto(auth.url.href);
       await expectPage(page, j.locale, t('login.title'));
@@ -93,7 +132,11 @@ describe('a foreigner in a real browser, on a phone', { timeout: 240_000, concur
       await page.getByLabel(t('field.name.label'), { exact: true }).fill(j.name);
       await page.getByLabel(t('field.birthdate.label'), { exact: true }).fill('1991-07-15');
       await page.getByLabel(t('field.nationality.label'), { exact: true }).selectOption(j.country);
-      assert.equal(await page.getByLabel(t('field.locale.label'), { exact: true }).inputValue(), j.locale, 'the page language is the preferred one by default');
+      assert.equal(
+        await page.getByLabel(t('field.locale.label'), { exact: true }).inputValue(),
+        j.locale,
+        'the page language is the preferred one by default',
+      );
       await page.getByLabel(t('register.password'), { exact: true }).fill('a long walk by the river 58');
       await page.getByRole('button', { name: t('foreign.submit') }).click();
 
@@ -102,7 +145,11 @@ describe('a foreigner in a real browser, on a phone', { timeout: 240_000, concur
       await page.getByLabel(t('email_code.code'), { exact: true }).fill(await smsCode(j.e164));
       await page.getByRole('button', { name: t('email_code.submit') }).click();
 
-      const service = await app.db.db.selectFrom('services').select('name').where('client_id', '=', svc.clientId).executeTakeFirstOrThrow();
+      const service = await app.db.db
+        .selectFrom('services')
+        .select('name')
+        .where('client_id', '=', svc.clientId)
+        .executeTakeFirstOrThrow();
       await expectPage(page, j.locale, t('consent.title', { service: service.name }));
       assert.equal(await page.locator('input[name="f_cpf"]').count(), 0, 'no CPF asked');
       await check(w, 'consent page');

@@ -74,14 +74,31 @@ const codeOf = (text: string) => text.match(/\b(\d{6})\b/)![1]!;
 const sent = (to: string) => received.filter((r) => r.to === to).length;
 const t = (locale: 'pt-BR' | 'en' | 'es', key: string) => escapeHtml(messages[locale][key]!);
 
-type Foreigner = { country: string; phone: string; e164: string; name: string; nationality: string; locale: 'en' | 'es'; email?: string };
+type Foreigner = {
+  country: string;
+  phone: string;
+  e164: string;
+  name: string;
+  nationality: string;
+  locale: 'en' | 'es';
+  email?: string;
+};
 
 /** From the service's login page (in the person's language) to the code page. */
-async function startRegistration(ua: UserAgent, svc: TestService, who: Foreigner): Promise<{ page: Page; auth: Authorization }> {
+async function startRegistration(
+  ua: UserAgent,
+  svc: TestService,
+  who: Foreigner,
+): Promise<{ page: Page; auth: Authorization }> {
   const auth = await authorizationRequest(svc, { ui_locales: who.locale });
   const login = await ua.get(auth.url.href, svc.redirectUri);
-  assert.ok(login.html.includes(t(who.locale, 'foreign.no_cpf')), 'the login page offers registration without a CPF');
-  const form = await ua.get(new URL(login.html.match(/href="(\/interaction\/[^"]+\/register-foreign)"/)![1]!, login.url).href);
+  assert.ok(
+    login.html.includes(t(who.locale, 'foreign.no_cpf')),
+    'the login page offers registration without a CPF',
+  );
+  const form = await ua.get(
+    new URL(login.html.match(/href="(\/interaction\/[^"]+\/register-foreign)"/)![1]!, login.url).href,
+  );
   assert.equal(form.status, 200);
   assert.match(form.html, new RegExp(`<html lang="${who.locale}"`));
   const page = await ua.post(formAction(form, '/register-foreign'), {
@@ -108,9 +125,14 @@ async function registerAndConsent(svc: TestService, who: Foreigner) {
   // The SMS speaks the language chosen.
   assert.ok(sms.startsWith(messages[who.locale]['sms.phone_code']!.slice(0, 20)), sms);
   const code = codeOf(sms);
-  const wrong = await ua.post(formAction(page, '/register-foreign/code'), { code: code === '000000' ? '111111' : '000000' });
+  const wrong = await ua.post(formAction(page, '/register-foreign/code'), {
+    code: code === '000000' ? '111111' : '000000',
+  });
   assert.equal(wrong.status, 422);
-  assert.ok(wrong.html.includes(escapeHtml(messages[who.locale]['email_code.invalid']!.replace('{tries}', '4'))), wrong.html.slice(0, 2000));
+  assert.ok(
+    wrong.html.includes(escapeHtml(messages[who.locale]['email_code.invalid']!.replace('{tries}', '4'))),
+    wrong.html.slice(0, 2000),
+  );
   assert.equal(await accountsWith(who.e164), 0, 'no account before the number is proven');
   const consent = await ua.post(formAction(wrong, '/register-foreign/code'), { code }, svc.redirectUri);
   assert.ok(consent.html.includes('name="decision"'), consent.html.slice(0, 3000));
@@ -131,8 +153,23 @@ async function accountsWith(e164: string): Promise<number> {
   return rows.length;
 }
 
-const john: Foreigner = { country: 'US', phone: '+1 415 555 2671', e164: '+14155552671', name: 'John Visitor Smith', nationality: 'US', locale: 'en' };
-const lucia: Foreigner = { country: 'ES', phone: '612 34 56 78', e164: '+34612345678', name: 'Lucía Pérez García', nationality: 'ES', locale: 'es', email: 'lucia.perez@example.test' };
+const john: Foreigner = {
+  country: 'US',
+  phone: '+1 415 555 2671',
+  e164: '+14155552671',
+  name: 'John Visitor Smith',
+  nationality: 'US',
+  locale: 'en',
+};
+const lucia: Foreigner = {
+  country: 'ES',
+  phone: '612 34 56 78',
+  e164: '+34612345678',
+  name: 'Lucía Pérez García',
+  nationality: 'ES',
+  locale: 'es',
+  email: 'lucia.perez@example.test',
+};
 
 test('a foreigner registers in English, proves the number by SMS, consents; the service gets the number, locale and nationality, no cpf', async () => {
   const { claims, userinfo } = await registerAndConsent(accepts, john);
@@ -144,7 +181,11 @@ test('a foreigner registers in English, proves the number by SMS, consents; the 
     assert.equal(received.name, 'John Visitor Smith');
     assert.ok(!('cpf' in received), 'no cpf claim at all, not even an empty one');
   }
-  const row = await app.db.db.selectFrom('citizens').selectAll().where('phone_number', '=', john.e164).executeTakeFirstOrThrow();
+  const row = await app.db.db
+    .selectFrom('citizens')
+    .selectAll()
+    .where('phone_number', '=', john.e164)
+    .executeTakeFirstOrThrow();
   assert.equal(row.cpf, null);
   assert.equal(row.email, null);
   assert.equal(row.locale, 'en');
@@ -159,7 +200,10 @@ test('a foreigner registers in Spanish (national form of the number), and a serv
 
   // A service that does not accept foreigners never shows the foreign path...
   const fresh = new UserAgent();
-  const login = await fresh.get((await authorizationRequest(refuses, { ui_locales: 'es' })).url.href, refuses.redirectUri);
+  const login = await fresh.get(
+    (await authorizationRequest(refuses, { ui_locales: 'es' })).url.href,
+    refuses.redirectUri,
+  );
   assert.ok(!login.html.includes(t('es', 'foreign.no_cpf')));
   assert.doesNotMatch(login.html, /register-foreign/);
   const direct = await fresh.get(login.url.replace(/\/?$/, '/register-foreign'));
@@ -179,7 +223,11 @@ test('a foreigner registers in Spanish (national form of the number), and a serv
   // Signing in with the password at that service: refused the same way, no code issued.
   const other = new UserAgent();
   const page = await other.get((await authorizationRequest(refuses)).url.href, refuses.redirectUri);
-  const afterLogin = await other.post(formAction(page, '/login'), { identifier: lucia.e164, password: PASSWORD }, refuses.redirectUri);
+  const afterLogin = await other.post(
+    formAction(page, '/login'),
+    { identifier: lucia.e164, password: PASSWORD },
+    refuses.redirectUri,
+  );
   assert.equal(afterLogin.status, 403);
   assert.ok(afterLogin.html.includes(t('es', 'foreign.refused_title')));
 });
@@ -194,17 +242,32 @@ test('the number signs in written four ways (spaces, dashes without +, national 
   for (const [identifier, country] of ways) {
     const ua = new UserAgent();
     const login = await ua.get((await authorizationRequest(accepts)).url.href, accepts.redirectUri);
-    const back = await ua.post(formAction(login, '/login'), { identifier, country, password: PASSWORD }, accepts.redirectUri);
-    assert.ok(back.url.startsWith(accepts.redirectUri) && new URL(back.url).searchParams.get('code'), `${identifier}: ${back.status} ${back.url}`);
+    const back = await ua.post(
+      formAction(login, '/login'),
+      { identifier, country, password: PASSWORD },
+      accepts.redirectUri,
+    );
+    assert.ok(
+      back.url.startsWith(accepts.redirectUri) && new URL(back.url).searchParams.get('code'),
+      `${identifier}: ${back.status} ${back.url}`,
+    );
   }
   // The e-mail works too; a wrong password does not.
   const ua = new UserAgent();
   const login = await ua.get((await authorizationRequest(accepts)).url.href, accepts.redirectUri);
-  const byEmail = await ua.post(formAction(login, '/login'), { identifier: lucia.email!, password: PASSWORD }, accepts.redirectUri);
+  const byEmail = await ua.post(
+    formAction(login, '/login'),
+    { identifier: lucia.email!, password: PASSWORD },
+    accepts.redirectUri,
+  );
   assert.ok(byEmail.url.startsWith(accepts.redirectUri));
   const bad = new UserAgent();
   const badLogin = await bad.get((await authorizationRequest(accepts)).url.href, accepts.redirectUri);
-  const wrong = await bad.post(formAction(badLogin, '/login'), { identifier: '612 345 678', country: 'ES', password: 'not the password at all 1' });
+  const wrong = await bad.post(formAction(badLogin, '/login'), {
+    identifier: '612 345 678',
+    country: 'ES',
+    password: 'not the password at all 1',
+  });
   assert.equal(wrong.status, 401);
 });
 
@@ -216,7 +279,12 @@ test('numbers that cannot or may not receive an SMS are refused before any SMS, 
     ['+351 912 345 678', 'PT', 'foreign.phone_country_disabled'],
   ];
   for (const [phone, country, reason] of cases) {
-    const { page } = await startRegistration(new UserAgent(), accepts, { ...john, phone, country, name: 'Ana Tester Example' });
+    const { page } = await startRegistration(new UserAgent(), accepts, {
+      ...john,
+      phone,
+      country,
+      name: 'Ana Tester Example',
+    });
     assert.equal(page.status, 422, phone);
     assert.ok(page.html.includes(t('en', reason)), `${phone}: ${reason}\n${page.html.slice(0, 1500)}`);
     // What was typed comes back (not the password).
@@ -247,7 +315,14 @@ test('a number another account holds: the same answer as a new one, no code to i
 });
 
 test('an expired code is refused and creates nothing', async () => {
-  const who: Foreigner = { country: 'AR', phone: '+54 9 11 2345 6789', e164: '+5491123456789', name: 'Martín Gómez Ruiz', nationality: 'AR', locale: 'es' };
+  const who: Foreigner = {
+    country: 'AR',
+    phone: '+54 9 11 2345 6789',
+    e164: '+5491123456789',
+    name: 'Martín Gómez Ruiz',
+    nationality: 'AR',
+    locale: 'es',
+  };
   const ua = new UserAgent();
   const { page } = await startRegistration(ua, accepts, who);
   const code = codeOf(await smsTo(who.e164, 1));
@@ -265,7 +340,9 @@ test('an expired code is refused and creates nothing', async () => {
 
 test('accepting foreigners is a per-service setting, off by default, in the admin API', async () => {
   const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' };
-  const shown = await (await fetch(`${app.url}/admin/api/services/${refuses.clientId}`, { headers: auth })).json();
+  const shown = await (
+    await fetch(`${app.url}/admin/api/services/${refuses.clientId}`, { headers: auth })
+  ).json();
   assert.equal(shown.service.acceptsForeigners, false);
   const patched = await fetch(`${app.url}/admin/api/services/${refuses.clientId}`, {
     method: 'PATCH',
@@ -278,23 +355,50 @@ test('accepting foreigners is a per-service setting, off by default, in the admi
 });
 
 test('a foreigner who obtains a CPF adds it on /conta and the account becomes a regular one, services and consents kept', async () => {
-  const who: Foreigner = { country: 'US', phone: '(202) 555-0143', e164: '+12025550143', name: 'Grace Newcomer Hopper', nationality: 'US', locale: 'en' };
+  const who: Foreigner = {
+    country: 'US',
+    phone: '(202) 555-0143',
+    e164: '+12025550143',
+    name: 'Grace Newcomer Hopper',
+    nationality: 'US',
+    locale: 'en',
+  };
   const { ua, claims } = await registerAndConsent(accepts, who);
-  const before = await app.db.db.selectFrom('consent_current').select(['client_id', 'fields_shared']).where('citizen_id', '=', claims.sub).execute();
+  const before = await app.db.db
+    .selectFrom('consent_current')
+    .select(['client_id', 'fields_shared'])
+    .where('citizen_id', '=', claims.sub)
+    .execute();
   assert.equal(before.length, 1);
 
   const account = await ua.get(`${app.url}/conta`);
-  assert.match(account.html, /<html lang="en"/, 'the account pages speak the language chosen at registration');
+  assert.match(
+    account.html,
+    /<html lang="en"/,
+    'the account pages speak the language chosen at registration',
+  );
   const data = await ua.get(`${app.url}/conta/dados`);
   assert.match(data.html, /name="f_passport_number"/, 'a foreigner may keep a passport number');
   // The language chosen again: the pages follow at once.
-  const relabelled = await ua.post(formAction(data, '/conta/dados'), { ...formFields(data, '/conta/dados'), f_locale: 'es' });
+  const relabelled = await ua.post(formAction(data, '/conta/dados'), {
+    ...formFields(data, '/conta/dados'),
+    f_locale: 'es',
+  });
   assert.match(relabelled.html, /<html lang="es"/);
   assert.equal(
-    (await app.db.db.selectFrom('citizens').select('locale').where('id', '=', claims.sub).executeTakeFirstOrThrow()).locale,
+    (
+      await app.db.db
+        .selectFrom('citizens')
+        .select('locale')
+        .where('id', '=', claims.sub)
+        .executeTakeFirstOrThrow()
+    ).locale,
     'es',
   );
-  await ua.post(formAction(relabelled, '/conta/dados'), { ...formFields(relabelled, '/conta/dados'), f_locale: 'en' });
+  await ua.post(formAction(relabelled, '/conta/dados'), {
+    ...formFields(relabelled, '/conta/dados'),
+    f_locale: 'en',
+  });
   assert.ok(account.html.includes(t('en', 'account.cpf_add')));
   const form = await ua.get(`${app.url}/conta/cpf`);
   const badDigits = await ua.post(formAction(form, '/conta/cpf'), { cpf: '529.982.247-26' });
@@ -304,7 +408,11 @@ test('a foreigner who obtains a CPF adds it on /conta and the account becomes a 
   const taken = await ua.post(formAction(badDigits, '/conta/cpf'), { cpf: brazilian.cpf });
   assert.equal(taken.status, 409);
   assert.ok(taken.html.includes(t('en', 'account.cpf_taken')));
-  const still = await app.db.db.selectFrom('citizens').select('cpf').where('id', '=', claims.sub).executeTakeFirstOrThrow();
+  const still = await app.db.db
+    .selectFrom('citizens')
+    .select('cpf')
+    .where('id', '=', claims.sub)
+    .executeTakeFirstOrThrow();
   assert.equal(still.cpf, null, 'nothing changed');
 
   const own = cpfFromBase('529982247');
@@ -312,17 +420,33 @@ test('a foreigner who obtains a CPF adds it on /conta and the account becomes a 
   assert.match(added.url, /\/conta\?cpf=1$/);
   assert.ok(added.html.includes(t('en', 'account.cpf_added')));
   assert.ok(!added.html.includes(t('en', 'account.cpf_add')), 'no second CPF');
-  const row = await app.db.db.selectFrom('citizens').select(['cpf', 'phone_number_verified']).where('id', '=', claims.sub).executeTakeFirstOrThrow();
+  const row = await app.db.db
+    .selectFrom('citizens')
+    .select(['cpf', 'phone_number_verified'])
+    .where('id', '=', claims.sub)
+    .executeTakeFirstOrThrow();
   assert.deepEqual(row, { cpf: own.replace(/\D/g, ''), phone_number_verified: true });
-  const after = await app.db.db.selectFrom('consent_current').select(['client_id', 'fields_shared']).where('citizen_id', '=', claims.sub).execute();
+  const after = await app.db.db
+    .selectFrom('consent_current')
+    .select(['client_id', 'fields_shared'])
+    .where('citizen_id', '=', claims.sub)
+    .execute();
   assert.deepEqual(after, before, 'the consents are kept');
-  assert.doesNotMatch((await ua.get(`${app.url}/conta/dados`)).html, /name="f_passport_number"/, 'a regular account has no passport field');
+  assert.doesNotMatch(
+    (await ua.get(`${app.url}/conta/dados`)).html,
+    /name="f_passport_number"/,
+    'a regular account has no passport field',
+  );
 
   // A regular account now: the CPF signs in, and the service that refused foreigners lets it through.
   const signIn = new UserAgent();
   const auth = await authorizationRequest(refuses);
   const login = await signIn.get(auth.url.href, refuses.redirectUri);
-  const consent = await signIn.post(formAction(login, '/login'), { identifier: own, password: PASSWORD }, refuses.redirectUri);
+  const consent = await signIn.post(
+    formAction(login, '/login'),
+    { identifier: own, password: PASSWORD },
+    refuses.redirectUri,
+  );
   assert.ok(consent.html.includes('name="decision"'), consent.html.slice(0, 2000));
   const back = await answerConsent(signIn, consent, refuses);
   const tokens = await exchange(refuses, auth, back.url);
@@ -335,14 +459,23 @@ test('the operator turns the setting on and off with the CLI; the login page fol
   const out: string[] = [];
   const io = { log: (line: string) => out.push(line), error: (line: string) => out.push(line) };
   const noLink = async () => {
-    const page = await new UserAgent().get((await authorizationRequest(refuses)).url.href, refuses.redirectUri);
+    const page = await new UserAgent().get(
+      (await authorizationRequest(refuses)).url.href,
+      refuses.redirectUri,
+    );
     return !page.html.includes('/register-foreign');
   };
   assert.ok(await noLink());
-  assert.equal(await serviceCommand(['update', refuses.clientId, '--accepts-foreigners', '--json'], store, io), 0);
+  assert.equal(
+    await serviceCommand(['update', refuses.clientId, '--accepts-foreigners', '--json'], store, io),
+    0,
+  );
   assert.equal(JSON.parse(out.at(-1)!).service.acceptsForeigners, true);
   assert.equal(await noLink(), false, 'the foreign path appears');
-  assert.equal(await serviceCommand(['update', refuses.clientId, '--no-accepts-foreigners', '--json'], store, io), 0);
+  assert.equal(
+    await serviceCommand(['update', refuses.clientId, '--no-accepts-foreigners', '--json'], store, io),
+    0,
+  );
   assert.equal(JSON.parse(out.at(-1)!).service.acceptsForeigners, false);
   assert.ok(await noLink());
 });

@@ -44,16 +44,26 @@ type PendingRegistration = {
 };
 
 export function readForeignForm(body: Record<string, unknown>): ForeignForm {
-  const get = (k: string, max: number) => (typeof body[k] === 'string' ? (body[k] as string) : '').slice(0, max);
+  const get = (k: string, max: number) =>
+    (typeof body[k] === 'string' ? (body[k] as string) : '').slice(0, max);
   const typed: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body)) if (k.startsWith('f_') && typeof v === 'string') typed[k] = v.slice(0, 300);
-  return { country: get('country', 2).trim(), phone: get('phone', 30).trim(), password: get('password', 1000), typed };
+  for (const [k, v] of Object.entries(body))
+    if (k.startsWith('f_') && typeof v === 'string') typed[k] = v.slice(0, 300);
+  return {
+    country: get('country', 2).trim(),
+    phone: get('phone', 30).trim(),
+    password: get('password', 1000),
+    typed,
+  };
 }
 
 /** The fields of the service's contract (as it applies to foreigners) the form asks beside the core. */
 export function foreignExtraFields(fields: ContractField[]): string[] {
   return fields
-    .filter((f) => f.required && f.key !== 'phone_number' && !(FOREIGN_CORE_FIELDS as readonly string[]).includes(f.key))
+    .filter(
+      (f) =>
+        f.required && f.key !== 'phone_number' && !(FOREIGN_CORE_FIELDS as readonly string[]).includes(f.key),
+    )
     .map((f) => f.key);
 }
 
@@ -123,7 +133,8 @@ export function createForeignRegistrationFlow(deps: {
       const pending: PendingRegistration = { values, passwordHash: await hasher.hash(form.password), locale };
       const owner = await citizens.findByIdentifier(e164);
       return db.transaction().execute(async (trx) => {
-        const taken = owner !== undefined || (await takenKinds(trx, [{ kind: 'phone', value: e164 }])).has('phone');
+        const taken =
+          owner !== undefined || (await takenKinds(trx, [{ kind: 'phone', value: e164 }])).has('phone');
         const issued = await codes.issue(trx, {
           purpose: 'phone_registration',
           channel: 'sms',
@@ -135,10 +146,14 @@ export function createForeignRegistrationFlow(deps: {
           // typed there proves anything, and what the form held is not kept.
           ...(taken ? { inert: true } : { data: { registration: pending } }),
         });
-        if (!issued.ok) return { ok: false as const, errors: { phone: 'sms.limited' }, retryAt: issued.retryAt };
+        if (!issued.ok)
+          return { ok: false as const, errors: { phone: 'sms.limited' }, retryAt: issued.retryAt };
         if (taken) {
           const ownerLocale = isLocale(owner?.locale) ? owner.locale : 'pt-BR';
-          await enqueueSms(trx, { to: e164, text: deps.translator(ownerLocale)('sms.phone_registration_attempt') });
+          await enqueueSms(trx, {
+            to: e164,
+            text: deps.translator(ownerLocale)('sms.phone_registration_attempt'),
+          });
         }
         return { ok: true as const, flowId: issued.id };
       });
@@ -148,16 +163,26 @@ export function createForeignRegistrationFlow(deps: {
      * The code typed for the number: the right one creates the account (its number proven, its
      * password set) and records both proofs for the interaction, in one transaction.
      */
-    async confirm(
-      input: { flowId: string; typed: string; interactionUid: string },
-    ): Promise<{ ok: true; citizen: Citizen; locale: Locale } | { ok: false; check: Exclude<CodeCheck, { ok: true }> } | { ok: false; code: 'foreign.phone_unavailable' }> {
+    async confirm(input: {
+      flowId: string;
+      typed: string;
+      interactionUid: string;
+    }): Promise<
+      | { ok: true; citizen: Citizen; locale: Locale }
+      | { ok: false; check: Exclude<CodeCheck, { ok: true }> }
+      | { ok: false; code: 'foreign.phone_unavailable' }
+    > {
       try {
         return await db.transaction().execute(async (trx) => {
-          const checked = await codes.check({ id: input.flowId, purpose: 'phone_registration', typed: input.typed }, trx);
+          const checked = await codes.check(
+            { id: input.flowId, purpose: 'phone_registration', typed: input.typed },
+            trx,
+          );
           if (!checked.ok) return { ok: false as const, check: checked };
           const pending = checked.proof.data?.registration as PendingRegistration | undefined;
           // An inert code cannot be right; a flow without its form was not this one's.
-          if (!pending) return { ok: false as const, check: { ok: false as const, code: 'code.unknown' as const } };
+          if (!pending)
+            return { ok: false as const, check: { ok: false as const, code: 'code.unknown' as const } };
           const { name, birthdate, email, locale: _l, ...rest } = pending.values;
           const citizen = await citizens.create(
             {
@@ -176,17 +201,34 @@ export function createForeignRegistrationFlow(deps: {
           const marked = await citizens.markPhoneVerified(citizen.id, checked.proof.address, trx);
           if (marked === 'taken') throw new AppError('identifier.phone_taken', 409);
           // The form's values (a password hash among them) are the account's now, not the code's.
-          await trx.updateTable('flows').set({ data: '{}', updated_at: sql<Date>`now()` }).where('id', '=', input.flowId).execute();
-          await verifications.record({ interactionUid: input.interactionUid, citizenId: citizen.id, method: passwordMethod }, trx);
+          await trx
+            .updateTable('flows')
+            .set({ data: '{}', updated_at: sql<Date>`now()` })
+            .where('id', '=', input.flowId)
+            .execute();
           await verifications.record(
-            { interactionUid: input.interactionUid, citizenId: citizen.id, method: smsCodeMethod, purpose: 'address' },
+            { interactionUid: input.interactionUid, citizenId: citizen.id, method: passwordMethod },
             trx,
           );
-          return { ok: true as const, citizen: (await citizens.findById(citizen.id, trx))!, locale: pending.locale };
+          await verifications.record(
+            {
+              interactionUid: input.interactionUid,
+              citizenId: citizen.id,
+              method: smsCodeMethod,
+              purpose: 'address',
+            },
+            trx,
+          );
+          return {
+            ok: true as const,
+            citizen: (await citizens.findById(citizen.id, trx))!,
+            locale: pending.locale,
+          };
         });
       } catch (error) {
         // Another account proved the number (or took the e-mail) between the form and the code.
-        if (error instanceof AppError && error.code.startsWith('identifier.')) return { ok: false, code: 'foreign.phone_unavailable' };
+        if (error instanceof AppError && error.code.startsWith('identifier.'))
+          return { ok: false, code: 'foreign.phone_unavailable' };
         throw error;
       }
     },

@@ -23,7 +23,8 @@ export function foreignRegistrationPage(
   const e = input.errors ?? {};
   // The preferred language starts as the page's.
   const typed = { f_locale: locale, ...(f.typed ?? {}) };
-  const defs = (keys: readonly string[]) => keys.map((k) => fieldDef(k)).filter((d): d is FieldDef => Boolean(d));
+  const defs = (keys: readonly string[]) =>
+    keys.map((k) => fieldDef(k)).filter((d): d is FieldDef => Boolean(d));
   const core = defs(FOREIGN_CORE_FIELDS);
   const extras = defs(input.extraFields);
   const country = (f.country ?? '').toUpperCase();
@@ -67,7 +68,14 @@ export function maskPhone(e164: string): string {
 /** The page that asks for the code sent by SMS to the number being registered. */
 export function phoneCodePage(
   ui: Ui,
-  input: { uid: string; phone: string; error?: string; errorParams?: Record<string, string | number>; info?: string; status?: number },
+  input: {
+    uid: string;
+    phone: string;
+    error?: string;
+    errorParams?: Record<string, string | number>;
+    info?: string;
+    status?: number;
+  },
 ) {
   const { t } = ui;
   return ui.render(
