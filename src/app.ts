@@ -29,7 +29,7 @@ import { createRateLimiter } from './platform/rate-limit.ts';
 import { createUiFactory } from './web/request-context.ts';
 import { createServer } from './web/server.ts';
 import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
-import { claimsFor, createCitizenStore } from './identity/citizen-store.ts';
+import { accountKind, claimsFor, createCitizenStore, isForeign } from './identity/citizen-store.ts';
 import { createCredentialStore } from './identity/credential-store.ts';
 import { createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
@@ -64,8 +64,9 @@ import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
 import { registerContractRoutes } from './service-api/contract-routes.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
-import { createServiceStore } from './services/service-store.ts';
+import { contractFor, createServiceStore } from './services/service-store.ts';
 import { createAccountActions } from './personal-data.ts';
+import { createForeignRegistrationFlow } from './flows/registration/foreign-registration-flow.ts';
 
 const SERVICE_CACHE_MS = 5_000;
 
@@ -190,8 +191,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (!service) return { sub: citizen.id };
       if (service.firstParty) return claimsFor(citizen, ['name', 'social_name', 'email']);
       const current = await consents.current(citizen.id, clientId);
-      // Only what the citizen consented to share and the contract still lists.
-      const contract = new Set(service.fields.map((f) => f.key));
+      // Only what the citizen consented to share and the contract (for this kind of account) still lists.
+      const contract = new Set(contractFor(service.fields, accountKind(citizen)).map((f) => f.key));
       const shared = (current?.fieldsShared ?? []).filter((k) => contract.has(k));
       const claims = claimsFor(citizen, shared);
       const verified = verifiedClaims(claims, shared, await trust.verifiedFields(citizen.id));
@@ -203,9 +204,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return below(isLevel(sessionAcr) ? sessionAcr : 'bronze', required);
     },
     async consentNeeded(accountId, clientId, scopes) {
-      const service = await cachedService(clientId);
-      if (!service) return true;
-      return (await consents.need(accountId, service, [...scopes].includes(WRITE_SCOPE))).needed;
+      const [service, citizen] = await Promise.all([cachedService(clientId), citizens.findById(accountId)]);
+      if (!service || !citizen) return true;
+      // A foreign account at a service that does not (or no longer) accepts foreigners goes through
+      // the consent step, where it is refused: never a silent sign-in.
+      if (isForeign(citizen) && !service.acceptsForeigners && !service.firstParty) return true;
+      const fields = contractFor(service.fields, accountKind(citizen));
+      return (await consents.need(accountId, { ...service, fields }, [...scopes].includes(WRITE_SCOPE))).needed;
     },
     pages: createProviderPages(i18n),
     onError: (error, route) => {
@@ -296,12 +301,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   }
 
-  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, certificateLogin: Boolean(certificate) });
+  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
   registerInteractionRoutes(server, {
     kit,
     oidc,
     codes,
     registration,
+    foreign: createForeignRegistrationFlow({
+      db,
+      citizens,
+      hasher,
+      policy,
+      codes,
+      verifications,
+      smsCountries: config.smsCountries,
+      translator: (locale) => i18n.translator(locale),
+    }),
     consent,
     rateLimiter,
     passwordSignIn,

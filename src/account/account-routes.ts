@@ -13,6 +13,8 @@ import type { Oidc } from '../oidc/provider.ts';
 import { createTrustLevels } from '../identity/trust-levels.ts';
 import { ACCOUNT_CLIENT_ID } from './account-services.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
+import { registerCpfRoutes } from './cpf-routes.ts';
+import { isForeign } from '../identity/citizen-store.ts';
 
 type Deps = {
   db: Db;
@@ -72,6 +74,18 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signIn,
   });
 
+  registerCpfRoutes(app, {
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    rateLimiter: deps.rateLimiter,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id } : undefined;
+    },
+    signIn,
+  });
+
   // The authorization response only matters for the session it leaves behind; the code is not used.
   app.get('/conta/callback', async (_request, reply) => reply.redirect('/conta', 303));
 
@@ -97,6 +111,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
       html`<p>${t('account.hello', { name: me.citizen.socialName ?? me.citizen.name })}</p>
 ${revoked ? html`<p class="notice" role="status">${t('account.revoked')}</p>` : ''}
 ${(request.query as Record<string, string>).escrita === '0' ? html`<p class="notice" role="status">${t('account.write_revoked')}</p>` : ''}
+${(request.query as Record<string, string>).cpf === '1' ? html`<p class="notice" role="status">${t('account.cpf_added')}</p>` : ''}
 <p><a class="button" href="/conta/dados">${t('account.edit_data')}</a></p>
 <h2>${t('account.level_title')}</h2>
 <p>${t('account.level', { level: t(`level.${me.citizen.trustLevel}`) })}</p>
@@ -104,6 +119,7 @@ ${companies.length
   ? html`<h2>${t('account.companies_title')}</h2>
 <ul class="data-list">${companies.map((c) => html`<li class="data-item"><p class="data-name"><strong>${c.name}</strong></p><p>${t('account.company_cnpj', { cnpj: c.cnpj })}</p></li>`)}</ul>`
   : ''}
+${isForeign(me.citizen) ? html`<p><a class="button secondary" href="/conta/cpf">${t('account.cpf_add')}</a></p>` : ''}
 <h2>${t('account.services_title')}</h2>
 ${
   live.length === 0

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
-import { type CitizenStore, lockCitizen, profileValues, writeProfile } from '../identity/citizen-store.ts';
-import { FIELD_CATALOG, type FieldValue, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
+import { accountKind, type CitizenStore, lockCitizen, profileValues, writeProfile } from '../identity/citizen-store.ts';
+import { type AccountKind, FIELD_CATALOG, type FieldValue, fieldApplies, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
 import { confirmPhone, replaceEmail, replacePhone } from '../identity/contact-proofs.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
 import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
@@ -14,7 +14,8 @@ import { AppError } from '../platform/errors.ts';
 import { RATE_LIMITS, type RateLimiter } from '../platform/rate-limit.ts';
 import { html } from '../web/html.ts';
 import { csrfField, errorSummary, field } from '../web/layout.ts';
-import type { Ui, UiFactory } from '../web/request-context.ts';
+import { LANG_COOKIE, type Ui, type UiFactory } from '../web/request-context.ts';
+import { isLocale } from '../platform/i18n.ts';
 import { fieldInput } from '../flows/field-inputs.ts';
 
 /** The values a form was shown with, carried in the form itself (the citizen's own data, never a URL). */
@@ -86,6 +87,7 @@ export function registerProfileRoutes(app: FastifyInstance, deps: Deps) {
     email = '',
     phone: { number: string; verified: boolean } | null = null,
     loaded = '',
+    kind: AccountKind = 'brazilian',
   ) {
     const { t, locale } = ui;
     return ui.render(
@@ -109,7 +111,7 @@ ${
 <form method="post" action="/conta/dados" novalidate>
   ${csrfField(ui.csrf())}
   <input type="hidden" name="_loaded" value="${loaded}">
-  ${EDITABLE_HERE.map((def) => fieldInput(t, locale, def, form, errors, ALWAYS_PRESENT.has(def.key)))}
+  ${EDITABLE_HERE.filter((def) => fieldApplies(def.key, kind)).map((def) => fieldInput(t, locale, def, form, errors, ALWAYS_PRESENT.has(def.key)))}
   <div class="actions"><button type="submit">${t('profile.save')}</button></div>
 </form>`,
     );
@@ -125,7 +127,7 @@ ${
     const saved = (request.query as Record<string, string>).salvo === '1';
     const phone = citizen.phoneNumber ? { number: citizen.phoneNumber, verified: citizen.phoneNumberVerified } : null;
     const loaded = Object.fromEntries(EDITABLE_HERE.map((def) => [def.key, values[def.key] ?? null]));
-    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email, phone, encodeLoaded(loaded));
+    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email ?? undefined, phone, encodeLoaded(loaded), accountKind(citizen));
   });
 
   app.post<{ Body: Record<string, unknown> }>('/conta/dados', async (request, reply) => {
@@ -137,7 +139,10 @@ ${
     for (const [k, v] of Object.entries(body)) if (k.startsWith('f_') && typeof v === 'string') typed[k] = v.slice(0, 300);
     const errors: Record<string, string> = {};
     const changes: Record<string, FieldValue | null> = {};
-    for (const def of EDITABLE_HERE) {
+    const current = await deps.citizens.findById(me.citizenId);
+    // A passport is not a Brazilian's field, nor a CPF a foreigner's (decision 14).
+    const kind = current ? accountKind(current) : 'brazilian';
+    for (const def of EDITABLE_HERE.filter((d) => fieldApplies(d.key, kind))) {
       const parsed = parseField(def, body);
       if (!parsed.ok) Object.assign(errors, parsed.errors);
       else if (parsed.value === null && ALWAYS_PRESENT.has(def.key)) errors[`f_${def.key}`] = `field.${def.key}.required`;
@@ -146,7 +151,7 @@ ${
     const loadedForm = typeof body._loaded === 'string' ? body._loaded.slice(0, 20_000) : '';
     if (Object.keys(errors).length) {
       const citizen = await deps.citizens.findById(me.citizenId);
-      return render(ui, 422, typed, errors, false, citizen?.email, null, loadedForm);
+      return render(ui, 422, typed, errors, false, citizen?.email ?? undefined, null, loadedForm, kind);
     }
     // Only what the citizen changed on this form is written: a value another service wrote back
     // since the form was shown is not put back to the old one the form still displayed.
@@ -160,6 +165,10 @@ ${
       if (!citizen) throw new AppError('interaction.expired', 400);
       await writeProfile(trx, citizen, changes);
     });
+    // The language chosen again: every page from now on speaks it (the cookie the pages read first).
+    if (typeof changes.locale === 'string' && isLocale(changes.locale)) {
+      reply.setCookie(LANG_COOKIE, changes.locale, { path: '/', sameSite: 'lax', secure: request.protocol === 'https', maxAge: 365 * 24 * 3600 });
+    }
     return reply.redirect('/conta/dados?salvo=1', 303);
   });
 
@@ -202,14 +211,14 @@ ${
       // A browser left signed in is not enough to move the account to another mailbox: the
       // password again, throttled like any sign-in.
       const password = typeof request.body?.password === 'string' ? request.body.password.slice(0, 1000) : '';
-      const checked = await deps.passwordSignIn.attempt({ identifier: citizen.cpf ?? citizen.email, password, ip: request.ip });
+      const checked = await deps.passwordSignIn.attempt({ identifier: citizen.cpf ?? citizen.email ?? citizen.phoneNumber ?? '', password, ip: request.ip });
       if (!checked.ok || checked.citizen.id !== citizen.id) {
         const code = checked.ok ? 'login.invalid' : checked.code;
         if (!checked.ok && checked.code === 'login.throttled') retryAfter(reply, checked.retryAt);
         return emailForm(ui, code === 'login.throttled' ? 429 : 401, email, undefined, true, code, !checked.ok && checked.code === 'login.throttled' ? { time: formatClock(checked.retryAt, ui.locale) } : undefined);
       }
     }
-    if (citizen.email.toLowerCase() === email.toLowerCase()) return emailForm(ui, 422, email, 'profile.email_same', askPassword);
+    if (citizen.email?.toLowerCase() === email.toLowerCase()) return emailForm(ui, 422, email, 'profile.email_same', askPassword);
     const taken = await deps.citizens.findByIdentifier(email);
     if (taken) return emailForm(ui, 409, email, 'register.email_taken', askPassword);
     // Each change sends a code to an address nobody has proven yet: few a day per account, and the
@@ -265,7 +274,8 @@ ${
         if (!checked.ok) return checked;
         const { previous } = await replaceEmail(trx, checked.proof.citizenId, checked.proof.address);
         // The old address hears of it, in the same transaction: whoever changed it cannot stop that.
-        await enqueueMail(trx, {
+        // (A foreigner may have had none.)
+        if (previous) await enqueueMail(trx, {
           to: previous,
           subject: ui.t('mail.email_changed.subject'),
           text: ui.t('mail.email_changed.body', { email: maskEmail(checked.proof.address) }),

@@ -31,6 +31,7 @@ export function serviceJson(s: Service) {
     fields: s.fields,
     firstParty: s.firstParty,
     minTrustLevel: s.minTrustLevel,
+    acceptsForeigners: s.acceptsForeigners,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };

@@ -17,6 +17,8 @@ export const SERVICE_USAGE = `cidadela service <command> [options]
           [--dpop | --no-dpop]  (tokens must be DPoP-bound, RFC 9449)
           [--min-level bronze|prata|ouro]  (lowest trust level accepted; below it the citizen is
             offered to sign in with a digital certificate)
+          [--accepts-foreigners | --no-accepts-foreigners]  (accounts without a CPF may sign in;
+            default off: the login page then offers no foreign registration)
           [--description D] [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
           [--auth client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file F]
           [--terms-file F.md]  (publishes a new terms version when the text changed)
@@ -40,6 +42,7 @@ const OPTION_OF_FIELD: Record<string, string> = {
   allowedOrigins: '--allowed-origin',
   dpopBoundAccessTokens: '--dpop',
   minTrustLevel: '--min-level',
+  acceptsForeigners: '--accepts-foreigners',
   redirectUris: '--redirect-uri',
   postLogoutRedirectUris: '--post-logout-redirect-uri',
   backchannelLogoutUri: '--backchannel-logout-uri',
@@ -70,6 +73,7 @@ const options = {
   'allowed-origin': { type: 'string', multiple: true },
   dpop: { type: 'boolean' },
   'min-level': { type: 'string' },
+  'accepts-foreigners': { type: 'boolean' },
   'redirect-uri': { type: 'string', multiple: true },
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'backchannel-logout-uri': { type: 'string' },
@@ -106,6 +110,7 @@ export async function serviceCommand(
   if (v['allowed-origin']) input.allowedOrigins = v['allowed-origin'];
   if (v.dpop !== undefined) input.dpopBoundAccessTokens = v.dpop;
   if (v['min-level'] !== undefined) input.minTrustLevel = v['min-level'];
+  if (v['accepts-foreigners'] !== undefined) input.acceptsForeigners = v['accepts-foreigners'];
   if (v['redirect-uri']) input.redirectUris = v['redirect-uri'];
   if (v['post-logout-redirect-uri']) input.postLogoutRedirectUris = v['post-logout-redirect-uri'];
   if (v['backchannel-logout-uri'] !== undefined) input.backchannelLogoutUri = v['backchannel-logout-uri'] || null;

@@ -36,6 +36,11 @@ const schema = z.object({
     .optional()
     .describe('endpoint taking `POST {"to","text"}` (a carrier or the city\'s proxy to one); absent: SMS go to the development outbox'),
   SMS_GATEWAY_TOKEN: z.string().optional().describe('bearer token for the SMS gateway'),
+  SMS_COUNTRIES: z
+    .string()
+    .regex(/^\s*[A-Za-z]{2}(\s*,\s*[A-Za-z]{2})*\s*$/, 'a comma-separated list of ISO 3166-1 alpha-2 codes, e.g. BR,AR,PY,UY')
+    .default('BR')
+    .describe('countries whose mobile numbers may receive an SMS (`BR,AR,PY,UY,…`): an SMS abroad costs more and is what SMS pumping abuses, so only Brazil unless the operator enables others; each foreign country also has a daily cap (`RATE_LIMITS.smsPerCountry`)'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -131,6 +136,8 @@ export type Config = {
   mailFrom: string;
   smsGatewayUrl: string | undefined;
   smsGatewayToken: string | undefined;
+  /** ISO 3166-1 alpha-2 codes whose numbers may receive an SMS, upper-case. */
+  smsCountries: string[];
   logLevel: string;
   demo: boolean;
   trustProxy: boolean;
@@ -201,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mailFrom: c.MAIL_FROM,
     smsGatewayUrl: c.SMS_GATEWAY_URL,
     smsGatewayToken: c.SMS_GATEWAY_TOKEN,
+    smsCountries: [...new Set(c.SMS_COUNTRIES.split(',').map((code) => code.trim().toUpperCase()))],
     logLevel: c.LOG_LEVEL,
     demo: c.DEMO === 'on' || (c.DEMO === 'auto' && c.NODE_ENV !== 'production'),
     trustProxy: c.TRUST_PROXY === 'true',

@@ -6,7 +6,8 @@ type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefine
 export interface CitizensTable {
   id: string;
   cpf: string | null;
-  email: string;
+  /** Null only for a foreigner who gave none (they sign in with their proven mobile number). */
+  email: string | null;
   email_verified: Generated<boolean>;
   name: string;
   social_name: string | null;
@@ -37,6 +38,7 @@ export interface ServicesTable {
   allowed_origins: Generated<string[]>;
   dpop_bound_access_tokens: Generated<boolean>;
   min_trust_level: Generated<'bronze' | 'prata' | 'ouro'>;
+  accepts_foreigners: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -162,6 +164,7 @@ export interface ServiceFieldsTable {
   field_key: string;
   required: boolean;
   purpose: ColumnType<Record<string, string>, string, string>;
+  foreigners: ColumnType<'required' | 'optional' | 'absent' | null, 'required' | 'optional' | 'absent' | null | undefined, 'required' | 'optional' | 'absent' | null>;
   position: Generated<number>;
   added_at: Timestamp;
 }

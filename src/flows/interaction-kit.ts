@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
-import type { CitizenStore } from '../identity/citizen-store.ts';
+import { type Citizen, type CitizenStore, contactProven, isForeign } from '../identity/citizen-store.ts';
+import { isLocale, type Locale, type Translate } from '../platform/i18n.ts';
 import { below, deriveSignIn, requiredLevel } from '../methods/assurance.ts';
 import { stepUpPage } from './login/step-up-page.ts';
 import type { VerificationStore } from '../methods/verifications.ts';
@@ -31,6 +32,8 @@ export function createInteractionKit(deps: {
   verifications: VerificationStore;
   /** Whether the login page offers the certificate (configured and listening somewhere). */
   certificateLogin?: boolean;
+  /** Pages about an account speak its language (a refusal, before any cookie says it). */
+  translator: (locale: Locale) => Translate;
 }) {
   const { oidc, services, verifications } = deps;
 
@@ -74,7 +77,9 @@ export function createInteractionKit(deps: {
     if (!who.ok) return expired(ctx.ui);
     const citizen = await deps.citizens.findById(who.result.citizenId);
     // An account disabled meanwhile, or whose address was never proven, does not sign in.
-    if (!citizen || citizen.status !== 'active' || !citizen.emailVerified) return expired(ctx.ui);
+    if (!citizen || citizen.status !== 'active' || !contactProven(citizen)) return expired(ctx.ui);
+    const refused = refusal(ctx, citizen);
+    if (refused) return refused;
     // The level reached is capped by what the account itself is known to be.
     const derived = deriveSignIn(proofs, citizen.trustLevel);
     if (!derived.ok) return expired(ctx.ui);
@@ -89,10 +94,36 @@ export function createInteractionKit(deps: {
     return finish(request, reply, { login: { accountId: citizenId, amr, acr, ts: authTime, remember: true } });
   }
 
+  /**
+   * The page a foreign account gets at a service that does not accept foreigners, in its language;
+   * its one button sends the service `access_denied`. Undefined where the account may go on.
+   */
+  function refusal(ctx: InteractionContext, citizen: Citizen) {
+    const { service, details } = ctx;
+    if (!service || service.firstParty || service.acceptsForeigners || !isForeign(citizen)) return undefined;
+    const t = isLocale(citizen.locale) ? deps.translator(citizen.locale) : ctx.ui.t;
+    return ctx.ui.render(
+      403,
+      t('foreign.refused_title'),
+      html`<p>${t('foreign.refused', { service: service.name })}</p>
+<p>${t('foreign.refused_help')}</p>
+<form method="post" action="/interaction/${details.uid}/abort">
+  <input type="hidden" name="_csrf" value="${ctx.ui.csrf()}">
+  <input type="hidden" name="reason" value="foreigners">
+  <button type="submit">${t('foreign.refused_back', { service: service.name })}</button>
+</form>`,
+    );
+  }
+
+  async function refusedHere(ctx: InteractionContext, citizenId: string) {
+    const citizen = await deps.citizens.findById(citizenId);
+    return citizen ? refusal(ctx, citizen) : undefined;
+  }
+
   /** A transaction for a step's writes (inside it, use only `trx`: PGlite has one connection). */
   const transaction = <T>(fn: (trx: Db) => Promise<T>) => deps.db.transaction().execute(fn);
 
-  return { load, finish, expired, completeLogin, verifications, transaction, certificateLogin: deps.certificateLogin ?? false };
+  return { load, finish, expired, completeLogin, refusedHere, verifications, transaction, certificateLogin: deps.certificateLogin ?? false };
 }
 
 export type InteractionKit = ReturnType<typeof createInteractionKit>;

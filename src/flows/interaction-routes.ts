@@ -14,6 +14,8 @@ import { createLoginFlow } from './login/login-routes.ts';
 import { loginPage } from './login/login-page.ts';
 import { registerEmailConfirmationRoutes } from './registration/email-confirmation-routes.ts';
 import type { RegistrationFlow } from './registration/registration-flow.ts';
+import type { ForeignRegistrationFlow } from './registration/foreign-registration-flow.ts';
+import { registerForeignRegistrationRoutes } from './registration/foreign-registration-routes.ts';
 import { registerRegistrationRoutes } from './registration/registration-routes.ts';
 
 type Deps = {
@@ -21,6 +23,7 @@ type Deps = {
   oidc: Oidc;
   codes: CodeMechanism;
   registration: RegistrationFlow;
+  foreign: ForeignRegistrationFlow;
   consent: ConsentFlow;
   rateLimiter: RateLimiter;
   passwordSignIn: PasswordSignIn;
@@ -47,9 +50,12 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     if (details.prompt.name === 'login') {
       const pending = await codes.pending({ purpose: 'email_confirmation', interactionUid: details.uid });
       if (pending) return reply.redirect(`/interaction/${details.uid}/confirm-email`, 303);
-      return loginPage(ui, { uid: details.uid, serviceName: service?.name, certificate: kit.certificateLogin });
+      return loginPage(ui, { uid: details.uid, serviceName: service?.name, certificate: kit.certificateLogin, foreigners: service?.acceptsForeigners ?? false });
     }
     if (details.prompt.name === 'consent' && service && details.session?.accountId) {
+      // A foreign account already signed in, at a service that does not accept foreigners.
+      const refused = await kit.refusedHere(ctx, details.session.accountId);
+      if (refused) return refused;
       const screen = await deps.consent.screen(details.session.accountId, service.clientId);
       return consentPage(ui, { uid: details.uid, screen, writeBack: asksWriteBack(details) });
     }
@@ -69,11 +75,17 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
   app.post<{ Params: InteractionParams }>('/interaction/:uid/abort', async (request, reply) => {
     const ctx = await kit.load(request, reply);
     if (!ctx) return reply;
-    return kit.finish(request, reply, { error: 'access_denied', error_description: 'the citizen cancelled' });
+    // The one other way out: the refusal page of a service that does not accept foreigners.
+    const foreign = (request.body as Record<string, unknown> | undefined)?.reason === 'foreigners';
+    return kit.finish(request, reply, {
+      error: 'access_denied',
+      error_description: foreign ? 'this service does not accept accounts without a CPF' : 'the citizen cancelled',
+    });
   });
 
   registerRegistrationRoutes(app, { kit, registration: deps.registration, rateLimiter: deps.rateLimiter, mailQueued: deps.mailQueued, certificates: deps.certificate?.signIn });
   registerEmailConfirmationRoutes(app, { kit, codes, mailQueued: deps.mailQueued });
+  registerForeignRegistrationRoutes(app, { kit, foreign: deps.foreign, codes, rateLimiter: deps.rateLimiter, messageQueued: deps.mailQueued });
   registerConsentRoutes(app, { kit, oidc: deps.oidc, consent: deps.consent });
 
   const methodDeps = {

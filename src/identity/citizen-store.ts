@@ -6,7 +6,7 @@ import type { Eraser } from '../platform/erasure.ts';
 import { AppError } from '../platform/errors.ts';
 import { randomId } from '../security/secrets.ts';
 import { createCredentialStore } from './credential-store.ts';
-import { claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
+import { type AccountKind, claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
 import {
   addIdentifier,
   type Identifier,
@@ -30,7 +30,8 @@ import { fieldsEdited } from './trust-levels.ts';
 export type Citizen = {
   id: string;
   cpf: string | null;
-  email: string;
+  /** Null only for a foreigner who gave none: they sign in with their proven mobile number. */
+  email: string | null;
   emailVerified: boolean;
   name: string;
   socialName: string | null;
@@ -48,7 +49,7 @@ export type Citizen = {
 export type NewCitizen = {
   /** Digits; none for a foreigner. */
   cpf?: string | null;
-  email: string;
+  email: string | null;
   name: string;
   socialName: string | null;
   birthdate: string;
@@ -63,7 +64,7 @@ function toCitizen(r: Record<string, unknown>): Citizen {
   return {
     id: r.id as string,
     cpf: r.cpf as string | null,
-    email: r.email as string,
+    email: r.email as string | null,
     emailVerified: r.email_verified as boolean,
     name: r.name as string,
     socialName: r.social_name as string | null,
@@ -75,6 +76,25 @@ function toCitizen(r: Record<string, unknown>): Citizen {
     trustLevel: (r.trust_level as Citizen['trustLevel'] | undefined) ?? 'bronze',
     profile: (r.profile as Record<string, unknown> | undefined) ?? {},
   };
+}
+
+/** A foreigner: an account without a CPF (adding one later makes it a regular account). */
+export function isForeign(c: Citizen): boolean {
+  return !c.cpf;
+}
+
+export function accountKind(c: Citizen): AccountKind {
+  return isForeign(c) ? 'foreign' : 'brazilian';
+}
+
+/**
+ * Whether the account has proven a way to reach it, which signing in requires: a foreigner proved
+ * their mobile number by SMS before the account existed (their e-mail, if any, is optional), and so
+ * did a former foreigner without an e-mail who added a CPF later; a Brazilian account proves its
+ * e-mail.
+ */
+export function contactProven(c: Citizen): boolean {
+  return c.emailVerified || (c.phoneNumberVerified && (isForeign(c) || !c.email));
 }
 
 /** Runs `fn` in the caller's transaction, or in a new one when `db` is not one. */
@@ -143,7 +163,7 @@ export function createCitizenStore(db: Db) {
             .executeTakeFirstOrThrow();
           const citizen = toCitizen(row);
           if (citizen.cpf) await addIdentifier(t, citizen.id, { kind: 'cpf', value: citizen.cpf });
-          await addIdentifier(t, citizen.id, { kind: 'email', value: citizen.email });
+          if (citizen.email) await addIdentifier(t, citizen.id, { kind: 'email', value: citizen.email });
           if (citizen.phoneNumber)
             await addIdentifier(t, citizen.id, { kind: 'phone', value: citizen.phoneNumber });
           if (input.passwordHash)
@@ -168,7 +188,7 @@ export function createCitizenStore(db: Db) {
           .where('email_verified', '=', false);
         if (email !== undefined) update = update.where('email', '=', email);
         const row = await update.returning('email').executeTakeFirst();
-        if (!row) return false;
+        if (!row?.email) return false;
         await markIdentifierVerified(t, id, { kind: 'email', value: row.email });
         return true;
       });

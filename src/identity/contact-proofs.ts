@@ -19,7 +19,7 @@ export async function confirmEmail(trx: Db, citizenId: string, email: string): P
  * A new address, proven, replaces the old one: a profile change for the services, then verified.
  * The row is locked first, so a concurrent write-back is neither lost nor undone.
  */
-export async function replaceEmail(trx: Db, citizenId: string, email: string): Promise<{ previous: string }> {
+export async function replaceEmail(trx: Db, citizenId: string, email: string): Promise<{ previous: string | null }> {
   const citizen = await lockCitizen(trx, citizenId);
   if (!citizen) throw new AppError('interaction.expired', 400);
   // Any of another citizen's e-mails, not only their primary one.

@@ -23,7 +23,10 @@ export type FieldValue = string | Address;
 
 export type ParseResult = { ok: true; value: FieldValue } | { ok: false; errors: Record<string, string> };
 
-export type FieldKind = 'text' | 'date' | 'email' | 'phone' | 'cpf' | 'choice' | 'country' | 'address';
+export type FieldKind = 'text' | 'date' | 'email' | 'phone' | 'cpf' | 'choice' | 'country' | 'address' | 'document';
+
+/** The two kinds of account: a Brazilian one has a CPF; a foreign one (issue 12) has none. */
+export type AccountKind = 'brazilian' | 'foreign';
 
 export type FieldDef = {
   key: string;
@@ -40,6 +43,11 @@ export type FieldDef = {
   choices?: readonly string[];
   maxLength?: number;
   autocomplete?: string;
+  /**
+   * Only this kind of account has the field: a contract asking for it does not ask the other kind
+   * (a CPF is not asked of a foreigner, a passport not of a Brazilian). Absent: both kinds.
+   */
+  only?: AccountKind;
 };
 
 export const BRAZIL_REGIONS = [
@@ -62,7 +70,7 @@ export const FIELD_CATALOG: readonly FieldDef[] = [
   { key: 'name', claim: 'name', kind: 'text', sensitivity: 'basic', storage: 'column', editable: true, core: true, maxLength: 200, autocomplete: 'name' },
   { key: 'social_name', claim: 'social_name', kind: 'text', sensitivity: 'personal', storage: 'column', editable: true, core: true, maxLength: 200 },
   { key: 'birthdate', claim: 'birthdate', kind: 'date', sensitivity: 'personal', storage: 'column', editable: true, core: true, autocomplete: 'bday' },
-  { key: 'cpf', claim: 'cpf', kind: 'cpf', sensitivity: 'sensitive', storage: 'column', editable: false, core: true },
+  { key: 'cpf', claim: 'cpf', kind: 'cpf', sensitivity: 'sensitive', storage: 'column', editable: false, core: true, only: 'brazilian' },
   { key: 'email', claim: 'email', kind: 'email', sensitivity: 'personal', storage: 'column', editable: true, core: true, maxLength: 254, autocomplete: 'email' },
   { key: 'phone_number', claim: 'phone_number', kind: 'phone', sensitivity: 'personal', storage: 'column', editable: true, core: false, maxLength: 25, autocomplete: 'tel' },
   { key: 'address', claim: 'address', kind: 'address', sensitivity: 'personal', storage: 'profile', editable: true, core: false },
@@ -70,6 +78,10 @@ export const FIELD_CATALOG: readonly FieldDef[] = [
   { key: 'nationality', claim: 'nationality', kind: 'country', sensitivity: 'personal', storage: 'profile', editable: true, core: false },
   { key: 'gender', claim: 'gender', kind: 'choice', sensitivity: 'sensitive', storage: 'profile', editable: true, core: false, choices: ['female', 'male', 'non_binary', 'other', 'not_said'] },
   { key: 'locale', claim: 'locale', kind: 'choice', sensitivity: 'basic', storage: 'column', editable: true, core: false, choices: ['pt-BR', 'en', 'es'] },
+  // A foreigner's travel document, and Brazil's national migration registry number for residents.
+  { key: 'passport_number', claim: 'passport_number', kind: 'document', sensitivity: 'sensitive', storage: 'profile', editable: true, core: false, maxLength: 20, only: 'foreign' },
+  { key: 'passport_country', claim: 'passport_country', kind: 'country', sensitivity: 'personal', storage: 'profile', editable: true, core: false, only: 'foreign' },
+  { key: 'rnm', claim: 'rnm', kind: 'document', sensitivity: 'sensitive', storage: 'profile', editable: true, core: false, maxLength: 12, only: 'foreign' },
   { key: 'alternate_email', claim: 'alternate_email', kind: 'email', sensitivity: 'personal', storage: 'profile', editable: true, core: false, maxLength: 254, autocomplete: 'email' },
 ];
 
@@ -128,6 +140,12 @@ export function isCountryCode(code: string): boolean {
 export function countryCodesList(): string[] {
   isCountryCode('BR');
   return [...countryCodes!];
+}
+
+/** Whether an account of this kind has the field at all (see `FieldDef.only`). */
+export function fieldApplies(key: string, kind: AccountKind): boolean {
+  const only = BY_KEY.get(key)?.only;
+  return !only || only === kind;
 }
 
 /** The form input name of a field (and of each address part). */
@@ -208,6 +226,12 @@ export function parseField(def: FieldDef, form: Record<string, unknown>): ParseR
     case 'country': {
       const code = raw.toUpperCase();
       return isCountryCode(code) ? { ok: true, value: code } : invalid();
+    }
+    case 'document': {
+      // As printed, without the spaces and dashes people type: letters and digits, upper-case.
+      const v = raw.replace(/[\s.-]/g, '').toUpperCase();
+      if (def.key === 'rnm') return /^[A-Z]\d{6}[A-Z0-9]$/.test(v) ? { ok: true, value: v } : invalid();
+      return /^[A-Z0-9]{5,20}$/.test(v) ? { ok: true, value: v } : invalid();
     }
   }
   return invalid();

@@ -39,7 +39,10 @@ export function identifierKeys(
   const keys: IdentifierKey[] = [];
   const cpf = normalizeCpf(value);
   if (cpf) keys.push({ kind: 'cpf', value: cpf });
-  const phone = normalizePhone(value, options.country ?? null);
+  // A number with its country's digits but no + ("34 612 34 56 78") is read as international
+  // when the national reading fails.
+  const phone =
+    normalizePhone(value, options.country ?? null) ?? (/^\d/.test(value) ? normalizePhone(`+${value}`, null) : null);
   if (phone) keys.push({ kind: 'phone', value: phone });
   return keys;
 }

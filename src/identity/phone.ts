@@ -23,3 +23,33 @@ export function phoneCountry(input: string): CountryCode | null {
   const code = input.trim().toUpperCase();
   return /^[A-Z]{2}$/.test(code) && isSupportedCountry(code) ? (code as CountryCode) : null;
 }
+
+/** Why a number typed for an SMS was refused, as the locale key's last part (`phone.<reason>`). */
+export type PhoneRefusal = 'invalid' | 'not_mobile' | 'premium' | 'country_disabled';
+
+export type MobileCheck = { ok: true; e164: string; country: CountryCode } | { ok: false; reason: PhoneRefusal };
+
+/**
+ * Whether a number may receive an SMS code, and why not, before anything is sent: it must be a
+ * valid number (the `+` form, or the national form of `country`, or the country's digits without
+ * `+`), of a mobile type (a fixed line cannot read a code; premium-rate and shared-cost ranges are
+ * what SMS pumping abuses), of a country the operator enabled (SMS_COUNTRIES).
+ */
+export function checkMobile(input: string, country: CountryCode | null, enabled: readonly string[]): MobileCheck {
+  const trimmed = input.trim();
+  if (!/^[+\d\s().-]{6,25}$/.test(trimmed)) return { ok: false, reason: 'invalid' };
+  let parsed = country ? parsePhoneNumberFromString(trimmed, country) : parsePhoneNumberFromString(trimmed);
+  // "34 612 345 678": the country's digits typed without their +.
+  if ((!parsed || !parsed.isValid()) && !trimmed.startsWith('+')) parsed = parsePhoneNumberFromString(`+${trimmed}`);
+  if (!parsed || !parsed.isValid() || !parsed.country) return { ok: false, reason: 'invalid' };
+  const type = parsed.getType();
+  if (type === 'PREMIUM_RATE' || type === 'SHARED_COST') return { ok: false, reason: 'premium' };
+  if (type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE') return { ok: false, reason: 'not_mobile' };
+  if (!enabled.includes(parsed.country)) return { ok: false, reason: 'country_disabled' };
+  return { ok: true, e164: parsed.number, country: parsed.country };
+}
+
+/** The country of a number in E.164 ("+5541…" → "BR"), or null. */
+export function phoneNumberCountry(e164: string): CountryCode | null {
+  return parsePhoneNumberFromString(e164)?.country ?? null;
+}

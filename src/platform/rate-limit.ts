@@ -26,6 +26,13 @@ export const RATE_LIMITS = {
   recoveryStartsPerAddress: { name: 'recovery-ip', limit: 30, windowSeconds: 24 * 3600 },
   /** Recoveries started per account per day: each may send a code to the citizen. */
   recoveryStartsPerAccount: { name: 'recovery-citizen', limit: 10, windowSeconds: 24 * 3600 },
+  /** CPFs a foreign account may try to add per day (each try says whether a CPF has an account). */
+  cpfAdditions: { name: 'cpf-add', limit: 5, windowSeconds: 24 * 3600 },
+  /**
+   * SMS to one foreign country per day, whoever asks: SMS pumping sends to premium ranges abroad, and
+   * this bounds the bill of a day's abuse to one country. Brazil is not capped here (the city's own).
+   */
+  smsPerCountry: { name: 'sms-country', limit: 300, windowSeconds: 24 * 3600 },
 } satisfies Record<string, RateLimitRule>;
 
 /**

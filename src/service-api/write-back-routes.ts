@@ -218,7 +218,7 @@ export function registerWriteBackRoutes(
       const limited: string[] = [];
       const t = deps.translator(current.locale);
       for (const [key, value] of proposals) {
-        const same = key === 'email' ? current.email.toLowerCase() === String(value).toLowerCase() : current.phoneNumber === value;
+        const same = key === 'email' ? current.email?.toLowerCase() === String(value).toLowerCase() : current.phoneNumber === value;
         if (same) continue;
         const how = PROPOSED_ONLY[key]!;
         const issued = await codes.issue(trx, { purpose: how.purpose, channel: how.channel, citizenId: current.id, address: String(value), t });

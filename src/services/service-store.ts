@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Db } from '../db/database.ts';
 import type { ServicesTable } from '../db/schema.ts';
 import { AppError } from '../platform/errors.ts';
-import { FIELD_CATALOG, isFieldKey } from '../identity/field-catalog.ts';
+import { type AccountKind, FIELD_CATALOG, fieldApplies, isFieldKey } from '../identity/field-catalog.ts';
 import {
   AUTH_METHODS,
   applicationType,
@@ -17,7 +17,13 @@ import {
   type TokenEndpointAuthMethod,
 } from './client-types.ts';
 
-export type ContractField = { key: string; required: boolean; purpose: Record<string, string> };
+export type ContractField = {
+  key: string;
+  required: boolean;
+  purpose: Record<string, string>;
+  /** How the field applies to a foreign account, when not as to a Brazilian one (see `contractFor`). */
+  foreigners?: 'required' | 'optional' | 'absent';
+};
 export type TermsVersion = { version: number; sha256: string; text: string; publishedAt: Date };
 
 export type Service = {
@@ -42,6 +48,8 @@ export type Service = {
   firstParty: boolean;
   /** The lowest trust level (acr) the service accepts; a citizen below it is offered the step-up. */
   minTrustLevel: 'bronze' | 'prata' | 'ouro';
+  /** Whether accounts without a CPF (foreigners) may sign in here; off unless the operator turns it on. */
+  acceptsForeigners: boolean;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -58,6 +66,7 @@ const contractField = z
       .refine(isFieldKey, { message: 'is not a field of the catalog' })
       .describe(`a field of the catalog: ${FIELD_CATALOG.map((f) => f.key).join(', ')}`),
     required: z.boolean().default(false),
+    foreigners: z.enum(['required', 'optional', 'absent']).optional(),
     purpose: z.union([
       purposeText.describe('why the service needs it, in pt-BR'),
       z
@@ -70,6 +79,7 @@ const contractField = z
     key: f.key,
     required: f.required,
     purpose: typeof f.purpose === 'string' ? { 'pt-BR': f.purpose } : (f.purpose as Record<string, string>),
+    ...(f.foreigners ? { foreigners: f.foreigners } : {}),
   }));
 export const contractSchema = z
   .array(contractField)
@@ -99,6 +109,7 @@ export const serviceInputSchema = z
     fields: contractSchema.default([]),
     firstParty: z.boolean().default(false),
     minTrustLevel: z.enum(['bronze', 'prata', 'ouro']).default('bronze'),
+    acceptsForeigners: z.boolean().default(false),
   })
   .strict();
 
@@ -119,6 +130,7 @@ export const serviceUpdateSchema = z
     termsMarkdown: z.string().max(100_000),
     fields: contractSchema,
     minTrustLevel: z.enum(['bronze', 'prata', 'ouro']),
+    acceptsForeigners: z.boolean(),
   })
   .partial()
   .strict();
@@ -155,6 +167,7 @@ function toService(
     fields,
     firstParty: row.first_party as unknown as boolean,
     minTrustLevel: (row.min_trust_level as unknown as Service['minTrustLevel']) ?? 'bronze',
+    acceptsForeigners: row.accepts_foreigners as unknown as boolean,
     createdAt: row.created_at as unknown as Date,
     updatedAt: row.updated_at as unknown as Date,
   };
@@ -181,6 +194,20 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   return parsed.data;
 }
 
+/**
+ * A service's contract as it applies to one kind of account. A field the catalog gives only to the
+ * other kind is not asked (no CPF of a foreigner, no passport of a Brazilian); for a foreigner, a
+ * field's own `foreigners` setting (required, optional, absent) overrides `required`.
+ */
+export function contractFor(fields: ContractField[], kind: AccountKind): ContractField[] {
+  return fields.flatMap((f) => {
+    if (!fieldApplies(f.key, kind)) return [];
+    if (kind === 'brazilian' || !f.foreigners) return [f];
+    if (f.foreigners === 'absent') return [];
+    return [{ ...f, required: f.foreigners === 'required' }];
+  });
+}
+
 /** What the service store needs from the provider's storage (oidc/provider-state.ts implements it). */
 export type ProviderClients = {
   /** Forgets everything the provider holds for a service (its grants, tokens, codes, interactions). */
@@ -201,12 +228,17 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
   async function contract(clientId: string, trx: Db = db): Promise<ContractField[]> {
     const rows = await trx
       .selectFrom('service_fields')
-      .select(['field_key', 'required', 'purpose'])
+      .select(['field_key', 'required', 'purpose', 'foreigners'])
       .where('client_id', '=', clientId)
       .orderBy('position')
       .orderBy('field_key')
       .execute();
-    return rows.map((r) => ({ key: r.field_key, required: r.required, purpose: r.purpose }));
+    return rows.map((r) => ({
+      key: r.field_key,
+      required: r.required,
+      purpose: r.purpose,
+      ...(r.foreigners ? { foreigners: r.foreigners } : {}),
+    }));
   }
 
   async function currentTerms(clientId: string, trx: Db = db): Promise<TermsVersion | null> {
@@ -257,6 +289,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
           field_key: f.key,
           required: f.required,
           purpose: JSON.stringify(f.purpose),
+          foreigners: f.foreigners ?? null,
           position: i,
         })),
       )
@@ -321,6 +354,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
               backchannel_logout_uri: s.backchannelLogoutUri,
               first_party: s.firstParty,
               min_trust_level: s.minTrustLevel,
+              accepts_foreigners: s.acceptsForeigners,
             })
             .execute();
           await writeContract(trx, clientId, s.fields);
@@ -366,6 +400,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
           ...(s.allowedOrigins ? { allowed_origins: s.allowedOrigins } : {}),
           ...(s.dpopBoundAccessTokens !== undefined ? { dpop_bound_access_tokens: s.dpopBoundAccessTokens } : {}),
           ...(s.minTrustLevel !== undefined ? { min_trust_level: s.minTrustLevel } : {}),
+          ...(s.acceptsForeigners !== undefined ? { accepts_foreigners: s.acceptsForeigners } : {}),
           updated_at: sql<Date>`now()`,
         })
         .where('client_id', '=', clientId)

@@ -123,7 +123,7 @@ describe('erasure by registration: every module that keeps personal data erases 
           interactionUid: null,
           data: { channel: 'email', address: c.email },
         });
-        await enqueueMail(trx, { to: c.email.toUpperCase(), subject: 'Seu código', text: '123456' });
+        await enqueueMail(trx, { to: c.email!.toUpperCase(), subject: 'Seu código', text: '123456' });
         await enqueueMail(trx, {
           to: `segundo.${citizen.id}@example.test`,
           subject: 'Seu código',
@@ -226,21 +226,21 @@ describe('erasure by registration: every module that keeps personal data erases 
     );
     assert.ok(
       !recipients.some(
-        (r) => r === target.email.toLowerCase() || r.includes(target.id.toLowerCase()) || r === phone,
+        (r) => r === target.email!.toLowerCase() || r.includes(target.id.toLowerCase()) || r === phone,
       ),
     );
     assert.equal(
       recipients.filter(
         (r) =>
-          r === bystander.email.toLowerCase() ||
+          r === bystander.email!.toLowerCase() ||
           r.includes(bystander.id.toLowerCase()) ||
           r === '+5541977776666',
       ).length,
       3,
     );
     // The bystander still signs in with everything they had.
-    assert.equal((await citizens.findByIdentifier(bystander.email))?.id, bystander.id);
-    assert.equal(await citizens.findByIdentifier(target.email), undefined);
+    assert.equal((await citizens.findByIdentifier(bystander.email!))?.id, bystander.id);
+    assert.equal(await citizens.findByIdentifier(target.email!), undefined);
     assert.equal((await credentials.list(bystander.id)).length, 2);
   });
 });

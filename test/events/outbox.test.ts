@@ -178,7 +178,7 @@ describe('events are written with the change and fanned out by consent and contr
   });
 
   test('an e-mail verified reaches the services that receive the e-mail, as a claims change', async () => {
-    const email = (await createCitizenStore(db).findById(citizenId))!.email;
+    const email = (await createCitizenStore(db).findById(citizenId))!.email!;
     await db.updateTable('citizens').set({ email_verified: false }).where('id', '=', citizenId).execute();
     const { recordEvent } = await import('../../src/events/outbox.ts');
     await db.transaction().execute((trx) => recordEvent(trx, { type: 'email.verified', citizenId, email }));
@@ -268,7 +268,7 @@ describe('events are written with the change and fanned out by consent and contr
     assert.equal(row.name, '');
     assert.deepEqual(await db.selectFrom('credentials').select('type').where('citizen_id', '=', citizenId).execute(), []);
     assert.deepEqual(row.profile, {});
-    assert.doesNotMatch(row.email, /example\.test/);
+    assert.doesNotMatch(row.email!, /example\.test/);
     assert.equal(
       (await db.selectFrom('consent_current').selectAll().where('citizen_id', '=', citizenId).execute())
         .length,

@@ -58,7 +58,7 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
     const created = await citizens.create(input);
     assert.equal((await citizens.findByIdentifier(formatCpf(input.cpf!)))?.id, created.id);
     assert.equal((await citizens.findByIdentifier(` ${input.cpf} `))?.id, created.id);
-    assert.equal((await citizens.findByIdentifier(input.email.toUpperCase()))?.id, created.id);
+    assert.equal((await citizens.findByIdentifier(input.email!.toUpperCase()))?.id, created.id);
     assert.deepEqual(
       (await citizens.identifiers(created.id)).map((i) => [i.kind, i.value, i.verified]),
       [
@@ -77,7 +77,7 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
     const input = someone({ cpf: undefined });
     const created = await citizens.create(input);
     assert.equal(created.cpf, null);
-    assert.equal((await citizens.findByIdentifier(input.email))?.id, created.id);
+    assert.equal((await citizens.findByIdentifier(input.email!))?.id, created.id);
     assert.deepEqual(
       (await citizens.identifiers(created.id)).map((i) => i.kind),
       ['email'],
@@ -96,7 +96,7 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
     const second = `Outro.${counter}.${Date.now()}@example.test`;
     await citizens.addIdentifier(created.id, { kind: 'email', value: second });
     assert.equal((await citizens.findByIdentifier(second.toLowerCase()))?.id, created.id);
-    assert.equal((await citizens.findByIdentifier(input.email))?.id, created.id);
+    assert.equal((await citizens.findByIdentifier(input.email!))?.id, created.id);
     assert.equal(
       (await citizens.findById(created.id))!.email,
       input.email,
@@ -132,7 +132,7 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
       .execute(async (trx) =>
         writeProfile(trx, (await citizens.findById(created.id, trx))!, { email: next }),
       );
-    assert.equal(await citizens.findByIdentifier(input.email), undefined);
+    assert.equal(await citizens.findByIdentifier(input.email!), undefined);
     assert.equal((await citizens.findByIdentifier(next))?.id, created.id);
     const email = (await citizens.identifiers(created.id)).filter((i) => i.kind === 'email');
     assert.deepEqual(
@@ -140,7 +140,7 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
       [[next, false]],
     );
     assert.equal(
-      await citizens.markEmailVerified(created.id, database.db, input.email),
+      await citizens.markEmailVerified(created.id, database.db, input.email!),
       false,
       'not the address it has now',
     );

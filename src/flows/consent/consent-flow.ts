@@ -1,9 +1,9 @@
 import type { ConsentContext, ConsentNeed, ConsentStore } from '../../consent/consent-store.ts';
 import type { Db } from '../../db/database.ts';
-import { type Citizen, type CitizenStore, lockCitizen, profileValues, writeProfile } from '../../identity/citizen-store.ts';
+import { accountKind, type Citizen, type CitizenStore, lockCitizen, profileValues, writeProfile } from '../../identity/citizen-store.ts';
 import { type FieldValue, fieldDef, formValues, parseField } from '../../identity/field-catalog.ts';
 import { AppError } from '../../platform/errors.ts';
-import type { Service, ServiceStore } from '../../services/service-store.ts';
+import { contractFor, type Service, type ServiceStore } from '../../services/service-store.ts';
 
 export type ConsentScreen = {
   service: Service;
@@ -33,7 +33,9 @@ export function createConsentFlow(deps: { db: Db; citizens: CitizenStore; servic
   async function load(citizenId: string, clientId: string) {
     const [citizen, service] = await Promise.all([citizens.findById(citizenId), services.find(clientId)]);
     if (!citizen || !service) throw new AppError('interaction.expired', 400);
-    return { citizen, service };
+    // The screen, the consent record and the claims follow the contract as it applies to this
+    // kind of account: a foreigner is never asked for a CPF.
+    return { citizen, service: { ...service, fields: contractFor(service.fields, accountKind(citizen)) } };
   }
 
   function build(citizen: Citizen, service: Service, need: ConsentNeed, form: Record<string, string>, shared?: Set<string>): ConsentScreen {

@@ -1,6 +1,19 @@
 import { html } from '../../web/html.ts';
 import { csrfField, errorSummary, field } from '../../web/layout.ts';
 import type { Ui } from '../../web/request-context.ts';
+import { countryOptions } from '../field-inputs.ts';
+
+/** How a number typed without its +country is read (Brazil unless the person says otherwise). */
+function phoneCountrySelect(ui: Ui, country: string) {
+  const { t } = ui;
+  return html`<div class="field">
+  <label for="country">${t('login.phone_country')}</label>
+  <p class="hint" id="country-hint">${t('login.phone_country_hint')}</p>
+  <select id="country" name="country" autocomplete="country" aria-describedby="country-hint">
+    ${countryOptions(ui.locale).map((o) => html`<option value="${o.value}"${o.value === country ? html` selected` : ''}>${o.label}</option>`)}
+  </select>
+</div>`;
+}
 
 export function loginPage(
   ui: Ui,
@@ -13,6 +26,9 @@ export function loginPage(
     error?: string;
     errorParams?: Record<string, string>;
     status?: number;
+    /** The service accepts foreigners: registration without a CPF, and a number's country for signing in. */
+    foreigners?: boolean;
+    country?: string;
   },
 ) {
   const { t } = ui;
@@ -25,6 +41,7 @@ ${message ? html`<div class="errors" role="alert"><p>${message}</p></div>` : ''}
 <form method="post" action="/interaction/${input.uid}/login" novalidate>
   ${csrfField(ui.csrf())}
   ${field({ t, name: 'identifier', label: t('login.identifier'), hint: t('login.identifier_hint'), value: input.identifier ?? '', autocomplete: 'username', maxlength: 254 })}
+  ${input.foreigners ? phoneCountrySelect(ui, input.country ?? 'BR') : ''}
   ${field({ t, name: 'password', label: t('login.password'), type: 'password', autocomplete: 'current-password', maxlength: 1000 })}
   <div class="actions"><button type="submit">${t('login.submit')}</button></div>
 </form>
@@ -34,6 +51,7 @@ ${input.certificate ? html`<h2>${t('login.certificate_heading')}</h2>
 <p><a href="/interaction/${input.uid}/recuperar">${t('login.forgot')}</a></p>
 <h2>${t('login.no_account')}</h2>
 <p><a class="button secondary" href="/interaction/${input.uid}/register">${t('login.register')}</a></p>
+${input.foreigners ? html`<p><a class="button secondary" href="/interaction/${input.uid}/register-foreign">${t('foreign.no_cpf')}</a></p>` : ''}
 <form method="post" action="/interaction/${input.uid}/abort">
   ${csrfField(ui.csrf())}
   <button type="submit" class="secondary">${t('login.cancel')}</button>

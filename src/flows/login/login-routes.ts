@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Citizen } from '../../identity/citizen-store.ts';
+import { type Citizen, contactProven } from '../../identity/citizen-store.ts';
 import type { CodeMechanism } from '../../methods/code/code-mechanism.ts';
 import { type InteractionContext, type InteractionKit, retryAfter } from '../interaction-kit.ts';
 import { loginPage } from './login-page.ts';
@@ -14,13 +14,15 @@ export function createLoginFlow(deps: { kit: InteractionKit; codes: CodeMechanis
   return {
     async continueSignIn(request: FastifyRequest, reply: FastifyReply, ctx: InteractionContext, citizen: Citizen, identifier: string) {
       const { details, ui, service } = ctx;
-      if (citizen.emailVerified) return kit.completeLogin(request, reply, ctx);
+      const email = citizen.email;
+      // With no e-mail and no proven number there is nothing to confirm: completing refuses it.
+      if (contactProven(citizen) || !email) return kit.completeLogin(request, reply, ctx);
       const issued = await kit.transaction((trx) =>
         codes.issue(trx, {
           purpose: 'email_confirmation',
           channel: 'email',
           citizenId: citizen.id,
-          address: citizen.email,
+          address: email,
           interactionUid: details.uid,
           t: ui.t,
         }),

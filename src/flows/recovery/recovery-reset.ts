@@ -28,7 +28,7 @@ async function provenAddresses(trx: Db, citizen: Citizen) {
   const ids = await listIdentifiers(trx, citizen.id);
   const emails = new Set(ids.filter((i) => i.kind === 'email' && i.verified).map((i) => i.value));
   const phones = new Set(ids.filter((i) => i.kind === 'phone' && i.verified).map((i) => i.value));
-  if (citizen.emailVerified) emails.add(citizen.email);
+  if (citizen.email && citizen.emailVerified) emails.add(citizen.email);
   if (citizen.phoneNumber && citizen.phoneNumberVerified) phones.add(citizen.phoneNumber);
   return { emails: [...emails], phones: [...phones] };
 }
@@ -55,6 +55,7 @@ export async function resetPassword(
   if (!citizen || citizen.status !== 'active') return 'not_active';
   if (
     input.provenEmail &&
+    citizen.email &&
     !citizen.emailVerified &&
     input.provenEmail.toLowerCase() === citizen.email.toLowerCase()
   ) {

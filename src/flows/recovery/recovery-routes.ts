@@ -331,7 +331,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       cpf: citizen.cpf,
       name: citizen.name,
       birthdate: citizen.birthdate,
-      email: citizen.email,
+      email: citizen.email ?? '',
     });
     if (problem) return newPasswordPage(u, { error: problem });
     const passwordHash = await deps.hasher.hash(password);

@@ -166,7 +166,7 @@ export function createRegistrationFlow(deps: {
             purpose: 'email_confirmation',
             channel: 'email',
             citizenId: citizen.id,
-            address: citizen.email,
+            address: form.email,
             interactionUid: context.interactionUid,
             t: context.t,
             counted: false,

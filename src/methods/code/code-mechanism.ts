@@ -2,6 +2,7 @@ import type { Db } from '../../db/database.ts';
 import type { Translate } from '../../platform/i18n.ts';
 import { RATE_LIMITS, type RateLimiter, type RateLimitRule } from '../../platform/rate-limit.ts';
 import type { Secrets } from '../../security/secrets.ts';
+import { phoneNumberCountry as smsCountry } from '../../identity/phone.ts';
 import {
   allowResend,
   CODE_TTL_SECONDS,
@@ -22,12 +23,27 @@ import {
 export type CodeChannel = 'email' | 'sms';
 
 /** Why a code was sent. A code issued for one purpose never proves another. */
-export type CodePurpose = 'email_confirmation' | 'email_change' | 'phone_verification' | 'phone_change' | 'recovery';
+export type CodePurpose = 'email_confirmation' | 'email_change' | 'phone_verification' | 'phone_change' | 'recovery' | 'phone_registration';
 
-export type Proof = { citizenId: string; channel: CodeChannel; address: string; purpose: CodePurpose; interactionUid: string | null };
+/**
+ * Purposes whose code goes to someone who has no account yet: a foreigner proves their number
+ * before the account exists (issue 12). Their proofs name no citizen; the flow keeps what it needs
+ * to create the account in the code's `data`.
+ */
+export type AccountlessPurpose = 'phone_registration';
 
-export type CodeCheck =
-  | { ok: true; proof: Proof }
+export type Proof<P extends CodePurpose = CodePurpose> = {
+  citizenId: P extends AccountlessPurpose ? null : string;
+  channel: CodeChannel;
+  address: string;
+  purpose: P;
+  interactionUid: string | null;
+  /** What the caller stored with the code when it issued it, if anything. */
+  data?: Record<string, unknown>;
+};
+
+export type CodeCheck<P extends CodePurpose = CodePurpose> =
+  | { ok: true; proof: Proof<P> }
   | { ok: false; code: 'code.invalid'; triesLeft: number }
   | { ok: false; code: 'code.expired' | 'code.too_many' | 'code.unknown' };
 
@@ -35,7 +51,7 @@ export type IssueResult = { ok: true; id: string } | { ok: false; code: 'code.li
 
 export type ResendResult = 'sent' | 'code.wait' | 'code.send_limit' | 'code.unknown' | 'code.too_many' | 'code.limited';
 
-export type PendingCode = { id: string; citizenId: string; address: string; channel: CodeChannel };
+export type PendingCode = { id: string; citizenId: string | null; address: string; channel: CodeChannel };
 
 /** How a channel carries a code: it queues the message in the caller's transaction. */
 export type CodeSender = (
@@ -67,13 +83,17 @@ export function createCodeMechanism(deps: {
   const { db, secrets, limiter, senders, metrics } = deps;
   const digest = (id: string) => (code: string) => secrets.digest('one-time-code', `${id}:${code}`);
 
-  /** Counts one send to the citizen and to the address; the first limit reached says until when. */
-  async function charge(trx: Db, channel: CodeChannel, citizenId: string, address: string): Promise<Date | null> {
+  /**
+   * Counts one send to the citizen (when there is one), to the address and, for an SMS abroad, to
+   * its country; the first limit reached says until when.
+   */
+  async function charge(trx: Db, channel: CodeChannel, citizenId: string | null, address: string): Promise<Date | null> {
     const limits = SEND_LIMITS[channel];
-    const rules: [RateLimitRule, string][] = [
-      [limits.perCitizen, citizenId],
-      [limits.perAddress, secrets.digest(`code-address-${channel}`, address.toLowerCase())],
-    ];
+    const rules: [RateLimitRule, string][] = [];
+    if (citizenId) rules.push([limits.perCitizen, citizenId]);
+    rules.push([limits.perAddress, secrets.digest(`code-address-${channel}`, address.toLowerCase())]);
+    const country = channel === 'sms' ? smsCountry(address) : null;
+    if (country && country !== 'BR') rules.push([RATE_LIMITS.smsPerCountry, country]);
     if (limits.perPrefix) rules.push([limits.perPrefix, secrets.digest(`code-prefix-${channel}`, numberPrefix(address))]);
     for (const [rule, subject] of rules) {
       const hit = await limiter.hit(rule, subject, trx);
@@ -82,7 +102,9 @@ export function createCodeMechanism(deps: {
     return null;
   }
 
-  async function send(trx: Db, id: string, purpose: CodePurpose, channel: CodeChannel, address: string, t: Translate, ttl: number) {
+  async function send(trx: Db, id: string, purpose: CodePurpose, channel: CodeChannel, address: string, t: Translate, ttl: number, inert: boolean) {
+    // An inert code proves nothing: no code is drawn (nothing typed matches) and nothing is sent.
+    if (inert) return;
     const code = await drawCode(trx, id, digest(id), ttl);
     await senders[channel](trx, { to: address, code, minutes: Math.round(ttl / 60), t, purpose, flowId: id });
     metrics?.sent(channel, purpose);
@@ -98,7 +120,8 @@ export function createCodeMechanism(deps: {
       input: {
         purpose: CodePurpose;
         channel: CodeChannel;
-        citizenId: string;
+        /** null only for an accountless purpose: the code goes to someone who has no account yet. */
+        citizenId: string | null;
         address: string;
         interactionUid?: string | null;
         t: Translate;
@@ -109,20 +132,30 @@ export function createCodeMechanism(deps: {
         counted?: boolean;
         /** How long the code lives; 10 minutes unless the purpose says otherwise. */
         ttlSeconds?: number;
+        /** Kept with the code and given back with its proof (an accountless flow's pending form). */
+        data?: Record<string, unknown>;
+        /**
+         * Opens a code that nothing proves, and sends nothing, counted and limited like any other:
+         * the page that follows is the same as for a real one. A registration for a number another
+         * account holds uses it, so the answer does not say the number is taken (the caller tells
+         * the owner instead).
+         */
+        inert?: boolean;
       },
     ): Promise<IssueResult> {
       const retryAt = input.counted === false ? null : await charge(trx, input.channel, input.citizenId, input.address);
       if (retryAt) return { ok: false, code: 'code.limited', retryAt };
       const interactionUid = input.interactionUid ?? null;
       await closeOpenCodes(trx, input.citizenId, input.purpose, interactionUid);
+      const inert = input.inert === true;
       const id = await openCode(trx, {
         purpose: input.purpose,
         citizenId: input.citizenId,
         interactionUid,
-        data: { channel: input.channel, address: input.address },
+        data: { ...input.data, channel: input.channel, address: input.address, ...(inert ? { inert } : {}) },
         ...(input.ttlSeconds ? { ttlSeconds: input.ttlSeconds } : {}),
       });
-      await send(trx, id, input.purpose, input.channel, input.address, input.t, input.ttlSeconds ?? CODE_TTL_SECONDS);
+      await send(trx, id, input.purpose, input.channel, input.address, input.t, input.ttlSeconds ?? CODE_TTL_SECONDS, inert);
       return { ok: true, id };
     },
 
@@ -135,14 +168,14 @@ export function createCodeMechanism(deps: {
         const address = String(allowed.data.address);
         // SMS cost money at every send; mail only counts when a code is first issued.
         if (channel === 'sms' && (await charge(trx, channel, allowed.citizenId, address))) return 'code.limited';
-        await send(trx, id, purpose, channel, address, t, Number(allowed.data.ttl) || CODE_TTL_SECONDS);
+        await send(trx, id, purpose, channel, address, t, Number(allowed.data.ttl) || CODE_TTL_SECONDS, allowed.data.inert === true);
         return 'sent';
       });
     },
 
     /** Checks a typed code, in its own transaction or the caller's. */
-    async check(input: { id: string; purpose: CodePurpose; typed: string }, trx?: Db): Promise<CodeCheck> {
-      const run = async (tx: Db): Promise<CodeCheck> => {
+    async check<P extends CodePurpose>(input: { id: string; purpose: P; typed: string }, trx?: Db): Promise<CodeCheck<P>> {
+      const run = async (tx: Db): Promise<CodeCheck<P>> => {
         const consumed = await consumeCode(tx, { id: input.id, purpose: input.purpose, typed: input.typed, digest: digest(input.id) });
         if (!consumed.ok) {
           return consumed.reason === 'invalid'
@@ -151,14 +184,16 @@ export function createCodeMechanism(deps: {
         }
         const flow = await tx.selectFrom('flows').select('interaction_uid').where('id', '=', input.id).executeTakeFirst();
         metrics?.verified(consumed.data.channel as CodeChannel, input.purpose);
+        const { channel, address, sends: _s, lastSentAt: _l, inert: _i, ...data } = consumed.data;
         return {
           ok: true,
           proof: {
-            citizenId: consumed.citizenId,
-            channel: consumed.data.channel as CodeChannel,
-            address: String(consumed.data.address),
+            citizenId: consumed.citizenId as Proof<P>['citizenId'],
+            channel: channel as CodeChannel,
+            address: String(address),
             purpose: input.purpose,
             interactionUid: flow?.interaction_uid ?? null,
+            ...(Object.keys(data).length ? { data } : {}),
           },
         };
       };

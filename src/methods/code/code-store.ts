@@ -16,20 +16,20 @@ export const RESEND_AFTER_SECONDS = 30;
 export type StoredCode = {
   id: string;
   purpose: string;
-  citizenId: string;
+  citizenId: string | null;
   interactionUid: string | null;
   state: string;
   data: Record<string, unknown>;
 };
 
 export type Consumed =
-  | { ok: true; citizenId: string; data: Record<string, unknown> }
+  | { ok: true; citizenId: string | null; data: Record<string, unknown> }
   | { ok: false; reason: 'invalid'; triesLeft: number }
   | { ok: false; reason: 'unknown' | 'too_many' | 'expired' };
 
 export async function openCode(
   trx: Db,
-  input: { purpose: string; citizenId: string; interactionUid: string | null; data: Record<string, unknown>; ttlSeconds?: number },
+  input: { purpose: string; citizenId: string | null; interactionUid: string | null; data: Record<string, unknown>; ttlSeconds?: number },
 ): Promise<string> {
   const id = randomId();
   const ttl = input.ttlSeconds ?? CODE_TTL_SECONDS;
@@ -50,12 +50,16 @@ export async function openCode(
   return id;
 }
 
-/** Closes the open codes of a purpose for a citizen (a new one replaces them). */
-export async function closeOpenCodes(trx: Db, citizenId: string, purpose: string, interactionUid?: string | null): Promise<void> {
+/**
+ * Closes the open codes of a purpose for a citizen, or for an interaction when there is no citizen
+ * yet (a new one replaces them).
+ */
+export async function closeOpenCodes(trx: Db, citizenId: string | null, purpose: string, interactionUid?: string | null): Promise<void> {
+  if (citizenId === null && !interactionUid) return;
   let query = trx
     .updateTable('flows')
     .set({ state: 'done', code_hash: null, updated_at: sql<Date>`now()` })
-    .where('citizen_id', '=', citizenId)
+    .where('citizen_id', citizenId === null ? 'is' : '=', citizenId)
     .where('kind', '=', purpose)
     .where('state', '!=', 'done');
   if (interactionUid !== undefined) query = query.where('interaction_uid', interactionUid === null ? 'is' : '=', interactionUid);
@@ -92,7 +96,7 @@ export async function consumeCode(
     .where('kind', '=', input.purpose)
     .forUpdate()
     .executeTakeFirst();
-  if (!flow || !flow.citizen_id || flow.state === 'done') return { ok: false, reason: 'unknown' };
+  if (!flow || flow.state === 'done') return { ok: false, reason: 'unknown' };
   if (flow.attempts >= MAX_TRIES) return { ok: false, reason: 'too_many' };
   if (new Date(flow.expires_at).getTime() < Date.now()) return { ok: false, reason: 'expired' };
   const code = input.typed.replace(/\s/g, '');
@@ -116,7 +120,7 @@ export async function allowResend(
   id: string,
   purpose: string,
 ): Promise<
-  { ok: true; citizenId: string; data: Record<string, unknown> } | { ok: false; reason: 'unknown' | 'wait' | 'send_limit' | 'too_many' }
+  { ok: true; citizenId: string | null; data: Record<string, unknown> } | { ok: false; reason: 'unknown' | 'wait' | 'send_limit' | 'too_many' }
 > {
   const flow = await trx
     .selectFrom('flows')
@@ -125,7 +129,7 @@ export async function allowResend(
     .where('kind', '=', purpose)
     .forUpdate()
     .executeTakeFirst();
-  if (!flow || !flow.citizen_id || flow.state === 'done') return { ok: false, reason: 'unknown' };
+  if (!flow || flow.state === 'done') return { ok: false, reason: 'unknown' };
   // A flow whose tries are spent stays spent: a new code would be a new set of guesses.
   if (flow.attempts >= MAX_TRIES) return { ok: false, reason: 'too_many' };
   const data = flow.data as { sends: number; lastSentAt: number };
@@ -150,7 +154,7 @@ export async function findOpenCode(
     query = query.where('interaction_uid', where.interactionUid === null ? 'is' : '=', where.interactionUid);
   }
   const row = await query.orderBy('created_at', 'desc').executeTakeFirst();
-  if (!row || !row.citizen_id) return undefined;
+  if (!row) return undefined;
   return {
     id: row.id,
     purpose: row.kind,

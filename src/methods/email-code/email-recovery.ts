@@ -23,12 +23,12 @@ export const emailRecovery: RecoveryStrategy = {
   ttlSeconds: 15 * 60,
   label: 'recovery.way.email',
   async destinations(citizen, db) {
+    const primary = citizen.email;
     const alternates = (await listIdentifiers(db, citizen.id))
-      .filter(
-        (i) => i.kind === 'email' && i.verified && i.value.toLowerCase() !== citizen.email.toLowerCase(),
-      )
+      .filter((i) => i.kind === 'email' && i.verified && i.value.toLowerCase() !== primary?.toLowerCase())
       .map((i) => i.value);
-    return [citizen.email, ...alternates].map((address) => ({ address, masked: maskEmail(address) }));
+    // A foreign account may have no e-mail at all: then only its alternates, if any.
+    return [...(primary ? [primary] : []), ...alternates].map((address) => ({ address, masked: maskEmail(address) }));
   },
   standIns(seed, typedEmail) {
     const local = `${LETTERS[seed[0]! % LETTERS.length]}${LETTERS[seed[1]! % LETTERS.length]}${'x'.repeat(1 + (seed[2]! % 8))}`;

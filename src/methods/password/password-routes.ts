@@ -5,6 +5,7 @@ import { retryAfter } from '../../flows/interaction-kit.ts';
 import { loginPage } from '../../flows/login/login-page.ts';
 import { formatClock } from '../../platform/i18n.ts';
 import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
+import { phoneCountry } from '../../identity/phone.ts';
 import { passwordMethod } from './password-method.ts';
 import type { PasswordPolicy } from './password-policy.ts';
 import type { PasswordSignIn } from './password-sign-in.ts';
@@ -29,7 +30,9 @@ export function registerPasswordRoutes(app: FastifyInstance, deps: Deps) {
     if (details.prompt.name !== 'login') return reply.redirect(`/interaction/${details.uid}`, 303);
     const identifier = typeof request.body?.identifier === 'string' ? request.body.identifier.slice(0, 254) : '';
     const password = typeof request.body?.password === 'string' ? request.body.password.slice(0, 1000) : '';
-    const outcome = await deps.signIn.attempt({ identifier, password, ip: request.ip });
+    // A number typed in its national form is read as one of the country chosen (Brazil by default).
+    const country = (service?.acceptsForeigners && typeof request.body?.country === 'string' && phoneCountry(request.body.country)) || 'BR';
+    const outcome = await deps.signIn.attempt({ identifier, password, ip: request.ip, country });
     if (!outcome.ok) {
       if (outcome.code === 'login.throttled') retryAfter(reply, outcome.retryAt);
       return loginPage(ui, {
@@ -37,6 +40,8 @@ export function registerPasswordRoutes(app: FastifyInstance, deps: Deps) {
         serviceName: service?.name,
         certificate: kit.certificateLogin,
         identifier,
+        foreigners: service?.acceptsForeigners ?? false,
+        country,
         error: outcome.code,
         ...(outcome.code === 'login.throttled' ? { errorParams: { time: formatClock(outcome.retryAt, ui.locale) } } : {}),
       });
