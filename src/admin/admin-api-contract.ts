@@ -39,6 +39,10 @@ export const serviceView = z
       .array(z.string())
       .describe('origins allowed to call the token endpoint from a browser (spa)'),
     dpopBoundAccessTokens: z.boolean(),
+    minTrustLevel: z
+      .enum(['bronze', 'prata', 'ouro'])
+      .describe('the lowest trust level (acr) accepted; a citizen below it is offered the step-up'),
+    acceptsForeigners: z.boolean().describe('accounts without a CPF (foreigners) may sign in'),
     termsMarkdown: z.string().describe('the current terms of use (empty when none were published)'),
     terms: z
       .strictObject({ version: z.number().int(), sha256: z.string(), publishedAt: dateTime })

@@ -184,7 +184,7 @@ export function createCodeMechanism(deps: {
         }
         const flow = await tx.selectFrom('flows').select('interaction_uid').where('id', '=', input.id).executeTakeFirst();
         metrics?.verified(consumed.data.channel as CodeChannel, input.purpose);
-        const { channel, address, sends: _s, lastSentAt: _l, inert: _i, ...data } = consumed.data;
+        const { channel, address, sends: _s, lastSentAt: _l, inert: _i, ttl: _t, ...data } = consumed.data;
         return {
           ok: true,
           proof: {
