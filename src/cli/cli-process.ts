@@ -7,7 +7,7 @@ import { commandSocketPath, sendCommand } from './command-socket.ts';
 import { type CommandContext, needsDatabase, type Out, runCommand } from './commands.ts';
 
 /**
- * How a `cidadela` process reaches the database (decision 0009). PostgreSQL takes any number of
+ * How a `cidadela` process reaches the database (decision 0016). PostgreSQL takes any number of
  * processes: the command opens it. The embedded database takes one: when a server holds it, the
  * command goes through the server's socket in DATA_DIR; when nothing does, the command takes the
  * lock and opens it; while another command holds it (or a server is still starting), it waits.

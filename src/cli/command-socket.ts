@@ -8,7 +8,7 @@ import { type Out, runCommand } from './commands.ts';
 import { FILE_OPTIONS } from './service-command.ts';
 
 /**
- * The local door of a server that holds the embedded database (decision 0009). PGlite takes one
+ * The local door of a server that holds the embedded database (decision 0016). PGlite takes one
  * process, so `cidadela service add …` typed beside `npm start` is run by the server, with the
  * server's database, and its output is sent back. Only the owner of DATA_DIR may connect: the socket
  * file is 0600, and the kernel checks it on connect.
