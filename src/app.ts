@@ -252,7 +252,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
 
   // Certificate sign-in (docs/certificates.md): its own TLS listener, or a trusted proxy's header.
-  const certificateSignIn = createCertificateSignIn({ db, citizens, verifications, trust });
+  const certificateSignIn = createCertificateSignIn({
+    db,
+    citizens,
+    verifications,
+    trust,
+    // A certificate that proves a CPF another account squatted (identity/cpf-claims.ts).
+    claims: {
+      disableIn: (trx, citizenId) => accounts.disableIn(trx, citizenId),
+      translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
+      publicUrl: config.publicUrl,
+    },
+  });
   const handoffs = createCertificateHandoffs({ db, secrets });
   let certificate: CertificateLogin | undefined;
   let certificateServer: FastifyInstance | undefined;
