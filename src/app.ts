@@ -128,6 +128,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     limiter: rateLimiter,
     senders: { email: emailCodeSender({ publicUrl: config.publicUrl }), sms: smsCodeSender({ host: new URL(config.publicUrl).host }) },
     metrics: metrics.codes,
+    smsCountries: config.smsCountries,
   });
   const verifications = createVerificationStore(db);
   const accounts = createAccountActions(db, providerState);
@@ -390,6 +391,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimiter,
     passwordSignIn,
     mailQueued: () => mail.nudge(),
+    translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {

@@ -39,6 +39,7 @@ const NOBODY: Citizen = {
   locale: null,
   trustLevel: 'bronze',
   profile: {},
+  companies: [],
 };
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 
