@@ -352,6 +352,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     provider: providerState,
     recoveries: createRecoveryStore(db),
     publicUrl: config.publicUrl,
+    smsCountries: config.smsCountries,
     translatorFor: (citizen) => {
       const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
       return { t: i18n.translator(locale), locale };
@@ -375,6 +376,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       consents,
       codes,
       translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
       messageQueued: () => mail.nudge(),
     });
   });
