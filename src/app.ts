@@ -128,6 +128,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     limiter: rateLimiter,
     senders: { email: emailCodeSender({ publicUrl: config.publicUrl }), sms: smsCodeSender({ host: new URL(config.publicUrl).host }) },
     metrics: metrics.codes,
+    smsCountries: config.smsCountries,
   });
   const verifications = createVerificationStore(db);
   const accounts = createAccountActions(db, providerState);
@@ -252,7 +253,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
 
   // Certificate sign-in (docs/certificates.md): its own TLS listener, or a trusted proxy's header.
-  const certificateSignIn = createCertificateSignIn({ db, citizens, verifications, trust });
+  const certificateSignIn = createCertificateSignIn({
+    db,
+    citizens,
+    verifications,
+    trust,
+    // A certificate that proves a CPF another account squatted (identity/cpf-claims.ts).
+    claims: {
+      disableIn: (trx, citizenId) => accounts.disableIn(trx, citizenId),
+      translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
+      publicUrl: config.publicUrl,
+    },
+  });
   const handoffs = createCertificateHandoffs({ db, secrets });
   let certificate: CertificateLogin | undefined;
   let certificateServer: FastifyInstance | undefined;
@@ -339,6 +352,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     provider: providerState,
     recoveries: createRecoveryStore(db),
     publicUrl: config.publicUrl,
+    smsCountries: config.smsCountries,
     translatorFor: (citizen) => {
       const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
       return { t: i18n.translator(locale), locale };
@@ -362,6 +376,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       consents,
       codes,
       translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
       messageQueued: () => mail.nudge(),
     });
   });
@@ -378,6 +393,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimiter,
     passwordSignIn,
     mailQueued: () => mail.nudge(),
+    translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {

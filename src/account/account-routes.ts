@@ -1,3 +1,4 @@
+import type { Translate } from '../platform/i18n.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ConsentStore } from '../consent/consent-store.ts';
@@ -27,6 +28,8 @@ type Deps = {
   rateLimiter: RateLimiter;
   passwordSignIn: PasswordSignIn;
   mailQueued: () => void;
+  /** The citizen's preferred language for mail and SMS. */
+  translator(locale: string | null): Translate;
 };
 
 /**
@@ -66,6 +69,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     codes: deps.codes,
     rateLimiter: deps.rateLimiter,
     mailQueued: deps.mailQueued,
+    translator: deps.translator,
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
       return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;

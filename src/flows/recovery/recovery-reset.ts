@@ -5,6 +5,7 @@ import { type Citizen, lockCitizen } from '../../identity/citizen-store.ts';
 import { confirmEmail } from '../../identity/contact-proofs.ts';
 import type { CredentialStore } from '../../identity/credential-store.ts';
 import { listIdentifiers } from '../../identity/identifiers.ts';
+import { smsAllowed } from '../../identity/phone.ts';
 import { enqueueMail, enqueueSms } from '../../messaging/message-queue.ts';
 import { renderMail, renderSms } from '../../messaging/templates.ts';
 import type { Translate } from '../../platform/i18n.ts';
@@ -21,6 +22,8 @@ export type ResetDeps = {
   publicUrl: string;
   /** The citizen's own language for what is sent to them (not the page's: they may be someone else). */
   translatorFor(citizen: Citizen): { t: Translate; locale: string };
+  /** SMS_COUNTRIES: an SMS only to a number of an enabled country. */
+  smsCountries: readonly string[];
 };
 
 /** Every address of the account that is proven: the notice goes to each. */
@@ -87,7 +90,7 @@ export async function resetPassword(
   };
   const { emails, phones } = await provenAddresses(trx, citizen);
   for (const to of emails) await enqueueMail(trx, renderMail(t, 'recovery_notice', to, params));
-  for (const to of phones) await enqueueSms(trx, renderSms(t, 'recovery_notice', to, params));
+  for (const to of phones.filter((p) => smsAllowed(p, deps.smsCountries))) await enqueueSms(trx, renderSms(t, 'recovery_notice', to, params));
 
   await recordEvent(trx, {
     type: 'credential.changed',

@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../../db/database.ts';
 import type { Citizen, CitizenStore } from '../../identity/citizen-store.ts';
 import { isEmail } from '../../identity/field-catalog.ts';
+import { identifierKeys } from '../../identity/identifiers.ts';
+import { phoneCountry, smsAllowed } from '../../identity/phone.ts';
 import type { CodeMechanism } from '../../methods/code/code-mechanism.ts';
 import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
@@ -39,6 +41,7 @@ const NOBODY: Citizen = {
   locale: null,
   trustLevel: 'bronze',
   profile: {},
+  companies: [],
 };
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -101,13 +104,18 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     }[] = [];
     const seed = Buffer.from(String(attempt.data.seed ?? ''), 'base64url');
     const typedEmail = typeof attempt.data.typedEmail === 'string' ? attempt.data.typedEmail : undefined;
+    const typedPhone = typeof attempt.data.typedPhone === 'string' ? attempt.data.typedPhone : undefined;
+    // SMS only to the countries the operator enabled, for an account's numbers and stand-ins alike.
+    const smsOk = (address: string) => smsAllowed(address, deps.smsCountries);
     for (const { methodId, strategy } of STRATEGIES) {
+      const sms = strategy.channel === 'sms';
       const list = citizen
-        ? (await strategy.destinations(citizen, deps.db)).map((d) => ({
-            address: d.address as string | null,
-            masked: d.masked,
-          }))
-        : strategy.standIns(seed, typedEmail).map((masked) => ({ address: null, masked }));
+        ? (await strategy.destinations(citizen, deps.db))
+            .filter((d) => !sms || smsOk(d.address))
+            .map((d) => ({ address: d.address as string | null, masked: d.masked }))
+        : sms && (typedPhone ? !smsOk(typedPhone) : !deps.smsCountries.includes('BR'))
+          ? []
+          : strategy.standIns(seed, { email: typedEmail, phone: typedPhone }).map((masked) => ({ address: null, masked }));
       for (const [i, d] of list.entries()) out.push({ value: `${methodId}:${i}`, ...d, strategy, methodId });
     }
     return out;
@@ -130,13 +138,19 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const identifier = text(request.body, 'identifier', 254).trim();
     const uid = text(request.body, 'i', 100);
     const interactionUid = UID.test(uid) ? uid : null;
-    if (!identifier) return identifyPage(u, { interactionUid, error: 'recovery.identifier_required' });
+    // A number typed in its national form is read as one of the country chosen (Brazil by default).
+    const country = phoneCountry(text(request.body, 'country', 2)) ?? 'BR';
+    if (!identifier) return identifyPage(u, { interactionUid, country, error: 'recovery.identifier_required' });
     const limited = await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAddress, request.ip);
     if (!limited.allowed) {
       retryAfter(reply, limited.retryAt);
-      return identifyPage(u, { interactionUid, identifier, error: 'recovery.limited', status: 429 });
+      return identifyPage(u, { interactionUid, identifier, country, error: 'recovery.limited', status: 429 });
     }
-    let citizen = await deps.citizens.findByIdentifier(identifier, { country: 'BR' });
+    let citizen = await deps.citizens.findByIdentifier(identifier, { country });
+    // A number typed (and not a CPF: eleven digits may read as both) is what the stand-ins show for
+    // nobody's, as an account found by it would show its own.
+    const keys = identifierKeys(identifier, { country });
+    const typedPhone = keys.some((k) => k.kind === 'cpf') ? undefined : keys.find((k) => k.kind === 'phone')?.value;
     // An account asked for too often today is answered as nobody's: no more codes reach its owner,
     // and the pages do not say so (that would say the account exists).
     if (citizen && !(await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAccount, citizen.id)).allowed)
@@ -150,6 +164,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
           'base64url',
         ),
         ...(isEmail(identifier) ? { typedEmail: identifier } : {}),
+        ...(typedPhone ? { typedPhone } : {}),
       },
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? null,
@@ -195,7 +210,8 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       // timing would tell (`npm run bench` measured 70 ms before). For the same reason a send limit
       // is not shown: the code simply does not come, as for nobody's identifier.
       const { address } = chosen;
-      const t = u.t;
+      // In the account's language, not the page's (whoever asks may not be its owner).
+      const { t } = deps.translatorFor(citizen);
       setImmediate(() => {
         deps.kit
           .transaction(async (trx) => {
@@ -281,7 +297,8 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       });
     let outcome: string;
     if (attempt.codeFlowId) {
-      outcome = await codes.resend(attempt.codeFlowId, 'recovery', u.t);
+      const owner = attempt.citizenId ? await deps.citizens.findById(attempt.citizenId) : undefined;
+      outcome = await codes.resend(attempt.codeFlowId, 'recovery', owner ? deps.translatorFor(owner).t : u.t);
     } else {
       // Nobody's: the same rules as code-store's allowResend, kept on the attempt.
       const sends = Number(attempt.data.sends ?? 1);
@@ -307,6 +324,8 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       'code.wait': 'email_code.wait',
       'code.send_limit': 'email_code.send_limit',
       'code.limited': 'email_code.send_limit',
+      // The operator disabled the number's country since the code went out: no more SMS to it.
+      'code.country_disabled': 'phone.country_disabled',
       'code.too_many': 'recovery.code_too_many',
       'code.unknown': 'recovery.code_unknown',
     };
