@@ -5,6 +5,7 @@ import { type Citizen, lockCitizen } from '../../identity/citizen-store.ts';
 import { confirmEmail } from '../../identity/contact-proofs.ts';
 import type { CredentialStore } from '../../identity/credential-store.ts';
 import { listIdentifiers } from '../../identity/identifiers.ts';
+import { createTrustLevels } from '../../identity/trust-levels.ts';
 import { enqueueMail, enqueueSms } from '../../messaging/message-queue.ts';
 import { renderMail, renderSms } from '../../messaging/templates.ts';
 import type { Translate } from '../../platform/i18n.ts';
@@ -12,6 +13,9 @@ import { describeBrowser } from '../../platform/user-agent.ts';
 import type { Secrets } from '../../security/secrets.ts';
 import { randomId } from '../../security/secrets.ts';
 import type { RecoveryStore } from './recovery-store.ts';
+
+/** The reason in the trust-level history when a secret-question recovery lowers the level. */
+export const RECOVERED_BY_QUESTION = 'recovery.secret_question';
 
 export type ResetDeps = {
   credentials: CredentialStore;
@@ -48,6 +52,8 @@ export async function resetPassword(
     citizenId: string;
     passwordHash: string;
     provenEmail: string | null;
+    /** Recovered with the secret question: the account drops to bronze (decision 22). */
+    dropToBronze?: boolean;
     userAgent: string | null;
   },
 ): Promise<'done' | 'not_active'> {
@@ -63,6 +69,8 @@ export async function resetPassword(
     citizen.emailVerified = true;
   }
   await deps.credentials.set(citizen.id, 'password', { secret: input.passwordHash }, trx);
+  if (input.dropToBronze)
+    await createTrustLevels(trx).setLevel(trx, citizen.id, 'bronze', RECOVERED_BY_QUESTION);
   await deps.provider.endAccountSessions(trx, citizen.id);
 
   const token = randomId(24);
