@@ -30,8 +30,20 @@ export function loweredNotice(ui: Ui, lowered: Date | undefined): SafeHtml | str
 
 function passwordField(ui: Ui, view: SettingsView, form: string) {
   if (!view.askPassword) return '';
-  const err = view.error?.form === form && view.error.key.startsWith('login.') ? ui.t(view.error.key, view.error.params) : undefined;
-  return field({ t: ui.t, name: `password-${form}`, label: ui.t('profile.current_password'), hint: ui.t('profile.current_password_hint'), type: 'password', error: err, autocomplete: 'current-password', maxlength: 1000 });
+  const err =
+    view.error?.form === form && view.error.key.startsWith('login.')
+      ? ui.t(view.error.key, view.error.params)
+      : undefined;
+  return field({
+    t: ui.t,
+    name: `password-${form}`,
+    label: ui.t('profile.current_password'),
+    hint: ui.t('profile.current_password_hint'),
+    type: 'password',
+    error: err,
+    autocomplete: 'current-password',
+    maxlength: 1000,
+  });
 }
 
 function formError(ui: Ui, view: SettingsView, form: string) {
@@ -43,7 +55,9 @@ function formError(ui: Ui, view: SettingsView, form: string) {
 
 export function settingsPage(ui: Ui, view: SettingsView) {
   const { t } = ui;
-  const chosen = view.values?.question ?? (view.question && 'preset' in view.question.question ? view.question.question.preset : '');
+  const chosen =
+    view.values?.question ??
+    (view.question && 'preset' in view.question.question ? view.question.question.preset : '');
   const current = view.question
     ? 'preset' in view.question.question
       ? t(`secret_question.q.${view.question.question.preset}`)
@@ -59,7 +73,11 @@ ${loweredNotice(ui, view.lowered)}
 <h2>${t('recovery_settings.codes_title')}</h2>
 <p>${
       view.codes
-        ? t('recovery_settings.codes_status', { left: view.codes.left, total: view.codes.total, date: date(ui, view.codes.generatedAt) })
+        ? t('recovery_settings.codes_status', {
+            left: view.codes.left,
+            total: view.codes.total,
+            date: date(ui, view.codes.generatedAt),
+          })
         : t('recovery_settings.codes_none')
     }</p>
 <p>${t('recovery_settings.codes_explain')}</p>

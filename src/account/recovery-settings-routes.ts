@@ -33,7 +33,10 @@ type Deps = RecoverySettingsDeps & {
   ui: UiFactory;
   citizens: CitizenStore;
   passwordSignIn: PasswordSignIn;
-  signedIn(request: FastifyRequest, reply: FastifyReply): Promise<{ citizenId: string; authTime?: number | undefined } | undefined>;
+  signedIn(
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<{ citizenId: string; authTime?: number | undefined } | undefined>;
   signIn(reply: FastifyReply): FastifyReply;
 };
 
@@ -41,12 +44,18 @@ type Deps = RecoverySettingsDeps & {
  * When the account was last recovered with the secret question, if no level above bronze was reached
  * since: /conta says the account stays bronze until a stronger proof (decision 22).
  */
-export async function loweredSince(db: Db, recoveries: RecoveryStore, citizen: Citizen): Promise<Date | undefined> {
+export async function loweredSince(
+  db: Db,
+  recoveries: RecoveryStore,
+  citizen: Citizen,
+): Promise<Date | undefined> {
   if (citizen.trustLevel !== 'bronze') return undefined;
   const last = await recoveries.lastReset(citizen.id, 'secret_question');
   if (!last) return undefined;
   const history = await createTrustLevels(db).history(citizen.id);
-  const raised = history.some((c) => c.changedAt > last && c.to !== 'bronze' && c.reason !== RECOVERED_BY_QUESTION);
+  const raised = history.some(
+    (c) => c.changedAt > last && c.to !== 'bronze' && c.reason !== RECOVERED_BY_QUESTION,
+  );
   return raised ? undefined : last;
 }
 
@@ -63,7 +72,12 @@ const text = (body: unknown, key: string, max: number) => {
 export function registerRecoverySettingsRoutes(app: FastifyInstance, deps: Deps) {
   const { ui } = deps;
 
-  async function view(request: FastifyRequest, citizen: Citizen, authTime: number | undefined, extra: Partial<SettingsView> = {}): Promise<SettingsView> {
+  async function view(
+    request: FastifyRequest,
+    citizen: Citizen,
+    authTime: number | undefined,
+    extra: Partial<SettingsView> = {},
+  ): Promise<SettingsView> {
     const [codes, question, lowered] = await Promise.all([
       deps.recoveryCodes.status(citizen.id),
       deps.secretQuestionOn ? deps.secretQuestions.get(citizen.id) : Promise.resolve(undefined),
@@ -90,7 +104,12 @@ export function registerRecoverySettingsRoutes(app: FastifyInstance, deps: Deps)
   }
 
   /** The password again when the sign-in is not recent; undefined when it passes. */
-  async function reauthFails(request: FastifyRequest, citizen: Citizen, v: SettingsView, form: 'codes' | 'question' | 'remove') {
+  async function reauthFails(
+    request: FastifyRequest,
+    citizen: Citizen,
+    v: SettingsView,
+    form: 'codes' | 'question' | 'remove',
+  ) {
     if (!v.askPassword) return undefined;
     const password = text(request.body, `password-${form}`, 1000);
     const checked = await deps.passwordSignIn.attempt({
@@ -115,7 +134,8 @@ export function registerRecoverySettingsRoutes(app: FastifyInstance, deps: Deps)
     const u = ui(request, reply);
     const v = await view(request, m.citizen, m.authTime);
     const fail = await reauthFails(request, m.citizen, v, 'codes');
-    if (fail) return settingsPage(u, { ...v, error: { form: fail.form, key: fail.key }, status: fail.status });
+    if (fail)
+      return settingsPage(u, { ...v, error: { form: fail.form, key: fail.key }, status: fail.status });
     const codes = await deps.recoveryCodes.generate(m.citizen.id);
     // Shown this once: never cached, never shown again (a reload asks to confirm a new POST).
     reply.header('cache-control', 'no-store');
@@ -139,18 +159,22 @@ export function registerRecoverySettingsRoutes(app: FastifyInstance, deps: Deps)
     else if (chosen === 'custom') {
       const custom = customRaw.replace(/\s+/g, ' ').trim();
       if (custom.length < 5) return refuse('recovery_settings.custom_required');
-      if (customRaw.length > CUSTOM_QUESTION_MAX) return refuse('recovery_settings.custom_too_long', { max: CUSTOM_QUESTION_MAX });
+      if (customRaw.length > CUSTOM_QUESTION_MAX)
+        return refuse('recovery_settings.custom_too_long', { max: CUSTOM_QUESTION_MAX });
       question = { custom };
     } else return refuse('recovery_settings.question_choose');
-    if (answerRaw.length > ANSWER_MAX) return refuse('recovery_settings.answer_too_long', { max: ANSWER_MAX });
+    if (answerRaw.length > ANSWER_MAX)
+      return refuse('recovery_settings.answer_too_long', { max: ANSWER_MAX });
     const answer = normaliseAnswer(answerRaw);
     if (answer.length < ANSWER_MIN) return refuse('recovery_settings.answer_too_short', { min: ANSWER_MIN });
     // The question never recovers alone: the record's birth date and mother's name go with it.
     const mother = m.citizen.profile.mother_name;
-    if (!m.citizen.birthdate || typeof mother !== 'string' || !mother.trim()) return refuse('recovery_settings.record_needed');
+    if (!m.citizen.birthdate || typeof mother !== 'string' || !mother.trim())
+      return refuse('recovery_settings.record_needed');
     if (answer === normaliseAnswer(mother)) return refuse('recovery_settings.answer_is_mother');
     const fail = await reauthFails(request, m.citizen, v, 'question');
-    if (fail) return settingsPage(u, { ...v, error: { form: fail.form, key: fail.key }, status: fail.status });
+    if (fail)
+      return settingsPage(u, { ...v, error: { form: fail.form, key: fail.key }, status: fail.status });
     await deps.secretQuestions.set(m.citizen.id, question, answer);
     return reply.redirect('/conta/recuperacao?salvo=pergunta', 303);
   });
@@ -161,7 +185,8 @@ export function registerRecoverySettingsRoutes(app: FastifyInstance, deps: Deps)
     const u = ui(request, reply);
     const v = await view(request, m.citizen, m.authTime);
     const fail = await reauthFails(request, m.citizen, v, 'remove');
-    if (fail) return settingsPage(u, { ...v, error: { form: fail.form, key: fail.key }, status: fail.status });
+    if (fail)
+      return settingsPage(u, { ...v, error: { form: fail.form, key: fail.key }, status: fail.status });
     await deps.secretQuestions.remove(m.citizen.id);
     return reply.redirect('/conta/recuperacao?salvo=removida', 303);
   });

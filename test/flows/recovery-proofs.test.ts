@@ -63,9 +63,14 @@ async function generateCodes(ua: UserAgent) {
 /** Through the identifier and ways pages to the page of the way whose option matches `way`. */
 async function startWay(ua: UserAgent, identifier: string, way: RegExp, from = `${app.url}/recuperar`) {
   const start = await ua.get(from);
-  const ways = await ua.post(formAction(start, '/recuperar'), { ...formFields(start, '/recuperar'), identifier });
+  const ways = await ua.post(formAction(start, '/recuperar'), {
+    ...formFields(start, '/recuperar'),
+    identifier,
+  });
   const value = [
-    ...ways.html.matchAll(/<input type="radio" id="way-\d+" name="way" value="([^"]+)"[^>]*><label for="way-\d+">([^<]+)</g),
+    ...ways.html.matchAll(
+      /<input type="radio" id="way-\d+" name="way" value="([^"]+)"[^>]*><label for="way-\d+">([^<]+)</g,
+    ),
   ].find((m) => way.test(m[2]!))?.[1];
   assert.ok(value, `an option matching ${way} on\n${ways.html}`);
   const page = await ua.post(formAction(ways, '/recuperar/opcoes'), { way: value });
@@ -113,21 +118,35 @@ test('secret question: set on /conta, answered with other case, accents and spac
     mother_name: 'maria jose da conceicao',
   });
   assert.match(proven.url, /\/recuperar\/senha$/, proven.html.slice(0, 2000));
-  const back = await other.post(formAction(proven, '/recuperar/senha'), { password: 'carambola na varanda de abril 9' }, svc.redirectUri);
+  const back = await other.post(
+    formAction(proven, '/recuperar/senha'),
+    { password: 'carambola na varanda de abril 9' },
+    svc.redirectUri,
+  );
   // A service the citizen never used asks consent first.
-  const done = back.status === 303 ? back : await other.post(formAction(back, '/consent'), { decision: 'accept' }, svc.redirectUri);
+  const done =
+    back.status === 303
+      ? back
+      : await other.post(formAction(back, '/consent'), { decision: 'accept' }, svc.redirectUri);
   assert.ok(done.url.startsWith(svc.redirectUri), 'back at the service');
   const tokens = await exchange(svc, auth, done.url);
   assert.deepEqual(tokens.claims()!.amr, ['kba']);
   assert.equal(tokens.claims()!.acr, 'bronze');
-  const level = await app.db.db.selectFrom('citizens').select('trust_level').where('id', '=', c.id).executeTakeFirstOrThrow();
+  const level = await app.db.db
+    .selectFrom('citizens')
+    .select('trust_level')
+    .where('id', '=', c.id)
+    .executeTakeFirstOrThrow();
   assert.equal(level.trust_level, 'bronze', 'knowledge alone drops the account to bronze');
   const history = await createTrustLevels(app.db.db).history(c.id);
-  assert.equal(history.at(-1)!.reason, 'recovery.secret_question');
+  assert.equal(history.at(-1)!.reason, 'secret_question_recovery');
 
   const again = await signedIn({ cpf: c.cpf, password: 'carambola na varanda de abril 9' });
   const home = await again.get(`${app.url}/conta`);
-  assert.match(home.html, /recuperada com a pergunta secreta em .*fica no nível bronze até uma prova mais forte/s);
+  assert.match(
+    home.html,
+    /recuperada com a pergunta secreta em .*fica no nível bronze até uma prova mais forte/s,
+  );
   // A stronger proof later (a certificate, an attendant) takes the notice away.
   await createTrustLevels(app.db.db).setLevel(app.db.db, c.id, 'ouro', 'certificate');
   assert.doesNotMatch((await again.get(`${app.url}/conta`)).html, /recuperada com a pergunta secreta/);
@@ -150,23 +169,39 @@ test('secret question: the answer without the record’s birth date and mother�
     assert.equal(page.status, 422);
     assert.match(page.html, message);
   }
-  const fourth = await r.post(formAction(page, '/recuperar/pergunta'), { answer: 'TOTÓ', birthdate: '1988-03-21', mother_name: MOTHER });
+  const fourth = await r.post(formAction(page, '/recuperar/pergunta'), {
+    answer: 'TOTÓ',
+    birthdate: '1988-03-21',
+    mother_name: MOTHER,
+  });
   assert.equal(fourth.status, 429, 'the right answer after three is refused for the day');
   assert.match(fourth.html, /Respostas demais para esta conta hoje/);
   // A new attempt from another browser does not reset the account's count.
   const fresh = new UserAgent();
   const again = await startWay(fresh, c.email, /pergunta secreta/);
-  const fifth = await fresh.post(formAction(again.page, '/recuperar/pergunta'), { answer: 'toto', birthdate: '1988-03-21', mother_name: MOTHER });
+  const fifth = await fresh.post(formAction(again.page, '/recuperar/pergunta'), {
+    answer: 'toto',
+    birthdate: '1988-03-21',
+    mother_name: MOTHER,
+  });
   assert.equal(fifth.status, 429);
   assert.equal(await passwordHash(c.id), before, 'nothing changed');
 
   // Empty and 10,000-character fields: a message, not a count, not a 500.
   const n = new UserAgent();
   const q = await startWay(n, cpfFromBase('911222333'), /pergunta secreta/);
-  const empty = await n.post(formAction(q.page, '/recuperar/pergunta'), { answer: '', birthdate: '', mother_name: '' });
+  const empty = await n.post(formAction(q.page, '/recuperar/pergunta'), {
+    answer: '',
+    birthdate: '',
+    mother_name: '',
+  });
   assert.equal(empty.status, 422);
   assert.match(empty.html, /Preencha a resposta, a data de nascimento e o nome da mãe/);
-  const long = await n.post(formAction(empty, '/recuperar/pergunta'), { answer: 'a'.repeat(10_000), birthdate: '9'.repeat(10_000), mother_name: 'b'.repeat(10_000) });
+  const long = await n.post(formAction(empty, '/recuperar/pergunta'), {
+    answer: 'a'.repeat(10_000),
+    birthdate: '9'.repeat(10_000),
+    mother_name: 'b'.repeat(10_000),
+  });
   assert.equal(long.status, 422);
   assert.match(long.html, /ainda tem 2 tentativa/);
 });
@@ -177,12 +212,19 @@ test('saved recovery codes: ten shown once on /conta, each works once, the page 
   const { shown, codes } = await generateCodes(ua);
   assert.equal(codes.length, 10);
   assert.equal(new Set(codes).size, 10);
-  for (const code of codes) assert.match(code, /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$/, '16 base32 characters: 80 bits');
+  for (const code of codes)
+    assert.match(code, /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$/, '16 base32 characters: 80 bits');
   assert.match(shown.html, /print-page\.js/);
   const stored = JSON.stringify(
-    await app.db.db.selectFrom('credentials').selectAll().where('citizen_id', '=', c.id).where('type', '=', 'recovery_codes').executeTakeFirstOrThrow(),
+    await app.db.db
+      .selectFrom('credentials')
+      .selectAll()
+      .where('citizen_id', '=', c.id)
+      .where('type', '=', 'recovery_codes')
+      .executeTakeFirstOrThrow(),
   );
-  for (const code of codes) assert.ok(!stored.includes(code) && !stored.includes(code.replace(/-/g, '')), 'stored as digests only');
+  for (const code of codes)
+    assert.ok(!stored.includes(code) && !stored.includes(code.replace(/-/g, '')), 'stored as digests only');
   const settings = await ua.get(`${app.url}/conta/recuperacao`);
   assert.match(settings.html, /10 of 10 codes left/);
   assert.doesNotMatch(settings.html, new RegExp(codes[0]!), 'never shown again');
@@ -191,12 +233,20 @@ test('saved recovery codes: ten shown once on /conta, each works once, the page 
   const r = new UserAgent({ 'accept-language': 'en' });
   const { page } = await startWay(r, c.cpf, /saved recovery codes/);
   assert.match(page.url, /\/recuperar\/codigo-salvo$/);
-  const proven = await r.post(formAction(page, '/recuperar/codigo-salvo'), { code: codes[3]!.toLowerCase().replace(/-/g, ' ') });
+  const proven = await r.post(formAction(page, '/recuperar/codigo-salvo'), {
+    code: codes[3]!.toLowerCase().replace(/-/g, ' '),
+  });
   assert.match(proven.url, /\/recuperar\/senha$/, proven.html.slice(0, 1500));
   assert.match(proven.html, /Code accepted\. 9 recovery code\(s\) left\./);
-  const done = await r.post(formAction(proven, '/recuperar/senha'), { password: 'abacate maduro na fruteira 12' });
+  const done = await r.post(formAction(proven, '/recuperar/senha'), {
+    password: 'abacate maduro na fruteira 12',
+  });
   assert.match(done.html, /Password changed/);
-  const level = await app.db.db.selectFrom('citizens').select('trust_level').where('id', '=', c.id).executeTakeFirstOrThrow();
+  const level = await app.db.db
+    .selectFrom('citizens')
+    .select('trust_level')
+    .where('id', '=', c.id)
+    .executeTakeFirstOrThrow();
   assert.equal(level.trust_level, 'bronze');
 
   // The same code again: refused, nothing changed.
@@ -214,7 +264,11 @@ test('saved recovery codes: ten shown once on /conta, each works once, the page 
   const long = await replay.post(formAction(cross, '/recuperar/codigo-salvo'), { code: 'Z'.repeat(10_000) });
   assert.equal(long.status, 422);
   assert.equal(await passwordHash(c.id), before);
-  assert.equal((await consumeRecoveryCode(app.db.db, createSecrets(TEST_SECRET), d.id, theirs[0]!)).ok, true, 'their code was not spent by the tries');
+  assert.equal(
+    (await consumeRecoveryCode(app.db.db, createSecrets(TEST_SECRET), d.id, theirs[0]!)).ok,
+    true,
+    'their code was not spent by the tries',
+  );
 
   // New codes void the old ones.
   const ua2 = await signedIn({ cpf: c.cpf, password: 'abacate maduro na fruteira 12' });
@@ -228,7 +282,9 @@ test('a saved code used twice at once works once', async () => {
   const c = await citizen();
   const { codes } = await generateCodes(await signedIn(c));
   const secrets = createSecrets(TEST_SECRET);
-  const results = await Promise.all([1, 2, 3].map(() => consumeRecoveryCode(app.db.db, secrets, c.id, codes[0]!)));
+  const results = await Promise.all(
+    [1, 2, 3].map(() => consumeRecoveryCode(app.db.db, secrets, c.id, codes[0]!)),
+  );
   assert.equal(results.filter((r) => r.ok).length, 1);
   assert.equal(results.filter((r) => !r.ok).length, 2);
 });
@@ -238,7 +294,10 @@ const normalise = (html: string) =>
   html
     .replace(/name="_csrf" value="[^"]+"/g, 'name="_csrf" value="TOKEN"')
     .replace(/<label for="way-(\d+)">[^<]+</g, '<label for="way-$1">WAY<')
-    .replace(/<p class="question" id="question"><strong>[^<]+</g, '<p class="question" id="question"><strong>QUESTION<');
+    .replace(
+      /<p class="question" id="question"><strong>[^<]+</g,
+      '<p class="question" id="question"><strong>QUESTION<',
+    );
 
 test('the secret question and saved code pages are the same, byte for byte less tokens, for nobody’s CPF and an account’s', async () => {
   const known = await citizen();
@@ -249,7 +308,9 @@ test('the secret question and saved code pages are the same, byte for byte less 
       const ua = new UserAgent();
       const { page } = await startWay(ua, cpf, way);
       const action = page.url.endsWith('/pergunta') ? '/recuperar/pergunta' : '/recuperar/codigo-salvo';
-      const fields: Record<string, string> = action.endsWith('pergunta') ? { answer: 'errada', birthdate: '2000-01-01', mother_name: 'Ninguém' } : { code: 'AAAA-BBBB-CCCC-DDDD' };
+      const fields: Record<string, string> = action.endsWith('pergunta')
+        ? { answer: 'errada', birthdate: '2000-01-01', mother_name: 'Ninguém' }
+        : { code: 'AAAA-BBBB-CCCC-DDDD' };
       const wrong = await ua.post(formAction(page, action), fields);
       out.push(page, wrong);
     }
@@ -259,7 +320,10 @@ test('the secret question and saved code pages are the same, byte for byte less 
   const nobody = await pagesFor(cpfFromBase('955444333'));
   assert.deepEqual(nobody, mine);
   // A stand-in question is the same every time for the same identifier.
-  const q = async () => (await startWay(new UserAgent(), '955.444.333-' + cpfFromBase('955444333').slice(-2), /pergunta secreta/)).page.html.match(/id="question"><strong>([^<]+)</)![1];
+  const q = async () =>
+    (
+      await startWay(new UserAgent(), '955.444.333-' + cpfFromBase('955444333').slice(-2), /pergunta secreta/)
+    ).page.html.match(/id="question"><strong>([^<]+)</)![1];
   assert.equal(await q(), await q());
 });
 
@@ -287,12 +351,25 @@ test('/conta/recuperacao bad input: CSRF from another session, 10,000 characters
   const foreign = csrfOf((await other.get(`${app.url}/conta/recuperacao`)).html)!;
   const forged = await ua.post(`${app.url}/conta/recuperacao/codigos`, { _csrf: foreign });
   assert.equal(forged.status, 403);
-  const forgedQ = await ua.post(`${app.url}/conta/recuperacao/pergunta`, { _csrf: foreign, question: 'first_pet', answer: 'rex' });
+  const forgedQ = await ua.post(`${app.url}/conta/recuperacao/pergunta`, {
+    _csrf: foreign,
+    question: 'first_pet',
+    answer: 'rex',
+  });
   assert.equal(forgedQ.status, 403);
-  const none = await app.db.db.selectFrom('credentials').select('type').where('citizen_id', '=', c.id).where('type', 'in', ['recovery_codes', 'secret_question']).execute();
+  const none = await app.db.db
+    .selectFrom('credentials')
+    .select('type')
+    .where('citizen_id', '=', c.id)
+    .where('type', 'in', ['recovery_codes', 'secret_question'])
+    .execute();
   assert.deepEqual(none, []);
 
-  const long = await setQuestion(ua, { question: 'custom', custom: 'q'.repeat(10_000), answer: 'a'.repeat(10_000) });
+  const long = await setQuestion(ua, {
+    question: 'custom',
+    custom: 'q'.repeat(10_000),
+    answer: 'a'.repeat(10_000),
+  });
   assert.equal(long.status, 422);
   assert.match(long.html, /A pergunta pode ter até 200 caracteres/);
   const longAnswer = await setQuestion(ua, { question: 'first_pet', answer: 'a'.repeat(10_000) });
@@ -319,10 +396,22 @@ test('/conta/recuperacao bad input: CSRF from another session, 10,000 characters
     .execute();
   const askPage = await stale.get(`${app.url}/conta/recuperacao`);
   assert.match(askPage.html, /name="password-codes"/);
-  const wrong = await stale.post(formAction(askPage, '/conta/recuperacao/codigos'), { 'password-codes': 'not the password' });
+  const wrong = await stale.post(formAction(askPage, '/conta/recuperacao/codigos'), {
+    'password-codes': 'not the password',
+  });
   assert.equal(wrong.status, 401);
-  assert.deepEqual(await app.db.db.selectFrom('credentials').select('type').where('citizen_id', '=', c.id).where('type', '=', 'recovery_codes').execute(), []);
-  const right = await stale.post(formAction(wrong, '/conta/recuperacao/codigos'), { 'password-codes': c.password });
+  assert.deepEqual(
+    await app.db.db
+      .selectFrom('credentials')
+      .select('type')
+      .where('citizen_id', '=', c.id)
+      .where('type', '=', 'recovery_codes')
+      .execute(),
+    [],
+  );
+  const right = await stale.post(formAction(wrong, '/conta/recuperacao/codigos'), {
+    'password-codes': c.password,
+  });
   assert.equal(right.status, 200);
   assert.equal([...right.html.matchAll(/<li><code>/g)].length, 10);
 });
@@ -332,7 +421,13 @@ test('deleting the account erases its secret question and recovery codes', async
   const ua = await signedIn(c);
   await setQuestion(ua, { question: 'first_pet', answer: 'rex' });
   await generateCodes(ua);
-  assert.equal((await app.db.db.selectFrom('credentials').select('id').where('citizen_id', '=', c.id).execute()).length, 3);
+  assert.equal(
+    (await app.db.db.selectFrom('credentials').select('id').where('citizen_id', '=', c.id).execute()).length,
+    3,
+  );
   assert.equal(await createAccountActions(app.db.db).purge(c.id), 'done');
-  assert.deepEqual(await app.db.db.selectFrom('credentials').select('id').where('citizen_id', '=', c.id).execute(), []);
+  assert.deepEqual(
+    await app.db.db.selectFrom('credentials').select('id').where('citizen_id', '=', c.id).execute(),
+    [],
+  );
 });

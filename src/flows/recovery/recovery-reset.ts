@@ -15,7 +15,7 @@ import { randomId } from '../../security/secrets.ts';
 import type { RecoveryStore } from './recovery-store.ts';
 
 /** The reason in the trust-level history when a secret-question recovery lowers the level. */
-export const RECOVERED_BY_QUESTION = 'recovery.secret_question';
+export const RECOVERED_BY_QUESTION = 'secret_question_recovery';
 
 export type ResetDeps = {
   credentials: CredentialStore;

@@ -5,8 +5,10 @@ import { isEmail } from '../../identity/field-catalog.ts';
 import type { CodeMechanism } from '../../methods/code/code-mechanism.ts';
 import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
+import type { RecoveryCodes } from '../../methods/recovery-codes/recovery-codes.ts';
 import type { RecoveryStrategy } from '../../methods/recovery-strategy.ts';
 import { SIGN_IN_METHODS } from '../../methods/registry.ts';
+import type { SecretQuestions } from '../../methods/secret-question/secret-question.ts';
 import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
 import type { Ui, UiFactory } from '../../web/request-context.ts';
 import { type InteractionKit, type InteractionParams, retryAfter } from '../interaction-kit.ts';
@@ -19,11 +21,9 @@ import {
   type WayOption,
   waysPage,
 } from './recovery-pages.ts';
+import { registerRecoveryProofRoutes, TYPED_WAY_PATHS } from './recovery-proof-routes.ts';
 import { lockAfterNotMe, type ResetDeps, resetPassword } from './recovery-reset.ts';
 import { type Attempt, STAND_IN_TRIES } from './recovery-store.ts';
-import { registerRecoveryProofRoutes, TYPED_WAY_PATHS } from './recovery-proof-routes.ts';
-import type { RecoveryCodes } from '../../methods/recovery-codes/recovery-codes.ts';
-import type { SecretQuestions } from '../../methods/secret-question/secret-question.ts';
 
 const COOKIE = 'cdl_recovery';
 

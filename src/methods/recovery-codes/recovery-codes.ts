@@ -35,11 +35,7 @@ function newCode(): string {
  */
 export function normaliseRecoveryCode(typed: string): string | undefined {
   if (typed.length > 64) return undefined;
-  const s = typed
-    .toUpperCase()
-    .replace(/[\s-]/g, '')
-    .replace(/O/g, '0')
-    .replace(/[IL]/g, '1');
+  const s = typed.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
   if (s.length !== LENGTH) return undefined;
   for (const ch of s) if (!ALPHABET.includes(ch)) return undefined;
   return s;
@@ -83,7 +79,11 @@ export async function consumeRecoveryCode(
     const left = codes.filter((_, i) => i !== found);
     await t
       .updateTable('credentials')
-      .set({ data: JSON.stringify({ ...stored, codes: left }), last_used_at: sql<Date>`now()`, updated_at: sql<Date>`now()` })
+      .set({
+        data: JSON.stringify({ ...stored, codes: left }),
+        last_used_at: sql<Date>`now()`,
+        updated_at: sql<Date>`now()`,
+      })
       .where('id', '=', row.id)
       .execute();
     return { ok: true, left: left.length };
@@ -111,7 +111,13 @@ export function createRecoveryCodes(deps: { db: Db; secrets: Secrets }) {
       if (Number(updated.numUpdatedRows) === 0)
         await trx
           .insertInto('credentials')
-          .values({ id: randomId(18), citizen_id: citizenId, type: 'recovery_codes', secret: null, data: JSON.stringify(data) })
+          .values({
+            id: randomId(18),
+            citizen_id: citizenId,
+            type: 'recovery_codes',
+            secret: null,
+            data: JSON.stringify(data),
+          })
           .execute();
       return codes;
     },
@@ -134,7 +140,8 @@ export function createRecoveryCodes(deps: { db: Db; secrets: Secrets }) {
       };
     },
 
-    consume: (citizenId: string | null, typed: string, trx?: Db) => consumeRecoveryCode(db, secrets, citizenId, typed, trx),
+    consume: (citizenId: string | null, typed: string, trx?: Db) =>
+      consumeRecoveryCode(db, secrets, citizenId, typed, trx),
   };
 }
 

@@ -34,12 +34,7 @@ export const isPreset = (v: unknown): v is PresetQuestion =>
 
 /** "  São   JOSÉ " and "sao jose" are one answer: no case, no accents, single inner spaces. */
 export function normaliseAnswer(typed: string): string {
-  return typed
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .toLocaleLowerCase('pt-BR')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return typed.normalize('NFD').replace(/\p{M}/gu, '').toLocaleLowerCase('pt-BR').replace(/\s+/g, ' ').trim();
 }
 
 /**
