@@ -329,7 +329,7 @@ for (const locale of LOCALES) {
     const secrets = createSecrets(TEST_SECRET);
     const lookAlike = (cpf: string) => {
       const seed = Buffer.from(secrets.digest('recovery-stand-in', cpf.replace(/\D/g, '')), 'base64url');
-      return emailRecovery.standIns(seed, undefined).length === 1 && smsRecovery.standIns(seed).length === 0;
+      return emailRecovery.standIns(seed, undefined).length === 1 && smsRecovery.standIns(seed, undefined).length === 0;
     };
     let unknown = '';
     for (let i = 0; i < 200 && !unknown; i++) {
