@@ -278,6 +278,46 @@ test('saved recovery codes: ten shown once on /conta, each works once, the page 
   assert.deepEqual(await consumeRecoveryCode(app.db.db, secrets, c.id, renewed[5]!), { ok: true, left: 9 });
 });
 
+test('the typed ways with a CSRF token from another session: refused, not counted, nothing changed', async () => {
+  const c = await citizen();
+  const ua = await signedIn(c);
+  await setQuestion(ua, { question: 'first_pet', answer: 'rex' });
+  const { codes } = await generateCodes(ua);
+  const mine = new UserAgent();
+  const q = await startWay(mine, c.cpf, /pergunta secreta/);
+  const theirs = new UserAgent();
+  const other = await startWay(theirs, cpfFromBase('944555666'), /pergunta secreta/);
+  const forged = await mine.post(`${app.url}/recuperar/pergunta`, {
+    _csrf: csrfOf(other.page.html)!,
+    answer: 'rex',
+    birthdate: '1988-03-21',
+    mother_name: MOTHER,
+  });
+  assert.equal(forged.status, 403);
+  assert.match(forged.html, /<html lang="pt-BR"/);
+  const s = await startWay(mine, c.cpf, /códigos de recuperação/);
+  const forgedCode = await mine.post(`${app.url}/recuperar/codigo-salvo`, {
+    _csrf: csrfOf(other.page.html)!,
+    code: codes[0]!,
+  });
+  assert.equal(forgedCode.status, 403);
+  // Nothing spent, nothing counted: the code still works and all three answers are left.
+  const wrong = await mine.post(formAction(s.page, '/recuperar/codigo-salvo'), {
+    _csrf: csrfOf(s.page.html)!,
+    code: 'AAAA-BBBB-CCCC-DDDD',
+  });
+  assert.equal(wrong.status, 422);
+  const back = await startWay(mine, c.cpf, /pergunta secreta/);
+  const first = await mine.post(formAction(back.page, '/recuperar/pergunta'), {
+    answer: 'gato',
+    birthdate: '1988-03-21',
+    mother_name: MOTHER,
+  });
+  assert.match(first.html, /ainda tem 2 tentativa/);
+  void q;
+  assert.equal((await consumeRecoveryCode(app.db.db, createSecrets(TEST_SECRET), c.id, codes[0]!)).ok, true);
+});
+
 test('a saved code used twice at once works once', async () => {
   const c = await citizen();
   const { codes } = await generateCodes(await signedIn(c));
