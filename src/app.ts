@@ -31,6 +31,7 @@ import { createServer } from './web/server.ts';
 import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
 import { accountKind, claimsFor, createCitizenStore, isForeign } from './identity/citizen-store.ts';
 import { createCredentialStore } from './identity/credential-store.ts';
+import { createSecurityEvents } from './identity/security-events.ts';
 import { createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
 import { createTtlCache } from './services/ttl-cache.ts';
@@ -130,6 +131,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     metrics: metrics.codes,
   });
   const verifications = createVerificationStore(db);
+  const securityEvents = createSecurityEvents(db);
   const accounts = createAccountActions(db, providerState);
   const registration = createRegistrationFlow({
     db,
@@ -301,7 +303,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   }
 
-  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
+  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, securityEvents, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
   registerInteractionRoutes(server, {
     kit,
     oidc,
@@ -338,6 +340,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     secrets,
     provider: providerState,
     recoveries: createRecoveryStore(db),
+    securityEvents,
     publicUrl: config.publicUrl,
     translatorFor: (citizen) => {
       const locale = negotiateLocale([citizen.locale ?? undefined], undefined);

@@ -275,6 +275,7 @@ export interface Database {
   trust_level_changes: TrustLevelChangesTable;
   field_verifications: FieldVerificationsTable;
   citizen_companies: CitizenCompaniesTable;
+  security_events: SecurityEventsTable;
 }
 
 export interface CertificateHandoffsTable {
@@ -317,4 +318,19 @@ export interface CitizenCompaniesTable {
   name: string;
   evidence: ColumnType<Record<string, unknown>, string, string>;
   linked_at: Timestamp;
+}
+
+/** The citizen's security record (migration 0055): append-only, erased only with the account. */
+export interface SecurityEventsTable {
+  id: Generated<string>;
+  citizen_id: string;
+  kind: 'sign_in' | 'recovery' | 'password_changed' | 'session_ended' | 'sessions_ended' | 'channel_added' | 'channel_verified' | 'channel_removed';
+  result: Generated<string>;
+  method: string | null;
+  client_id: string | null;
+  ip: string | null;
+  browser: string | null;
+  system: string | null;
+  detail: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: ColumnType<Date, undefined, never>;
 }

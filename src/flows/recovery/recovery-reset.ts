@@ -12,11 +12,13 @@ import { describeBrowser } from '../../platform/user-agent.ts';
 import type { Secrets } from '../../security/secrets.ts';
 import { randomId } from '../../security/secrets.ts';
 import type { RecoveryStore } from './recovery-store.ts';
+import type { SecurityEvents } from '../../identity/security-events.ts';
 
 export type ResetDeps = {
   credentials: CredentialStore;
   provider: AccountSessions;
   recoveries: RecoveryStore;
+  securityEvents: SecurityEvents;
   secrets: Secrets;
   publicUrl: string;
   /** The citizen's own language for what is sent to them (not the page's: they may be someone else). */
@@ -49,6 +51,9 @@ export async function resetPassword(
     passwordHash: string;
     provenEmail: string | null;
     userAgent: string | null;
+    ip: string;
+    /** The recovery strategy that proved it (a method id). */
+    strategy: string | null;
   },
 ): Promise<'done' | 'not_active'> {
   const citizen = await lockCitizen(trx, input.citizenId);
@@ -64,6 +69,10 @@ export async function resetPassword(
   }
   await deps.credentials.set(citizen.id, 'password', { secret: input.passwordHash }, trx);
   await deps.provider.endAccountSessions(trx, citizen.id);
+
+  const seen = { ip: input.ip, userAgent: input.userAgent, method: input.strategy };
+  await deps.securityEvents.record({ citizenId: citizen.id, kind: 'recovery', result: 'reset', ...seen }, trx);
+  await deps.securityEvents.record({ citizenId: citizen.id, kind: 'password_changed', detail: { via: 'recovery' }, ...seen }, trx);
 
   const token = randomId(24);
   await deps.recoveries.update(
@@ -107,14 +116,16 @@ export async function resetPassword(
  */
 export async function lockAfterNotMe(
   trx: Db,
-  deps: Pick<ResetDeps, 'credentials' | 'provider' | 'recoveries' | 'secrets'>,
+  deps: Pick<ResetDeps, 'credentials' | 'provider' | 'recoveries' | 'secrets' | 'securityEvents'>,
   token: string,
+  seen: { ip: string; userAgent: string | null },
 ) {
   const attempt = await deps.recoveries.byNotMe(deps.secrets.digest('recovery-not-me', token), trx);
   if (!attempt?.citizen_id) return false;
   await deps.credentials.remove(attempt.citizen_id, 'password', trx);
   await deps.provider.endAccountSessions(trx, attempt.citizen_id);
   await deps.recoveries.markNotMe(attempt.id, trx);
+  await deps.securityEvents.record({ citizenId: attempt.citizen_id, kind: 'recovery', result: 'not_me', ...seen }, trx);
   await recordEvent(trx, {
     type: 'credential.changed',
     citizenId: attempt.citizen_id,

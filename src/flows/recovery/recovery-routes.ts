@@ -6,6 +6,7 @@ import type { CodeMechanism } from '../../methods/code/code-mechanism.ts';
 import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
 import type { RecoveryStrategy } from '../../methods/recovery-strategy.ts';
+import type { SecurityEventInput } from '../../identity/security-events.ts';
 import { SIGN_IN_METHODS } from '../../methods/registry.ts';
 import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
 import type { Ui, UiFactory } from '../../web/request-context.ts';
@@ -60,6 +61,9 @@ const STRATEGIES = SIGN_IN_METHODS.flatMap((e) =>
   e.recovery ? [{ methodId: e.method.id, method: e.method, strategy: e.recovery }] : [],
 );
 
+/** Where a request came from, for the security record. */
+const seen = (request: FastifyRequest) => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
+
 const text = (body: unknown, key: string, max: number) => {
   const v = (body as Record<string, unknown> | undefined)?.[key];
   return typeof v === 'string' ? v.slice(0, max) : '';
@@ -75,6 +79,13 @@ const text = (body: unknown, key: string, max: number) => {
  */
 export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
   const { ui, recoveries, codes } = deps;
+
+  /** A security-record write that must not hold up the page (its timing would tell). */
+  function note(event: SecurityEventInput, request: FastifyRequest) {
+    deps.securityEvents
+      .record(event)
+      .catch((error) => request.log.warn({ err: { message: (error as Error).message } }, 'security event not recorded'));
+  }
 
   async function current(request: FastifyRequest): Promise<Attempt | undefined> {
     const raw = request.cookies[COOKIE];
@@ -154,6 +165,11 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? null,
     });
+    if (citizen) {
+      // After the answer, like the code: only someone's identifier has a record to write to.
+      const citizenId = citizen.id;
+      setImmediate(() => note({ citizenId, kind: 'recovery', result: 'started', ...seen(request) }, request));
+    }
     reply.setCookie(COOKIE, id, {
       path: '/recuperar',
       httpOnly: true,
@@ -250,7 +266,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const checked = await codes.check({ id: attempt.codeFlowId, purpose: 'recovery', typed });
     if (!checked.ok) {
       if (checked.code === 'code.invalid') return page('email_code.invalid', { tries: checked.triesLeft });
-      if (checked.code === 'code.too_many') return page('recovery.code_too_many', undefined, 429);
+      if (checked.code === 'code.too_many') {
+        note({ citizenId: attempt.citizenId, kind: 'recovery', result: 'code_too_many', method: attempt.strategy, ...seen(request) }, request);
+        return page('recovery.code_too_many', undefined, 429);
+      }
       if (checked.code === 'code.expired') return page('email_code.expired');
       return page('recovery.code_unknown');
     }
@@ -260,8 +279,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     if (!citizen || citizen.status !== 'active') {
       // Only whoever holds the address learns this: the pages before were the same for everyone.
       await recoveries.update(attempt.id, { state: 'failed' });
+      if (citizen) note({ citizenId: citizen.id, kind: 'recovery', result: 'disabled', method: attempt.strategy, ...seen(request) }, request);
       return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
     }
+    note({ citizenId: citizen.id, kind: 'recovery', result: 'proven', method: attempt.strategy, ...seen(request) }, request);
     await recoveries.update(attempt.id, {
       state: 'proven',
       data: { ...attempt.data, provenChannel: checked.proof.channel, provenAddress: checked.proof.address },
@@ -344,6 +365,8 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
         passwordHash,
         provenEmail,
         userAgent: request.headers['user-agent'] ?? null,
+        ip: request.ip,
+        strategy: attempt.strategy,
       });
       // Back at the service: the code proved who this is, for the interaction it was started from.
       if (done === 'done' && attempt.interactionUid && method) {
@@ -371,7 +394,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const token = text(request.body, 'token', 64).trim();
     const limited = await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAddress, request.ip);
     if (!limited.allowed) return notMePage(u, { error: 'recovery.limited', status: 429 });
-    const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token)) : false;
+    const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token, seen(request))) : false;
     if (!locked) return notMePage(u, { error: 'recovery.not_me_unknown' });
     return messagePage(u, 200, 'recovery.locked_title', 'recovery.locked', {
       href: '/recuperar',
