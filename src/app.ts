@@ -32,6 +32,7 @@ import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts
 import { accountKind, claimsFor, createCitizenStore, isForeign } from './identity/citizen-store.ts';
 import { createCredentialStore } from './identity/credential-store.ts';
 import { createSecurityEvents } from './identity/security-events.ts';
+import { createSessionActivity } from './identity/session-activity.ts';
 import { createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
 import { createTtlCache } from './services/ttl-cache.ts';
@@ -132,6 +133,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const verifications = createVerificationStore(db);
   const securityEvents = createSecurityEvents(db);
+  const sessionActivity = createSessionActivity(db);
   const accounts = createAccountActions(db, providerState);
   const registration = createRegistrationFlow({
     db,
@@ -215,6 +217,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return (await consents.need(accountId, { ...service, fields }, [...scopes].includes(WRITE_SCOPE))).needed;
     },
     pages: createProviderPages(i18n),
+    onAuthorization: (use) => {
+      sessionActivity.touch(use).catch((error) => logger.warn({ err: { message: (error as Error).message } }, 'session use not recorded'));
+    },
     onError: (error, route) => {
       const e = error as Error & { status?: number; error?: string };
       if ((e.status ?? 500) >= 500) logger.error({ err: { message: e.message, stack: e.stack }, route }, 'oidc error');
@@ -341,6 +346,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     provider: providerState,
     recoveries: createRecoveryStore(db),
     securityEvents,
+    backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
     publicUrl: config.publicUrl,
     translatorFor: (citizen) => {
       const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
@@ -381,6 +387,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimiter,
     passwordSignIn,
     mailQueued: () => mail.nudge(),
+    security: {
+      credentials,
+      hasher,
+      policy,
+      securityEvents,
+      sessionActivity,
+      provider: providerState,
+      backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
+      translatorFor: (citizen) => {
+        const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
+        return { t: i18n.translator(locale), locale };
+      },
+    },
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
@@ -400,6 +419,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await Promise.all([pruneExpired(db), verifications.prune(), handoffs.prune(), certificateSignIn.prune()]);
     await pruneLoginThrottle(db);
     await pruneMessages(db, config.messages.retentionDays);
+    await sessionActivity.prune();
   };
   const pruneTimer = setInterval(() => {
     prune().catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));

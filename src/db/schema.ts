@@ -276,6 +276,7 @@ export interface Database {
   field_verifications: FieldVerificationsTable;
   citizen_companies: CitizenCompaniesTable;
   security_events: SecurityEventsTable;
+  session_activity: SessionActivityTable;
 }
 
 export interface CertificateHandoffsTable {
@@ -333,4 +334,15 @@ export interface SecurityEventsTable {
   system: string | null;
   detail: ColumnType<Record<string, unknown>, string | undefined, never>;
   created_at: ColumnType<Date, undefined, never>;
+}
+
+/** Where and when each provider session was used (migration 0056), keyed by the session's uid. */
+export interface SessionActivityTable {
+  session_uid: string;
+  citizen_id: string;
+  ip: string | null;
+  browser: string | null;
+  system: string | null;
+  first_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

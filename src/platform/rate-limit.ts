@@ -26,6 +26,10 @@ export const RATE_LIMITS = {
   recoveryStartsPerAddress: { name: 'recovery-ip', limit: 30, windowSeconds: 24 * 3600 },
   /** Recoveries started per account per day: each may send a code to the citizen. */
   recoveryStartsPerAccount: { name: 'recovery-citizen', limit: 10, windowSeconds: 24 * 3600 },
+  /** Password changes a citizen may make on the account pages per day: each mails every address. */
+  passwordChangesPerCitizen: { name: 'password-change', limit: 10, windowSeconds: 24 * 3600 },
+  /** Alternate e-mails a citizen may ask to prove per day: each sends a code to an address not yet proven. */
+  alternateEmailsPerCitizen: { name: 'alternate-email', limit: 5, windowSeconds: 24 * 3600 },
   /** CPFs a foreign account may try to add per day (each try says whether a CPF has an account). */
   cpfAdditions: { name: 'cpf-add', limit: 5, windowSeconds: 24 * 3600 },
   /**

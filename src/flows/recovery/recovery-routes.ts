@@ -369,7 +369,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
         strategy: attempt.strategy,
       });
       // Back at the service: the code proved who this is, for the interaction it was started from.
-      if (done === 'done' && attempt.interactionUid && method) {
+      if (done.done && attempt.interactionUid && method) {
         await deps.kit.verifications.record(
           { interactionUid: attempt.interactionUid, citizenId: citizen.id, method },
           trx,
@@ -377,8 +377,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       }
       return done;
     });
-    if (result !== 'done') return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
+    if (!result.done) return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
     deps.mailQueued();
+    // Committed: the services of every session ended now hear of it (decision 21).
+    await deps.backchannelLogout(citizen.id, result.logouts);
     reply.clearCookie(COOKIE, { path: '/recuperar' });
     if (attempt.interactionUid) return reply.redirect(`/interaction/${attempt.interactionUid}/complete`, 303);
     return messagePage(u, 200, 'recovery.done_title', 'recovery.done', {
@@ -394,8 +396,9 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const token = text(request.body, 'token', 64).trim();
     const limited = await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAddress, request.ip);
     if (!limited.allowed) return notMePage(u, { error: 'recovery.limited', status: 429 });
-    const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token, seen(request))) : false;
+    const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token, seen(request))) : undefined;
     if (!locked) return notMePage(u, { error: 'recovery.not_me_unknown' });
+    await deps.backchannelLogout(locked.citizenId, locked.logouts);
     return messagePage(u, 200, 'recovery.locked_title', 'recovery.locked', {
       href: '/recuperar',
       label: 'recovery.start_again',
