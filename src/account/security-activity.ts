@@ -33,22 +33,27 @@ export function registerActivityRoutes(app: FastifyInstance, deps: SecurityDeps)
     if (!me) return deps.signIn(reply);
     const ui = deps.ui(request, reply);
     const { t } = ui;
-    const events = await deps.securityEvents.recentFor(me.citizen.id, { kinds: ['sign_in', 'recovery'], limit: 50 });
+    const events = await deps.securityEvents.recentFor(me.citizen.id, {
+      kinds: ['sign_in', 'recovery'],
+      limit: 50,
+    });
     return ui.render(
       200,
       t('security.activity_title'),
       html`${backToSecurity(t)}
 <p>${t('security.activity_explain')}</p>
-${events.length === 0
-  ? html`<p>${t('security.activity_none')}</p>`
-  : html`<ul class="data-list">${events.map(
-      (e) => html`<li class="data-item">
+${
+  events.length === 0
+    ? html`<p>${t('security.activity_none')}</p>`
+    : html`<ul class="data-list">${events.map(
+        (e) => html`<li class="data-item">
   <p class="data-name"><strong>${t(`security.kind.${e.kind}`)}: ${resultLabel(t, e)}</strong></p>
   <p><time datetime="${e.at.toISOString()}">${when(ui, e.at)}</time></p>
   <p>${t('security.activity_how', { method: methodLabel(t, e.method), service: e.serviceName ?? (e.clientId ? e.clientId : t('security.activity_no_service')) })}</p>
   <p class="hint">${browserLabel(t, e.browser, e.system)} · ${e.ip ?? '—'}</p>
 </li>`,
-    )}</ul>`}
+      )}</ul>`
+}
 <p>${t('security.activity_not_you')} <a href="/conta/seguranca/senha">${t('security.password_title')}</a></p>`,
     );
   });

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import { consentedServices, recordEvent } from '../events/outbox.ts';
-import { provenAddresses } from '../flows/recovery/recovery-reset.ts';
 import { retryAfter } from '../flows/interaction-kit.ts';
+import { provenAddresses } from '../flows/recovery/recovery-reset.ts';
 import { lockCitizen } from '../identity/citizen-store.ts';
 import { enqueueMail, enqueueSms } from '../messaging/message-queue.ts';
 import { renderMail, renderSms } from '../messaging/templates.ts';
@@ -52,13 +52,22 @@ export function registerPasswordChangeRoutes(app: FastifyInstance, deps: Securit
     const me = await deps.signedIn(request, reply);
     if (!me) return deps.signIn(reply);
     const ui = deps.ui(request, reply);
-    const read = (key: string) => (typeof request.body?.[key] === 'string' ? (request.body[key] as string) : '');
+    const read = (key: string) =>
+      typeof request.body?.[key] === 'string' ? (request.body[key] as string) : '';
     const current = read('current');
     const password = read('password');
     const { citizen } = me;
     if (!current) return form(ui, 422, { current: 'security.current_required' });
     // The new password first: a refusal there costs no guess of the current one.
-    const problem = password.length > READ_MAX ? 'password.too_long' : deps.policy.check(password, { cpf: citizen.cpf, name: citizen.name, birthdate: citizen.birthdate, email: citizen.email ?? '' });
+    const problem =
+      password.length > READ_MAX
+        ? 'password.too_long'
+        : deps.policy.check(password, {
+            cpf: citizen.cpf,
+            name: citizen.name,
+            birthdate: citizen.birthdate,
+            email: citizen.email ?? '',
+          });
     if (problem) return form(ui, 422, { password: problem });
     const changes = await deps.rateLimiter.hit(RATE_LIMITS.passwordChangesPerCitizen, citizen.id);
     if (!changes.allowed) {
@@ -71,10 +80,22 @@ export function registerPasswordChangeRoutes(app: FastifyInstance, deps: Securit
       ip: request.ip,
     });
     if (!checked.ok || checked.citizen.id !== citizen.id) {
-      await deps.securityEvents.record({ citizenId: citizen.id, kind: 'password_changed', result: 'wrong_current', ip: request.ip, userAgent: request.headers['user-agent'] ?? null, detail: { via: 'account' } });
+      await deps.securityEvents.record({
+        citizenId: citizen.id,
+        kind: 'password_changed',
+        result: 'wrong_current',
+        ip: request.ip,
+        userAgent: request.headers['user-agent'] ?? null,
+        detail: { via: 'account' },
+      });
       if (!checked.ok && checked.code === 'login.throttled') {
         retryAfter(reply, checked.retryAt);
-        return form(ui, 429, { current: 'login.throttled' }, { time: formatClock(checked.retryAt, ui.locale) });
+        return form(
+          ui,
+          429,
+          { current: 'login.throttled' },
+          { time: formatClock(checked.retryAt, ui.locale) },
+        );
       }
       return form(ui, 401, { current: 'security.current_wrong' });
     }
@@ -95,14 +116,24 @@ async function change(trx: Db, deps: SecurityDeps, me: SignedIn, hash: string, r
   await deps.sessionActivity.forget(trx, citizen.id, { exceptUid: me.sessionUid });
   const userAgent = request.headers['user-agent'] ?? null;
   const seen = { ip: request.ip, userAgent };
-  await deps.securityEvents.record({ citizenId: citizen.id, kind: 'password_changed', detail: { via: 'account' }, ...seen }, trx);
+  await deps.securityEvents.record(
+    { citizenId: citizen.id, kind: 'password_changed', detail: { via: 'account' }, ...seen },
+    trx,
+  );
   const ended = new Set(logouts.map((l) => l.sid)).size;
-  await deps.securityEvents.record({ citizenId: citizen.id, kind: 'sessions_ended', detail: { by: 'citizen', count: ended }, ...seen }, trx);
+  await deps.securityEvents.record(
+    { citizenId: citizen.id, kind: 'sessions_ended', detail: { by: 'citizen', count: ended }, ...seen },
+    trx,
+  );
 
   const { t, locale } = deps.translatorFor(citizen);
   const { browser, system } = describeBrowser(userAgent);
   const params = {
-    when: new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeStyle: 'short', timeZone: 'America/Sao_Paulo' }).format(new Date()),
+    when: new Intl.DateTimeFormat(locale, {
+      dateStyle: 'long',
+      timeStyle: 'short',
+      timeZone: 'America/Sao_Paulo',
+    }).format(new Date()),
     browser: browser === '?' ? t('recovery.unknown_browser') : browser,
     system: system === '?' ? '—' : system,
     link: `${deps.publicUrl}/recuperar`,

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
+import type { OwedLogout } from '../identity/account-lifecycle.ts';
 import type { Citizen, CitizenStore } from '../identity/citizen-store.ts';
 import type { CredentialStore } from '../identity/credential-store.ts';
-import type { OwedLogout } from '../identity/account-lifecycle.ts';
 import type { SecurityEvents } from '../identity/security-events.ts';
 import type { SessionActivityStore } from '../identity/session-activity.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
@@ -47,7 +47,11 @@ export type SecurityDeps = {
 
 /** A date and time as the citizen reads it, in the city's time zone. */
 export function when(ui: Ui, date: Date | number): string {
-  return new Intl.DateTimeFormat(ui.locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'America/Sao_Paulo' }).format(date);
+  return new Intl.DateTimeFormat(ui.locale, {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+    timeZone: 'America/Sao_Paulo',
+  }).format(date);
 }
 
 /** "Chrome · Linux", or the words for an unknown browser. */
@@ -59,12 +63,17 @@ export function browserLabel(t: Translate, browser: string | null, system: strin
 /** Services' names by client id (the account pages' own service named as the account). */
 export async function serviceNames(db: Db, clientIds: string[]): Promise<Map<string, string>> {
   if (clientIds.length === 0) return new Map();
-  const rows = await db.selectFrom('services').select(['client_id', 'name']).where('client_id', 'in', [...new Set(clientIds)]).execute();
+  const rows = await db
+    .selectFrom('services')
+    .select(['client_id', 'name'])
+    .where('client_id', 'in', [...new Set(clientIds)])
+    .execute();
   return new Map(rows.map((r) => [r.client_id, r.name]));
 }
 
 /** The link back to the section, on each of its pages. */
-export const backToSecurity = (t: Translate) => html`<p><a href="/conta/seguranca">${t('security.back')}</a></p>`;
+export const backToSecurity = (t: Translate) =>
+  html`<p><a href="/conta/seguranca">${t('security.back')}</a></p>`;
 
 /**
  * The security section of the citizen's pages (`/conta/seguranca`): change the password, see and end
@@ -78,7 +87,10 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: SecurityDeps)
     const u = deps.ui(request, reply);
     const { t } = u;
     const notice = (request.query as Record<string, string>).feito;
-    const notices: Record<string, string> = { senha: 'security.password_changed', sessoes: 'security.sessions_ended' };
+    const notices: Record<string, string> = {
+      senha: 'security.password_changed',
+      sessoes: 'security.sessions_ended',
+    };
     return u.render(
       200,
       t('security.title'),

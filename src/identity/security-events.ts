@@ -92,11 +92,26 @@ export function createSecurityEvents(db: Db) {
     },
 
     /** The account's latest events, newest first, with each service's name; `kinds` narrows them. */
-    async recentFor(citizenId: string, options: { kinds?: SecurityEventKind[]; limit?: number } = {}): Promise<SecurityEvent[]> {
+    async recentFor(
+      citizenId: string,
+      options: { kinds?: SecurityEventKind[]; limit?: number } = {},
+    ): Promise<SecurityEvent[]> {
       let query = db
         .selectFrom('security_events as e')
         .leftJoin('services as s', 's.client_id', 'e.client_id')
-        .select(['e.id', 'e.kind', 'e.result', 'e.method', 'e.client_id', 's.name as service_name', 'e.ip', 'e.browser', 'e.system', 'e.detail', 'e.created_at'])
+        .select([
+          'e.id',
+          'e.kind',
+          'e.result',
+          'e.method',
+          'e.client_id',
+          's.name as service_name',
+          'e.ip',
+          'e.browser',
+          'e.system',
+          'e.detail',
+          'e.created_at',
+        ])
         .where('e.citizen_id', '=', citizenId);
       if (options.kinds?.length) query = query.where('e.kind', 'in', options.kinds);
       const rows = await query
