@@ -171,10 +171,12 @@ ${pending ? html`<p class="notice" role="status">${t('security.alternate_pending
       );
     const denied = await reauthenticate(request, reply, me);
     if (denied) return page(request, reply, me, denied, raw);
-    const owner = await deps.citizens.findByIdentifier(raw);
+    // Counted before the address is looked up: "taken" says another account has it, so asking is
+    // limited like sending (five a day), not a free way to walk through addresses.
+    const allowed = await deps.rateLimiter.hit(RATE_LIMITS.alternateEmailsPerCitizen, citizen.id);
+    const owner = allowed.allowed ? await deps.citizens.findByIdentifier(raw) : undefined;
     if (owner && owner.id !== citizen.id)
       return page(request, reply, me, { status: 409, field: 'email', error: 'register.email_taken' }, raw);
-    const allowed = await deps.rateLimiter.hit(RATE_LIMITS.alternateEmailsPerCitizen, citizen.id);
     const issued = allowed.allowed
       ? await deps.db.transaction().execute((trx) =>
           deps.codes.issue(trx, {

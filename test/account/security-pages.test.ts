@@ -367,3 +367,22 @@ test('alternate e-mail: proven by a code before it counts, then a way to recover
     [citizen.email],
   );
 });
+
+test("alternate e-mail: another account's address is refused, and asking is limited like sending", async () => {
+  const citizen = await seedCitizen(app.db.db);
+  const other = await seedCitizen(app.db.db);
+  const a = new UserAgent();
+  await signInAtService(a, citizen);
+  const page = await open(a, '/conta/seguranca/contatos');
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const refused = await a.post(formAction(page, '/conta/seguranca/contatos'), {
+      ...formFields(page, '/conta/seguranca/contatos'),
+      email: other.email,
+    });
+    statuses.push(refused.status);
+  }
+  assert.deepEqual(statuses, [409, 409, 409, 409, 409, 429]);
+  const ids = await app.db.db.selectFrom('identifiers').select('value').where('citizen_id', '=', citizen.id).where('kind', '=', 'email').execute();
+  assert.deepEqual(ids.map((i) => i.value), [citizen.email], 'nothing added');
+});
