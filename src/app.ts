@@ -62,6 +62,8 @@ import { createOidc, type OidcDeps } from './oidc/provider.ts';
 import { createOidcHolder, reloadOnNewKeys } from './oidc/provider-holder.ts';
 import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
+import { createTotpCredentials, totpSecondStep } from './methods/totp/totp-credential.ts';
+import type { TypedSecondStep } from './methods/second-step.ts';
 import { registerContractRoutes } from './service-api/contract-routes.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { contractFor, createServiceStore } from './services/service-store.ts';
@@ -198,8 +200,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const verified = verifiedClaims(claims, shared, await trust.verifiedFields(citizen.id));
       return verified ? { ...claims, verified_claims: verified } : claims;
     },
-    async levelTooLow(sessionAcr, clientId, acrValues) {
+    async levelTooLow(sessionAcr, clientId, acrValues, sessionAmr = []) {
       const service = await cachedService(clientId);
+      // A session without a second step (a certificate counts as one) does not open a service that
+      // requires one: log in again.
+      if (service?.requireSecondFactor && !sessionAmr.some((v) => v === 'mfa' || v === 'hwk' || v === 'swk')) return true;
       const required = requiredLevel(service?.minTrustLevel ?? 'bronze', acrValues);
       return below(isLevel(sessionAcr) ? sessionAcr : 'bronze', required);
     },
@@ -301,6 +306,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   }
 
+  // Second factors: the authenticator app's codes (more typed steps, such as saved recovery codes, join the list).
+  const totp = createTotpCredentials({ db, secrets, rateLimiter });
+  const secondSteps: TypedSecondStep[] = [totpSecondStep(totp, db)];
+  const translatorFor = (citizen: { locale: string | null }) => {
+    const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
+    return { t: i18n.translator(locale), locale };
+  };
   const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
   registerInteractionRoutes(server, {
     kit,
@@ -323,6 +335,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     passwordPolicy: policy,
     certificate,
     mailQueued: () => mail.nudge(),
+    secondStep: { citizens, steps: secondSteps, totp, hasPasskey: async () => false, translatorFor },
   });
   registerRecoveryRoutes(server, {
     db,
@@ -339,10 +352,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     provider: providerState,
     recoveries: createRecoveryStore(db),
     publicUrl: config.publicUrl,
-    translatorFor: (citizen) => {
-      const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
-      return { t: i18n.translator(locale), locale };
-    },
+    translatorFor,
     mailQueued: () => mail.nudge(),
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
@@ -378,6 +388,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimiter,
     passwordSignIn,
     mailQueued: () => mail.nudge(),
+    totp,
+    translatorFor,
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {

@@ -15,6 +15,10 @@ import { ACCOUNT_CLIENT_ID } from './account-services.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
 import { registerCpfRoutes } from './cpf-routes.ts';
 import { isForeign } from '../identity/citizen-store.ts';
+import { registerSecurityRoutes } from './security-routes.ts';
+import type { TotpCredentials } from '../methods/totp/totp-credential.ts';
+import type { Translate } from '../platform/i18n.ts';
+import type { Citizen } from '../identity/citizen-store.ts';
 
 type Deps = {
   db: Db;
@@ -27,6 +31,8 @@ type Deps = {
   rateLimiter: RateLimiter;
   passwordSignIn: PasswordSignIn;
   mailQueued: () => void;
+  totp: TotpCredentials;
+  translatorFor(citizen: Citizen): { t: Translate; locale: string };
 };
 
 /**
@@ -44,7 +50,8 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     return { citizen, session };
   }
 
-  function signIn(reply: FastifyReply) {
+  /** `again`: the password (and second step) even over a live session, as for a sensitive change. */
+  function signIn(reply: FastifyReply, again = false) {
     const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
     const url = new URL('/oidc/auth', deps.issuer);
     url.search = new URLSearchParams({
@@ -55,6 +62,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
       code_challenge: challenge,
       code_challenge_method: 'S256',
       state: randomBytes(12).toString('base64url'),
+      ...(again ? { prompt: 'login' } : {}),
     }).toString();
     return reply.redirect(url.href, 303);
   }
@@ -86,6 +94,20 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signIn,
   });
 
+  registerSecurityRoutes(app, {
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    totp: deps.totp,
+    translatorFor: deps.translatorFor,
+    mailQueued: deps.mailQueued,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
+    },
+    signIn,
+  });
+
   // The authorization response only matters for the session it leaves behind; the code is not used.
   app.get('/conta/callback', async (_request, reply) => reply.redirect('/conta', 303));
 
@@ -113,6 +135,7 @@ ${revoked ? html`<p class="notice" role="status">${t('account.revoked')}</p>` : 
 ${(request.query as Record<string, string>).escrita === '0' ? html`<p class="notice" role="status">${t('account.write_revoked')}</p>` : ''}
 ${(request.query as Record<string, string>).cpf === '1' ? html`<p class="notice" role="status">${t('account.cpf_added')}</p>` : ''}
 <p><a class="button" href="/conta/dados">${t('account.edit_data')}</a></p>
+<p><a class="button secondary" href="/conta/seguranca">${t('account.security')}</a></p>
 <h2>${t('account.level_title')}</h2>
 <p>${t('account.level', { level: t(`level.${me.citizen.trustLevel}`) })}</p>
 ${companies.length

@@ -17,6 +17,7 @@ import type { RegistrationFlow } from './registration/registration-flow.ts';
 import type { ForeignRegistrationFlow } from './registration/foreign-registration-flow.ts';
 import { registerForeignRegistrationRoutes } from './registration/foreign-registration-routes.ts';
 import { registerRegistrationRoutes } from './registration/registration-routes.ts';
+import { registerSecondStepRoutes, type SecondStepDeps } from './second-step/second-step-routes.ts';
 
 type Deps = {
   kit: InteractionKit;
@@ -31,6 +32,8 @@ type Deps = {
   certificate?: CertificateLogin | undefined;
   /** Mail queued in a committed transaction: wake the sender. */
   mailQueued: () => void;
+  /** The second step (authenticator, passkey, certificate) and its enrolment at a service requiring it. */
+  secondStep: Omit<SecondStepDeps, 'kit' | 'mailQueued'>;
 };
 
 /**
@@ -87,6 +90,7 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
   registerEmailConfirmationRoutes(app, { kit, codes, mailQueued: deps.mailQueued });
   registerForeignRegistrationRoutes(app, { kit, foreign: deps.foreign, codes, rateLimiter: deps.rateLimiter, messageQueued: deps.mailQueued });
   registerConsentRoutes(app, { kit, oidc: deps.oidc, consent: deps.consent });
+  registerSecondStepRoutes(app, { ...deps.secondStep, kit, mailQueued: deps.mailQueued });
 
   const methodDeps = {
     kit,

@@ -16,6 +16,7 @@ import type { PasswordSignIn } from './password/password-sign-in.ts';
 import type { RecoveryStrategy } from './recovery-strategy.ts';
 import { smsCodeMethod } from './sms-code/sms-code.ts';
 import { smsRecovery } from './sms-code/sms-recovery.ts';
+import { totpMethod } from './totp/totp.ts';
 
 /** What a method's routes may use: the interaction kit, the login flow's next step, the shared parts. */
 export type MethodRouteDeps = {
@@ -49,6 +50,8 @@ export const SIGN_IN_METHODS: readonly MethodEntry[] = [
   },
   { method: emailCodeMethod, recovery: emailRecovery },
   { method: smsCodeMethod, recovery: smsRecovery },
+  // A second step: its pages are the login flow's (flows/second-step/), its typed check is in app.ts's list.
+  { method: totpMethod },
   { method: certificateMethod, registerRoutes: (app, d) => d.certificate && registerCertificateRoutes(app, { kit: d.kit, login: d.certificate }) },
 ];
 

@@ -24,7 +24,7 @@ export type ResetDeps = {
 };
 
 /** Every address of the account that is proven: the notice goes to each. */
-async function provenAddresses(trx: Db, citizen: Citizen) {
+export async function provenAddresses(trx: Db, citizen: Citizen) {
   const ids = await listIdentifiers(trx, citizen.id);
   const emails = new Set(ids.filter((i) => i.kind === 'email' && i.verified).map((i) => i.value));
   const phones = new Set(ids.filter((i) => i.kind === 'phone' && i.verified).map((i) => i.value));
