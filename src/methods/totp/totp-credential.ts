@@ -23,8 +23,10 @@ export function createTotpCredentials(deps: { db: Db; secrets: Secrets; rateLimi
 
   /** Counts a wrong code; says whether that was the last one allowed. */
   async function failed(citizenId: string, code: TotpError): Promise<TotpCheck> {
-    const hit = await rateLimiter.hit(RATE_LIMITS.secondFactorFailures, citizenId);
-    return hit.allowed ? { ok: false, code } : { ok: false, code: 'totp.too_many', retryAt: hit.retryAt };
+    await rateLimiter.hit(RATE_LIMITS.secondFactorFailures, citizenId);
+    // The fifth wrong code already says so: the next one would not be compared.
+    const until = await rateLimiter.reached(RATE_LIMITS.secondFactorFailures, citizenId);
+    return until ? { ok: false, code: 'totp.too_many', retryAt: until } : { ok: false, code };
   }
 
   /** Before any code is compared: the account's wrong codes this quarter hour. */
