@@ -354,6 +354,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     publicUrl: config.publicUrl,
     translatorFor,
     mailQueued: () => mail.nudge(),
+    secondSteps,
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
   const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger, listen: database.listen });

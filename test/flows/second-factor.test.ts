@@ -234,3 +234,64 @@ describe('second factor: authenticator app codes, the second step, services that
     assert.deepEqual(events.map((e) => (e.data as { changeType: string }).changeType).sort(), ['create', 'delete']);
   });
 });
+
+describe('recovery does not go around the second factor', () => {
+  let app: TestApp;
+  let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
+  let svc: TestService;
+
+  before(async () => {
+    smtp = await startSmtpPeer();
+    app = await startTestApp({ SMTP_URL: smtp.url, TRUST_PROXY: 'true' });
+    svc = await addService(app);
+  });
+  after(async () => {
+    await app?.stop();
+    await smtp?.close();
+  });
+
+  test('a reset by e-mail from a service login page still asks for the code before the new password and the sign-in', async () => {
+    const first = freshBrowser();
+    const { page, citizen } = await registerThroughService(first, svc, await authorizationRequest(svc), smtp);
+    await answerConsent(first, page, svc);
+    const enrolPage = await first.get(`${app.url}/conta/seguranca/autenticador`);
+    const secret = secretOn(enrolPage);
+    await first.post(formAction(enrolPage, '/conta/seguranca/autenticador'), {
+      enrolment: enrolPage.html.match(/name="enrolment" value="([^"]+)"/)![1]!,
+      code: codeAt(secret, Date.now()),
+    });
+
+    const ua = freshBrowser();
+    const auth = await authorizationRequest(svc);
+    const login = await ua.get(auth.url.href, svc.redirectUri);
+    const forgot = new URL(login.html.match(/href="(\/interaction\/[^"]+\/recuperar)"/)![1]!, login.url).href;
+    const start = await ua.get(forgot);
+    const ways = await ua.post(formAction(start, '/recuperar'), { ...Object.fromEntries([...start.html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!])), identifier: citizen.cpf });
+    const way = ways.html.match(/name="way" value="(email_code:\d+)"/)![1]!;
+    const codePage = await ua.post(formAction(ways, '/recuperar/opcoes'), { way });
+    const mail = await smtp.waitFor(citizen.email, 60_000, (m) => /recuperar/i.test(m.subject));
+    const code = mail.text.match(/\b(\d{6})\b/)![1]!;
+    const second = await ua.post(formAction(codePage, '/recuperar/codigo'), { code });
+    assert.match(second.url, /\/recuperar\/segundo-passo$/, 'the code by e-mail alone does not reach the new password');
+    assertMessage(second, 'second_step.intro_recovery');
+    // The new password page is not reachable around it.
+    const around = await ua.get(`${app.url}/recuperar/senha`);
+    assert.match(around.url, /\/recuperar\/segundo-passo$/);
+    const sealed = await app.db.db.selectFrom('credentials').select('secret').where('type', '=', 'password').where('citizen_id', '=', (await app.db.db.selectFrom('citizens').select('id').where('email', '=', citizen.email).executeTakeFirstOrThrow()).id).executeTakeFirstOrThrow();
+    const direct = await ua.post(`${app.url}/recuperar/senha`, { password: 'pitanga vermelha no muro 33', _csrf: csrfOf(around.html)! });
+    assert.match(direct.url, /\/recuperar\/segundo-passo$/);
+    const unchanged = await app.db.db.selectFrom('credentials').select('secret').where('type', '=', 'password').where('secret', '=', sealed.secret).execute();
+    assert.equal(unchanged.length, 1, 'the password did not change');
+
+    const wrong = await ua.post(formAction(around, '/recuperar/segundo-passo'), { method: 'totp', code: codeAt(secret, Date.now() - 20 * TOTP_PERIOD * 1000) });
+    assert.equal(wrong.status, 401);
+    assertMessage(wrong, 'totp.invalid');
+    const pw = await ua.post(formAction(wrong, '/recuperar/segundo-passo'), { method: 'totp', code: nextCode(secret) });
+    assert.match(pw.url, /\/recuperar\/senha$/);
+    const back = await ua.post(formAction(pw, '/recuperar/senha'), { password: 'pitanga vermelha no muro 33' }, svc.redirectUri);
+    assert.ok(back.url.startsWith(svc.redirectUri), `back at the service: ${back.url}\n${back.html.slice(0, 1500)}`);
+    const claims = (await exchange(svc, auth, back.url)).claims()!;
+    // A code by mail and a code from the app are both something held: `otp`, not two kinds of factor.
+    assert.deepEqual(claims.amr, ['otp']);
+  });
+});
