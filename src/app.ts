@@ -64,6 +64,9 @@ import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
 import { createTotpCredentials, totpSecondStep } from './methods/totp/totp-credential.ts';
 import type { TypedSecondStep } from './methods/second-step.ts';
+import { registerWebauthnScript } from './web/webauthn-script.ts';
+import { createPasskeyStore } from './methods/passkey/passkey-store.ts';
+import { createPasskeyCeremonies } from './methods/passkey/passkey-ceremonies.ts';
 import { registerContractRoutes } from './service-api/contract-routes.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { contractFor, createServiceStore } from './services/service-store.ts';
@@ -309,6 +312,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // Second factors: the authenticator app's codes (more typed steps, such as saved recovery codes, join the list).
   const totp = createTotpCredentials({ db, secrets, rateLimiter });
   const secondSteps: TypedSecondStep[] = [totpSecondStep(totp, db)];
+  const passkeyStore = createPasskeyStore(db);
+  const passkeys = createPasskeyCeremonies({ publicUrl: config.publicUrl, store: passkeyStore });
   const translatorFor = (citizen: { locale: string | null }) => {
     const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
     return { t: i18n.translator(locale), locale };
@@ -335,7 +340,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     passwordPolicy: policy,
     certificate,
     mailQueued: () => mail.nudge(),
-    secondStep: { citizens, steps: secondSteps, totp, hasPasskey: async () => false, translatorFor },
+    secondStep: { citizens, steps: secondSteps, totp, hasPasskey: async (id) => (await passkeyStore.list(id)).length > 0, translatorFor },
+    passkeys,
   });
   registerRecoveryRoutes(server, {
     db,
@@ -390,8 +396,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     passwordSignIn,
     mailQueued: () => mail.nudge(),
     totp,
+    passkeys,
+    passkeyStore,
     translatorFor,
   });
+  registerWebauthnScript(server);
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
     await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });

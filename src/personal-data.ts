@@ -10,6 +10,7 @@ import { messagesEraser } from './messaging/message-queue.ts';
 import { codesEraser } from './methods/code/code-store.ts';
 import { loginThrottleEraser } from './methods/password/login-throttle.ts';
 import { verificationsEraser } from './methods/verifications.ts';
+import { webauthnChallengesEraser } from './methods/passkey/passkey-store.ts';
 import { recoveryEraser } from './flows/recovery/recovery-store.ts';
 import { createProviderState, type ProviderState, providerStateEraser } from './oidc/provider-state.ts';
 import type { Eraser } from './platform/erasure.ts';
@@ -27,6 +28,7 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     eventsEraser,
     codesEraser,
     verificationsEraser,
+    webauthnChallengesEraser,
     recoveryEraser,
     loginThrottleEraser,
     rateLimitsEraser,

@@ -17,6 +17,8 @@ import { registerCpfRoutes } from './cpf-routes.ts';
 import { isForeign } from '../identity/citizen-store.ts';
 import { registerSecurityRoutes } from './security-routes.ts';
 import type { TotpCredentials } from '../methods/totp/totp-credential.ts';
+import type { PasskeyCeremonies } from '../methods/passkey/passkey-ceremonies.ts';
+import type { PasskeyStore } from '../methods/passkey/passkey-store.ts';
 import type { Translate } from '../platform/i18n.ts';
 import type { Citizen } from '../identity/citizen-store.ts';
 
@@ -32,6 +34,8 @@ type Deps = {
   passwordSignIn: PasswordSignIn;
   mailQueued: () => void;
   totp: TotpCredentials;
+  passkeys: PasskeyCeremonies;
+  passkeyStore: PasskeyStore;
   translatorFor(citizen: Citizen): { t: Translate; locale: string };
 };
 
@@ -99,6 +103,8 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     ui,
     citizens: deps.citizens,
     totp: deps.totp,
+    passkeys: deps.passkeys,
+    passkeyStore: deps.passkeyStore,
     translatorFor: deps.translatorFor,
     mailQueued: deps.mailQueued,
     signedIn: async (request, reply) => {

@@ -11,6 +11,10 @@ import { html } from '../web/html.ts';
 import { csrfField } from '../web/layout.ts';
 import type { Ui, UiFactory } from '../web/request-context.ts';
 import { RECENT_SIGN_IN_SECONDS } from './profile-routes.ts';
+import type { PasskeyCeremonies } from '../methods/passkey/passkey-ceremonies.ts';
+import type { PasskeyStore } from '../methods/passkey/passkey-store.ts';
+import { PASSKEY_SCRIPTS } from '../flows/login/login-page.ts';
+import { passkeyRefusal } from '../methods/passkey/passkey-routes.ts';
 
 type Deps = FactorChangeDeps & {
   db: Db;
@@ -21,8 +25,8 @@ type Deps = FactorChangeDeps & {
   signedIn(request: FastifyRequest, reply: FastifyReply): Promise<{ citizenId: string; authTime?: number | undefined } | undefined>;
   /** Sends the browser to sign in; `again` asks for the password (and second step) even with a session. */
   signIn(reply: FastifyReply, again?: boolean): FastifyReply;
-  /** The passkey part of the page (list entries' names, the add button), when passkeys are wired. */
-  passkeys?: { addSection(ui: Ui): ReturnType<typeof html> };
+  passkeys: PasskeyCeremonies;
+  passkeyStore: PasskeyStore;
 };
 
 const recent = (authTime: number | undefined) => typeof authTime === 'number' && Date.now() / 1000 - authTime <= RECENT_SIGN_IN_SECONDS;
@@ -70,8 +74,19 @@ ${factors.length === 0
 </li>`,
     )}</ul>`}
 ${hasTotp ? '' : html`<p><a class="button" href="/conta/seguranca/autenticador">${t('security.add_totp')}</a></p>`}
-${deps.passkeys ? deps.passkeys.addSection(ui) : ''}`,
-      deps.passkeys ? ['/static/webauthn/simplewebauthn-browser.js', '/static/passkey.js'] : undefined,
+<h2>${t('passkey.add_title')}</h2>
+<p>${t('passkey.add_explain')}</p>
+<form id="passkey-add" method="post" action="/conta/seguranca/chave" data-options="/conta/seguranca/chave/opcoes" data-verify="/conta/seguranca/chave" data-csrf="${ui.csrf()}" data-failed="${t('passkey.failed')}" hidden>
+  <div class="field">
+    <label for="passkey-name">${t('passkey.name_label')}</label>
+    <p class="hint" id="passkey-name-hint">${t('passkey.name_hint')}</p>
+    <input id="passkey-name" name="name" type="text" maxlength="60" required aria-describedby="passkey-name-hint">
+  </div>
+  <div class="actions"><button type="submit">${t('passkey.add')}</button></div>
+</form>
+<p class="hint" id="passkey-add-status" role="status"></p>
+<noscript><p class="hint">${t('passkey.needs_script')}</p></noscript>`,
+      PASSKEY_SCRIPTS,
     );
   }
 
@@ -139,6 +154,41 @@ ${deps.passkeys ? deps.passkeys.addSection(ui) : ''}`,
     }
     deps.mailQueued();
     return reply.redirect('/conta/seguranca?adicionado=1', 303);
+  });
+
+  // Adding a passkey: the page's script asks for options, the browser makes the key, the answer is
+  // verified here. The name is checked first, so no key is made for a refused name.
+  const passkeyName = (body: unknown) => text(body, 'name', 200).trim().replace(/\s+/g, ' ');
+
+  app.post('/conta/seguranca/chave/opcoes', { bodyLimit: 4096 }, async (request, reply) => {
+    const ui = deps.ui(request, reply);
+    const me = await deps.signedIn(request, reply);
+    if (!me) return passkeyRefusal(reply, ui, 'passkey.signed_out', 401);
+    if (!recent(me.authTime)) return passkeyRefusal(reply, ui, 'security.reauth', 403);
+    const name = passkeyName(request.body);
+    if (!name || name.length > 60) return passkeyRefusal(reply, ui, 'passkey.name', 422);
+    const citizen = await deps.citizens.findById(me.citizenId);
+    if (!citizen) return passkeyRefusal(reply, ui, 'passkey.signed_out', 401);
+    return reply.type('application/json').send(await deps.passkeys.registrationOptions(citizen));
+  });
+
+  app.post('/conta/seguranca/chave', { bodyLimit: 64 * 1024 }, async (request, reply) => {
+    const ui = deps.ui(request, reply);
+    const me = await deps.signedIn(request, reply);
+    if (!me) return passkeyRefusal(reply, ui, 'passkey.signed_out', 401);
+    if (!recent(me.authTime)) return passkeyRefusal(reply, ui, 'security.reauth', 403);
+    const outcome = await deps.db.transaction().execute(async (trx) => {
+      const citizen = await deps.citizens.findById(me.citizenId, trx);
+      if (!citizen) return { ok: false as const, code: 'passkey.signed_out' };
+      const result = await deps.passkeys.register(citizen, (request.body as Record<string, unknown> | undefined)?.response, passkeyName(request.body), trx);
+      if (!result.ok) return result;
+      await deps.passkeyStore.add(citizen.id, result.value, trx);
+      await announceFactorChange(trx, deps, citizen, { type: 'passkey', data: { name: result.value.name, attachment: result.value.attachment } }, 'added');
+      return result;
+    });
+    if (!outcome.ok) return passkeyRefusal(reply, ui, outcome.code, outcome.code === 'passkey.name' ? 422 : 400);
+    deps.mailQueued();
+    return reply.type('application/json').send({ redirect: '/conta/seguranca?adicionado=1' });
   });
 
   app.post<{ Params: { id: string } }>('/conta/seguranca/:id/remover', async (request, reply) => {

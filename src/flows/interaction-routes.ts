@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { CertificateLogin } from '../methods/certificate/certificate-routes.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
+import type { PasskeyCeremonies } from '../methods/passkey/passkey-ceremonies.ts';
 import type { PasswordPolicy } from '../methods/password/password-policy.ts';
 import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
 import { SIGN_IN_METHODS } from '../methods/registry.ts';
@@ -34,6 +35,7 @@ type Deps = {
   mailQueued: () => void;
   /** The second step (authenticator, passkey, certificate) and its enrolment at a service requiring it. */
   secondStep: Omit<SecondStepDeps, 'kit' | 'mailQueued'>;
+  passkeys: PasskeyCeremonies;
 };
 
 /**
@@ -99,6 +101,7 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     passwordSignIn: deps.passwordSignIn,
     passwordPolicy: deps.passwordPolicy,
     certificate: deps.certificate,
+    passkeys: deps.passkeys,
     continueSignIn: login.continueSignIn,
   };
   for (const entry of SIGN_IN_METHODS) entry.registerRoutes?.(app, methodDeps);

@@ -3,6 +3,7 @@ import { groupedSecret } from '../../methods/totp/totp.ts';
 import { html, trusted } from '../../web/html.ts';
 import { csrfField } from '../../web/layout.ts';
 import type { Ui } from '../../web/request-context.ts';
+import { PASSKEY_SCRIPTS, passkeySignIn } from '../login/login-page.ts';
 
 export type PageError = { key: string; params?: Record<string, string> };
 
@@ -37,7 +38,7 @@ export function secondStepPage(
     action: string;
     steps: TypedSecondStep[];
     /** Where a passkey is offered (its script reads the data attributes), if the citizen has one. */
-    passkey?: { optionsUrl: string; verifyUrl: string } | undefined;
+    passkey?: { uid: string } | undefined;
     certificateHref?: string | undefined;
     intro: string;
     error?: PageError | undefined;
@@ -54,12 +55,7 @@ export function secondStepPage(
     html`<p>${t(input.intro)}</p>
 ${errorBox(ui, input.error)}
 ${input.steps.map((s) => typedForm(ui, input.action, s, Boolean(input.error) && input.errorMethod === s.method.id))}
-${input.passkey
-  ? html`<h2>${t('passkey.heading')}</h2>
-<p>${t('passkey.sign_in_hint')}</p>
-<p><button type="button" class="secondary" id="passkey-button" data-options="${input.passkey.optionsUrl}" data-verify="${input.passkey.verifyUrl}" data-csrf="${ui.csrf()}" hidden>${t('passkey.sign_in')}</button></p>
-<p class="hint" id="passkey-status" role="status"></p>`
-  : ''}
+${input.passkey ? passkeySignIn(ui, input.passkey.uid, false) : ''}
 ${input.certificateHref
   ? html`<h2>${t('login.certificate_heading')}</h2>
 <p><a class="button secondary" href="${input.certificateHref}">${t('login.certificate')}</a></p>`
@@ -70,7 +66,7 @@ ${input.cancelAction
   <button type="submit" class="secondary">${t('login.cancel')}</button>
 </form>`
   : ''}`,
-    input.passkey ? ['/static/webauthn/simplewebauthn-browser.js', '/static/passkey.js'] : undefined,
+    input.passkey ? PASSKEY_SCRIPTS : undefined,
   );
 }
 

@@ -57,7 +57,7 @@ export function registerSecondStepRoutes(app: FastifyInstance, deps: SecondStepD
     const steps: TypedSecondStep[] = [];
     for (const s of deps.steps) if (await s.has(citizen.id, kit.db)) steps.push(s);
     const passkey = (await deps.hasPasskey(citizen.id))
-      ? { optionsUrl: `/interaction/${uid}/passkey/opcoes`, verifyUrl: `/interaction/${uid}/passkey` }
+      ? { uid }
       : undefined;
     return secondStepPage(ctx.ui, {
       action: `/interaction/${uid}/segundo-passo`,
