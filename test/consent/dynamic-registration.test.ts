@@ -116,7 +116,7 @@ describe('services declare the data they consume; consent and registration adapt
     assert.equal(await app.db.db.selectFrom('consent_current').select('client_id').where('client_id', '=', school.clientId).executeTakeFirst(), undefined);
     const good = await ua.post(
       formAction(bad, '/consent'),
-      { ...formFields(bad, '/consent'), ...ADDRESS, f_address_postal_code: '80010000', decision: 'accept' },
+      { ...formFields(bad, '/consent'), ...ADDRESS, f_address_postal_code: '80010000', share_mother_name: 'yes', decision: 'accept' },
       school.redirectUri,
     );
     assert.ok(good.url.startsWith(school.redirectUri), `went to ${good.url}`);
@@ -127,7 +127,7 @@ describe('services declare the data they consume; consent and registration adapt
     assert.equal(address.locality, 'Curitiba');
     assert.equal(address.neighbourhood, 'Centro');
     assert.equal(id.name, citizen.name);
-    // Mother's name is in the contract as optional and the citizen has it: shared by default.
+    // Mother's name is in the contract as optional and the citizen has it: shared because ticked.
     assert.equal(id.mother_name, 'Maria das Dores Silva');
     // Not in this contract: never released, whatever scopes are asked.
     for (const claim of ['email', 'birthdate', 'cpf', 'phone_number']) assert.equal(id[claim], undefined, claim);
