@@ -15,6 +15,7 @@ import type { UiFactory } from '../web/request-context.ts';
 import { accountNav, sectionCards } from './account-sections.ts';
 import { createAccountSession } from './account-session.ts';
 import { registerCpfRoutes } from './cpf-routes.ts';
+import { registerDeletionCodeRoutes } from './deletion-code-routes.ts';
 import { formatDay } from './privacy-pages.ts';
 import { registerPrivacyRoutes } from './privacy-routes.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
@@ -80,6 +81,8 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     mailQueued: deps.mailQueued,
     account,
   });
+
+  registerDeletionCodeRoutes(app, { db: deps.db, ui, deletions: deps.deletions, codes: deps.codes, mailQueued: deps.mailQueued, account });
 
   // The authorization response only matters for the session it leaves behind; the code is not used.
   app.get('/conta/callback', async (_request, reply) => reply.redirect('/conta', 303));

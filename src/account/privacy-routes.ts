@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ConsentStore } from '../consent/consent-store.ts';
 import type { Db } from '../db/database.ts';
+import type { Citizen } from '../identity/citizen-store.ts';
 import type { DeletionRequests } from '../identity/deletion-requests.ts';
 import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
 import { retryAfter } from '../flows/interaction-kit.ts';
@@ -23,6 +24,11 @@ type Deps = {
   mailQueued: () => void;
   account: AccountSession;
 };
+
+/** Where a deletion code can go: the proven e-mail, else the proven mobile number. */
+function codeChannel(c: Citizen): 'email' | 'sms' | undefined {
+  return c.email && c.emailVerified ? 'email' : c.phoneNumber && c.phoneNumberVerified ? 'sms' : undefined;
+}
 
 const BASIS = 'Lei 13.709/2018 (LGPD), art. 18';
 
@@ -140,7 +146,7 @@ ${exportTables(t, data.sections, Object.fromEntries(Object.keys(data.omitted).ma
       });
   });
 
-  function deleteForm(u: Ui, status: number, error?: string, params?: Record<string, string>) {
+  function deleteForm(u: Ui, status: number, codeTo: 'email' | 'sms' | undefined, error?: string, params?: Record<string, string>) {
     const { t } = u;
     const errors: Record<string, string> = error ? { password: error } : {};
     return u.render(
@@ -170,7 +176,16 @@ ${errorSummary((key) => t(key, params), errors)}
     <button type="submit" class="danger">${t('privacy.delete_confirm')}</button>
     <a class="button secondary" href="/conta/privacidade">${t('privacy.delete_keep')}</a>
   </div>
-</form>`,
+</form>
+${
+  codeTo
+    ? html`<h2>${t('privacy.delete_code_title')}</h2>
+<form method="post" action="/conta/privacidade/excluir/codigo">
+  ${csrfField(u.csrf())}
+  <p>${t(codeTo === 'email' ? 'privacy.delete_code_email' : 'privacy.delete_code_sms')} <button type="submit" class="secondary">${t('privacy.delete_code_send')}</button></p>
+</form>`
+    : ''
+}`,
     );
   }
 
@@ -178,7 +193,7 @@ ${errorSummary((key) => t(key, params), errors)}
     const me = await account.signedIn(request, reply);
     if (!me) return account.signIn(reply);
     if (await deletions.pending(me.citizen.id)) return reply.redirect('/conta/privacidade', 303);
-    return deleteForm(ui(request, reply), 200);
+    return deleteForm(ui(request, reply), 200, codeChannel(me.citizen));
   });
 
   app.post<{ Body: Record<string, unknown> }>('/conta/privacidade/excluir', async (request, reply) => {
@@ -186,20 +201,20 @@ ${errorSummary((key) => t(key, params), errors)}
     if (!me) return account.signIn(reply);
     const u = ui(request, reply);
     const raw = typeof request.body?.password === 'string' ? request.body.password : '';
-    if (!raw) return deleteForm(u, 422, 'privacy.delete_password_required');
+    if (!raw) return deleteForm(u, 422, codeChannel(me.citizen), 'privacy.delete_password_required');
     // A password longer than any the policy accepts is wrong without hashing 10 KB of it.
-    if (raw.length > 1000) return deleteForm(u, 401, 'privacy.delete_password_wrong');
+    if (raw.length > 1000) return deleteForm(u, 401, codeChannel(me.citizen), 'privacy.delete_password_wrong');
     const { citizen } = me;
     // The same check as a sign-in, throttled with it: a browser left open is not enough.
     const checked = await deps.passwordSignIn.attempt({ identifier: citizen.cpf ?? citizen.email ?? citizen.phoneNumber ?? '', password: raw, ip: request.ip });
     if (!checked.ok) {
       if (checked.code === 'login.throttled') {
         retryAfter(reply, checked.retryAt);
-        return deleteForm(u, 429, 'login.throttled', { time: formatClock(checked.retryAt, u.locale) });
+        return deleteForm(u, 429, codeChannel(me.citizen), 'login.throttled', { time: formatClock(checked.retryAt, u.locale) });
       }
-      return deleteForm(u, 401, 'privacy.delete_password_wrong');
+      return deleteForm(u, 401, codeChannel(me.citizen), 'privacy.delete_password_wrong');
     }
-    if (checked.citizen.id !== citizen.id) return deleteForm(u, 401, 'privacy.delete_password_wrong');
+    if (checked.citizen.id !== citizen.id) return deleteForm(u, 401, codeChannel(me.citizen), 'privacy.delete_password_wrong');
     await deps.db.transaction().execute(async (trx) => {
       const scheduled = await deletions.request(trx, citizen.id, 'password');
       // The mailbox hears of it too: whoever asked, the owner can still undo it.

@@ -6,7 +6,7 @@ import { ACCOUNT_PURGED } from '../../src/events/set-format.ts';
 import { personalDataErasers } from '../../src/personal-data.ts';
 import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { addService, answerConsent, authorizationRequest, registerThroughService, type TestService, UserAgent } from '../helpers/journeys.ts';
-import { startSmtpPeer } from '../helpers/smtp-peer.ts';
+import { codeFrom, startSmtpPeer } from '../helpers/smtp-peer.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { csrfOf, formAction, formFields } from '../helpers/user-agent.ts';
 
@@ -188,6 +188,26 @@ describe('LGPD self-service', () => {
     assert.doesNotMatch(after.html, /Minha conta/);
     // A second run finds nothing.
     assert.equal(await app.purgeDueDeletions(), 0);
+  });
+
+  test('deletion confirmed by a code sent to the proven e-mail: a wrong code changes nothing, the right one schedules it', async () => {
+    const { ua, citizen, id } = await signedUpCitizen();
+    const form = await ua.get(`${app.url}/conta/privacidade/excluir`);
+    assert.match(form.html, /Confirme com um código enviado ao e-mail da sua conta\./);
+    const seen = smtp.inbox.length;
+    const codePage = await ua.post(formAction(form, '/excluir/codigo'), {});
+    assert.match(codePage.url, /\/conta\/privacidade\/excluir\/codigo$/);
+    const mail = await smtp.waitFor(citizen.email, 60_000, (m) => smtp.inbox.indexOf(m) >= seen);
+    const code = codeFrom(mail);
+    const wrong = await ua.post(formAction(codePage, '/codigo/confirmar'), { code: code === '000000' ? '111111' : '000000' });
+    assert.equal(wrong.status, 422);
+    assert.equal(await pendingDeletion(id), undefined);
+    const huge = await ua.post(formAction(wrong, '/codigo/confirmar'), { code: '9'.repeat(10_000) });
+    assert.equal(huge.status, 422);
+    assert.equal(await pendingDeletion(id), undefined);
+    const done = await ua.post(formAction(huge, '/codigo/confirmar'), { code });
+    assert.match(done.url, /\/conta\/privacidade$/);
+    assert.equal((await pendingDeletion(id))?.confirmed_by, 'code');
   });
 
   test('10,000 characters in every field of /conta/dados: a message per field, nothing saved', async () => {
