@@ -21,7 +21,8 @@ import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 const i18n = createI18n();
 const SERVICE_ORIGIN = 'http://127.0.0.1:9';
 
-describe('consent and the account area in a real browser', { concurrency: true }, () => {
+// One journey at a time: each is long, and each gets the whole per-test time on a busy machine.
+describe('consent and the account area in a real browser', () => {
   let app: TestApp;
   let browser: Browser;
   let profiles: ReturnType<typeof browserProfiles>;
@@ -172,9 +173,12 @@ describe('consent and the account area in a real browser', { concurrency: true }
       await checkPage(w, 'privacy page');
       await page.getByRole('link', { name: t('privacy.history_open'), exact: true }).click();
       await expectPage(page, locale, t('privacy.history_title'));
-      const row = page.locator('tbody tr', { hasText: name });
-      assert.equal(await row.count(), 1);
-      assert.ok(((await row.textContent()) ?? '').includes(t('privacy.terms_version', { version: 1 })));
+      // The consent with its terms version, and the gender given on the consent screen sent to the
+      // service as a change (the data sharing itself).
+      const rows = (await page.locator('tbody tr', { hasText: name }).allTextContents()).map((r) => r.replace(/\s+/g, ' '));
+      assert.equal(rows.length, 2, rows.join('\n'));
+      assert.ok(rows.some((r) => r.includes(t('privacy.event_granted', { fields: ['name', 'cpf', 'gender'].map(label).join(', ') })) && r.includes(t('privacy.terms_version', { version: 1 }))), rows.join('\n'));
+      assert.ok(rows.some((r) => r.includes(t('privacy.event_shared', { fields: label('gender') }))), rows.join('\n'));
       await checkPage(w, 'history page');
       await page.goto(`${app.url}/conta/privacidade/meus-dados`);
       await expectPage(page, locale, t('privacy.export_page_title'));
