@@ -64,7 +64,8 @@ function cell(value: unknown): string {
 export function exportTables(t: Translate, sections: ExportSection[], omitted: Record<string, string>): SafeHtml {
   return html`${sections.map((s) => {
     const columns = [...new Set(s.rows.flatMap((r) => Object.keys(r)))];
-    return html`<section class="export-section" aria-labelledby="export-${s.table}">
+    // A plain block: the table inside is the region named by the heading (one landmark per name).
+    return html`<div class="export-section">
 <h2 id="export-${s.table}">${t(`export.table.${s.table}`)}</h2>
 ${
   s.rows.length === 0
@@ -74,7 +75,7 @@ ${
       : html`<div class="table-scroll" tabindex="0" role="region" aria-labelledby="export-${s.table}"><table><thead><tr>${columns.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead>
 <tbody>${s.rows.map((r) => html`<tr>${columns.map((c) => html`<td>${cell(r[c])}</td>`)}</tr>`)}</tbody></table></div>`
 }
-</section>`;
+</div>`;
   })}
 ${
   Object.keys(omitted).length
