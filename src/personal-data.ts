@@ -4,6 +4,7 @@ import { eventsEraser } from './events/event-erasure.ts';
 import { createAccountLifecycle } from './identity/account-lifecycle.ts';
 import { deletionRequestsEraser } from './identity/deletion-requests.ts';
 import { profileEraser } from './identity/citizen-store.ts';
+import { cpfClaimsEraser } from './identity/cpf-claims.ts';
 import { credentialsEraser } from './identity/credential-store.ts';
 import { identifiersEraser } from './identity/identifiers.ts';
 import { trustLevelsEraser } from './identity/trust-levels.ts';
@@ -37,6 +38,7 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     credentialsEraser,
     trustLevelsEraser,
     deletionRequestsEraser,
+    cpfClaimsEraser,
     identifiersEraser,
     profileEraser,
   ];

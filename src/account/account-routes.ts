@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Translate } from '../platform/i18n.ts';
 import type { ConsentStore } from '../consent/consent-store.ts';
 import type { Db } from '../db/database.ts';
 import type { CitizenStore } from '../identity/citizen-store.ts';
@@ -19,6 +20,8 @@ import { registerDeletionCodeRoutes } from './deletion-code-routes.ts';
 import { formatDay } from './privacy-pages.ts';
 import { registerPrivacyRoutes } from './privacy-routes.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
+import { loweredNotice } from './recovery-settings-pages.ts';
+import { loweredSince, type RecoverySettingsDeps, registerRecoverySettingsRoutes } from './recovery-settings-routes.ts';
 import { registerServicesRoutes } from './services-routes.ts';
 
 type Deps = {
@@ -33,6 +36,9 @@ type Deps = {
   passwordSignIn: PasswordSignIn;
   deletions: DeletionRequests;
   mailQueued: () => void;
+  /** The citizen's preferred language for mail and SMS. */
+  translator(locale: string | null): Translate;
+  recoverySettings: RecoverySettingsDeps;
 };
 
 /**
@@ -51,6 +57,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     codes: deps.codes,
     rateLimiter: deps.rateLimiter,
     mailQueued: deps.mailQueued,
+    translator: deps.translator,
     signedIn: async (request, reply) => {
       const me = await account.signedIn(request, reply);
       return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
@@ -84,6 +91,19 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
 
   registerDeletionCodeRoutes(app, { db: deps.db, ui, deletions: deps.deletions, codes: deps.codes, mailQueued: deps.mailQueued, account });
 
+  registerRecoverySettingsRoutes(app, {
+    ...deps.recoverySettings,
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    passwordSignIn: deps.passwordSignIn,
+    signedIn: async (request, reply) => {
+      const me = await account.signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
+    },
+    signIn,
+  });
+
   // The authorization response only matters for the session it leaves behind; the code is not used.
   app.get('/conta/callback', async (_request, reply) => reply.redirect('/conta', 303));
 
@@ -116,6 +136,8 @@ ${
 ${sectionCards(t)}
 <h2>${t('account.level_title')}</h2>
 <p>${t('account.level', { level: t(`level.${me.citizen.trustLevel}`) })}</p>
+${loweredNotice(u, await loweredSince(deps.db, deps.recoverySettings.recoveries, me.citizen))}
+<p><a href="/conta/recuperacao">${t('account.recovery_settings')}</a></p>
 ${companies.length
   ? html`<h2>${t('account.companies_title')}</h2>
 <ul class="data-list">${companies.map((c) => html`<li class="data-item"><p class="data-name"><strong>${c.name}</strong></p><p>${t('account.company_cnpj', { cnpj: c.cnpj })}</p></li>`)}</ul>`

@@ -52,6 +52,8 @@ ${errorSummary((key) => t(key, params), errors)}
     if (!channel || !address) return reply.redirect('/conta/privacidade/excluir', 303);
     const issued = await deps.db.transaction().execute((trx) => codes.issue(trx, { purpose: 'account_deletion', channel, citizenId: citizen.id, address, t: u.t }));
     if (!issued.ok) {
+      // A number in a country the city does not send SMS to: the code cannot reach it.
+      if (issued.code === 'code.country_disabled') return reply.redirect('/conta/privacidade/excluir', 303);
       retryAfter(reply, issued.retryAt);
       return u.render(429, u.t('privacy.delete_title'), html`${accountNav(u.t, 'privacidade')}<p role="alert">${u.t('email_code.send_limit')}</p><p><a href="/conta/privacidade/excluir">${u.t('privacy.delete_keep')}</a></p>`);
     }

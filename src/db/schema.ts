@@ -276,6 +276,7 @@ export interface Database {
   field_verifications: FieldVerificationsTable;
   citizen_companies: CitizenCompaniesTable;
   account_deletions: AccountDeletionsTable;
+  cpf_claims: CpfClaimsTable;
 }
 
 export interface CertificateHandoffsTable {
@@ -325,4 +326,14 @@ export interface AccountDeletionsTable {
   requested_at: Timestamp;
   due_at: Timestamp;
   confirmed_by: 'password' | 'code';
+}
+
+export interface CpfClaimsTable {
+  id: string;
+  /** The account that held the CPF without proving it, now disabled. */
+  citizen_id: string;
+  prover_id: string;
+  trust_framework: string;
+  evidence: ColumnType<Record<string, unknown>, string, string>;
+  claimed_at: Timestamp;
 }

@@ -1,7 +1,7 @@
 import type { ConsentContext, ConsentNeed, ConsentStore } from '../../consent/consent-store.ts';
 import type { Db } from '../../db/database.ts';
 import { accountKind, type Citizen, type CitizenStore, lockCitizen, profileValues, writeProfile } from '../../identity/citizen-store.ts';
-import { type FieldValue, fieldDef, formValues, parseField } from '../../identity/field-catalog.ts';
+import { type FieldValue, fieldDef, formValues, isTyped, parseField } from '../../identity/field-catalog.ts';
 import { AppError } from '../../platform/errors.ts';
 import { contractFor, type Service, type ServiceStore } from '../../services/service-store.ts';
 
@@ -40,7 +40,11 @@ export function createConsentFlow(deps: { db: Db; citizens: CitizenStore; servic
 
   function build(citizen: Citizen, service: Service, need: ConsentNeed, form: Record<string, string>, shared?: Set<string>): ConsentScreen {
     const values = profileValues(citizen);
-    const missing = service.fields.filter((f) => values[f.key] === undefined && (f.required || fieldDef(f.key)?.editable)).map((f) => f.key);
+    // A derived field (level, companies) the account has no value for is not asked: nobody types it.
+    // An optional one the citizen never gave may be given here, if the citizen can edit it.
+    const missing = service.fields
+      .filter((f) => isTyped(f.key) && values[f.key] === undefined && (f.required || fieldDef(f.key)?.editable))
+      .map((f) => f.key);
     // Consent is given, never presumed (LGPD art. 8 §4): an optional field is ticked only when the
     // citizen shared it with this service before; on a first screen, and for a field new to the
     // contract, every box starts empty.
@@ -81,6 +85,7 @@ export function createConsentFlow(deps: { db: Db; citizens: CitizenStore; servic
       const errors: Record<string, string> = {};
       const provided: Record<string, FieldValue> = {};
       for (const f of service.fields) {
+        if (!isTyped(f.key)) continue;
         const def = fieldDef(f.key)!;
         if (values[f.key] !== undefined || (!f.required && !def.editable)) continue;
         const parsed = parseField(def, body);
