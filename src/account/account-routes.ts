@@ -22,6 +22,7 @@ import { registerPrivacyRoutes } from './privacy-routes.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
 import { loweredNotice } from './recovery-settings-pages.ts';
 import { loweredSince, type RecoverySettingsDeps, registerRecoverySettingsRoutes } from './recovery-settings-routes.ts';
+import { registerSecurityRoutes, type SecurityDeps } from './security-routes.ts';
 import { registerServicesRoutes } from './services-routes.ts';
 
 type Deps = {
@@ -39,6 +40,8 @@ type Deps = {
   /** The citizen's preferred language for mail and SMS. */
   translator(locale: string | null): Translate;
   recoverySettings: RecoverySettingsDeps;
+  /** What the security section (/conta/seguranca) needs beyond the above. */
+  security: Omit<SecurityDeps, 'db' | 'ui' | 'citizens' | 'codes' | 'rateLimiter' | 'passwordSignIn' | 'mailQueued' | 'signedIn' | 'signIn' | 'publicUrl'>;
 };
 
 /**
@@ -100,6 +103,23 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signedIn: async (request, reply) => {
       const me = await account.signedIn(request, reply);
       return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
+    },
+    signIn,
+  });
+
+  registerSecurityRoutes(app, {
+    ...deps.security,
+    db: deps.db,
+    ui,
+    publicUrl: deps.issuer,
+    citizens: deps.citizens,
+    codes: deps.codes,
+    rateLimiter: deps.rateLimiter,
+    passwordSignIn: deps.passwordSignIn,
+    mailQueued: deps.mailQueued,
+    signedIn: async (request, reply) => {
+      const me = await account.signedIn(request, reply);
+      return me ? { citizen: me.citizen, sessionUid: me.session.uid, authTime: me.session.authTime } : undefined;
     },
     signIn,
   });

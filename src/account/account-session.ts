@@ -15,7 +15,8 @@ export function createAccountSession(deps: { oidc: Oidc; citizens: CitizenStore;
       return { citizen, session };
     },
 
-    signIn(reply: FastifyReply) {
+    /** `again`: the password (and second step) even over a live session, as for a sensitive change. */
+    signIn(reply: FastifyReply, again = false) {
       const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
       const url = new URL('/oidc/auth', deps.issuer);
       url.search = new URLSearchParams({
@@ -26,6 +27,7 @@ export function createAccountSession(deps: { oidc: Oidc; citizens: CitizenStore;
         code_challenge: challenge,
         code_challenge_method: 'S256',
         state: randomBytes(12).toString('base64url'),
+        ...(again ? { prompt: 'login' } : {}),
       }).toString();
       return reply.redirect(url.href, 303);
     },
