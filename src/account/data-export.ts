@@ -182,6 +182,25 @@ export const TABLE_EXPORTS: Record<string, TableExport> = {
       return rows.map((r) => ({ requested_at: iso(r.requested_at), due_at: iso(r.due_at), confirmed_by: r.confirmed_by }));
     },
   },
+  security_events: {
+    async read(db, id) {
+      const rows = await db.selectFrom('security_events').select(['kind', 'result', 'method', 'client_id', 'ip', 'browser', 'system', 'created_at']).where('citizen_id', '=', id).orderBy('created_at').execute();
+      return rows.map((r) => ({ kind: r.kind, result: r.result, method: r.method, client_id: r.client_id, ip: r.ip, browser: r.browser, system: r.system, created_at: iso(r.created_at) }));
+    },
+  },
+  session_activity: {
+    async read(db, id) {
+      const rows = await db.selectFrom('session_activity').select(['ip', 'browser', 'system', 'first_at', 'last_at']).where('citizen_id', '=', id).orderBy('first_at').execute();
+      return rows.map((r) => ({ ip: r.ip, browser: r.browser, system: r.system, first_at: iso(r.first_at), last_at: iso(r.last_at) }));
+    },
+  },
+  cpf_claims: {
+    // A CPF this account held without proving it, taken by an account that proved it (decision 25).
+    async read(db, id) {
+      const rows = await db.selectFrom('cpf_claims').select(['trust_framework', 'claimed_at']).where('citizen_id', '=', id).orderBy('claimed_at').execute();
+      return rows.map((r) => ({ trust_framework: r.trust_framework, claimed_at: iso(r.claimed_at) }));
+    },
+  },
   login_throttle: {
     omitted:
       'counters of failed sign-ins keyed by a one-way digest of the account and the address: nothing in them names or describes the citizen, and they go after a quiet day',
