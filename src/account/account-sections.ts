@@ -1,5 +1,5 @@
-import { html, type SafeHtml } from '../web/html.ts';
 import type { Translate } from '../platform/i18n.ts';
+import { html, type SafeHtml } from '../web/html.ts';
 
 /**
  * The sections of the citizen's account, in the order the hub and the menu of every account page
@@ -18,10 +18,30 @@ export type AccountSection = {
 };
 
 export const ACCOUNT_SECTIONS: readonly AccountSection[] = [
-  { id: 'dados', href: '/conta/dados', title: 'account.section.data', summary: 'account.section.data_summary' },
-  { id: 'seguranca', href: '/conta/seguranca', title: 'account.section.security', summary: 'account.section.security_summary' },
-  { id: 'servicos', href: '/conta/servicos', title: 'account.section.services', summary: 'account.section.services_summary' },
-  { id: 'privacidade', href: '/conta/privacidade', title: 'account.section.privacy', summary: 'account.section.privacy_summary' },
+  {
+    id: 'dados',
+    href: '/conta/dados',
+    title: 'account.section.data',
+    summary: 'account.section.data_summary',
+  },
+  {
+    id: 'seguranca',
+    href: '/conta/seguranca',
+    title: 'account.section.security',
+    summary: 'account.section.security_summary',
+  },
+  {
+    id: 'servicos',
+    href: '/conta/servicos',
+    title: 'account.section.services',
+    summary: 'account.section.services_summary',
+  },
+  {
+    id: 'privacidade',
+    href: '/conta/privacidade',
+    title: 'account.section.privacy',
+    summary: 'account.section.privacy_summary',
+  },
 ];
 
 /** The account's menu: every section, the current one marked for assistive technology. */
@@ -30,7 +50,8 @@ export function accountNav(t: Translate, current?: string): SafeHtml {
   <ul>
     <li><a href="/conta"${current === undefined ? html` aria-current="page"` : ''}>${t('account.title')}</a></li>
     ${ACCOUNT_SECTIONS.map(
-      (s) => html`<li><a href="${s.href}"${s.id === current ? html` aria-current="page"` : ''}>${t(s.title)}</a></li>`,
+      (s) =>
+        html`<li><a href="${s.href}"${s.id === current ? html` aria-current="page"` : ''}>${t(s.title)}</a></li>`,
     )}
   </ul>
 </nav>`;

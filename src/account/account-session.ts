@@ -35,7 +35,10 @@ export function createAccountSession(deps: { oidc: Oidc; citizens: CitizenStore;
     /** The provider's logout for the account pages, back to /conta/saiu. */
     logoutUrl() {
       const logout = new URL('/oidc/session/end', deps.issuer);
-      logout.search = new URLSearchParams({ client_id: ACCOUNT_CLIENT_ID, post_logout_redirect_uri: `${deps.issuer}/conta/saiu` }).toString();
+      logout.search = new URLSearchParams({
+        client_id: ACCOUNT_CLIENT_ID,
+        post_logout_redirect_uri: `${deps.issuer}/conta/saiu`,
+      }).toString();
       return logout.href;
     },
   };

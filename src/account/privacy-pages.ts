@@ -6,11 +6,17 @@ import type { ExportSection } from './data-export.ts';
 
 /** A day as the city's people read it, in the page's language. */
 export function formatDay(date: Date | string, locale: string): string {
-  return new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'America/Sao_Paulo' }).format(new Date(date));
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'long', timeZone: 'America/Sao_Paulo' }).format(
+    new Date(date),
+  );
 }
 
 export function formatMoment(date: Date | string, locale: string): string {
-  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'America/Sao_Paulo' }).format(new Date(date));
+  return new Intl.DateTimeFormat(locale, {
+    dateStyle: 'medium',
+    timeStyle: 'short',
+    timeZone: 'America/Sao_Paulo',
+  }).format(new Date(date));
 }
 
 /** What was sent to a service, as the catalog's field keys, read from the delivered SET. */
@@ -30,8 +36,14 @@ export type Delivery = { service: string; eventType: string; fields: string[]; a
 type Entry = { at: Date; service: string; what: SafeHtml };
 
 /** Every consent, revocation and data sharing, newest first, as one timeline. */
-export function historyTable(t: Translate, locale: Locale, records: ConsentRecord[], deliveries: Delivery[]): SafeHtml {
-  const labels = (keys: string[]) => (keys.length ? keys.map((k) => t(`field.${k}.label`)).join(', ') : t('account.receives_nothing'));
+export function historyTable(
+  t: Translate,
+  locale: Locale,
+  records: ConsentRecord[],
+  deliveries: Delivery[],
+): SafeHtml {
+  const labels = (keys: string[]) =>
+    keys.length ? keys.map((k) => t(`field.${k}.label`)).join(', ') : t('account.receives_nothing');
   const entries: Entry[] = [
     ...records.map((r) => ({
       at: r.createdAt,
@@ -43,7 +55,11 @@ export function historyTable(t: Translate, locale: Locale, records: ConsentRecor
     })),
     ...deliveries
       .filter((d) => d.fields.length)
-      .map((d) => ({ at: d.at, service: d.service, what: html`${t('privacy.event_shared', { fields: labels(d.fields) })}` })),
+      .map((d) => ({
+        at: d.at,
+        service: d.service,
+        what: html`${t('privacy.event_shared', { fields: labels(d.fields) })}`,
+      })),
   ].sort((a, b) => new Date(b.at).getTime() - new Date(a.at).getTime());
   if (entries.length === 0) return html`<p>${t('privacy.history_empty')}</p>`;
   return html`<div class="table-scroll" tabindex="0" role="region" aria-label="${t('privacy.history_title')}"><table>
@@ -61,7 +77,11 @@ function cell(value: unknown): string {
 }
 
 /** Every section of the export as a table a person can read and print. */
-export function exportTables(t: Translate, sections: ExportSection[], omitted: Record<string, string>): SafeHtml {
+export function exportTables(
+  t: Translate,
+  sections: ExportSection[],
+  omitted: Record<string, string>,
+): SafeHtml {
   return html`${sections.map((s) => {
     const columns = [...new Set(s.rows.flatMap((r) => Object.keys(r)))];
     // A plain block: the table inside is the region named by the heading (one landmark per name).

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { ConsentStore } from '../consent/consent-store.ts';
 import type { Db } from '../db/database.ts';
+import { retryAfter } from '../flows/interaction-kit.ts';
 import type { Citizen } from '../identity/citizen-store.ts';
 import type { DeletionRequests } from '../identity/deletion-requests.ts';
-import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
-import { retryAfter } from '../flows/interaction-kit.ts';
 import { enqueueMail } from '../messaging/message-queue.ts';
-import { formatClock } from '../platform/i18n.ts';
+import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
 import { personalDataExport } from '../personal-data.ts';
+import { formatClock } from '../platform/i18n.ts';
 import { html } from '../web/html.ts';
 import { csrfField, errorSummary, field } from '../web/layout.ts';
 import type { Ui, UiFactory } from '../web/request-context.ts';
@@ -48,7 +48,12 @@ export function registerPrivacyRoutes(app: FastifyInstance, deps: Deps) {
       .where('d.citizen_id', '=', citizenId)
       .orderBy('d.id')
       .execute();
-    return rows.map((r) => ({ service: r.name ?? r.client_id, eventType: r.event_type, fields: fieldsInDelivery(r.payload), at: r.created_at }));
+    return rows.map((r) => ({
+      service: r.name ?? r.client_id,
+      eventType: r.event_type,
+      fields: fieldsInDelivery(r.payload),
+      at: r.created_at,
+    }));
   }
 
   app.get('/conta/privacidade', async (request, reply) => {
@@ -146,7 +151,13 @@ ${exportTables(t, data.sections, Object.fromEntries(Object.keys(data.omitted).ma
       });
   });
 
-  function deleteForm(u: Ui, status: number, codeTo: 'email' | 'sms' | undefined, error?: string, params?: Record<string, string>) {
+  function deleteForm(
+    u: Ui,
+    status: number,
+    codeTo: 'email' | 'sms' | undefined,
+    error?: string,
+    params?: Record<string, string>,
+  ) {
     const { t } = u;
     const errors: Record<string, string> = error ? { password: error } : {};
     return u.render(
@@ -203,18 +214,26 @@ ${
     const raw = typeof request.body?.password === 'string' ? request.body.password : '';
     if (!raw) return deleteForm(u, 422, codeChannel(me.citizen), 'privacy.delete_password_required');
     // A password longer than any the policy accepts is wrong without hashing 10 KB of it.
-    if (raw.length > 1000) return deleteForm(u, 401, codeChannel(me.citizen), 'privacy.delete_password_wrong');
+    if (raw.length > 1000)
+      return deleteForm(u, 401, codeChannel(me.citizen), 'privacy.delete_password_wrong');
     const { citizen } = me;
     // The same check as a sign-in, throttled with it: a browser left open is not enough.
-    const checked = await deps.passwordSignIn.attempt({ identifier: citizen.cpf ?? citizen.email ?? citizen.phoneNumber ?? '', password: raw, ip: request.ip });
+    const checked = await deps.passwordSignIn.attempt({
+      identifier: citizen.cpf ?? citizen.email ?? citizen.phoneNumber ?? '',
+      password: raw,
+      ip: request.ip,
+    });
     if (!checked.ok) {
       if (checked.code === 'login.throttled') {
         retryAfter(reply, checked.retryAt);
-        return deleteForm(u, 429, codeChannel(me.citizen), 'login.throttled', { time: formatClock(checked.retryAt, u.locale) });
+        return deleteForm(u, 429, codeChannel(me.citizen), 'login.throttled', {
+          time: formatClock(checked.retryAt, u.locale),
+        });
       }
       return deleteForm(u, 401, codeChannel(me.citizen), 'privacy.delete_password_wrong');
     }
-    if (checked.citizen.id !== citizen.id) return deleteForm(u, 401, codeChannel(me.citizen), 'privacy.delete_password_wrong');
+    if (checked.citizen.id !== citizen.id)
+      return deleteForm(u, 401, codeChannel(me.citizen), 'privacy.delete_password_wrong');
     await deps.db.transaction().execute(async (trx) => {
       const scheduled = await deletions.request(trx, citizen.id, 'password');
       // The mailbox hears of it too: whoever asked, the owner can still undo it.

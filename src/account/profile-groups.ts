@@ -29,11 +29,16 @@ export const PROFILE_GROUPS = (['identity', 'contact', 'address', 'preferences']
 
 /** The inputs of these fields, in the order the page shows them (an address by its parts). */
 export function inputOrder(keys: readonly string[]): string[] {
-  return keys.flatMap((key) => (fieldDef(key)?.kind === 'address' ? ADDRESS_PARTS.map((p) => inputName(key, p.part)) : [inputName(key)]));
+  return keys.flatMap((key) =>
+    fieldDef(key)?.kind === 'address' ? ADDRESS_PARTS.map((p) => inputName(key, p.part)) : [inputName(key)],
+  );
 }
 
 /** The errors in the order of the fields on the page, so the summary reads top to bottom. */
-export function inFieldOrder(errors: Record<string, string>, keys: readonly string[]): Record<string, string> {
+export function inFieldOrder(
+  errors: Record<string, string>,
+  keys: readonly string[],
+): Record<string, string> {
   const order = inputOrder(keys);
   const rank = (name: string) => {
     const i = order.indexOf(name);
@@ -44,7 +49,9 @@ export function inFieldOrder(errors: Record<string, string>, keys: readonly stri
 
 /** A CPF with its middle shown and the ends hidden, as gov.br shows it: ***.456.789-** */
 export function maskCpf(cpf: string): string {
-  return formatCpf(cpf).replace(/^\d{3}/, '***').replace(/\d{2}$/, '**');
+  return formatCpf(cpf)
+    .replace(/^\d{3}/, '***')
+    .replace(/\d{2}$/, '**');
 }
 
 /** A number grouped as people write it (+55 11 98765 4321). */

@@ -30,8 +30,14 @@ export function registerServicesRoutes(app: FastifyInstance, deps: Deps) {
     const live = await consents.live(me.citizen.id);
     const query = request.query as Record<string, string>;
     // The service just revoked, named from the consent records (never from the address's text).
-    const revoked = typeof query.revogado === 'string' ? (await consents.history(me.citizen.id)).filter((r) => r.clientId === query.revogado && r.action === 'revoked').at(-1) : undefined;
-    const writeRevoked = typeof query.escrita === 'string' ? (await liveWith(me.citizen.id, query.escrita)) : undefined;
+    const revoked =
+      typeof query.revogado === 'string'
+        ? (await consents.history(me.citizen.id))
+            .filter((r) => r.clientId === query.revogado && r.action === 'revoked')
+            .at(-1)
+        : undefined;
+    const writeRevoked =
+      typeof query.escrita === 'string' ? await liveWith(me.citizen.id, query.escrita) : undefined;
     return u.render(
       200,
       t('account.section.services'),
@@ -100,7 +106,9 @@ ${
       const context = actionContext(request, me);
       const changed = await deps.db
         .transaction()
-        .execute((trx) => withdraw(trx, { citizenId: me.citizen.id, clientId: request.params.clientId, context }));
+        .execute((trx) =>
+          withdraw(trx, { citizenId: me.citizen.id, clientId: request.params.clientId, context }),
+        );
       const target = new URL('/conta/servicos', 'http://x');
       if (changed) target.searchParams.set(done, request.params.clientId);
       return reply.redirect(`${target.pathname}${target.search}`, 303);

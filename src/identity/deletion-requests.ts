@@ -15,8 +15,14 @@ export function createDeletionRequests(db: Db, deps: { graceDays: number }) {
     graceDays: deps.graceDays,
 
     async pending(citizenId: string, trx: Db = db): Promise<DeletionRequest | undefined> {
-      const row = await trx.selectFrom('account_deletions').selectAll().where('citizen_id', '=', citizenId).executeTakeFirst();
-      return row ? { requestedAt: row.requested_at, dueAt: row.due_at, confirmedBy: row.confirmed_by } : undefined;
+      const row = await trx
+        .selectFrom('account_deletions')
+        .selectAll()
+        .where('citizen_id', '=', citizenId)
+        .executeTakeFirst();
+      return row
+        ? { requestedAt: row.requested_at, dueAt: row.due_at, confirmedBy: row.confirmed_by }
+        : undefined;
     },
 
     /** Schedules the purge in the caller's transaction; a second request keeps the first date. */
@@ -30,13 +36,20 @@ export function createDeletionRequests(db: Db, deps: { graceDays: number }) {
         })
         .onConflict((oc) => oc.column('citizen_id').doNothing())
         .execute();
-      const row = await trx.selectFrom('account_deletions').selectAll().where('citizen_id', '=', citizenId).executeTakeFirstOrThrow();
+      const row = await trx
+        .selectFrom('account_deletions')
+        .selectAll()
+        .where('citizen_id', '=', citizenId)
+        .executeTakeFirstOrThrow();
       return { requestedAt: row.requested_at, dueAt: row.due_at, confirmedBy: row.confirmed_by };
     },
 
     /** Undoes a pending request; false when there was none (already purged, or never asked). */
     async cancel(trx: Db, citizenId: string): Promise<boolean> {
-      const gone = await trx.deleteFrom('account_deletions').where('citizen_id', '=', citizenId).executeTakeFirst();
+      const gone = await trx
+        .deleteFrom('account_deletions')
+        .where('citizen_id', '=', citizenId)
+        .executeTakeFirst();
       return Number(gone.numDeletedRows) > 0;
     },
 
@@ -45,7 +58,10 @@ export function createDeletionRequests(db: Db, deps: { graceDays: number }) {
      * row; a request cancelled meanwhile is skipped). Run at start and by the server's timer; any
      * number of copies may run it at once (`skip locked`).
      */
-    async purgeDue(purgeIn: (trx: Db, citizenId: string) => Promise<LifecycleResult>, limit = 100): Promise<number> {
+    async purgeDue(
+      purgeIn: (trx: Db, citizenId: string) => Promise<LifecycleResult>,
+      limit = 100,
+    ): Promise<number> {
       let purged = 0;
       for (let i = 0; i < limit; i++) {
         const done = await db.transaction().execute(async (trx) => {

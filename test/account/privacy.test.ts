@@ -3,9 +3,16 @@ import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { TABLE_EXPORTS } from '../../src/account/data-export.ts';
 import { ACCOUNT_PURGED } from '../../src/events/set-format.ts';
-import { personalDataErasers } from '../../src/personal-data.ts';
 import { createProviderState } from '../../src/oidc/provider-state.ts';
-import { addService, answerConsent, authorizationRequest, registerThroughService, type TestService, UserAgent } from '../helpers/journeys.ts';
+import { personalDataErasers } from '../../src/personal-data.ts';
+import {
+  addService,
+  answerConsent,
+  authorizationRequest,
+  registerThroughService,
+  type TestService,
+  UserAgent,
+} from '../helpers/journeys.ts';
 import { codeFrom, startSmtpPeer } from '../helpers/smtp-peer.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { csrfOf, formAction, formFields } from '../helpers/user-agent.ts';
@@ -28,7 +35,8 @@ after(async () => {
   await smtp?.close();
 });
 
-const basic = (svc: TestService) => `Basic ${Buffer.from(`${encodeURIComponent(svc.clientId)}:${encodeURIComponent(svc.clientSecret)}`).toString('base64')}`;
+const basic = (svc: TestService) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(svc.clientId)}:${encodeURIComponent(svc.clientSecret)}`).toString('base64')}`;
 
 /** Every SET waiting for the service (poll, RFC 8936), acknowledged, as event type lists. */
 async function received(svc: TestService): Promise<{ sub: string; types: string[] }[]> {
@@ -57,7 +65,11 @@ async function signedUpCitizen() {
   const { page, citizen } = await registerThroughService(ua, svc, auth, smtp);
   const cb = await answerConsent(ua, page, svc);
   assert.ok(cb.url.startsWith(svc.redirectUri));
-  const row = await app.db.db.selectFrom('citizens').select('id').where('email', '=', citizen.email).executeTakeFirstOrThrow();
+  const row = await app.db.db
+    .selectFrom('citizens')
+    .select('id')
+    .where('email', '=', citizen.email)
+    .executeTakeFirstOrThrow();
   return { svc, ua, citizen, id: row.id };
 }
 
@@ -69,11 +81,17 @@ async function otherSessionToken(): Promise<string> {
   return token;
 }
 
-const pendingDeletion = (id: string) => app.db.db.selectFrom('account_deletions').selectAll().where('citizen_id', '=', id).executeTakeFirst();
+const pendingDeletion = (id: string) =>
+  app.db.db.selectFrom('account_deletions').selectAll().where('citizen_id', '=', id).executeTakeFirst();
 
 describe('LGPD self-service', () => {
   test('every table a deletion erases or keeps is in the export, read or left out with its reason', () => {
-    const tables = new Set(personalDataErasers(createProviderState()).flatMap((e) => [...Object.keys(e.erases), ...Object.keys(e.retains ?? {})]));
+    const tables = new Set(
+      personalDataErasers(createProviderState()).flatMap((e) => [
+        ...Object.keys(e.erases),
+        ...Object.keys(e.retains ?? {}),
+      ]),
+    );
     const missing = [...tables].filter((table) => !(table in TABLE_EXPORTS));
     assert.deepEqual(missing, [], 'tables with personal data the export would forget');
   });
@@ -89,17 +107,39 @@ describe('LGPD self-service', () => {
     const json = await ua.get(`${app.url}/conta/privacidade/meus-dados.json`);
     assert.equal(json.status, 200);
     assert.match(json.headers.get('content-disposition') ?? '', /^attachment/);
-    const body = JSON.parse(json.html) as { data: Record<string, Record<string, unknown>[]>; notExported: Record<string, string> };
+    const body = JSON.parse(json.html) as {
+      data: Record<string, Record<string, unknown>[]>;
+      notExported: Record<string, string>;
+    };
     assert.equal(body.data.citizens![0]!.name, citizen.name);
     assert.equal(body.data.citizens![0]!.cpf, citizen.cpf);
     assert.deepEqual(body.data.identifiers!.map((i) => i.kind).sort(), ['cpf', 'email']);
-    assert.deepEqual(body.data.credentials!.map((c) => c.type), ['password']);
-    assert.deepEqual(body.data.consents!.map((c) => c.action), ['granted']);
+    assert.deepEqual(
+      body.data.credentials!.map((c) => c.type),
+      ['password'],
+    );
+    assert.deepEqual(
+      body.data.consents!.map((c) => c.action),
+      ['granted'],
+    );
     assert.equal(body.data.consents![0]!.terms_version, 1);
-    assert.ok(body.data.messages!.some((m) => m.recipient === citizen.email), 'the confirmation mail sent to the citizen');
-    assert.ok(body.data.oidc_payloads!.some((p) => p.model === 'Session'), 'the open session');
+    assert.ok(
+      body.data.messages!.some((m) => m.recipient === citizen.email),
+      'the confirmation mail sent to the citizen',
+    );
+    assert.ok(
+      body.data.oidc_payloads!.some((p) => p.model === 'Session'),
+      'the open session',
+    );
     assert.ok('login_throttle' in body.notExported);
-    const hash = (await app.db.db.selectFrom('credentials').select('secret').where('type', '=', 'password').where('citizen_id', '=', body.data.citizens![0]!.id as string).executeTakeFirstOrThrow()).secret!;
+    const hash = (
+      await app.db.db
+        .selectFrom('credentials')
+        .select('secret')
+        .where('type', '=', 'password')
+        .where('citizen_id', '=', body.data.citizens![0]!.id as string)
+        .executeTakeFirstOrThrow()
+    ).secret!;
     assert.ok(!json.html.includes(hash), 'the password hash is not exported');
     assert.ok(!json.html.includes('argon2'), 'nothing of a password hash');
 
@@ -111,7 +151,7 @@ describe('LGPD self-service', () => {
     assert.ok(!page.html.includes(hash));
   });
 
-  test('deletion: another session\'s form, a wrong or a 10,000-character password change nothing; the right one schedules it; cancel undoes it', async () => {
+  test("deletion: another session's form, a wrong or a 10,000-character password change nothing; the right one schedules it; cancel undoes it", async () => {
     const { ua, citizen, id } = await signedUpCitizen();
     const form = await ua.get(`${app.url}/conta/privacidade/excluir`);
     assert.equal(form.status, 200);
@@ -120,15 +160,22 @@ describe('LGPD self-service', () => {
 
     // A form built in another browser (its own CSRF cookie and token) does not act here.
     const theirs = await otherSessionToken();
-    const forged = await ua.post(formAction(form, '/conta/privacidade/excluir'), { password: citizen.password, _csrf: theirs });
+    const forged = await ua.post(formAction(form, '/conta/privacidade/excluir'), {
+      password: citizen.password,
+      _csrf: theirs,
+    });
     assert.equal(forged.status, 403);
     assert.equal(await pendingDeletion(id), undefined, 'nothing scheduled by a forged form');
 
     const again = await ua.get(`${app.url}/conta/privacidade/excluir`);
-    const wrong = await ua.post(formAction(again, '/conta/privacidade/excluir'), { password: 'not the password at all 1' });
+    const wrong = await ua.post(formAction(again, '/conta/privacidade/excluir'), {
+      password: 'not the password at all 1',
+    });
     assert.equal(wrong.status, 401);
     assert.match(wrong.html, /Senha incorreta\. Nada foi alterado\./);
-    const huge = await ua.post(formAction(wrong, '/conta/privacidade/excluir'), { password: 'a'.repeat(10_000) });
+    const huge = await ua.post(formAction(wrong, '/conta/privacidade/excluir'), {
+      password: 'a'.repeat(10_000),
+    });
     assert.equal(huge.status, 401);
     assert.match(huge.html, /Senha incorreta\. Nada foi alterado\./);
     const empty = await ua.post(formAction(huge, '/conta/privacidade/excluir'), { password: '' });
@@ -136,7 +183,9 @@ describe('LGPD self-service', () => {
     assert.match(empty.html, /Digite a sua senha para confirmar\./);
     assert.equal(await pendingDeletion(id), undefined, 'nothing scheduled by a wrong password');
 
-    const done = await ua.post(formAction(empty, '/conta/privacidade/excluir'), { password: citizen.password });
+    const done = await ua.post(formAction(empty, '/conta/privacidade/excluir'), {
+      password: citizen.password,
+    });
     assert.equal(done.status, 200);
     assert.match(done.url, /\/conta\/privacidade$/);
     assert.match(done.html, /A sua conta será excluída em/);
@@ -149,11 +198,17 @@ describe('LGPD self-service', () => {
 
     // The grace period is not over: a purge run leaves the account alone.
     await app.purgeDueDeletions();
-    assert.equal((await app.db.db.selectFrom('citizens').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status, 'active');
+    assert.equal(
+      (await app.db.db.selectFrom('citizens').select('status').where('id', '=', id).executeTakeFirstOrThrow())
+        .status,
+      'active',
+    );
 
     // A cancel from another browser's form does nothing; the citizen's own does.
     const hub = await ua.get(`${app.url}/conta`);
-    const forgedCancel = await ua.post(formAction(hub, '/excluir/cancelar'), { _csrf: await otherSessionToken() });
+    const forgedCancel = await ua.post(formAction(hub, '/excluir/cancelar'), {
+      _csrf: await otherSessionToken(),
+    });
     assert.equal(forgedCancel.status, 403);
     assert.ok(await pendingDeletion(id));
     const hubAgain = await ua.get(`${app.url}/conta`);
@@ -170,19 +225,40 @@ describe('LGPD self-service', () => {
     await ua.post(formAction(form, '/conta/privacidade/excluir'), { password: citizen.password });
     assert.ok(await pendingDeletion(id));
     // Seven days later (the clock is the database's).
-    await app.db.db.updateTable('account_deletions').set({ due_at: new Date(Date.now() - 1000) }).where('citizen_id', '=', id).execute();
+    await app.db.db
+      .updateTable('account_deletions')
+      .set({ due_at: new Date(Date.now() - 1000) })
+      .where('citizen_id', '=', id)
+      .execute();
     assert.ok((await app.purgeDueDeletions()) >= 1);
-    const row = await app.db.db.selectFrom('citizens').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await app.db.db
+      .selectFrom('citizens')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     assert.equal(row.status, 'deleted');
     assert.equal(row.cpf, null);
     assert.notEqual(row.email, citizen.email);
     assert.notEqual(row.name, citizen.name);
-    assert.equal((await app.db.db.selectFrom('identifiers').select('id').where('citizen_id', '=', id).execute()).length, 0);
-    assert.equal((await app.db.db.selectFrom('credentials').select('id').where('citizen_id', '=', id).execute()).length, 0);
+    assert.equal(
+      (await app.db.db.selectFrom('identifiers').select('id').where('citizen_id', '=', id).execute()).length,
+      0,
+    );
+    assert.equal(
+      (await app.db.db.selectFrom('credentials').select('id').where('citizen_id', '=', id).execute()).length,
+      0,
+    );
     assert.equal(await pendingDeletion(id), undefined);
-    assert.equal((await app.db.db.selectFrom('consents').select('id').where('citizen_id', '=', id).execute()).length, 1, 'the consent evidence is kept');
+    assert.equal(
+      (await app.db.db.selectFrom('consents').select('id').where('citizen_id', '=', id).execute()).length,
+      1,
+      'the consent evidence is kept',
+    );
     const sets = await received(svc);
-    assert.deepEqual(sets.filter((s) => s.types.includes(ACCOUNT_PURGED)).map((s) => s.sub), [id]);
+    assert.deepEqual(
+      sets.filter((s) => s.types.includes(ACCOUNT_PURGED)).map((s) => s.sub),
+      [id],
+    );
     // The browser's session went with the account.
     const after = await ua.get(`${app.url}/conta`);
     assert.doesNotMatch(after.html, /Minha conta/);
@@ -199,7 +275,9 @@ describe('LGPD self-service', () => {
     assert.match(codePage.url, /\/conta\/privacidade\/excluir\/codigo$/);
     const mail = await smtp.waitFor(citizen.email, 60_000, (m) => smtp.inbox.indexOf(m) >= seen);
     const code = codeFrom(mail);
-    const wrong = await ua.post(formAction(codePage, '/codigo/confirmar'), { code: code === '000000' ? '111111' : '000000' });
+    const wrong = await ua.post(formAction(codePage, '/codigo/confirmar'), {
+      code: code === '000000' ? '111111' : '000000',
+    });
     assert.equal(wrong.status, 422);
     assert.equal(await pendingDeletion(id), undefined);
     const huge = await ua.post(formAction(wrong, '/codigo/confirmar'), { code: '9'.repeat(10_000) });
@@ -225,22 +303,42 @@ describe('LGPD self-service', () => {
     });
     assert.equal(bad.status, 422);
     assert.match(bad.html, /class="errors"/);
-    const summary = [...bad.html.split('class="errors"')[1]!.split('</ul>')[0]!.matchAll(/href="#([^"]+)"/g)].map((m) => m[1]);
+    const summary = [
+      ...bad.html
+        .split('class="errors"')[1]!
+        .split('</ul>')[0]!
+        .matchAll(/href="#([^"]+)"/g),
+    ].map((m) => m[1]);
     const inputs = [...bad.html.matchAll(/<(?:input|select)[^>]*\bid="(f_[^"]+)"/g)].map((m) => m[1]);
-    assert.deepEqual(summary, inputs.filter((name) => summary.includes(name)), 'the summary lists the errors in the order of the fields');
+    assert.deepEqual(
+      summary,
+      inputs.filter((name) => summary.includes(name)),
+      'the summary lists the errors in the order of the fields',
+    );
     assert.ok(summary.length >= 4, `an error per long field: ${summary.join(', ')}`);
-    const stored = await app.db.db.selectFrom('citizens').select(['name', 'social_name', 'profile']).where('id', '=', id).executeTakeFirstOrThrow();
+    const stored = await app.db.db
+      .selectFrom('citizens')
+      .select(['name', 'social_name', 'profile'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     assert.equal(stored.name, citizen.name);
     assert.equal(stored.social_name, null);
     assert.deepEqual(stored.profile, {});
   });
 
-  test('revoking from another session\'s form changes nothing', async () => {
+  test("revoking from another session's form changes nothing", async () => {
     const { svc, ua, id } = await signedUpCitizen();
     const list = await ua.get(`${app.url}/conta/servicos`);
     const confirm = await ua.get(formAction(list, `/conta/servicos/${svc.clientId}/revogar`));
     const forged = await ua.post(formAction(confirm, '/revogar'), { _csrf: await otherSessionToken() });
     assert.equal(forged.status, 403);
-    assert.ok(await app.db.db.selectFrom('consent_current').select('client_id').where('citizen_id', '=', id).where('client_id', '=', svc.clientId).executeTakeFirst());
+    assert.ok(
+      await app.db.db
+        .selectFrom('consent_current')
+        .select('client_id')
+        .where('citizen_id', '=', id)
+        .where('client_id', '=', svc.clientId)
+        .executeTakeFirst(),
+    );
   });
 });

@@ -5,7 +5,14 @@ import type { Browser, Page } from 'playwright-core';
 import { ACCOUNT_SECTIONS } from '../../src/account/account-sections.ts';
 import { ACCOUNT_PURGED } from '../../src/events/set-format.ts';
 import { createI18n, type Locale, type Translate } from '../../src/platform/i18n.ts';
-import { browserProfiles, checkPage, expectPage, launchChromium, type OpenOptions, type Watched } from '../helpers/browser.ts';
+import {
+  browserProfiles,
+  checkPage,
+  expectPage,
+  launchChromium,
+  type OpenOptions,
+  type Watched,
+} from '../helpers/browser.ts';
 import { seedCitizen } from '../helpers/citizens.ts';
 import { addService, authorizationRequest, exchange, type TestService } from '../helpers/journeys.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
@@ -41,7 +48,11 @@ describe('consent and the account area in a real browser', () => {
 
   async function serveCallback(w: Watched) {
     await w.context.route(`${SERVICE_ORIGIN}/**`, (route) =>
-      route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: '<!doctype html><html lang="pt-BR"><title>Serviço</title><main><h1>Serviço</h1></main></html>' }),
+      route.fulfill({
+        status: 200,
+        contentType: 'text/html; charset=utf-8',
+        body: '<!doctype html><html lang="pt-BR"><title>Serviço</title><main><h1>Serviço</h1></main></html>',
+      }),
     );
   }
 
@@ -61,7 +72,11 @@ describe('consent and the account area in a real browser', () => {
     const auth = `Basic ${Buffer.from(`${encodeURIComponent(svc.clientId)}:${encodeURIComponent(svc.clientSecret)}`).toString('base64')}`;
     const poll = async (body: Record<string, unknown>) =>
       (await (
-        await fetch(`${app.url}/api/v1/events`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify({ returnImmediately: true, ...body }) })
+        await fetch(`${app.url}/api/v1/events`, {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ returnImmediately: true, ...body }),
+        })
       ).json()) as { sets: Record<string, string> };
     const { sets } = await poll({ maxEvents: 1000 });
     if (Object.keys(sets).length) await poll({ ack: Object.keys(sets), maxEvents: 0 });
@@ -107,7 +122,9 @@ describe('consent and the account area in a real browser', () => {
       await accept.waitFor();
       await expectPage(page, locale, t('consent.title', { service: name }));
       assert.equal(await text(page, '.signed-in-as p'), t('consent.signed_in_as', { name: first.name }));
-      const shareBirthdate = page.getByLabel(t('consent.share', { field: label('birthdate') }), { exact: true });
+      const shareBirthdate = page.getByLabel(t('consent.share', { field: label('birthdate') }), {
+        exact: true,
+      });
       assert.equal(await shareBirthdate.isChecked(), false, 'an optional field starts unticked');
       await checkPage(w, 'consent page');
 
@@ -122,7 +139,9 @@ describe('consent and the account area in a real browser', () => {
       assert.equal(await shareBirthdate.isChecked(), false);
 
       // A field never given, given on the spot: shared because the citizen filled it in.
-      await page.getByText(t('consent.add_optional_open', { field: label('gender') }), { exact: true }).click();
+      await page
+        .getByText(t('consent.add_optional_open', { field: label('gender') }), { exact: true })
+        .click();
       await page.getByLabel(label('gender')).selectOption('not_said');
       await checkPage(w, 'consent page with an optional field opened');
       await accept.click();
@@ -132,7 +151,11 @@ describe('consent and the account area in a real browser', () => {
       assert.equal(claims.name, second.name);
       assert.equal(claims.gender, 'not_said');
       assert.equal(claims.birthdate, undefined, 'the unticked field is not released');
-      const firstRow = await app.db.db.selectFrom('consent_current').select('client_id').where('citizen_id', '=', first.id).executeTakeFirst();
+      const firstRow = await app.db.db
+        .selectFrom('consent_current')
+        .select('client_id')
+        .where('citizen_id', '=', first.id)
+        .executeTakeFirst();
       assert.equal(firstRow, undefined, 'the first person consented to nothing');
       await queued(svc);
 
@@ -146,18 +169,27 @@ describe('consent and the account area in a real browser', () => {
       await checkPage(w, 'account hub');
 
       // Personal data in groups, the CPF partly masked.
-      await page.locator('.section-cards').getByRole('link', { name: t('account.section.data'), exact: true }).click();
+      await page
+        .locator('.section-cards')
+        .getByRole('link', { name: t('account.section.data'), exact: true })
+        .click();
       await expectPage(page, locale, t('profile.title'));
       assert.deepEqual(
         (await page.locator('fieldset.profile-group > legend').allTextContents()).map((s) => s.trim()),
         ['identity', 'contact', 'address', 'preferences'].map((g) => t(`profile.group.${g}`)),
       );
       const cpf = second.cpf.replace(/\D/g, '');
-      assert.equal(await text(page, '.profile-group .readonly-value'), t('profile.cpf_shown', { cpf: `***.${cpf.slice(3, 6)}.${cpf.slice(6, 9)}-**` }));
+      assert.equal(
+        await text(page, '.profile-group .readonly-value'),
+        t('profile.cpf_shown', { cpf: `***.${cpf.slice(3, 6)}.${cpf.slice(6, 9)}-**` }),
+      );
       await checkPage(w, 'personal data page');
 
       // Revoking is asked again, and "keep" keeps it.
-      await page.getByRole('navigation', { name: t('account.nav') }).getByRole('link', { name: t('account.section.services'), exact: true }).click();
+      await page
+        .getByRole('navigation', { name: t('account.nav') })
+        .getByRole('link', { name: t('account.section.services'), exact: true })
+        .click();
       await expectPage(page, locale, t('account.section.services'));
       await checkPage(w, 'services page');
       await page.getByRole('button', { name: t('account.revoke', { service: name }), exact: true }).click();
@@ -168,17 +200,33 @@ describe('consent and the account area in a real browser', () => {
       assert.equal(await page.locator('.data-item', { hasText: name }).count(), 1, 'still there');
 
       // Privacy: the history, the export.
-      await page.getByRole('navigation', { name: t('account.nav') }).getByRole('link', { name: t('account.section.privacy'), exact: true }).click();
+      await page
+        .getByRole('navigation', { name: t('account.nav') })
+        .getByRole('link', { name: t('account.section.privacy'), exact: true })
+        .click();
       await expectPage(page, locale, t('account.section.privacy'));
       await checkPage(w, 'privacy page');
       await page.getByRole('link', { name: t('privacy.history_open'), exact: true }).click();
       await expectPage(page, locale, t('privacy.history_title'));
       // The consent with its terms version, and the gender given on the consent screen sent to the
       // service as a change (the data sharing itself).
-      const rows = (await page.locator('tbody tr', { hasText: name }).allTextContents()).map((r) => r.replace(/\s+/g, ' '));
+      const rows = (await page.locator('tbody tr', { hasText: name }).allTextContents()).map((r) =>
+        r.replace(/\s+/g, ' '),
+      );
       assert.equal(rows.length, 2, rows.join('\n'));
-      assert.ok(rows.some((r) => r.includes(t('privacy.event_granted', { fields: ['name', 'cpf', 'gender'].map(label).join(', ') })) && r.includes(t('privacy.terms_version', { version: 1 }))), rows.join('\n'));
-      assert.ok(rows.some((r) => r.includes(t('privacy.event_shared', { fields: label('gender') }))), rows.join('\n'));
+      assert.ok(
+        rows.some(
+          (r) =>
+            r.includes(
+              t('privacy.event_granted', { fields: ['name', 'cpf', 'gender'].map(label).join(', ') }),
+            ) && r.includes(t('privacy.terms_version', { version: 1 })),
+        ),
+        rows.join('\n'),
+      );
+      assert.ok(
+        rows.some((r) => r.includes(t('privacy.event_shared', { fields: label('gender') }))),
+        rows.join('\n'),
+      );
       await checkPage(w, 'history page');
       await page.goto(`${app.url}/conta/privacidade/meus-dados`);
       await expectPage(page, locale, t('privacy.export_page_title'));
@@ -186,7 +234,11 @@ describe('consent and the account area in a real browser', () => {
       await checkPage(w, 'export page');
       const download = page.waitForEvent('download');
       await page.getByRole('link', { name: t('privacy.export_json'), exact: true }).click();
-      const json = JSON.parse(await (await (await download).createReadStream()).toArray().then((chunks) => Buffer.concat(chunks).toString('utf8')));
+      const json = JSON.parse(
+        await (await (await download).createReadStream())
+          .toArray()
+          .then((chunks) => Buffer.concat(chunks).toString('utf8')),
+      );
       assert.equal(json.data.citizens[0].name, second.name);
 
       // Deletion: a wrong password first, then the right one; undone; asked again; the purge.
@@ -210,17 +262,34 @@ describe('consent and the account area in a real browser', () => {
       assert.equal(await text(page, 'main .notice[role=status]'), t('privacy.delete_cancelled'));
       await checkPage(w, 'hub after cancelling');
       assert.equal(await app.purgeDueDeletions(), 0);
-      assert.equal((await app.db.db.selectFrom('citizens').select('status').where('id', '=', second.id).executeTakeFirstOrThrow()).status, 'active');
+      assert.equal(
+        (
+          await app.db.db
+            .selectFrom('citizens')
+            .select('status')
+            .where('id', '=', second.id)
+            .executeTakeFirstOrThrow()
+        ).status,
+        'active',
+      );
 
       await page.goto(`${app.url}/conta/privacidade/excluir`);
       await password.fill(second.password);
       await page.getByRole('button', { name: t('privacy.delete_confirm'), exact: true }).click();
       await page.getByRole('button', { name: t('privacy.delete_cancel'), exact: true }).waitFor();
       // The grace period over (the database's clock), the next purge run takes the account.
-      await app.db.db.updateTable('account_deletions').set({ due_at: new Date(Date.now() - 1000) }).where('citizen_id', '=', second.id).execute();
+      await app.db.db
+        .updateTable('account_deletions')
+        .set({ due_at: new Date(Date.now() - 1000) })
+        .where('citizen_id', '=', second.id)
+        .execute();
       assert.equal(await app.purgeDueDeletions(), 1);
       const events = await queued(svc);
-      assert.deepEqual(events.filter((e) => e.types.includes(ACCOUNT_PURGED)).map((e) => e.sub), [second.id], 'the service is told on its queue');
+      assert.deepEqual(
+        events.filter((e) => e.types.includes(ACCOUNT_PURGED)).map((e) => e.sub),
+        [second.id],
+        'the service is told on its queue',
+      );
       await page.goto(`${app.url}/conta`);
       await expectPage(page, locale, t('login.title'));
 
