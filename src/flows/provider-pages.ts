@@ -4,7 +4,7 @@ import { page } from '../web/layout.ts';
 import { LANG_COOKIE } from '../web/request-context.ts';
 import type { PageContext, ProviderPages } from '../oidc/provider.ts';
 
-/** Pages oidc-provider renders itself (errors, logout confirmation), in the person's language. */
+/** Pages oidc-provider renders itself (errors, logout, self-posting forms), in the person's language. */
 export function createProviderPages(i18n: I18n): ProviderPages {
   const ui = (ctx: PageContext) => {
     const locale = negotiateLocale(
@@ -37,6 +37,24 @@ ${trusted(form)}
   <button type="submit" form="op.logoutForm" name="logout" value="yes">${t('logout.yes')}</button>
   <button type="submit" form="op.logoutForm" class="secondary">${t('logout.no')}</button>
 </div>`,
+      });
+    },
+    selfPosting(ctx, form, purpose, clientName) {
+      const { locale, t } = ui(ctx);
+      const text = purpose === 'logout'
+        ? clientName ? t('selfpost.logout_text', { service: clientName }) : t('selfpost.logout_text_unnamed')
+        : clientName ? t('selfpost.return_text', { service: clientName }) : t('selfpost.return_text_unnamed');
+      return page({
+        t,
+        locale,
+        title: t(purpose === 'logout' ? 'selfpost.logout_title' : 'selfpost.return_title'),
+        scripts: ['/static/auto-submit.js'],
+        body: html`<p>${text}</p>
+<form method="post" action="${form.action}" data-auto-submit>
+${form.inputs.map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+<p class="hint">${t('selfpost.no_script')}</p>
+<div class="actions"><button type="submit">${t('selfpost.continue')}</button></div>
+</form>`,
       });
     },
     loggedOut(ctx, clientName) {
