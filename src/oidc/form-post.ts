@@ -11,7 +11,7 @@ export type SelfPostingForm = { action: string; inputs: [string, string][] };
 
 const MARKER = '<title>Submitting Callback</title>';
 
-function unescape(value: string): string {
+function unescapeHtml(value: string): string {
   return value
     .replace(/&quot;/g, '"')
     .replace(/&#39;/g, "'")
@@ -27,7 +27,7 @@ export function readSelfPostingForm(body: unknown): SelfPostingForm | undefined 
   if (action === undefined) return undefined;
   const inputs: [string, string][] = [];
   for (const m of body.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)"\/>/g)) {
-    inputs.push([unescape(m[1]!), unescape(m[2]!)]);
+    inputs.push([unescapeHtml(m[1]!), unescapeHtml(m[2]!)]);
   }
-  return { action: unescape(action), inputs };
+  return { action: unescapeHtml(action), inputs };
 }

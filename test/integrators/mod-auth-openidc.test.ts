@@ -6,7 +6,13 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { addService, answerConsent, type Authorization, registerThroughService, type TestService } from '../helpers/journeys.ts';
+import {
+  type Authorization,
+  addService,
+  answerConsent,
+  registerThroughService,
+  type TestService,
+} from '../helpers/journeys.ts';
 import { startSmtpPeer } from '../helpers/smtp-peer.ts';
 import { freePort, startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { formAction, formFields, type Page, UserAgent } from '../helpers/user-agent.ts';
@@ -21,7 +27,9 @@ const APACHE = '/usr/sbin/apache2';
 const MODULES = '/usr/lib/apache2/modules';
 const SITE_CONF = new URL('../../docs/examples/mod_auth_openidc.conf', import.meta.url).pathname;
 const missing = !existsSync(APACHE) || !existsSync(join(MODULES, 'mod_auth_openidc.so'));
-const skip = missing ? 'apache2 or libapache2-mod-auth-openidc is not installed (apt-get install apache2 libapache2-mod-auth-openidc)' : false;
+const skip = missing
+  ? 'apache2 or libapache2-mod-auth-openidc is not installed (apt-get install apache2 libapache2-mod-auth-openidc)'
+  : false;
 
 /**
  * The agent as a browser's navigation: the module answers a request that does not look like one
@@ -30,12 +38,19 @@ const skip = missing ? 'apache2 or libapache2-mod-auth-openidc is not installed 
  */
 class Navigator extends UserAgent {
   constructor() {
-    super({ accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' });
+    super({
+      accept: 'text/html,application/xhtml+xml',
+      'sec-fetch-mode': 'navigate',
+      'sec-fetch-dest': 'document',
+    });
   }
 
   override request(url: string, init: RequestInit = {}): Promise<Response> {
     const u = new URL(url);
-    const headers: Record<string, string> = { ...this.headers, ...Object.fromEntries(new Headers(init.headers).entries()) };
+    const headers: Record<string, string> = {
+      ...this.headers,
+      ...Object.fromEntries([...(new Headers(init.headers) as unknown as Iterable<[string, string]>)]),
+    };
     const cookie = this.cookieHeader(u);
     if (cookie) headers.cookie = cookie;
     const body = init.body === undefined || init.body === null ? undefined : String(init.body);
@@ -50,7 +65,10 @@ class Navigator extends UserAgent {
             for (const one of Array.isArray(v) ? v : v === undefined ? [] : [v]) h.append(k, one);
           }
           const status = res.statusCode ?? 500;
-          const response = new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers: h });
+          const response = new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), {
+            status,
+            headers: h,
+          });
           this.store(response);
           resolve(response);
         });
@@ -131,7 +149,10 @@ describe('Apache mod_auth_openidc as the relying party', { skip }, () => {
     let exited = false;
     apache.once('exit', () => (exited = true));
     for (let i = 0; i < 600 && !exited; i++) {
-      const up = await fetch(`${appUrl}/saiu`).then(() => true, () => false);
+      const up = await fetch(`${appUrl}/saiu`).then(
+        () => true,
+        () => false,
+      );
       if (up) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -152,12 +173,18 @@ describe('Apache mod_auth_openidc as the relying party', { skip }, () => {
 
   const protectedUrl = () => `${appUrl}/protegido/app/painel`;
   const startAt = (): Authorization => ({ url: new URL(protectedUrl()), verifier: '', state: '', nonce: '' });
-  const errorLog = () => (existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '');
+  const errorLog = () =>
+    existsSync(join(dir, 'error.log')) ? readFileSync(join(dir, 'error.log'), 'utf8') : '';
 
   /** The self-posting page Cidadela shows for form_post, posted as a browser without JavaScript would. */
   async function postBack(ua: UserAgent, page: Page): Promise<Page> {
     assert.match(page.html, /data-auto-submit/, `the form_post page, got ${page.status} ${page.url}`);
-    return ua.post(formAction(page, '/protegido/redirect_uri'), formFields(page, '/protegido/redirect_uri'), undefined, { csrf: false });
+    return ua.post(
+      formAction(page, '/protegido/redirect_uri'),
+      formFields(page, '/protegido/redirect_uri'),
+      undefined,
+      { csrf: false },
+    );
   }
 
   let ua: UserAgent;
@@ -166,7 +193,11 @@ describe('Apache mod_auth_openidc as the relying party', { skip }, () => {
   test('sign-in: PKCE S256, form_post, the consented claims and acr reach the application', async () => {
     ua = new Navigator();
     const first = await new Navigator().get(protectedUrl());
-    assert.match(first.url, /\/interaction\//, `${first.status} ${first.url}\n${first.html.slice(0, 1500)}\n${errorLog()}`);
+    assert.match(
+      first.url,
+      /\/interaction\//,
+      `${first.status} ${first.url}\n${first.html.slice(0, 1500)}\n${errorLog()}`,
+    );
     const { page, citizen: c } = await registerThroughService(ua, svc, startAt(), smtp);
     citizen = c;
     const back = await postBack(ua, await answerConsent(ua, page, svc));
@@ -182,9 +213,20 @@ describe('Apache mod_auth_openidc as the relying party', { skip }, () => {
   });
 
   test('logout through the module ends the Cidadela session without a question', async () => {
-    const going = await ua.get(`${appUrl}/protegido/redirect_uri?logout=${encodeURIComponent(`${appUrl}/saiu`)}`);
-    assert.match(going.html, /data-auto-submit/, `no question, a page that posts itself: ${going.url}\n${going.html.slice(0, 800)}`);
-    const done = await ua.post(formAction(going, '/oidc/session/end/confirm'), formFields(going, '/oidc/session/end/confirm'), undefined, { csrf: false });
+    const going = await ua.get(
+      `${appUrl}/protegido/redirect_uri?logout=${encodeURIComponent(`${appUrl}/saiu`)}`,
+    );
+    assert.match(
+      going.html,
+      /data-auto-submit/,
+      `no question, a page that posts itself: ${going.url}\n${going.html.slice(0, 800)}`,
+    );
+    const done = await ua.post(
+      formAction(going, '/oidc/session/end/confirm'),
+      formFields(going, '/oidc/session/end/confirm'),
+      undefined,
+      { csrf: false },
+    );
     assert.equal(JSON.parse(done.html).path, '/saiu');
     // Back at the protected page: Cidadela asks for the password again.
     const login = await ua.get(protectedUrl());
