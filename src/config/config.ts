@@ -45,6 +45,10 @@ const schema = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .describe('`fatal` … `trace`, `silent`'),
+  LOG_FORMAT: z
+    .enum(['auto', 'json', 'pretty'])
+    .default('auto')
+    .describe('`json`: one JSON line per entry (for files and log collectors); `pretty`: one readable line; `auto`: pretty when standard output is a terminal, JSON otherwise'),
   DEMO: z
     .enum(['auto', 'on', 'off'])
     .default('auto')
@@ -139,6 +143,7 @@ export type Config = {
   /** ISO 3166-1 alpha-2 codes whose numbers may receive an SMS, upper-case. */
   smsCountries: string[];
   logLevel: string;
+  logFormat: 'auto' | 'json' | 'pretty';
   demo: boolean;
   trustProxy: boolean;
   relay: boolean;
@@ -210,6 +215,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     smsGatewayToken: c.SMS_GATEWAY_TOKEN,
     smsCountries: [...new Set(c.SMS_COUNTRIES.split(',').map((code) => code.trim().toUpperCase()))],
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
     demo: c.DEMO === 'on' || (c.DEMO === 'auto' && c.NODE_ENV !== 'production'),
     trustProxy: c.TRUST_PROXY === 'true',
     relay: c.RELAY === 'on',
