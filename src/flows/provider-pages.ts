@@ -1,18 +1,14 @@
-import type { PageContext, ProviderPages } from '../oidc/provider.ts';
-import { type I18n, negotiateLocale } from '../platform/i18n.ts';
 import { html, trusted } from '../web/html.ts';
+import { type I18n, negotiateLocale } from '../platform/i18n.ts';
 import { page } from '../web/layout.ts';
 import { LANG_COOKIE } from '../web/request-context.ts';
+import type { PageContext, ProviderPages } from '../oidc/provider.ts';
 
 /** Pages oidc-provider renders itself (errors, logout, self-posting forms), in the person's language. */
 export function createProviderPages(i18n: I18n): ProviderPages {
   const ui = (ctx: PageContext) => {
     const locale = negotiateLocale(
-      [
-        ctx.query.lang as string | undefined,
-        ctx.cookies[LANG_COOKIE],
-        ctx.query.ui_locales as string | undefined,
-      ],
+      [ctx.query.lang as string | undefined, ctx.cookies[LANG_COOKIE], ctx.query.ui_locales as string | undefined],
       ctx.acceptLanguage,
     );
     return { locale, t: i18n.translator(locale) };
@@ -47,12 +43,8 @@ ${trusted(form)}
       const { locale, t } = ui(ctx);
       const text =
         purpose === 'logout'
-          ? clientName
-            ? t('selfpost.logout_text', { service: clientName })
-            : t('selfpost.logout_text_unnamed')
-          : clientName
-            ? t('selfpost.return_text', { service: clientName })
-            : t('selfpost.return_text_unnamed');
+          ? clientName ? t('selfpost.logout_text', { service: clientName }) : t('selfpost.logout_text_unnamed')
+          : clientName ? t('selfpost.return_text', { service: clientName }) : t('selfpost.return_text_unnamed');
       return page({
         t,
         locale,

@@ -1,14 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Provider, {
-  type Configuration,
-  errors,
-  interactionPolicy,
-  type KoaContextWithOIDC,
-} from 'oidc-provider';
+import Provider, { type Configuration, errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../db/database.ts';
-import { CATALOG_CLAIMS } from '../identity/field-catalog.ts';
 import { isUnavailable } from '../platform/errors.ts';
+import { CATALOG_CLAIMS } from '../identity/field-catalog.ts';
 import { clientProblems, clientTypeOf } from '../services/client-types.ts';
 import type { ServiceStore } from '../services/service-store.ts';
 import { createAdapterClass } from './adapter.ts';
@@ -31,20 +26,11 @@ export type ProviderPages = {
    * A form that posts itself (with a same-origin script, or the one button without JavaScript):
    * the code or error sent back to a service in `form_post` mode, or a logout that needs no question.
    */
-  selfPosting(
-    ctx: PageContext,
-    form: SelfPostingForm,
-    purpose: 'return' | 'logout',
-    clientName: string | undefined,
-  ): string;
+  selfPosting(ctx: PageContext, form: SelfPostingForm, purpose: 'return' | 'logout', clientName: string | undefined): string;
 };
 
 /** What a page renderer needs from a request handled inside the provider. */
-export type PageContext = {
-  query: Record<string, unknown>;
-  cookies: Record<string, string>;
-  acceptLanguage?: string | undefined;
-};
+export type PageContext = { query: Record<string, unknown>; cookies: Record<string, string>; acceptLanguage?: string | undefined };
 
 export type OidcDeps = {
   issuer: string;
@@ -59,10 +45,7 @@ export type OidcDeps = {
    * The claims released to a service: exactly the fields the citizen consented to share with it,
    * whatever scopes it asked for. Undefined when the account does not exist or is disabled.
    */
-  releasedClaims(
-    accountId: string,
-    clientId: string | undefined,
-  ): Promise<Record<string, unknown> | undefined>;
+  releasedClaims(accountId: string, clientId: string | undefined): Promise<Record<string, unknown> | undefined>;
   /**
    * Whether the citizen must see the service's consent screen (first access, new terms or fields,
    * or write access asked for and not consented).
@@ -78,16 +61,7 @@ export type OidcDeps = {
   onError?: (error: Error, route: string | undefined) => void;
 };
 
-export const SCOPES = [
-  'openid',
-  'offline_access',
-  'profile',
-  'email',
-  'phone',
-  'address',
-  'cpf',
-  'cidadela:write',
-];
+export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'address', 'cpf', 'cidadela:write'];
 /**
  * Every catalog claim hangs on `openid`: what a service receives is decided by the citizen's
  * consent to its data contract (see releasedClaims), not by the scopes it asks for. The other
@@ -97,7 +71,7 @@ export const CLAIMS: Record<string, string[]> = {
   // verified_claims: OpenID Connect for Identity Assurance, for the consented fields a trusted
   // source confirmed (released by releasedClaims only then).
   // acr and auth_time are in every ID token, asked for or not: services that check the level or
-  // the age of a sign-in (mod_auth_openidc's OIDCPassIDTokenAs, Authlib) need not know to ask.
+  // the age of a sign-in (mod_auth_openidc, Authlib) need not know to ask.
   openid: ['sub', 'amr', 'acr', 'auth_time', ...CATALOG_CLAIMS, 'verified_claims'],
 };
 
@@ -122,15 +96,8 @@ type TokenLike = { iiat?: number };
 type ClientLike = { applicationType?: string; clientAuthMethod?: string };
 
 /** Seconds a new refresh token lives: a browser app's chain ends a day after the first one. */
-export function refreshTokenTtl(
-  token: TokenLike,
-  client: ClientLike,
-  now = Math.floor(Date.now() / 1000),
-): number {
-  const type = clientTypeOf({
-    application_type: client.applicationType,
-    token_endpoint_auth_method: client.clientAuthMethod,
-  });
+export function refreshTokenTtl(token: TokenLike, client: ClientLike, now = Math.floor(Date.now() / 1000)): number {
+  const type = clientTypeOf({ application_type: client.applicationType, token_endpoint_auth_method: client.clientAuthMethod });
   if (type !== 'spa') return TTL.RefreshToken;
   const firstIssued = token.iiat ?? now;
   return Math.max(1, firstIssued + SPA_REFRESH_TOKEN_TTL - now);
@@ -190,28 +157,19 @@ export function createOidc(deps: OidcDeps) {
   // and data contract, even if oidc-provider's own grant covers the requested scopes.
   const policy = interactionPolicy.base();
   policy.get('consent')!.checks.add(
-    new interactionPolicy.Check(
-      'cidadela_consent',
-      'terms of use or data contract not accepted',
-      async (ctx) => {
-        const accountId = ctx.oidc.session?.accountId;
-        if (!accountId || !ctx.oidc.client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-        if (ctx.oidc.result?.consent) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-        return (await deps.consentNeeded(
-          accountId,
-          ctx.oidc.client.clientId,
-          ctx.oidc.requestParamOIDCScopes,
-        ))
-          ? interactionPolicy.Check.REQUEST_PROMPT
-          : interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      },
-    ),
+    new interactionPolicy.Check('cidadela_consent', 'terms of use or data contract not accepted', async (ctx) => {
+      const accountId = ctx.oidc.session?.accountId;
+      if (!accountId || !ctx.oidc.client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      if (ctx.oidc.result?.consent) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return (await deps.consentNeeded(accountId, ctx.oidc.client.clientId, ctx.oidc.requestParamOIDCScopes))
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
   );
   policy.get('login')!.checks.add(
     new interactionPolicy.Check('cidadela_level', 'trust level below what the service needs', async (ctx) => {
       const session = ctx.oidc.session;
-      if (!session?.accountId || !ctx.oidc.client || !deps.levelTooLow)
-        return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      if (!session?.accountId || !ctx.oidc.client || !deps.levelTooLow) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       if (ctx.oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       const acr = typeof session.acr === 'string' ? session.acr : undefined;
       return (await deps.levelTooLow(acr, ctx.oidc.client.clientId, ctx.oidc.params?.acr_values))
@@ -271,8 +229,7 @@ export function createOidc(deps: OidcDeps) {
           tokenEndpointAuthMethod: m.token_endpoint_auth_method as never,
           redirectUris: list(m.redirect_uris),
           postLogoutRedirectUris: list(m.post_logout_redirect_uris),
-          backchannelLogoutUri:
-            typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
+          backchannelLogoutUri: typeof m.backchannel_logout_uri === 'string' ? m.backchannel_logout_uri : null,
           allowedOrigins: list(m.allowed_origins),
           jwks: m.jwks,
         });
@@ -284,14 +241,8 @@ export function createOidc(deps: OidcDeps) {
     clientBasedCORS: (_ctx, origin, client) => {
       // Extra metadata keeps its registered (snake_case) name on the Client.
       const allowed = (client as unknown as { allowed_origins?: string[] }).allowed_origins;
-      return (
-        clientTypeOf({
-          application_type: client.applicationType,
-          token_endpoint_auth_method: client.clientAuthMethod,
-        }) === 'spa' &&
-        Array.isArray(allowed) &&
-        allowed.includes(origin)
-      );
+      return clientTypeOf({ application_type: client.applicationType, token_endpoint_auth_method: client.clientAuthMethod }) === 'spa'
+        && Array.isArray(allowed) && allowed.includes(origin);
     },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
@@ -303,10 +254,7 @@ export function createOidc(deps: OidcDeps) {
       devInteractions: { enabled: false },
       // A token is introspected by the service it was issued to, and by no other: the answer
       // would tell another service who the citizen is and which services they use.
-      introspection: {
-        enabled: true,
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
-      },
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
@@ -324,14 +272,8 @@ export function createOidc(deps: OidcDeps) {
           // asking again would let "no" leave the citizen half signed out, so it goes through.
           if (hintIsForThisSession(ctx)) {
             const secret = String(ctx.oidc.session?.state?.secret ?? '');
-            const form = {
-              action: ctx.oidc.urlFor('end_session_confirm'),
-              inputs: [
-                ['xsrf', secret],
-                ['logout', 'yes'],
-              ] as [string, string][],
-            };
-            ctx.body = pages.selfPosting(pageContext(ctx), form, 'logout', clientName);
+            const inputs: [string, string][] = [['xsrf', secret], ['logout', 'yes']];
+            ctx.body = pages.selfPosting(pageContext(ctx), { action: ctx.oidc.urlFor('end_session_confirm'), inputs }, 'logout', clientName);
             return;
           }
           ctx.body = pages.logout(pageContext(ctx), form, clientName);
@@ -369,20 +311,14 @@ export function createOidc(deps: OidcDeps) {
     // A consent lives beyond a browser session: a citizen who consented before, on any device,
     // gets a grant for the scopes asked now, as long as the consent is current.
     loadExistingGrant: async (ctx) => {
-      const grantId =
-        ctx.oidc.result?.consent?.grantId || ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session?.grantIdFor(ctx.oidc.client!.clientId);
       if (grantId) {
         const grant = await ctx.oidc.provider.Grant.find(grantId);
         if (grant) return grant;
       }
       const accountId = ctx.oidc.session?.accountId;
       const client = ctx.oidc.client;
-      if (
-        !accountId ||
-        !client ||
-        (await deps.consentNeeded(accountId, client.clientId, ctx.oidc.requestParamOIDCScopes))
-      )
-        return undefined;
+      if (!accountId || !client || (await deps.consentNeeded(accountId, client.clientId, ctx.oidc.requestParamOIDCScopes))) return undefined;
       const grant = new ctx.oidc.provider.Grant({ accountId, clientId: client.clientId });
       grant.addOIDCScope([...ctx.oidc.requestParamOIDCScopes].join(' '));
       if (ctx.oidc.requestParamClaims.size) grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);
@@ -418,9 +354,7 @@ export function createOidc(deps: OidcDeps) {
   // Client secrets are stored as SHA-256 hashes (DESIGN: never kept in clear), so the comparison
   // oidc-provider makes against `client_secret` (which holds the hash) hashes the presented one.
   // This touches the Client model's prototype: the one deep hook into the library, kept here.
-  const ClientModel = provider.Client as unknown as {
-    prototype: { clientSecret?: string; compareClientSecret(a: string): boolean };
-  };
+  const ClientModel = provider.Client as unknown as { prototype: { clientSecret?: string; compareClientSecret(a: string): boolean } };
   ClientModel.prototype.compareClientSecret = function compareHashed(actual: string) {
     const stored = this.clientSecret ?? '';
     const presented = `sha256:${createHash('sha256').update(String(actual)).digest('base64url')}`;
@@ -461,14 +395,11 @@ export function createOidc(deps: OidcDeps) {
   // rotate on a schedule far longer than this (decision 8), and the JWKS stays uncached.
   provider.use(async (ctx, next) => {
     await next();
-    if (ctx.oidc?.route === 'discovery' && ctx.status === 200)
-      ctx.set('cache-control', 'public, max-age=300');
+    if (ctx.oidc?.route === 'discovery' && ctx.status === 200) ctx.set('cache-control', 'public, max-age=300');
   });
   provider.on('authorization.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
   provider.on('grant.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
-  provider.on('backchannel.error', (_ctx, error, client) =>
-    deps.onError?.(error, `backchannel_logout:${client.clientId}`),
-  );
+  provider.on('backchannel.error', (_ctx, error, client) => deps.onError?.(error, `backchannel_logout:${client.clientId}`));
 
   const callback = provider.callback();
 

@@ -352,10 +352,7 @@ describe('the citizen in a real browser', { concurrency: true }, () => {
     await page.locator('#logout').click();
     await page.waitForURL(/\/oidc\/session\/end/);
     await expectPage(page, 'pt-BR', t('selfpost.logout_title'));
-    assert.match(
-      (await page.locator('main').textContent()) ?? '',
-      new RegExp(escapeRegExp(t('selfpost.logout_text', { service: SERVICE }))),
-    );
+    assert.match((await page.locator('main').textContent()) ?? '', new RegExp(escapeRegExp(t('selfpost.logout_text', { service: SERVICE }))));
     assert.equal(await page.locator('button[name=logout]').count(), 0, 'no yes/no question');
     await check(w, 'logout without a question, without JavaScript');
     await page.getByRole('button', { name: t('selfpost.continue'), exact: true }).click();

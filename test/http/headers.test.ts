@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { formatCpf } from '../../src/identity/cpf.ts';
-import {
-  addService,
-  authorizationRequest,
-  newCitizen,
-  type TestService,
-  UserAgent,
-} from '../helpers/journeys.ts';
+import { addService, authorizationRequest, newCitizen, type TestService, UserAgent } from '../helpers/journeys.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { formAction } from '../helpers/user-agent.ts';
 
@@ -89,9 +83,7 @@ describe('security headers, page hygiene and logs', () => {
     const ua = agent();
     const login = await ua.get(`${app.url}/demo/demo-servico/login`);
     assert.equal(login.status, 200);
-    const form = await ua.get(
-      new URL(login.html.match(/href="(\/interaction\/[^"]+\/register)"/)![1]!, login.url).href,
-    );
+    const form = await ua.get(new URL(login.html.match(/href="(\/interaction\/[^"]+\/register)"/)![1]!, login.url).href);
     const action = formAction(form, '/register');
     assert.equal((await ua.post(action, { ...citizen, cpf: '111.111.111-11' })).status, 422);
     assert.equal((await ua.post(action, citizen, undefined, { csrf: false })).status, 403);
@@ -120,27 +112,15 @@ describe('security headers, page hygiene and logs', () => {
     const other = agent({ 'accept-language': 'en' });
     const auth = await authorizationRequest(svc);
     await other.get(auth.url.href, svc.redirectUri);
-    for (let i = 0; i < 5; i++)
-      await other.post(
-        formAction(other.last!, '/login'),
-        { identifier: formatCpf(citizen.cpf), password: `${citizen.password}?` },
-        svc.redirectUri,
-      );
+    for (let i = 0; i < 5; i++) await other.post(formAction(other.last!, '/login'), { identifier: formatCpf(citizen.cpf), password: `${citizen.password}?` }, svc.redirectUri);
     assert.equal(other.last!.status, 429);
     await app.db.db.updateTable('login_throttle').set({ locked_until: null }).execute();
-    const back = await other.post(
-      formAction(other.last!, '/login'),
-      { identifier: citizen.email.toUpperCase(), password: citizen.password },
-      svc.redirectUri,
-    );
+    const back = await other.post(formAction(other.last!, '/login'), { identifier: citizen.email.toUpperCase(), password: citizen.password }, svc.redirectUri);
     assert.equal(back.status, 200, 'the consent page of the test service');
     const callback = await other.post(formAction(back, '/consent'), { decision: 'accept' }, svc.redirectUri);
     assert.ok(callback.url.startsWith(svc.redirectUri));
     // A service may ask for the code in a self-posting form instead of a redirect.
-    const formPost = await other.get(
-      (await authorizationRequest(svc, { response_mode: 'form_post' })).url.href,
-      svc.redirectUri,
-    );
+    const formPost = await other.get((await authorizationRequest(svc, { response_mode: 'form_post' })).url.href, svc.redirectUri);
     assert.match(formPost.html, /name="code"/);
   });
 
@@ -150,23 +130,10 @@ describe('security headers, page hygiene and logs', () => {
 
   test('the walk saw the pages it means to check', () => {
     const statuses = new Set(htmlPages().map((s) => s.status));
-    for (const status of [200, 400, 401, 403, 404, 413, 422, 429])
-      assert.ok(statuses.has(status), `an HTML page with status ${status}`);
+    for (const status of [200, 400, 401, 403, 404, 413, 422, 429]) assert.ok(statuses.has(status), `an HTML page with status ${status}`);
     const paths = htmlPages().map((s) => new URL(s.url).pathname);
-    for (const part of [
-      '/interaction/',
-      '/register',
-      '/confirm-email',
-      '/demo/demo-servico',
-      '/dev/outbox',
-      '/oidc/session/end',
-      '/conta',
-      '/oidc/auth',
-    ]) {
-      assert.ok(
-        paths.some((p) => p.includes(part)),
-        `a page under ${part}`,
-      );
+    for (const part of ['/interaction/', '/register', '/confirm-email', '/demo/demo-servico', '/dev/outbox', '/oidc/session/end', '/conta', '/oidc/auth']) {
+      assert.ok(paths.some((p) => p.includes(part)), `a page under ${part}`);
     }
     assert.ok(htmlPages().length >= 25, `${htmlPages().length} pages`);
   });
@@ -183,10 +150,7 @@ describe('security headers, page hygiene and logs', () => {
       assert.ok(d.get('default-src')?.includes("'self'"), where);
       for (const name of ['script-src', 'style-src']) {
         const values = d.get(name) ?? d.get('default-src')!;
-        assert.ok(
-          values.every((v) => v === "'self'" || /^'sha256-/.test(v)),
-          `${name} ${values.join(' ')} on ${where}`,
-        );
+        assert.ok(values.every((v) => v === "'self'" || /^'sha256-/.test(v)), `${name} ${values.join(' ')} on ${where}`);
       }
     }
   });
@@ -206,8 +170,7 @@ describe('security headers, page hygiene and logs', () => {
   test('our pages have no inline script, no style attribute or element, no event handler attribute', () => {
     for (const s of htmlPages()) {
       const where = `${s.method} ${s.url} (${s.status})`;
-      for (const tag of s.body.match(/<script\b[^>]*>/gi) ?? [])
-        assert.match(tag, /\ssrc="\/static\/[^"]+"/, `external script only on ${where}: ${tag}`);
+      for (const tag of s.body.match(/<script\b[^>]*>/gi) ?? []) assert.match(tag, /\ssrc="\/static\/[^"]+"/, `external script only on ${where}: ${tag}`);
       assert.doesNotMatch(s.body, /<script\b[^>]*>\s*[^<\s]/i, `no inline script body on ${where}`);
       assert.doesNotMatch(s.body, /\sstyle\s*=/i, `no style attribute on ${where}`);
       assert.doesNotMatch(s.body, /<style\b/i, `no style element on ${where}`);
@@ -217,7 +180,7 @@ describe('security headers, page hygiene and logs', () => {
 
   // oidc-provider renders the form_post response itself (English, an inline script allowed by a
   // hash it adds to the CSP); src/oidc/form-post.ts puts ours in its place.
-  test("the form_post response page has no inline script, keeps the CSP and is in the person's language", () => {
+  test('the form_post response page has no inline script, keeps the CSP and is in the person\'s language', () => {
     const pages = htmlPages().filter(isFormPost);
     assert.ok(pages.length > 0);
     for (const s of pages) {
@@ -227,35 +190,22 @@ describe('security headers, page hygiene and logs', () => {
       assert.match(s.body, /<html lang="en">/);
       assert.match(s.body, /We are taking you back to the service Serviço de teste/);
       assert.match(s.body, /<script src="\/static\/auto-submit\.js" defer>/);
-      assert.match(
-        s.body,
-        /<form method="post" action="http:\/\/127\.0\.0\.1:9\/cb\/[^"]+" data-auto-submit>/,
-      );
+      assert.match(s.body, /<form method="post" action="http:\/\/127\.0\.0\.1:9\/cb\/[^"]+" data-auto-submit>/);
       assert.doesNotMatch(s.headers.get('content-security-policy') ?? '', /sha256-/);
     }
   });
 
   test('every response carries a request id; a well-formed one sent by the caller is kept', async () => {
-    for (const s of all())
-      assert.match(
-        s.headers.get('x-request-id') ?? '',
-        /^[\w-]{8,64}$/,
-        `${s.method} ${s.url} (${s.status})`,
-      );
+    for (const s of all()) assert.match(s.headers.get('x-request-id') ?? '', /^[\w-]{8,64}$/, `${s.method} ${s.url} (${s.status})`);
     const ids = all().map((s) => s.headers.get('x-request-id'));
     assert.equal(new Set(ids).size, ids.length, 'one id per request');
     const given = await fetch(`${app.url}/`, { headers: { 'x-request-id': 'balanceador-0123456789' } });
     assert.equal(given.headers.get('x-request-id'), 'balanceador-0123456789');
-    const provider = await fetch(`${app.url}/.well-known/openid-configuration`, {
-      headers: { 'x-request-id': 'balanceador-abcdef' },
-    });
+    const provider = await fetch(`${app.url}/.well-known/openid-configuration`, { headers: { 'x-request-id': 'balanceador-abcdef' } });
     assert.equal(provider.headers.get('x-request-id'), 'balanceador-abcdef');
     const odd = await fetch(`${app.url}/`, { headers: { 'x-request-id': 'x"><script>' } });
     assert.match(odd.headers.get('x-request-id') ?? '', /^[\w-]{8,64}$/, 'a malformed id is replaced');
-    assert.ok(
-      app.logs.some((line) => line.includes('"reqId":"balanceador-0123456789"')),
-      'the log line carries the id',
-    );
+    assert.ok(app.logs.some((line) => line.includes('"reqId":"balanceador-0123456789"')), 'the log line carries the id');
   });
 
   test('no CPF, e-mail, password or code of the registration shows in the logs', () => {
@@ -272,7 +222,6 @@ describe('security headers, page hygiene and logs', () => {
       encodeURIComponent(citizen.password),
       ...codes,
     ];
-    for (const secret of secrets)
-      assert.ok(!logs.toLowerCase().includes(secret.toLowerCase()), `"${secret}" appears in the logs`);
+    for (const secret of secrets) assert.ok(!logs.toLowerCase().includes(secret.toLowerCase()), `"${secret}" appears in the logs`);
   });
 });

@@ -2,19 +2,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import {
-  type Authorization,
-  addService,
-  answerConsent,
-  authorizationRequest,
-  exchange,
-  registerThroughService,
-  type TestService,
-  UserAgent,
-} from '../helpers/journeys.ts';
+import { formAction, formFields } from '../helpers/user-agent.ts';
+import { type Authorization, addService, answerConsent, authorizationRequest, exchange, registerThroughService, type TestService, UserAgent } from '../helpers/journeys.ts';
 import { startSmtpPeer } from '../helpers/smtp-peer.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
-import { formAction, formFields } from '../helpers/user-agent.ts';
 
 describe('OpenID Connect with openid-client as the relying party', () => {
   let app: TestApp;
@@ -54,18 +45,11 @@ describe('OpenID Connect with openid-client as the relying party', () => {
     assert.ok(!m.grant_types_supported?.includes('password'));
     assert.ok(m.id_token_signing_alg_values_supported?.includes('ES256'));
     assert.ok(!m.id_token_signing_alg_values_supported?.includes('none'));
-    assert.ok(
-      m.end_session_endpoint && m.introspection_endpoint && m.revocation_endpoint && m.userinfo_endpoint,
-    );
+    assert.ok(m.end_session_endpoint && m.introspection_endpoint && m.revocation_endpoint && m.userinfo_endpoint);
     assert.equal(m.backchannel_logout_supported, true);
   });
 
-  let tokens: {
-    access_token: string;
-    refresh_token?: string;
-    id_token?: string;
-    claims(): client.IDToken | undefined;
-  };
+  let tokens: { access_token: string; refresh_token?: string; id_token?: string; claims(): client.IDToken | undefined };
   let ua: UserAgent;
   let auth: Authorization;
 
@@ -74,10 +58,7 @@ describe('OpenID Connect with openid-client as the relying party', () => {
     auth = await authorizationRequest(svc);
     const { page, citizen } = await registerThroughService(ua, svc, auth, smtp);
     const callback = await answerConsent(ua, page, svc);
-    assert.ok(
-      callback.url.startsWith(svc.redirectUri),
-      `expected a redirect to the service, got ${callback.url}`,
-    );
+    assert.ok(callback.url.startsWith(svc.redirectUri), `expected a redirect to the service, got ${callback.url}`);
     tokens = await exchange(svc, auth, callback.url);
     const claims = tokens.claims()!;
     assert.equal(claims.iss, app.url);
@@ -88,10 +69,7 @@ describe('OpenID Connect with openid-client as the relying party', () => {
     assert.doesNotMatch(auth.url.search, /acr_values|max_age|claims=/);
     assert.equal(claims.acr, 'bronze');
     assert.equal(typeof claims.auth_time, 'number');
-    assert.ok(
-      Math.abs((claims.auth_time as number) - Date.now() / 1000) < 600,
-      'auth_time is the sign-in time',
-    );
+    assert.ok(Math.abs((claims.auth_time as number) - Date.now() / 1000) < 600, 'auth_time is the sign-in time');
     const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString());
     assert.equal(header.alg, 'ES256');
     const info = await client.fetchUserInfo(svc.config, tokens.access_token, claims.sub);
@@ -122,10 +100,7 @@ describe('OpenID Connect with openid-client as the relying party', () => {
     const revoked = await client.tokenIntrospection(svc.config, tokens.access_token);
     assert.equal(revoked.active, false);
     // Revoking a token revokes what the same grant issued, its refresh token included.
-    await assert.rejects(
-      client.refreshTokenGrant(svc.config, tokens.refresh_token!),
-      (e: { error?: string }) => e.error === 'invalid_grant',
-    );
+    await assert.rejects(client.refreshTokenGrant(svc.config, tokens.refresh_token!), (e: { error?: string }) => e.error === 'invalid_grant');
   });
 
   test('replaying a rotated refresh token is refused and revokes what the grant issued', async () => {
@@ -136,15 +111,9 @@ describe('OpenID Connect with openid-client as the relying party', () => {
     const first = await exchange(svc, a, cb.url);
     const old = first.refresh_token!;
     const refreshed = await client.refreshTokenGrant(svc.config, old);
-    await assert.rejects(
-      client.refreshTokenGrant(svc.config, old),
-      (e: { error?: string }) => e.error === 'invalid_grant',
-    );
+    await assert.rejects(client.refreshTokenGrant(svc.config, old), (e: { error?: string }) => e.error === 'invalid_grant');
     // Reuse of a rotated token means it leaked: everything issued from that grant stops working.
-    await assert.rejects(
-      client.refreshTokenGrant(svc.config, refreshed.refresh_token!),
-      (e: { error?: string }) => e.error === 'invalid_grant',
-    );
+    await assert.rejects(client.refreshTokenGrant(svc.config, refreshed.refresh_token!), (e: { error?: string }) => e.error === 'invalid_grant');
     assert.equal((await client.tokenIntrospection(svc.config, refreshed.access_token)).active, false);
   });
 
@@ -152,11 +121,7 @@ describe('OpenID Connect with openid-client as the relying party', () => {
     const second = await addService(app);
     const a2 = await authorizationRequest(second);
     const consent = await ua.get(a2.url.href, second.redirectUri);
-    assert.match(
-      consent.html,
-      /name="decision"/,
-      'the second service asks for its own consent, not the password',
-    );
+    assert.match(consent.html, /name="decision"/, 'the second service asks for its own consent, not the password');
     const callback = await answerConsent(ua, consent, second);
     const t2 = await exchange(second, a2, callback.url);
     assert.equal(t2.claims()!.sub, tokens.claims()?.sub ?? t2.claims()!.sub);
@@ -188,9 +153,7 @@ describe('OpenID Connect with openid-client as the relying party', () => {
     assert.doesNotMatch(going.html, /Não, continuar conectado/);
     const fields = formFields(going, '/oidc/session/end/confirm');
     assert.equal(fields.logout, 'yes');
-    const done = await ua.post(formAction(going, '/oidc/session/end/confirm'), fields, svc.redirectUri, {
-      csrf: false,
-    });
+    const done = await ua.post(formAction(going, '/oidc/session/end/confirm'), fields, svc.redirectUri, { csrf: false });
     assert.ok(done.url.startsWith(`${svc.redirectUri}/after-logout`));
     // Bounds a hang only; the loop ends as soon as the token arrives.
     const deadline = Date.now() + 60_000;
@@ -207,17 +170,14 @@ describe('OpenID Connect with openid-client as the relying party', () => {
   });
 
   test('a logout whose id_token_hint names another session still asks', async () => {
-    // The citizen signed in above is signed out; another signs in on this agent, and a service
+    // The citizen signed in above is signed out; another signs in on a new agent, and a service
     // sends the first citizen's ID token as the hint.
     const a = await authorizationRequest(svc);
     const other = new UserAgent();
     const { page } = await registerThroughService(other, svc, a, smtp);
     const cb = await answerConsent(other, page, svc);
     await exchange(svc, a, cb.url);
-    const endUrl = client.buildEndSessionUrl(svc.config, {
-      id_token_hint: tokens.id_token!,
-      post_logout_redirect_uri: `${svc.redirectUri}/after-logout`,
-    });
+    const endUrl = client.buildEndSessionUrl(svc.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${svc.redirectUri}/after-logout` });
     const question = await other.get(endUrl.href, svc.redirectUri);
     assert.equal(question.status, 200);
     assert.doesNotMatch(question.html, /data-auto-submit/);
@@ -237,13 +197,7 @@ describe('OpenID Connect with openid-client as the relying party', () => {
 
   test('a missing PKCE challenge is refused', async () => {
     const url = new URL(svc.config.serverMetadata().authorization_endpoint!);
-    url.search = new URLSearchParams({
-      client_id: svc.clientId,
-      response_type: 'code',
-      scope: 'openid',
-      redirect_uri: svc.redirectUri,
-      state: 's',
-    }).toString();
+    url.search = new URLSearchParams({ client_id: svc.clientId, response_type: 'code', scope: 'openid', redirect_uri: svc.redirectUri, state: 's' }).toString();
     const res = await fetch(url, { redirect: 'manual' });
     const location = new URL(res.headers.get('location')!);
     assert.ok(location.href.startsWith(svc.redirectUri));
@@ -254,49 +208,21 @@ describe('OpenID Connect with openid-client as the relying party', () => {
   test('implicit and hybrid response types are refused', async () => {
     for (const responseType of ['id_token', 'code id_token', 'token']) {
       const url = new URL(svc.config.serverMetadata().authorization_endpoint!);
-      url.search = new URLSearchParams({
-        client_id: svc.clientId,
-        response_type: responseType,
-        scope: 'openid',
-        redirect_uri: svc.redirectUri,
-        nonce: 'n',
-        code_challenge: 'x'.repeat(43),
-        code_challenge_method: 'S256',
-      }).toString();
+      url.search = new URLSearchParams({ client_id: svc.clientId, response_type: responseType, scope: 'openid', redirect_uri: svc.redirectUri, nonce: 'n', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' }).toString();
       const res = await fetch(url, { redirect: 'manual' });
       const where = res.headers.get('location') ?? '';
-      assert.ok(
-        res.status === 400 ||
-          /error=unsupported_response_type|error=unauthorized_client|error=invalid_request/.test(where),
-        `${responseType}: ${res.status} ${where}`,
-      );
+      assert.ok(res.status === 400 || /error=unsupported_response_type|error=unauthorized_client|error=invalid_request/.test(where), `${responseType}: ${res.status} ${where}`);
       assert.doesNotMatch(where, /[#&?](id_token|access_token)=/);
     }
   });
 
   test('a request object signed with alg none is never accepted', async () => {
-    const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'oauth-authz-req+jwt' })).toString(
-      'base64url',
-    );
+    const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'oauth-authz-req+jwt' })).toString('base64url');
     const payload = Buffer.from(
-      JSON.stringify({
-        iss: svc.clientId,
-        aud: app.url,
-        client_id: svc.clientId,
-        response_type: 'code',
-        redirect_uri: svc.redirectUri,
-        scope: 'openid',
-        code_challenge: 'x'.repeat(43),
-        code_challenge_method: 'S256',
-      }),
+      JSON.stringify({ iss: svc.clientId, aud: app.url, client_id: svc.clientId, response_type: 'code', redirect_uri: svc.redirectUri, scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' }),
     ).toString('base64url');
     const url = new URL(svc.config.serverMetadata().authorization_endpoint!);
-    url.search = new URLSearchParams({
-      client_id: svc.clientId,
-      response_type: 'code',
-      scope: 'openid',
-      request: `${header}.${payload}.`,
-    }).toString();
+    url.search = new URLSearchParams({ client_id: svc.clientId, response_type: 'code', scope: 'openid', request: `${header}.${payload}.` }).toString();
     const res = await fetch(url, { redirect: 'manual' });
     const where = res.headers.get('location') ?? '';
     assert.ok(res.status === 400 || /error=/.test(where), `status ${res.status} location ${where}`);
@@ -312,20 +238,12 @@ describe('OpenID Connect with openid-client as the relying party', () => {
     assert.equal((await client.tokenIntrospection(svc.config, first.access_token)).active, true);
     await assert.rejects(exchange(svc, a, cb.url), (e: { error?: string }) => e.error === 'invalid_grant');
     assert.equal((await client.tokenIntrospection(svc.config, first.access_token)).active, false);
-    await assert.rejects(
-      client.refreshTokenGrant(svc.config, first.refresh_token!),
-      (e: { error?: string }) => e.error === 'invalid_grant',
-    );
+    await assert.rejects(client.refreshTokenGrant(svc.config, first.refresh_token!), (e: { error?: string }) => e.error === 'invalid_grant');
   });
 
   test('a wrong client secret is refused at the token endpoint', async () => {
-    const wrong = await client.discovery(new URL(app.url), svc.clientId, 'not-the-secret', undefined, {
-      execute: [client.allowInsecureRequests],
-    });
-    await assert.rejects(
-      client.refreshTokenGrant(wrong, 'anything'),
-      (e: { error?: string }) => e.error === 'invalid_client',
-    );
+    const wrong = await client.discovery(new URL(app.url), svc.clientId, 'not-the-secret', undefined, { execute: [client.allowInsecureRequests] });
+    await assert.rejects(client.refreshTokenGrant(wrong, 'anything'), (e: { error?: string }) => e.error === 'invalid_client');
   });
 
   test('no code, token, secret or CPF appears in the logs', () => {
