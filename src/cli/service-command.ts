@@ -19,6 +19,8 @@ export const SERVICE_USAGE = `cidadela service <command> [options]
             offered to sign in with a digital certificate)
           [--accepts-foreigners | --no-accepts-foreigners]  (accounts without a CPF may sign in;
             default off: the login page then offers no foreign registration)
+          [--public | --no-public] [--home-url https://servico.cidade.gov.br/]  (listed on the
+            home page, with a link to where citizens start using it)
           [--description D] [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
           [--auth client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file F]
           [--terms-file F.md]  (publishes a new terms version when the text changed)
@@ -43,6 +45,8 @@ const OPTION_OF_FIELD: Record<string, string> = {
   dpopBoundAccessTokens: '--dpop',
   minTrustLevel: '--min-level',
   acceptsForeigners: '--accepts-foreigners',
+  public: '--public',
+  homeUrl: '--home-url',
   redirectUris: '--redirect-uri',
   postLogoutRedirectUris: '--post-logout-redirect-uri',
   backchannelLogoutUri: '--backchannel-logout-uri',
@@ -74,6 +78,8 @@ const options = {
   dpop: { type: 'boolean' },
   'min-level': { type: 'string' },
   'accepts-foreigners': { type: 'boolean' },
+  public: { type: 'boolean' },
+  'home-url': { type: 'string' },
   'redirect-uri': { type: 'string', multiple: true },
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'backchannel-logout-uri': { type: 'string' },
@@ -111,6 +117,8 @@ export async function serviceCommand(
   if (v.dpop !== undefined) input.dpopBoundAccessTokens = v.dpop;
   if (v['min-level'] !== undefined) input.minTrustLevel = v['min-level'];
   if (v['accepts-foreigners'] !== undefined) input.acceptsForeigners = v['accepts-foreigners'];
+  if (v.public !== undefined) input.public = v.public;
+  if (v['home-url'] !== undefined) input.homeUrl = v['home-url'] || null;
   if (v['redirect-uri']) input.redirectUris = v['redirect-uri'];
   if (v['post-logout-redirect-uri']) input.postLogoutRedirectUris = v['post-logout-redirect-uri'];
   if (v['backchannel-logout-uri'] !== undefined) input.backchannelLogoutUri = v['backchannel-logout-uri'] || null;

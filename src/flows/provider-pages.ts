@@ -1,11 +1,12 @@
 import { html, trusted } from '../web/html.ts';
 import { type I18n, negotiateLocale } from '../platform/i18n.ts';
 import { page } from '../web/layout.ts';
+import { type Brand, DEFAULT_BRAND } from '../config/brand-config.ts';
 import { LANG_COOKIE } from '../web/request-context.ts';
 import type { PageContext, ProviderPages } from '../oidc/provider.ts';
 
 /** Pages oidc-provider renders itself (errors, logout, self-posting forms), in the person's language. */
-export function createProviderPages(i18n: I18n): ProviderPages {
+export function createProviderPages(i18n: I18n, brand: Brand = DEFAULT_BRAND): ProviderPages {
   const ui = (ctx: PageContext) => {
     const locale = negotiateLocale(
       [ctx.query.lang as string | undefined, ctx.cookies[LANG_COOKIE], ctx.query.ui_locales as string | undefined],
@@ -21,6 +22,7 @@ export function createProviderPages(i18n: I18n): ProviderPages {
       return page({
         t,
         locale,
+        brand,
         title: t('oidc_error.title'),
         body: html`<p>${t(key)}</p><p class="hint">${t('oidc_error.code', { code, status })}</p>`,
       });
@@ -30,6 +32,7 @@ export function createProviderPages(i18n: I18n): ProviderPages {
       return page({
         t,
         locale,
+        brand,
         title: t('logout.title'),
         body: html`<p>${clientName ? t('logout.question_service', { service: clientName }) : t('logout.question')}</p>
 ${trusted(form)}
@@ -48,6 +51,7 @@ ${trusted(form)}
       return page({
         t,
         locale,
+        brand,
         title: t(purpose === 'logout' ? 'selfpost.logout_title' : 'selfpost.return_title'),
         scripts: ['/static/auto-submit.js'],
         body: html`<p>${text}</p>
@@ -63,6 +67,7 @@ ${form.inputs.map(([name, value]) => html`<input type="hidden" name="${name}" va
       return page({
         t,
         locale,
+        brand,
         title: t('logout.done_title'),
         body: html`<p>${clientName ? t('logout.done_service', { service: clientName }) : t('logout.done')}</p>`,
       });
