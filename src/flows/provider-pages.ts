@@ -1,6 +1,6 @@
 import { html, trusted } from '../web/html.ts';
 import { type I18n, negotiateLocale } from '../platform/i18n.ts';
-import { page } from '../web/layout.ts';
+import { page, wayBack } from '../web/layout.ts';
 import { type Brand, DEFAULT_BRAND } from '../config/brand-config.ts';
 import { LANG_COOKIE } from '../web/request-context.ts';
 import type { PageContext, ProviderPages } from '../oidc/provider.ts';
@@ -24,7 +24,7 @@ export function createProviderPages(i18n: I18n, brand: Brand = DEFAULT_BRAND): P
         locale,
         brand,
         title: t('oidc_error.title'),
-        body: html`<p>${t(key)}</p><p class="hint">${t('oidc_error.code', { code, status })}</p>`,
+        body: html`<p>${t(key)}</p><p class="hint">${t('oidc_error.code', { code, status })}</p>${wayBack(t)}`,
       });
     },
     logout(ctx, form, clientName) {

@@ -62,6 +62,18 @@ ${body}
 </html>`}`;
 }
 
+/**
+ * The ways on from a page where something stopped: back to the service the person came from (when
+ * known), to their account, to the start. Every error page ends with it: no dead ends.
+ */
+export function wayBack(t: Translate, service?: { name: string; url: string }): SafeHtml {
+  return html`<nav class="way-back" aria-label="${t('wayback.label')}"><ul>
+${service ? html`<li><a href="${service.url}">${t('wayback.service', { service: service.name })}</a></li>` : ''}
+<li><a href="/conta">${t('wayback.account')}</a></li>
+<li><a href="/">${t('wayback.start')}</a></li>
+</ul></nav>`;
+}
+
 /** A list of errors at the top of a form, announced to screen readers. */
 export function errorSummary(t: Translate, errors: Record<string, string>): SafeHtml {
   const entries = Object.entries(errors);
