@@ -230,6 +230,13 @@ describe('the citizen in a real browser', { concurrency: true }, () => {
       assert.equal((await page.locator('#login').textContent())?.trim(), t('demo.sign_in'));
       await check(w, 'demo service, signed out');
 
+      // The home page: what the account is, in the person's language, with the way to the account.
+      await page.goto(`${app.url}/`);
+      await expectPage(page, locale, 'Cidadela');
+      assert.ok(((await page.locator('main').textContent()) ?? '').includes(t('home.services_title')));
+      await check(w, 'home page');
+      await page.goto(`${app.url}/demo/demo-servico`);
+
       await registerAtDemo(w, locale, data);
 
       // The second service: its own consent, no password.
