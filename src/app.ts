@@ -44,6 +44,8 @@ import { createPasswordSignIn } from './methods/password/password-sign-in.ts';
 import { smsCodeSender } from './methods/sms-code/sms-code.ts';
 import { registerRecoveryRoutes } from './flows/recovery/recovery-routes.ts';
 import { createRecoveryStore } from './flows/recovery/recovery-store.ts';
+import { createRecoveryCodes } from './methods/recovery-codes/recovery-codes.ts';
+import { createSecretQuestions } from './methods/secret-question/secret-question.ts';
 import { createVerificationStore } from './methods/verifications.ts';
 import { createCertificateHandoffs } from './methods/certificate/certificate-handoff.ts';
 import { type CertificateLogin, registerCertificateReceiver } from './methods/certificate/certificate-routes.ts';
@@ -128,6 +130,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     limiter: rateLimiter,
     senders: { email: emailCodeSender({ publicUrl: config.publicUrl }), sms: smsCodeSender({ host: new URL(config.publicUrl).host }) },
     metrics: metrics.codes,
+    smsCountries: config.smsCountries,
   });
   const verifications = createVerificationStore(db);
   const accounts = createAccountActions(db, providerState);
@@ -252,7 +255,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
 
   // Certificate sign-in (docs/certificates.md): its own TLS listener, or a trusted proxy's header.
-  const certificateSignIn = createCertificateSignIn({ db, citizens, verifications, trust });
+  const certificateSignIn = createCertificateSignIn({
+    db,
+    citizens,
+    verifications,
+    trust,
+    // A certificate that proves a CPF another account squatted (identity/cpf-claims.ts).
+    claims: {
+      disableIn: (trx, citizenId) => accounts.disableIn(trx, citizenId),
+      translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
+      publicUrl: config.publicUrl,
+    },
+  });
   const handoffs = createCertificateHandoffs({ db, secrets });
   let certificate: CertificateLogin | undefined;
   let certificateServer: FastifyInstance | undefined;
@@ -324,6 +339,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     certificate,
     mailQueued: () => mail.nudge(),
   });
+  const recoveries = createRecoveryStore(db);
+  const secretQuestions = createSecretQuestions({ credentials, hasher });
+  const recoveryCodes = createRecoveryCodes({ db, secrets });
   registerRecoveryRoutes(server, {
     db,
     ui,
@@ -337,8 +355,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     secure,
     secrets,
     provider: providerState,
-    recoveries: createRecoveryStore(db),
+    recoveries,
+    secretQuestions,
+    recoveryCodes,
+    secretQuestionOn: config.recoverySecretQuestion,
     publicUrl: config.publicUrl,
+    smsCountries: config.smsCountries,
     translatorFor: (citizen) => {
       const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
       return { t: i18n.translator(locale), locale };
@@ -362,6 +384,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       consents,
       codes,
       translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
       messageQueued: () => mail.nudge(),
     });
   });
@@ -378,6 +401,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimiter,
     passwordSignIn,
     mailQueued: () => mail.nudge(),
+    translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+    recoverySettings: { secretQuestions, recoveryCodes, recoveries, secretQuestionOn: config.recoverySecretQuestion },
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
