@@ -11,6 +11,8 @@ import { messagesEraser } from './messaging/message-queue.ts';
 import { codesEraser } from './methods/code/code-store.ts';
 import { loginThrottleEraser } from './methods/password/login-throttle.ts';
 import { verificationsEraser } from './methods/verifications.ts';
+import { securityEventsEraser } from './identity/security-events.ts';
+import { sessionActivityEraser } from './identity/session-activity.ts';
 import { recoveryEraser } from './flows/recovery/recovery-store.ts';
 import { createProviderState, type ProviderState, providerStateEraser } from './oidc/provider-state.ts';
 import type { Eraser } from './platform/erasure.ts';
@@ -29,6 +31,8 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     codesEraser,
     verificationsEraser,
     recoveryEraser,
+    securityEventsEraser,
+    sessionActivityEraser,
     loginThrottleEraser,
     rateLimitsEraser,
     // Reads the citizen's addresses: before the identifiers and the profile are erased.

@@ -18,6 +18,7 @@ import { registerCpfRoutes } from './cpf-routes.ts';
 import { isForeign } from '../identity/citizen-store.ts';
 import { loweredNotice } from './recovery-settings-pages.ts';
 import { loweredSince, type RecoverySettingsDeps, registerRecoverySettingsRoutes } from './recovery-settings-routes.ts';
+import { registerSecurityRoutes, type SecurityDeps } from './security-routes.ts';
 
 type Deps = {
   db: Db;
@@ -33,6 +34,8 @@ type Deps = {
   /** The citizen's preferred language for mail and SMS. */
   translator(locale: string | null): Translate;
   recoverySettings: RecoverySettingsDeps;
+  /** What the security section (/conta/seguranca) needs beyond the above. */
+  security: Omit<SecurityDeps, 'db' | 'ui' | 'citizens' | 'codes' | 'rateLimiter' | 'passwordSignIn' | 'mailQueued' | 'signedIn' | 'signIn' | 'publicUrl'>;
 };
 
 /**
@@ -106,6 +109,23 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signIn,
   });
 
+  registerSecurityRoutes(app, {
+    ...deps.security,
+    db: deps.db,
+    ui,
+    publicUrl: deps.issuer,
+    citizens: deps.citizens,
+    codes: deps.codes,
+    rateLimiter: deps.rateLimiter,
+    passwordSignIn: deps.passwordSignIn,
+    mailQueued: deps.mailQueued,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizen: me.citizen, sessionUid: me.session.uid, authTime: me.session.authTime } : undefined;
+    },
+    signIn,
+  });
+
   // The authorization response only matters for the session it leaves behind; the code is not used.
   app.get('/conta/callback', async (_request, reply) => reply.redirect('/conta', 303));
 
@@ -132,7 +152,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
 ${revoked ? html`<p class="notice" role="status">${t('account.revoked')}</p>` : ''}
 ${(request.query as Record<string, string>).escrita === '0' ? html`<p class="notice" role="status">${t('account.write_revoked')}</p>` : ''}
 ${(request.query as Record<string, string>).cpf === '1' ? html`<p class="notice" role="status">${t('account.cpf_added')}</p>` : ''}
-<p><a class="button" href="/conta/dados">${t('account.edit_data')}</a></p>
+<p><a class="button" href="/conta/dados">${t('account.edit_data')}</a> <a class="button secondary" href="/conta/seguranca">${t('security.title')}</a></p>
 <h2>${t('account.level_title')}</h2>
 <p>${t('account.level', { level: t(`level.${me.citizen.trustLevel}`) })}</p>
 ${loweredNotice(u, await loweredSince(deps.db, deps.recoverySettings.recoveries, me.citizen))}

@@ -278,6 +278,8 @@ export interface Database {
   field_verifications: FieldVerificationsTable;
   citizen_companies: CitizenCompaniesTable;
   cpf_claims: CpfClaimsTable;
+  security_events: SecurityEventsTable;
+  session_activity: SessionActivityTable;
 }
 
 export interface CertificateHandoffsTable {
@@ -330,4 +332,30 @@ export interface CpfClaimsTable {
   trust_framework: string;
   evidence: ColumnType<Record<string, unknown>, string, string>;
   claimed_at: Timestamp;
+}
+
+/** The citizen's security record (migration 0055): append-only, erased only with the account. */
+export interface SecurityEventsTable {
+  id: Generated<string>;
+  citizen_id: string;
+  kind: 'sign_in' | 'recovery' | 'password_changed' | 'session_ended' | 'sessions_ended' | 'channel_added' | 'channel_verified' | 'channel_removed';
+  result: Generated<string>;
+  method: string | null;
+  client_id: string | null;
+  ip: string | null;
+  browser: string | null;
+  system: string | null;
+  detail: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: ColumnType<Date, undefined, never>;
+}
+
+/** Where and when each provider session was used (migration 0056), keyed by the session's uid. */
+export interface SessionActivityTable {
+  session_uid: string;
+  citizen_id: string;
+  ip: string | null;
+  browser: string | null;
+  system: string | null;
+  first_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

@@ -9,6 +9,7 @@ import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
 import type { RecoveryCodes } from '../../methods/recovery-codes/recovery-codes.ts';
 import type { RecoveryStrategy } from '../../methods/recovery-strategy.ts';
+import type { SecurityEventInput } from '../../identity/security-events.ts';
 import { SIGN_IN_METHODS } from '../../methods/registry.ts';
 import type { SecretQuestions } from '../../methods/secret-question/secret-question.ts';
 import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
@@ -73,6 +74,8 @@ const STRATEGIES = SIGN_IN_METHODS.flatMap((e) =>
 /** After a saved code: how many are left (the page says so, and to make new ones when few are). */
 const codesLeftNotice = (attempt: Attempt) =>
   typeof attempt.data.codesLeft === 'number' ? { codesLeft: attempt.data.codesLeft } : {};
+/** Where a request came from, for the security record. */
+const seen = (request: FastifyRequest) => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
 
 const text = (body: unknown, key: string, max: number) => {
   const v = (body as Record<string, unknown> | undefined)?.[key];
@@ -90,6 +93,13 @@ const text = (body: unknown, key: string, max: number) => {
 export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
   const { ui, recoveries, codes } = deps;
   const offered = STRATEGIES.filter((s) => deps.secretQuestionOn || s.strategy.kind !== 'secret_question');
+
+  /** A security-record write that must not hold up the page (its timing would tell). */
+  function note(event: SecurityEventInput, request: FastifyRequest) {
+    deps.securityEvents
+      .record(event)
+      .catch((error) => request.log.warn({ err: { message: (error as Error).message } }, 'security event not recorded'));
+  }
 
   async function current(request: FastifyRequest): Promise<Attempt | undefined> {
     const raw = request.cookies[COOKIE];
@@ -186,6 +196,11 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? null,
     });
+    if (citizen) {
+      // After the answer, like the code: only someone's identifier has a record to write to.
+      const citizenId = citizen.id;
+      setImmediate(() => note({ citizenId, kind: 'recovery', result: 'started', ...seen(request) }, request));
+    }
     reply.setCookie(COOKIE, id, {
       path: '/recuperar',
       httpOnly: true,
@@ -288,7 +303,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const checked = await codes.check({ id: attempt.codeFlowId, purpose: 'recovery', typed });
     if (!checked.ok) {
       if (checked.code === 'code.invalid') return page('email_code.invalid', { tries: checked.triesLeft });
-      if (checked.code === 'code.too_many') return page('recovery.code_too_many', undefined, 429);
+      if (checked.code === 'code.too_many') {
+        note({ citizenId: attempt.citizenId, kind: 'recovery', result: 'code_too_many', method: attempt.strategy, ...seen(request) }, request);
+        return page('recovery.code_too_many', undefined, 429);
+      }
       if (checked.code === 'code.expired') return page('email_code.expired');
       return page('recovery.code_unknown');
     }
@@ -298,8 +316,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     if (!citizen || citizen.status !== 'active') {
       // Only whoever holds the address learns this: the pages before were the same for everyone.
       await recoveries.update(attempt.id, { state: 'failed' });
+      if (citizen) note({ citizenId: citizen.id, kind: 'recovery', result: 'disabled', method: attempt.strategy, ...seen(request) }, request);
       return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
     }
+    note({ citizenId: citizen.id, kind: 'recovery', result: 'proven', method: attempt.strategy, ...seen(request) }, request);
     await recoveries.update(attempt.id, {
       state: 'proven',
       data: { ...attempt.data, provenChannel: checked.proof.channel, provenAddress: checked.proof.address },
@@ -387,9 +407,11 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
         // Knowledge alone is the weakest proof: the account drops to bronze until a stronger one.
         dropToBronze: attempt.strategy === 'secret_question',
         userAgent: request.headers['user-agent'] ?? null,
+        ip: request.ip,
+        strategy: attempt.strategy,
       });
       // Back at the service: the code proved who this is, for the interaction it was started from.
-      if (done === 'done' && attempt.interactionUid && method) {
+      if (done.done && attempt.interactionUid && method) {
         await deps.kit.verifications.record(
           { interactionUid: attempt.interactionUid, citizenId: citizen.id, method },
           trx,
@@ -397,8 +419,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       }
       return done;
     });
-    if (result !== 'done') return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
+    if (!result.done) return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
     deps.mailQueued();
+    // Committed: the services of every session ended now hear of it (decision 21).
+    await deps.backchannelLogout(citizen.id, result.logouts);
     reply.clearCookie(COOKIE, { path: '/recuperar' });
     if (attempt.interactionUid) return reply.redirect(`/interaction/${attempt.interactionUid}/complete`, 303);
     return messagePage(u, 200, 'recovery.done_title', 'recovery.done', {
@@ -426,8 +450,9 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const token = text(request.body, 'token', 64).trim();
     const limited = await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAddress, request.ip);
     if (!limited.allowed) return notMePage(u, { error: 'recovery.limited', status: 429 });
-    const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token)) : false;
+    const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token, seen(request))) : undefined;
     if (!locked) return notMePage(u, { error: 'recovery.not_me_unknown' });
+    await deps.backchannelLogout(locked.citizenId, locked.logouts);
     return messagePage(u, 200, 'recovery.locked_title', 'recovery.locked', {
       href: '/recuperar',
       label: 'recovery.start_again',
