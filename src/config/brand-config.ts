@@ -43,7 +43,10 @@ type BrandEnv = {
 /** The brand from its settings; refuses colours a person could not read (WCAG AA, 4.5:1). */
 export function brandFromEnv(env: BrandEnv): Brand {
   const problems: string[] = [];
-  for (const [key, value] of [['BRAND_PRIMARY', env.BRAND_PRIMARY], ['BRAND_PRIMARY_DARK', env.BRAND_PRIMARY_DARK]] as const) {
+  for (const [key, value] of [
+    ['BRAND_PRIMARY', env.BRAND_PRIMARY],
+    ['BRAND_PRIMARY_DARK', env.BRAND_PRIMARY_DARK],
+  ] as const) {
     if (!parseHex(value)) {
       problems.push(`${key}: "${value}" is not a colour in #rrggbb form`);
       continue;
@@ -51,20 +54,29 @@ export function brandFromEnv(env: BrandEnv): Brand {
     // White text on it (buttons, the header) and it on white (links, secondary buttons).
     const ratio = contrastRatio(value, '#ffffff');
     if (ratio < TEXT_CONTRAST) {
-      problems.push(`${key}: ${value} against white has a contrast of ${ratio.toFixed(2)}:1, below the ${TEXT_CONTRAST}:1 that text needs (WCAG 2.2 AA); choose a darker colour`);
+      problems.push(
+        `${key}: ${value} against white has a contrast of ${ratio.toFixed(2)}:1, below the ${TEXT_CONTRAST}:1 that text needs (WCAG 2.2 AA); choose a darker colour`,
+      );
     }
   }
   const dir = env.BRAND_DIR ? resolve(env.BRAND_DIR) : undefined;
-  if (dir && !(existsSync(dir) && statSync(dir).isDirectory())) problems.push(`BRAND_DIR: ${dir} is not a folder`);
+  if (dir && !(existsSync(dir) && statSync(dir).isDirectory()))
+    problems.push(`BRAND_DIR: ${dir} is not a folder`);
   let logo: string | undefined;
   if (env.BRAND_LOGO) {
     if (!dir) problems.push('BRAND_LOGO needs BRAND_DIR, the folder it is in');
-    else if (!/^[\w.-]+\.(svg|png|webp|jpe?g)$/i.test(env.BRAND_LOGO) || !existsSync(join(dir, env.BRAND_LOGO))) {
+    else if (
+      !/^[\w.-]+\.(svg|png|webp|jpe?g)$/i.test(env.BRAND_LOGO) ||
+      !existsSync(join(dir, env.BRAND_LOGO))
+    ) {
       problems.push(`BRAND_LOGO: ${env.BRAND_LOGO} is not an .svg, .png, .webp or .jpg file in ${dir}`);
     } else logo = env.BRAND_LOGO;
   }
   const footerLinks: Brand['footerLinks'] = [];
-  for (const entry of (env.BRAND_FOOTER_LINKS ?? '').split(';').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (env.BRAND_FOOTER_LINKS ?? '')
+    .split(';')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const i = entry.lastIndexOf('|');
     const label = entry.slice(0, i).trim();
     const href = entry.slice(i + 1).trim();

@@ -7,7 +7,14 @@ import { brandCss } from './layout.ts';
 import type { UiFactory } from './request-context.ts';
 
 const PUBLIC_DIR = new URL('../../public/', import.meta.url).pathname;
-const TYPES: Record<string, string> = { svg: 'image/svg+xml', png: 'image/png', webp: 'image/webp', jpg: 'image/jpeg', jpeg: 'image/jpeg', ico: 'image/x-icon' };
+const TYPES: Record<string, string> = {
+  svg: 'image/svg+xml',
+  png: 'image/png',
+  webp: 'image/webp',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  ico: 'image/x-icon',
+};
 
 export type PublicService = { clientId: string; name: string; description: string; homeUrl: string };
 
@@ -21,7 +28,9 @@ export function registerHomeRoutes(
 ) {
   const { brand } = deps;
   const css = brandCss(brand);
-  app.get('/marca.css', async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(css));
+  app.get('/marca.css', async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(css),
+  );
 
   function asset(file: string): { body: Buffer; type: string } | undefined {
     const name = basename(file);
@@ -36,8 +45,11 @@ export function registerHomeRoutes(
     return reply.type(found.type).header('cache-control', 'public, max-age=3600').send(found.body);
   });
   // The deployment's own favicon when its folder has one, otherwise Cidadela's.
-  const favicon = asset('favicon.ico') ?? asset('favicon.svg') ?? { body: readFileSync(join(PUBLIC_DIR, 'favicon.svg')), type: TYPES.svg! };
-  app.get('/favicon.ico', async (_request, reply) => reply.type(favicon.type).header('cache-control', 'public, max-age=86400').send(favicon.body));
+  const favicon = asset('favicon.ico') ??
+    asset('favicon.svg') ?? { body: readFileSync(join(PUBLIC_DIR, 'favicon.svg')), type: TYPES.svg! };
+  app.get('/favicon.ico', async (_request, reply) =>
+    reply.type(favicon.type).header('cache-control', 'public, max-age=86400').send(favicon.body),
+  );
 
   app.get('/', async (request, reply) => {
     const u = deps.ui(request, reply);
@@ -52,7 +64,8 @@ export function registerHomeRoutes(
 ${
   services.length
     ? html`<ul class="services">${services.map(
-        (s) => html`<li><p><a href="${s.homeUrl}">${s.name}</a></p>${s.description ? html`<p class="hint">${s.description}</p>` : ''}</li>`,
+        (s) =>
+          html`<li><p><a href="${s.homeUrl}">${s.name}</a></p>${s.description ? html`<p class="hint">${s.description}</p>` : ''}</li>`,
       )}</ul>`
     : html`<p>${u.t('home.services_none')}</p>`
 }`,

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { createI18n, type Locale } from '../../src/platform/i18n.ts';
-import { browserProfiles, checkPage, expectPage, launchChromium, type OpenOptions } from '../helpers/browser.ts';
+import {
+  browserProfiles,
+  checkPage,
+  expectPage,
+  launchChromium,
+  type OpenOptions,
+} from '../helpers/browser.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 
 /*
@@ -57,7 +63,10 @@ describe("a city's own colours and logo in a real browser", () => {
       await page.goto(`${app.url}/`);
       await expectPage(page, locale, 'Conta Cidade Verde');
       assert.equal(await page.title(), 'Conta Cidade Verde');
-      const colour = await page.locator('.actions .button').first().evaluate((el) => getComputedStyle(el).backgroundColor);
+      const colour = await page
+        .locator('.actions .button')
+        .first()
+        .evaluate((el) => getComputedStyle(el).backgroundColor);
       assert.equal(colour, 'rgb(0, 89, 46)', "the deployment's colour is applied");
       assert.equal(await page.locator('header img[src="/marca/brasao.svg"]').count(), 1);
       await checkPage(w, 'home page with a city brand');

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/config.ts';
-import { contrastRatio } from '../../src/platform/contrast.ts';
 import { createProviderState } from '../../src/oidc/provider-state.ts';
+import { contrastRatio } from '../../src/platform/contrast.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
 import { startTestApp, TEST_ADMIN_TOKEN, TEST_SECRET, type TestApp } from '../helpers/test-app.ts';
 
@@ -19,9 +19,18 @@ describe("the city's identity", () => {
   });
 
   test('colours a person could not read are refused at start, saying why', () => {
-    assert.throws(() => loadConfig({ ...base, BRAND_PRIMARY: '#ffcd07' }), /BRAND_PRIMARY: #ffcd07 against white has a contrast of 1\.\d\d:1, below the 4\.5:1/);
-    assert.throws(() => loadConfig({ ...base, BRAND_PRIMARY_DARK: 'azul' }), /BRAND_PRIMARY_DARK: "azul" is not a colour/);
-    assert.throws(() => loadConfig({ ...base, BRAND_FOOTER_LINKS: 'Prefeitura|javascript:alert(1)' }), /BRAND_FOOTER_LINKS/);
+    assert.throws(
+      () => loadConfig({ ...base, BRAND_PRIMARY: '#ffcd07' }),
+      /BRAND_PRIMARY: #ffcd07 against white has a contrast of 1\.\d\d:1, below the 4\.5:1/,
+    );
+    assert.throws(
+      () => loadConfig({ ...base, BRAND_PRIMARY_DARK: 'azul' }),
+      /BRAND_PRIMARY_DARK: "azul" is not a colour/,
+    );
+    assert.throws(
+      () => loadConfig({ ...base, BRAND_FOOTER_LINKS: 'Prefeitura|javascript:alert(1)' }),
+      /BRAND_FOOTER_LINKS/,
+    );
     assert.throws(() => loadConfig({ ...base, BRAND_LOGO: 'logo.svg' }), /BRAND_LOGO needs BRAND_DIR/);
     assert.equal(loadConfig({ ...base, BRAND_PRIMARY: '#0B5394' }).brand.primary, '#0b5394');
   });
@@ -31,17 +40,27 @@ describe("the city's identity", () => {
     let dir: string;
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'cidadela-marca-'));
-      writeFileSync(join(dir, 'brasao.svg'), '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10"/></svg>');
+      writeFileSync(
+        join(dir, 'brasao.svg'),
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10"/></svg>',
+      );
       app = await startTestApp({
         BRAND_NAME: 'Conta Curitiba',
         BRAND_DIR: dir,
         BRAND_LOGO: 'brasao.svg',
         BRAND_PRIMARY: '#00592e',
         BRAND_PRIMARY_DARK: '#002b16',
-        BRAND_FOOTER_LINKS: 'Prefeitura|https://www.curitiba.pr.gov.br/; Privacidade|https://www.curitiba.pr.gov.br/privacidade',
+        BRAND_FOOTER_LINKS:
+          'Prefeitura|https://www.curitiba.pr.gov.br/; Privacidade|https://www.curitiba.pr.gov.br/privacidade',
       });
       const store = createServiceStore(app.db.db, { provider: createProviderState() });
-      await store.add({ name: 'Matrícula escolar', description: 'Inscrição na rede municipal', redirectUris: ['https://matricula.example/cb'], public: true, homeUrl: 'https://matricula.example/' });
+      await store.add({
+        name: 'Matrícula escolar',
+        description: 'Inscrição na rede municipal',
+        redirectUris: ['https://matricula.example/cb'],
+        public: true,
+        homeUrl: 'https://matricula.example/',
+      });
       await store.add({ name: 'Sistema interno', redirectUris: ['https://interno.example/cb'] });
     });
     after(async () => {
@@ -85,13 +104,24 @@ describe("the city's identity", () => {
       const created = await fetch(`${app.url}/admin/api/services`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({ name: 'IPTU', redirectUris: ['https://iptu.example/cb'], public: true, homeUrl: 'https://iptu.example/' }),
+        body: JSON.stringify({
+          name: 'IPTU',
+          redirectUris: ['https://iptu.example/cb'],
+          public: true,
+          homeUrl: 'https://iptu.example/',
+        }),
       });
       assert.equal(created.status, 201, await created.clone().text());
-      const { service } = (await created.json()) as { service: { clientId: string; public: boolean; homeUrl: string } };
+      const { service } = (await created.json()) as {
+        service: { clientId: string; public: boolean; homeUrl: string };
+      };
       assert.equal(service.public, true);
       assert.equal(service.homeUrl, 'https://iptu.example/');
-      const bad = await fetch(`${app.url}/admin/api/services/${service.clientId}`, { method: 'PATCH', headers, body: JSON.stringify({ homeUrl: 'javascript:alert(1)' }) });
+      const bad = await fetch(`${app.url}/admin/api/services/${service.clientId}`, {
+        method: 'PATCH',
+        headers,
+        body: JSON.stringify({ homeUrl: 'javascript:alert(1)' }),
+      });
       assert.equal(bad.status, 400);
       assert.match(await (await fetch(`${app.url}/`)).text(), /IPTU/);
     });

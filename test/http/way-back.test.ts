@@ -15,7 +15,8 @@ describe('the way back from pages where something stopped', () => {
     await app?.stop();
   });
 
-  const links = (html: string) => [...html.matchAll(/<nav class="way-back"[\s\S]*?<\/nav>/g)].map((m) => m[0]).join('');
+  const links = (html: string) =>
+    [...html.matchAll(/<nav class="way-back"[\s\S]*?<\/nav>/g)].map((m) => m[0]).join('');
 
   test('an expired sign-in leads back to the service it came from, the account and the start', async () => {
     const ua = new UserAgent({ 'accept-language': 'pt-BR' });
@@ -33,7 +34,9 @@ describe('the way back from pages where something stopped', () => {
   });
 
   test('an expired page with no service known still leads to the account and the start', async () => {
-    const expired = await new UserAgent({ 'accept-language': 'en' }).get(`${app.url}/interaction/nao-existe-123`);
+    const expired = await new UserAgent({ 'accept-language': 'en' }).get(
+      `${app.url}/interaction/nao-existe-123`,
+    );
     assert.equal(expired.status, 400);
     assert.doesNotMatch(links(expired.html), /Back to the service/);
     assert.match(links(expired.html), /<a href="\/conta">Go to my account<\/a>/);
@@ -44,7 +47,9 @@ describe('the way back from pages where something stopped', () => {
     const notFound = await ua.get(`${app.url}/nao-existe`);
     assert.equal(notFound.status, 404);
     assert.match(links(notFound.html), /Ir a mi cuenta/);
-    const provider = await ua.get(`${app.url}/oidc/auth?client_id=nao-existe&response_type=code&scope=openid`);
+    const provider = await ua.get(
+      `${app.url}/oidc/auth?client_id=nao-existe&response_type=code&scope=openid`,
+    );
     assert.equal(provider.status, 400);
     assert.match(links(provider.html), /Ir a la página de inicio/);
     const refused = await ua.post(`${app.url}/conta/dados`, { name: 'x' }, undefined, { csrf: false });
@@ -53,7 +58,9 @@ describe('the way back from pages where something stopped', () => {
   });
 
   test("the demo's callback without its cookie explains and offers to start again", async () => {
-    const res = await new UserAgent({ 'accept-language': 'pt-BR' }).get(`${app.url}/demo/demo-servico/callback?code=abc&state=xyz`);
+    const res = await new UserAgent({ 'accept-language': 'pt-BR' }).get(
+      `${app.url}/demo/demo-servico/callback?code=abc&state=xyz`,
+    );
     assert.equal(res.status, 400);
     assert.match(res.html, /este serviço não encontrou o início da sua entrada/);
     assert.match(res.html, /<a class="button" href="\/demo\/demo-servico\/login">Entrar de novo<\/a>/);
