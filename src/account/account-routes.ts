@@ -19,6 +19,11 @@ import { isForeign } from '../identity/citizen-store.ts';
 import { loweredNotice } from './recovery-settings-pages.ts';
 import { loweredSince, type RecoverySettingsDeps, registerRecoverySettingsRoutes } from './recovery-settings-routes.ts';
 import { registerSecurityRoutes, type SecurityDeps } from './security-routes.ts';
+import { registerFactorRoutes } from './security-factors.ts';
+import type { TotpCredentials } from '../methods/totp/totp-credential.ts';
+import type { PasskeyCeremonies } from '../methods/passkey/passkey-ceremonies.ts';
+import type { PasskeyStore } from '../methods/passkey/passkey-store.ts';
+import type { Citizen } from '../identity/citizen-store.ts';
 
 type Deps = {
   db: Db;
@@ -36,6 +41,11 @@ type Deps = {
   recoverySettings: RecoverySettingsDeps;
   /** What the security section (/conta/seguranca) needs beyond the above. */
   security: Omit<SecurityDeps, 'db' | 'ui' | 'citizens' | 'codes' | 'rateLimiter' | 'passwordSignIn' | 'mailQueued' | 'signedIn' | 'signIn' | 'publicUrl'>;
+  totp: TotpCredentials;
+  passkeys: PasskeyCeremonies;
+  passkeyStore: PasskeyStore;
+  /** The citizen's own language, for what is sent to them. */
+  translatorFor(citizen: Citizen): { t: Translate; locale: string };
 };
 
 /**
@@ -53,7 +63,8 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     return { citizen, session };
   }
 
-  function signIn(reply: FastifyReply) {
+  /** `again`: the password (and second step) even over a live session, as for a sensitive change. */
+  function signIn(reply: FastifyReply, again = false) {
     const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
     const url = new URL('/oidc/auth', deps.issuer);
     url.search = new URLSearchParams({
@@ -64,6 +75,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
       code_challenge: challenge,
       code_challenge_method: 'S256',
       state: randomBytes(12).toString('base64url'),
+      ...(again ? { prompt: 'login' } : {}),
     }).toString();
     return reply.redirect(url.href, 303);
   }
@@ -122,6 +134,22 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
       return me ? { citizen: me.citizen, sessionUid: me.session.uid, authTime: me.session.authTime } : undefined;
+    },
+    signIn,
+  });
+
+  registerFactorRoutes(app, {
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    totp: deps.totp,
+    passkeys: deps.passkeys,
+    passkeyStore: deps.passkeyStore,
+    translatorFor: deps.translatorFor,
+    mailQueued: deps.mailQueued,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
     },
     signIn,
   });

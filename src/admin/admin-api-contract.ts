@@ -45,6 +45,9 @@ export const serviceView = z
     acceptsForeigners: z.boolean().describe('accounts without a CPF (foreigners) may sign in'),
     public: z.boolean().describe('listed on the home page, with homeUrl'),
     homeUrl: z.string().nullable().describe('where citizens start using the service (the home page links to it)'),
+    requireSecondFactor: z
+      .boolean()
+      .describe('every sign-in passes a second step (authenticator code, passkey or certificate); a citizen without one is offered to add one'),
     termsMarkdown: z.string().describe('the current terms of use (empty when none were published)'),
     terms: z
       .strictObject({ version: z.number().int(), sha256: z.string(), publishedAt: dateTime })

@@ -34,6 +34,7 @@ export function serviceJson(s: Service) {
     acceptsForeigners: s.acceptsForeigners,
     public: s.public,
     homeUrl: s.homeUrl,
+    requireSecondFactor: s.requireSecondFactor,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };

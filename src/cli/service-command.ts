@@ -21,6 +21,8 @@ export const SERVICE_USAGE = `cidadela service <command> [options]
             default off: the login page then offers no foreign registration)
           [--public | --no-public] [--home-url https://servico.cidade.gov.br/]  (listed on the
             home page, with a link to where citizens start using it)
+          [--require-second-factor | --no-require-second-factor]  (every sign-in passes a second
+            step; a citizen without one is offered to add an authenticator app first)
           [--description D] [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
           [--auth client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file F]
           [--terms-file F.md]  (publishes a new terms version when the text changed)
@@ -49,6 +51,7 @@ const OPTION_OF_FIELD: Record<string, string> = {
   acceptsForeigners: '--accepts-foreigners',
   public: '--public',
   homeUrl: '--home-url',
+  requireSecondFactor: '--require-second-factor',
   redirectUris: '--redirect-uri',
   postLogoutRedirectUris: '--post-logout-redirect-uri',
   backchannelLogoutUri: '--backchannel-logout-uri',
@@ -82,6 +85,7 @@ const options = {
   'accepts-foreigners': { type: 'boolean' },
   public: { type: 'boolean' },
   'home-url': { type: 'string' },
+  'require-second-factor': { type: 'boolean' },
   'redirect-uri': { type: 'string', multiple: true },
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'backchannel-logout-uri': { type: 'string' },
@@ -121,6 +125,7 @@ export async function serviceCommand(
   if (v['accepts-foreigners'] !== undefined) input.acceptsForeigners = v['accepts-foreigners'];
   if (v.public !== undefined) input.public = v.public;
   if (v['home-url'] !== undefined) input.homeUrl = v['home-url'] || null;
+  if (v['require-second-factor'] !== undefined) input.requireSecondFactor = v['require-second-factor'];
   if (v['redirect-uri']) input.redirectUris = v['redirect-uri'];
   if (v['post-logout-redirect-uri']) input.postLogoutRedirectUris = v['post-logout-redirect-uri'];
   if (v['backchannel-logout-uri'] !== undefined) input.backchannelLogoutUri = v['backchannel-logout-uri'] || null;

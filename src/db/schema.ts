@@ -41,6 +41,7 @@ export interface ServicesTable {
   accepts_foreigners: Generated<boolean>;
   public: Generated<boolean>;
   home_url: string | null;
+  require_second_factor: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -83,6 +84,15 @@ export interface CredentialsTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   last_used_at: NullableTimestamp;
+}
+
+export interface WebauthnChallengesTable {
+  id: string;
+  purpose: 'registration' | 'authentication';
+  challenge: string;
+  citizen_id: string | null;
+  interaction_uid: string | null;
+  expires_at: Timestamp;
 }
 
 export interface SigningKeysTable {
@@ -264,6 +274,7 @@ export interface Database {
   citizens: CitizensTable;
   identifiers: IdentifiersTable;
   credentials: CredentialsTable;
+  webauthn_challenges: WebauthnChallengesTable;
   services: ServicesTable;
   oidc_payloads: OidcPayloadsTable;
   signing_keys: SigningKeysTable;

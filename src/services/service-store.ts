@@ -53,6 +53,8 @@ export type Service = {
   /** Listed on the home page, with `homeUrl`, where citizens start using it. */
   public: boolean;
   homeUrl: string | null;
+  /** Every citizen signing in here passes a second step; one without a factor is offered to add one. */
+  requireSecondFactor: boolean;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -123,6 +125,7 @@ export const serviceInputSchema = z
     acceptsForeigners: z.boolean().default(false),
     public: z.boolean().default(false),
     homeUrl: httpsUrl.nullable().default(null),
+    requireSecondFactor: z.boolean().default(false),
   })
   .strict();
 
@@ -146,6 +149,7 @@ export const serviceUpdateSchema = z
     acceptsForeigners: z.boolean(),
     public: z.boolean(),
     homeUrl: httpsUrl.nullable(),
+    requireSecondFactor: z.boolean(),
   })
   .partial()
   .strict();
@@ -185,6 +189,7 @@ function toService(
     acceptsForeigners: row.accepts_foreigners as unknown as boolean,
     public: row.public as unknown as boolean,
     homeUrl: (row.home_url as string | null) ?? null,
+    requireSecondFactor: row.require_second_factor as unknown as boolean,
     createdAt: row.created_at as unknown as Date,
     updatedAt: row.updated_at as unknown as Date,
   };
@@ -385,6 +390,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
               accepts_foreigners: s.acceptsForeigners,
               public: s.public,
               home_url: s.homeUrl,
+              require_second_factor: s.requireSecondFactor,
             })
             .execute();
           await writeContract(trx, clientId, s.fields);
@@ -433,6 +439,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
           ...(s.acceptsForeigners !== undefined ? { accepts_foreigners: s.acceptsForeigners } : {}),
           ...(s.public !== undefined ? { public: s.public } : {}),
           ...(s.homeUrl !== undefined ? { home_url: s.homeUrl } : {}),
+          ...(s.requireSecondFactor !== undefined ? { require_second_factor: s.requireSecondFactor } : {}),
           updated_at: sql<Date>`now()`,
         })
         .where('client_id', '=', clientId)
