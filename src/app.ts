@@ -20,13 +20,13 @@ import { createInteractionKit } from './flows/interaction-kit.ts';
 import { createProviderPages } from './flows/provider-pages.ts';
 import { createRegistrationFlow } from './flows/registration/registration-flow.ts';
 import { createCsrf } from './web/csrf.ts';
-import { html } from './web/html.ts';
 import { createI18n, negotiateLocale } from './platform/i18n.ts';
 import { createLogger } from './platform/logger.ts';
 import { createMetrics } from './platform/metrics.ts';
 import { registerOpsRoutes } from './web/ops-routes.ts';
 import { createRateLimiter } from './platform/rate-limit.ts';
 import { createUiFactory } from './web/request-context.ts';
+import { registerHomeRoutes } from './web/home-routes.ts';
 import { createServer } from './web/server.ts';
 import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
 import { accountKind, claimsFor, createCitizenStore, isForeign } from './identity/citizen-store.ts';
@@ -112,7 +112,7 @@ export type App = {
 
 /** The composition root: builds every part from the configuration, in dependency order. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger(config.logLevel, undefined, config.logFormat);
   const database =
     options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const { db } = database;
@@ -123,7 +123,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const i18n = createI18n();
   const metrics = createMetrics();
   const csrf = createCsrf(secrets.cookieKeys[0]!, secure);
-  const ui = createUiFactory(i18n, csrf, secure);
+  const ui = createUiFactory(i18n, csrf, secure, config.brand);
 
   // The only way identity, consent and services change what the provider stores.
   const providerState = createProviderState();
@@ -232,7 +232,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const fields = contractFor(service.fields, accountKind(citizen));
       return (await consents.need(accountId, { ...service, fields }, [...scopes].includes(WRITE_SCOPE))).needed;
     },
-    pages: createProviderPages(i18n),
+    pages: createProviderPages(i18n, config.brand),
     onAuthorization: (use) => {
       sessionActivity.touch(use).catch((error) => logger.warn({ err: { message: (error as Error).message } }, 'session use not recorded'));
     },
@@ -456,14 +456,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });
     registerDemoRp(server, { issuer: config.publicUrl, secrets, ui, secure });
   }
-  server.get('/', async (request, reply) => {
-    const u = ui(request, reply);
-    return u.render(
-      200,
-      u.t('home.title'),
-      html`<p>${u.t('home.explain')}</p><p><a class="button" href="/conta">${u.t('home.account')}</a></p>${config.demo ? html`<p><a class="button" href="/demo">${u.t('home.demo')}</a></p>` : ''}`,
-    );
-  });
+  registerHomeRoutes(server, { ui, brand: config.brand, demo: config.demo, publicServices: () => services.publicServices() });
 
   const prune = async () => {
     await Promise.all([pruneExpired(db), verifications.prune(), handoffs.prune(), certificateSignIn.prune()]);

@@ -43,6 +43,8 @@ export const serviceView = z
       .enum(['bronze', 'prata', 'ouro'])
       .describe('the lowest trust level (acr) accepted; a citizen below it is offered the step-up'),
     acceptsForeigners: z.boolean().describe('accounts without a CPF (foreigners) may sign in'),
+    public: z.boolean().describe('listed on the home page, with homeUrl'),
+    homeUrl: z.string().nullable().describe('where citizens start using the service (the home page links to it)'),
     requireSecondFactor: z
       .boolean()
       .describe('every sign-in passes a second step (authenticator code, passkey or certificate); a citizen without one is offered to add one'),

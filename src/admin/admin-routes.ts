@@ -32,6 +32,8 @@ export function serviceJson(s: Service) {
     firstParty: s.firstParty,
     minTrustLevel: s.minTrustLevel,
     acceptsForeigners: s.acceptsForeigners,
+    public: s.public,
+    homeUrl: s.homeUrl,
     requireSecondFactor: s.requireSecondFactor,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,

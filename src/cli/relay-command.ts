@@ -151,7 +151,7 @@ export async function runRelayProcess(config: Config): Promise<void> {
       'cidadela relay needs DATABASE_URL (PostgreSQL); with the embedded database the relay runs inside the server',
     );
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat);
   const handle = await openDatabase({ databaseUrl: config.databaseUrl, poolSize: 6 });
   await migrate(handle.db);
   const secrets = createSecrets(config.secretKey);

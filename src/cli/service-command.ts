@@ -19,6 +19,8 @@ export const SERVICE_USAGE = `cidadela service <command> [options]
             offered to sign in with a digital certificate)
           [--accepts-foreigners | --no-accepts-foreigners]  (accounts without a CPF may sign in;
             default off: the login page then offers no foreign registration)
+          [--public | --no-public] [--home-url https://servico.cidade.gov.br/]  (listed on the
+            home page, with a link to where citizens start using it)
           [--require-second-factor | --no-require-second-factor]  (every sign-in passes a second
             step; a citizen without one is offered to add an authenticator app first)
           [--description D] [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
@@ -47,6 +49,8 @@ const OPTION_OF_FIELD: Record<string, string> = {
   dpopBoundAccessTokens: '--dpop',
   minTrustLevel: '--min-level',
   acceptsForeigners: '--accepts-foreigners',
+  public: '--public',
+  homeUrl: '--home-url',
   requireSecondFactor: '--require-second-factor',
   redirectUris: '--redirect-uri',
   postLogoutRedirectUris: '--post-logout-redirect-uri',
@@ -79,6 +83,8 @@ const options = {
   dpop: { type: 'boolean' },
   'min-level': { type: 'string' },
   'accepts-foreigners': { type: 'boolean' },
+  public: { type: 'boolean' },
+  'home-url': { type: 'string' },
   'require-second-factor': { type: 'boolean' },
   'redirect-uri': { type: 'string', multiple: true },
   'post-logout-redirect-uri': { type: 'string', multiple: true },
@@ -117,6 +123,8 @@ export async function serviceCommand(
   if (v.dpop !== undefined) input.dpopBoundAccessTokens = v.dpop;
   if (v['min-level'] !== undefined) input.minTrustLevel = v['min-level'];
   if (v['accepts-foreigners'] !== undefined) input.acceptsForeigners = v['accepts-foreigners'];
+  if (v.public !== undefined) input.public = v.public;
+  if (v['home-url'] !== undefined) input.homeUrl = v['home-url'] || null;
   if (v['require-second-factor'] !== undefined) input.requireSecondFactor = v['require-second-factor'];
   if (v['redirect-uri']) input.redirectUris = v['redirect-uri'];
   if (v['post-logout-redirect-uri']) input.postLogoutRedirectUris = v['post-logout-redirect-uri'];

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { type Brand, BrandError, brandFromEnv } from './brand-config.ts';
 
 /**
  * The one schema over the environment. Every key carries its default and why; `loadConfig` is the
@@ -45,6 +46,16 @@ const schema = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .describe('`fatal` … `trace`, `silent`'),
+  BRAND_NAME: z.string().max(80).default('Cidadela').describe("the name citizens see on every page, in mail and in page titles (the city's, e.g. `Conta Curitiba`)"),
+  BRAND_DIR: z.string().optional().describe('a folder of the deployment\'s own assets, served at `/marca/`: the logo, and `favicon.svg` or `favicon.ico` if present'),
+  BRAND_LOGO: z.string().optional().describe('the logo file in `BRAND_DIR` (`.svg`, `.png`, `.webp`, `.jpg`), shown in every page\'s header beside the name'),
+  BRAND_PRIMARY: z.string().default('#1351b4').describe('the colour of buttons and links, `#rrggbb` (default: gov.br\'s blue); refused at start below 4.5:1 contrast with white'),
+  BRAND_PRIMARY_DARK: z.string().default('#071d41').describe('the colour of the header, `#rrggbb` (default: gov.br\'s dark blue); refused at start below 4.5:1 contrast with white'),
+  BRAND_FOOTER_LINKS: z.string().optional().describe('links in every page\'s footer: `label|https://address` separated by `;` (the city hall, privacy policy, help)'),
+  LOG_FORMAT: z
+    .enum(['auto', 'json', 'pretty'])
+    .default('auto')
+    .describe('`json`: one JSON line per entry (for files and log collectors); `pretty`: one readable line; `auto`: pretty when standard output is a terminal, JSON otherwise'),
   DEMO: z
     .enum(['auto', 'on', 'off'])
     .default('auto')
@@ -150,6 +161,8 @@ export type Config = {
   /** ISO 3166-1 alpha-2 codes whose numbers may receive an SMS, upper-case. */
   smsCountries: string[];
   logLevel: string;
+  brand: Brand;
+  logFormat: 'auto' | 'json' | 'pretty';
   demo: boolean;
   trustProxy: boolean;
   relay: boolean;
@@ -208,7 +221,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('PUBLIC_URL must be https:// in production (http:// is allowed only on loopback)');
   }
   const certificate = certificateConfig(c, publicUrl);
+  let brand: Brand;
+  try {
+    brand = brandFromEnv(c);
+  } catch (error) {
+    if (error instanceof BrandError) throw new ConfigError(`the city's identity (BRAND_*):\n${error.message}`);
+    throw error;
+  }
   return {
+    brand,
     env: c.NODE_ENV,
     port: c.PORT,
     host: c.HOST,
@@ -224,6 +245,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     smsGatewayToken: c.SMS_GATEWAY_TOKEN,
     smsCountries: [...new Set(c.SMS_COUNTRIES.split(',').map((code) => code.trim().toUpperCase()))],
     logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
     demo: c.DEMO === 'on' || (c.DEMO === 'auto' && c.NODE_ENV !== 'production'),
     trustProxy: c.TRUST_PROXY === 'true',
     relay: c.RELAY === 'on',

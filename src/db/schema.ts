@@ -39,6 +39,8 @@ export interface ServicesTable {
   dpop_bound_access_tokens: Generated<boolean>;
   min_trust_level: Generated<'bronze' | 'prata' | 'ouro'>;
   accepts_foreigners: Generated<boolean>;
+  public: Generated<boolean>;
+  home_url: string | null;
   require_second_factor: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;

@@ -134,7 +134,16 @@ export function registerDemoRp(
     if (!d) return reply.callNotFound();
     const ui = deps.ui(request, reply);
     const session = read(request, d.clientId);
-    if (session?.stage !== 'login') return reply.redirect(`/demo/${d.clientId}`, 303);
+    // Back from Cidadela without this service's cookie (another browser, cookies cleared, or the
+    // sign-in started too long ago): say so and offer to start again, rather than drop silently.
+    if (session?.stage !== 'login') {
+      return ui.render(
+        400,
+        d.name,
+        html`<p role="alert">${ui.t('demo.lost_session')}</p>
+<div class="actions"><a class="button" href="/demo/${d.clientId}/login">${ui.t('demo.start_again')}</a><a class="button secondary" href="/demo/${d.clientId}">${ui.t('demo.back')}</a></div>`,
+      );
+    }
     const c = await config(d.clientId);
     const current = new URL(request.url, deps.issuer);
     try {

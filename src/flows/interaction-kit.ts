@@ -11,6 +11,7 @@ import type { Oidc } from '../oidc/provider.ts';
 import { isUnavailable } from '../platform/errors.ts';
 import type { Service, ServiceStore } from '../services/service-store.ts';
 import { html } from '../web/html.ts';
+import { wayBack } from '../web/layout.ts';
 import type { Ui, UiFactory } from '../web/request-context.ts';
 
 export type InteractionDetails = Awaited<ReturnType<Oidc['interactionDetails']>>;
@@ -19,6 +20,24 @@ export type InteractionDetails = Awaited<ReturnType<Oidc['interactionDetails']>>
 export type InteractionContext = { details: InteractionDetails; ui: Ui; service: Service | undefined };
 
 export type InteractionParams = { uid: string };
+
+const FROM_COOKIE = 'cdl_from';
+
+/**
+ * Where a person goes back to a service: the address it lists on the home page, or the site of its
+ * (web) redirect URI. None for an app, whose redirect a browser cannot open on its own.
+ */
+export function serviceAddress(service: Pick<Service, 'homeUrl' | 'redirectUris' | 'type'>): string | undefined {
+  if (service.homeUrl) return service.homeUrl;
+  if (service.type === 'native') return undefined;
+  const first = service.redirectUris[0];
+  try {
+    const url = first ? new URL(first) : undefined;
+    return url && (url.protocol === 'https:' || url.protocol === 'http:') ? `${url.origin}/` : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * What the flows and methods share to serve the pages oidc-provider sends a person to: load the
@@ -41,8 +60,20 @@ export function createInteractionKit(deps: {
 }) {
   const { oidc, services, verifications } = deps;
 
-  function expired(ui: Ui) {
-    return ui.render(400, ui.t('interaction.expired_title'), html`<p>${ui.t('interaction.expired')}</p>`);
+  function expired(ui: Ui, service?: Service) {
+    const back = service ? serviceAddress(service) : undefined;
+    return ui.render(
+      400,
+      ui.t('interaction.expired_title'),
+      html`<p>${back ? ui.t('interaction.expired_service', { service: service!.name }) : ui.t('interaction.expired')}</p>${wayBack(ui.t, back ? { name: service!.name, url: back } : undefined)}`,
+    );
+  }
+
+  /** An expired page without its interaction: the service this browser came from last, if any. */
+  async function expiredFrom(request: FastifyRequest, reply: FastifyReply) {
+    const from = request.cookies[FROM_COOKIE];
+    const service = from ? await services.find(from).catch(() => undefined) : undefined;
+    return expired(deps.ui(request, reply), service);
   }
 
   /** The interaction of this browser, or undefined after an "expired" page has been sent. */
@@ -53,16 +84,20 @@ export function createInteractionKit(deps: {
     } catch (error) {
       // The database out of reach is a 503 to retry, not an expired page.
       if (isUnavailable(error)) throw error;
-      expired(deps.ui(request, reply));
+      await expiredFrom(request, reply);
       return undefined;
     }
     if (details.uid !== request.params.uid) {
-      expired(deps.ui(request, reply));
+      await expiredFrom(request, reply);
       return undefined;
     }
     const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
     const ui = deps.ui(request, reply, uiLocales);
     const service = await services.find(String(details.params.client_id));
+    // Remembered for a day: if this sign-in expires, its page can lead back to the service.
+    if (service && request.cookies[FROM_COOKIE] !== service.clientId) {
+      reply.setCookie(FROM_COOKIE, service.clientId, { path: '/interaction', httpOnly: true, sameSite: 'lax', secure: request.protocol === 'https', maxAge: 24 * 3600 });
+    }
     return { details, ui, service };
   }
 
@@ -78,15 +113,15 @@ export function createInteractionKit(deps: {
   async function completeLogin(request: FastifyRequest, reply: FastifyReply, ctx: InteractionContext) {
     const proofs = await verifications.forInteraction(ctx.details.uid);
     const who = deriveSignIn(proofs);
-    if (!who.ok) return expired(ctx.ui);
+    if (!who.ok) return expired(ctx.ui, ctx.service);
     const citizen = await deps.citizens.findById(who.result.citizenId);
     // An account disabled meanwhile, or whose address was never proven, does not sign in.
-    if (!citizen || citizen.status !== 'active' || !contactProven(citizen)) return expired(ctx.ui);
+    if (!citizen || citizen.status !== 'active' || !contactProven(citizen)) return expired(ctx.ui, ctx.service);
     const refused = refusal(ctx, citizen);
     if (refused) return refused;
     // The level reached is capped by what the account itself is known to be.
     const derived = deriveSignIn(proofs, citizen.trustLevel);
-    if (!derived.ok) return expired(ctx.ui);
+    if (!derived.ok) return expired(ctx.ui, ctx.service);
     // Below what the service (or this request's acr_values) needs: offer the step-up, keep what
     // was proven so far; a certificate proof added to it completes the sign-in at the level asked.
     const required = requiredLevel(ctx.service?.minTrustLevel ?? 'bronze', ctx.details.params.acr_values);

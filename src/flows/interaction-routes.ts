@@ -64,7 +64,7 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
       const screen = await deps.consent.screen(details.session.accountId, service.clientId);
       return consentPage(ui, { uid: details.uid, screen, writeBack: asksWriteBack(details) });
     }
-    return kit.expired(ui);
+    return kit.expired(ui, service);
   });
 
   // Where a method that runs elsewhere (the certificate's own TLS listener) sends the browser back:

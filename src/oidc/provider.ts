@@ -7,6 +7,7 @@ import { CATALOG_CLAIMS } from '../identity/field-catalog.ts';
 import { clientProblems, clientTypeOf } from '../services/client-types.ts';
 import type { ServiceStore } from '../services/service-store.ts';
 import { createAdapterClass } from './adapter.ts';
+import { readSelfPostingForm, type SelfPostingForm } from './form-post.ts';
 import type { PrivateJwk } from './keys.ts';
 
 /**
@@ -21,6 +22,11 @@ export type ProviderPages = {
   error(ctx: PageContext, code: string, description: string | undefined, status: number): string;
   logout(ctx: PageContext, form: string, clientName: string | undefined): string;
   loggedOut(ctx: PageContext, clientName: string | undefined): string;
+  /**
+   * A form that posts itself (with a same-origin script, or the one button without JavaScript):
+   * the code or error sent back to a service in `form_post` mode, or a logout that needs no question.
+   */
+  selfPosting(ctx: PageContext, form: SelfPostingForm, purpose: 'return' | 'logout', clientName: string | undefined): string;
 };
 
 /** What a page renderer needs from a request handled inside the provider. */
@@ -70,7 +76,9 @@ export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 
 export const CLAIMS: Record<string, string[]> = {
   // verified_claims: OpenID Connect for Identity Assurance, for the consented fields a trusted
   // source confirmed (released by releasedClaims only then).
-  openid: ['sub', 'amr', ...CATALOG_CLAIMS, 'verified_claims'],
+  // acr and auth_time are in every ID token, asked for or not: services that check the level or
+  // the age of a sign-in (mod_auth_openidc, Authlib) need not know to ask.
+  openid: ['sub', 'amr', 'acr', 'auth_time', ...CATALOG_CLAIMS, 'verified_claims'],
 };
 
 export const TTL = {
@@ -136,6 +144,16 @@ function pinToIssuer(req: IncomingMessage, issuer: URL, trustProxy: boolean): vo
   req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
   delete req.headers.forwarded;
   if (!trustProxy) delete req.headers['x-forwarded-for'];
+}
+
+/** Whether the logout request's (already validated) id_token_hint names this browser's session. */
+function hintIsForThisSession(ctx: KoaContextWithOIDC): boolean {
+  const hint = ctx.oidc.entities.IdTokenHint as { payload?: { sub?: unknown; sid?: unknown } } | undefined;
+  const { session, client } = ctx.oidc;
+  if (!hint?.payload || !client || !session?.accountId) return false;
+  if (hint.payload.sub !== session.accountId) return false;
+  if (!session.authorizations?.[client.clientId]) return false;
+  return hint.payload.sid === undefined || hint.payload.sid === session.sidFor(client.clientId);
 }
 
 export function createOidc(deps: OidcDeps) {
@@ -256,7 +274,16 @@ export function createOidc(deps: OidcDeps) {
         enabled: true,
         logoutSource: async (ctx, form) => {
           ctx.type = 'html';
-          ctx.body = pages.logout(pageContext(ctx), form, ctx.oidc.client?.clientName);
+          const clientName = ctx.oidc.client?.clientName;
+          // The service already ended its own session and names this one with a valid ID token:
+          // asking again would let "no" leave the citizen half signed out, so it goes through.
+          if (hintIsForThisSession(ctx)) {
+            const secret = String(ctx.oidc.session?.state?.secret ?? '');
+            const inputs: [string, string][] = [['xsrf', secret], ['logout', 'yes']];
+            ctx.body = pages.selfPosting(pageContext(ctx), { action: ctx.oidc.urlFor('end_session_confirm'), inputs }, 'logout', clientName);
+            return;
+          }
+          ctx.body = pages.logout(pageContext(ctx), form, clientName);
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
@@ -357,6 +384,19 @@ export function createOidc(deps: OidcDeps) {
     if (ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body)) {
       ctx.body = { error: 'temporarily_unavailable', error_description: 'try again in a few seconds' };
     }
+  });
+  // oidc-provider's own self-posting page (English, an inline script allowed by its hash added to
+  // our CSP) is replaced by ours, under the CSP as it was (form-post.ts).
+  provider.use(async (ctx, next) => {
+    const csp = ctx.response.get('content-security-policy');
+    await next();
+    const form = readSelfPostingForm(ctx.body);
+    if (!form) return;
+    if (csp) ctx.set('content-security-policy', csp);
+    const oidcCtx = ctx as unknown as KoaContextWithOIDC;
+    const purpose = form.inputs.some(([name]) => name === 'logout') ? 'logout' : 'return';
+    ctx.type = 'html';
+    ctx.body = pages.selfPosting(pageContext(oidcCtx), form, purpose, oidcCtx.oidc?.client?.clientName);
   });
   // The document is the same for every request now, so a shared cache may keep it a while; keys
   // rotate on a schedule far longer than this (decision 8), and the JWKS stays uncached.

@@ -1,7 +1,8 @@
 import pino from 'pino';
+import { prettyDestination } from './log-pretty.ts';
 
 /**
- * JSON logs. Paths that can hold a CPF, e-mail, phone, code, token or password are redacted; URLs
+ * JSON logs (pretty, one readable line each, when written to a terminal: log-pretty.ts). Paths that can hold a CPF, e-mail, phone, code, token or password are redacted; URLs
  * are logged without their query string (authorization requests carry codes and states there).
  */
 export const REDACT_PATHS = [
@@ -21,7 +22,22 @@ export const REDACT_PATHS = [
   '*.identifier',
 ];
 
-export function createLogger(level: string, destination?: pino.DestinationStream) {
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/** Where the logs go when no destination is given: stdout, pretty if it is a terminal (`auto`). */
+export function stdoutDestination(
+  format: LogFormat,
+  stdout: NodeJS.WriteStream = process.stdout,
+): pino.DestinationStream | undefined {
+  const pretty = format === 'pretty' || (format === 'auto' && stdout.isTTY === true);
+  return pretty ? prettyDestination(stdout, stdout.isTTY === true) : undefined;
+}
+
+export function createLogger(
+  level: string,
+  destination?: pino.DestinationStream,
+  format: LogFormat = 'json',
+) {
   return pino(
     {
       level,
@@ -29,7 +45,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       base: { service: 'cidadela' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination,
+    destination ?? stdoutDestination(format),
   );
 }
 

@@ -50,6 +50,9 @@ export type Service = {
   minTrustLevel: 'bronze' | 'prata' | 'ouro';
   /** Whether accounts without a CPF (foreigners) may sign in here; off unless the operator turns it on. */
   acceptsForeigners: boolean;
+  /** Listed on the home page, with `homeUrl`, where citizens start using it. */
+  public: boolean;
+  homeUrl: string | null;
   /** Every citizen signing in here passes a second step; one without a factor is offered to add one. */
   requireSecondFactor: boolean;
   createdAt: Date;
@@ -58,6 +61,14 @@ export type Service = {
 
 // The shape only: what an address may be depends on the kind of service (clientProblems).
 const uri = z.string().trim().min(1).max(2000);
+// Where citizens start using a public service: a web address (http only on loopback, for development).
+const httpsUrl = z
+  .string()
+  .trim()
+  .max(2000)
+  .refine((v) => /^https:\/\/[^\s"<>]+$/.test(v) || /^http:\/\/(127\.0\.0\.1|\[::1\]|localhost)(:\d+)?(\/[^\s"<>]*)?$/.test(v), {
+    message: 'must be an https address (http only on loopback)',
+  });
 const jwksSchema = z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) });
 
 const purposeText = z.string().trim().min(3).max(500);
@@ -112,6 +123,8 @@ export const serviceInputSchema = z
     firstParty: z.boolean().default(false),
     minTrustLevel: z.enum(['bronze', 'prata', 'ouro']).default('bronze'),
     acceptsForeigners: z.boolean().default(false),
+    public: z.boolean().default(false),
+    homeUrl: httpsUrl.nullable().default(null),
     requireSecondFactor: z.boolean().default(false),
   })
   .strict();
@@ -134,6 +147,8 @@ export const serviceUpdateSchema = z
     fields: contractSchema,
     minTrustLevel: z.enum(['bronze', 'prata', 'ouro']),
     acceptsForeigners: z.boolean(),
+    public: z.boolean(),
+    homeUrl: httpsUrl.nullable(),
     requireSecondFactor: z.boolean(),
   })
   .partial()
@@ -172,6 +187,8 @@ function toService(
     firstParty: row.first_party as unknown as boolean,
     minTrustLevel: (row.min_trust_level as unknown as Service['minTrustLevel']) ?? 'bronze',
     acceptsForeigners: row.accepts_foreigners as unknown as boolean,
+    public: row.public as unknown as boolean,
+    homeUrl: (row.home_url as string | null) ?? null,
     requireSecondFactor: row.require_second_factor as unknown as boolean,
     createdAt: row.created_at as unknown as Date,
     updatedAt: row.updated_at as unknown as Date,
@@ -315,6 +332,17 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
     secretHash,
     contract,
     currentTerms,
+    /** The services listed on the home page: marked public, with the address citizens start at. */
+    async publicServices(): Promise<{ clientId: string; name: string; description: string; homeUrl: string }[]> {
+      const rows = await db
+        .selectFrom('services')
+        .select(['client_id', 'name', 'description', 'home_url'])
+        .where('public', '=', true)
+        .where('home_url', 'is not', null)
+        .orderBy('name')
+        .execute();
+      return rows.map((r) => ({ clientId: r.client_id, name: r.name, description: (r.description as unknown as string) ?? '', homeUrl: r.home_url! }));
+    },
     async list(): Promise<Service[]> {
       const rows = await db.selectFrom('services').select('client_id').orderBy('created_at').execute();
       return (await Promise.all(rows.map((r) => find(r.client_id)))).filter((s): s is Service => Boolean(s));
@@ -360,6 +388,8 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
               first_party: s.firstParty,
               min_trust_level: s.minTrustLevel,
               accepts_foreigners: s.acceptsForeigners,
+              public: s.public,
+              home_url: s.homeUrl,
               require_second_factor: s.requireSecondFactor,
             })
             .execute();
@@ -407,6 +437,8 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
           ...(s.dpopBoundAccessTokens !== undefined ? { dpop_bound_access_tokens: s.dpopBoundAccessTokens } : {}),
           ...(s.minTrustLevel !== undefined ? { min_trust_level: s.minTrustLevel } : {}),
           ...(s.acceptsForeigners !== undefined ? { accepts_foreigners: s.acceptsForeigners } : {}),
+          ...(s.public !== undefined ? { public: s.public } : {}),
+          ...(s.homeUrl !== undefined ? { home_url: s.homeUrl } : {}),
           ...(s.requireSecondFactor !== undefined ? { require_second_factor: s.requireSecondFactor } : {}),
           updated_at: sql<Date>`now()`,
         })

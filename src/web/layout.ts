@@ -1,5 +1,6 @@
 import { html, type SafeHtml } from './html.ts';
 import { LOCALES, type Locale, type Translate } from '../platform/i18n.ts';
+import { type Brand, DEFAULT_BRAND } from '../config/brand-config.ts';
 
 export type PageInput = {
   t: Translate;
@@ -9,6 +10,8 @@ export type PageInput = {
   /** Path (with query) of this page, for the language switch links. */
   path?: string;
   scripts?: string[];
+  /** The deployment's name, logo and footer links (BRAND_*). */
+  brand?: Brand;
 };
 
 const LANGUAGE_NAMES: Record<Locale, string> = { 'pt-BR': 'Português', en: 'English', es: 'Español' };
@@ -21,20 +24,27 @@ function withLang(path: string, locale: Locale): string {
   return `/${url.pathname.replace(/^\/+/, '')}${url.search}`;
 }
 
-/** The one page frame: skip link, language switch, main landmark; no inline script or style. */
-export function page({ t, locale, title, body, path = '/', scripts = [] }: PageInput): string {
+/** The deployment's colours, as a stylesheet after app.css (no inline style under the CSP). */
+export function brandCss(brand: Brand): string {
+  return `:root { --brand: ${brand.primary}; --brand-dark: ${brand.primaryDark}; }\n`;
+}
+
+/** The one page frame: skip link, brand, language switch, main landmark, footer; no inline script or style. */
+export function page({ t, locale, title, body, path = '/', scripts = [], brand = DEFAULT_BRAND }: PageInput): string {
   return `<!doctype html>${html`<html lang="${locale}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · Cidadela</title>
+<title>${title === brand.name ? title : `${title} · ${brand.name}`}</title>
+<link rel="icon" href="/favicon.ico">
 <link rel="stylesheet" href="/static/app.css">
+<link rel="stylesheet" href="/marca.css">
 ${scripts.map((s) => html`<script src="${s}" defer></script>`)}
 </head>
 <body>
 <a class="skip" href="#main">${t('layout.skip')}</a>
 <header class="top">
-  <span class="brand">Cidadela</span>
+  <a class="brand" href="/">${brand.logo ? html`<img src="/marca/${brand.logo}" alt="">` : ''}<span>${brand.name}</span></a>
   <nav aria-label="${t('layout.language')}" class="langs">
     <ul>${LOCALES.map((l) =>
       l === locale
@@ -47,9 +57,21 @@ ${scripts.map((s) => html`<script src="${s}" defer></script>`)}
 <h1>${title}</h1>
 ${body}
 </main>
-<footer class="foot"><p>${t('layout.footer')}</p></footer>
+<footer class="foot">${brand.footerLinks.length ? html`<nav aria-label="${t('layout.footer_links')}"><ul>${brand.footerLinks.map((l) => html`<li><a href="${l.href}">${l.label}</a></li>`)}</ul></nav>` : ''}<p>${t('layout.footer', { brand: brand.name })}</p></footer>
 </body>
 </html>`}`;
+}
+
+/**
+ * The ways on from a page where something stopped: back to the service the person came from (when
+ * known), to their account, to the start. Every error page ends with it: no dead ends.
+ */
+export function wayBack(t: Translate, service?: { name: string; url: string }): SafeHtml {
+  return html`<nav class="way-back" aria-label="${t('wayback.label')}"><ul>
+${service ? html`<li><a href="${service.url}">${t('wayback.service', { service: service.name })}</a></li>` : ''}
+<li><a href="/conta">${t('wayback.account')}</a></li>
+<li><a href="/">${t('wayback.start')}</a></li>
+</ul></nav>`;
 }
 
 /** A list of errors at the top of a form, announced to screen readers. */

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Csrf } from './csrf.ts';
 import { AppError, isUnavailable } from '../platform/errors.ts';
 import { html } from './html.ts';
+import { wayBack } from './layout.ts';
 import { pathOnly } from '../platform/logger.ts';
 import type { Metrics } from '../platform/metrics.ts';
 import type { UiFactory } from './request-context.ts';
@@ -85,7 +86,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
       reply.header('cache-control', 'no-store').header('x-request-id', request.id);
       const ui = deps.ui(request, reply);
       const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
-      return ui.render(status, ui.t('error.title'), html`<p>${ui.t('error.bad_request')}</p><p><a href="/">${ui.t('error.home')}</a></p>`);
+      return ui.render(status, ui.t('error.title'), html`<p>${ui.t('error.bad_request')}</p>${wayBack(ui.t)}`);
     },
   });
 
@@ -158,7 +159,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (request.is404) return;
     if (!deps.csrf.valid(request)) {
       const ui = deps.ui(request, reply);
-      return ui.render(403, ui.t('csrf.title'), html`<p>${ui.t('csrf.explain')}</p><p><a href="/">${ui.t('error.home')}</a></p>`);
+      return ui.render(403, ui.t('csrf.title'), html`<p>${ui.t('csrf.explain')}</p>${wayBack(ui.t)}`);
     }
   });
 
@@ -172,12 +173,12 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
       (request.headers['content-type'] ?? '').includes('application/json');
     if (wantsJson) return reply.status(status).send({ error: code, ...details });
     const ui = deps.ui(request, reply);
-    return ui.render(status, ui.t('error.title'), html`<p>${ui.t(code)}</p>`);
+    return ui.render(status, ui.t('error.title'), html`<p>${ui.t(code)}</p>${wayBack(ui.t)}`);
   });
 
   app.setNotFoundHandler(async (request, reply) => {
     const ui = deps.ui(request, reply);
-    return ui.render(404, ui.t('error.not_found_title'), html`<p>${ui.t('error.not_found')}</p><p><a href="/">${ui.t('error.home')}</a></p>`);
+    return ui.render(404, ui.t('error.not_found_title'), html`<p>${ui.t('error.not_found')}</p>${wayBack(ui.t)}`);
   });
 
   return app as unknown as FastifyInstance;

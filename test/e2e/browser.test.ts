@@ -230,6 +230,13 @@ describe('the citizen in a real browser', { concurrency: true }, () => {
       assert.equal((await page.locator('#login').textContent())?.trim(), t('demo.sign_in'));
       await check(w, 'demo service, signed out');
 
+      // The home page: what the account is, in the person's language, with the way to the account.
+      await page.goto(`${app.url}/`);
+      await expectPage(page, locale, 'Cidadela');
+      assert.ok(((await page.locator('main').textContent()) ?? '').includes(t('home.services_title')));
+      await check(w, 'home page');
+      await page.goto(`${app.url}/demo/demo-servico`);
+
       await registerAtDemo(w, locale, data);
 
       // The second service: its own consent, no password.
@@ -255,16 +262,9 @@ describe('the citizen in a real browser', { concurrency: true }, () => {
       assert.equal(second.email, declares(SECOND, 'email') ? data.email : undefined);
       await check(w, 'second demo service, signed in');
 
-      // Log out at the second service: the provider asks, then ends the session everywhere.
+      // Log out at the second service: it names this session with its ID token, so the provider
+      // asks nothing and ends the session everywhere (its page posts itself).
       await page.locator('#logout').click();
-      await page.waitForURL(/\/oidc\/session\/end/);
-      await expectPage(page, locale, t('logout.title'));
-      assert.match(
-        (await page.locator('main').textContent()) ?? '',
-        new RegExp(escapeRegExp(t('logout.question_service', { service: SECOND }))),
-      );
-      await check(w, 'logout confirmation');
-      await page.locator('button[name=logout][value=yes]').click();
       await page.waitForURL(`${app.url}/demo/demo-segundo`);
       await page.locator('#login').waitFor();
       assert.equal(await page.locator('#claims').count(), 0);
@@ -355,6 +355,16 @@ describe('the citizen in a real browser', { concurrency: true }, () => {
     const claims = await claimsOf(page);
     assert.equal(claims.email, data.email);
     await check(w, 'demo service signed in, without JavaScript');
+    // Logging out at the service: no question, one button to go on where the script cannot run.
+    await page.locator('#logout').click();
+    await page.waitForURL(/\/oidc\/session\/end/);
+    await expectPage(page, 'pt-BR', t('selfpost.logout_title'));
+    assert.match((await page.locator('main').textContent()) ?? '', new RegExp(escapeRegExp(t('selfpost.logout_text', { service: SERVICE }))));
+    assert.equal(await page.locator('button[name=logout]').count(), 0, 'no yes/no question');
+    await check(w, 'logout without a question, without JavaScript');
+    await page.getByRole('button', { name: t('selfpost.continue'), exact: true }).click();
+    await page.waitForURL(`${app.url}/demo/demo-servico`);
+    await page.locator('#login').waitFor();
     assert.deepEqual(problems, []);
   });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import {
   type Browser,
   type BrowserContext,
@@ -162,6 +162,16 @@ export async function runAxe(page: Page): Promise<{ rules: number; violations: V
  * a page shown with JavaScript off is audited as a copy (same HTML, same address, same styles,
  * its scripts blocked) in a JavaScript-enabled page.
  */
+/** Where the browser tests leave a picture of every page they check, for a person to look at (gitignored). */
+export const SCREENSHOT_DIR = new URL('../../artefacts/screenshots/', import.meta.url).pathname;
+
+async function screenshot(page: Page, label: string, phone: boolean): Promise<void> {
+  const lang = (await page.getAttribute('html', 'lang').catch(() => null)) ?? 'xx';
+  const name = `${label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}.${lang}.${phone ? 'phone' : 'desktop'}.png`;
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: `${SCREENSHOT_DIR}${name}`, fullPage: true });
+}
+
 export async function checkPage(w: Watched, label: string): Promise<void> {
   const { page } = w;
   let result: { rules: number; violations: Violation[] };
@@ -180,6 +190,7 @@ export async function checkPage(w: Watched, label: string): Promise<void> {
   }
   assert.ok(result.rules > 30, `axe-core ran only ${result.rules} rules on ${label}`);
   if (result.violations.length > 0) assert.fail(formatViolations(label, page.url(), result.violations));
+  await screenshot(page, label, w.phone);
   if (w.phone) {
     // A phone browser zooms out to fit wide content, which widens innerWidth with it: compare the
     // document with the screen's width and with the layout viewport instead.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
+import { formAction, formFields } from '../helpers/user-agent.ts';
 import { type Authorization, addService, answerConsent, authorizationRequest, exchange, registerThroughService, type TestService, UserAgent } from '../helpers/journeys.ts';
 import { startSmtpPeer } from '../helpers/smtp-peer.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
@@ -65,6 +66,11 @@ describe('OpenID Connect with openid-client as the relying party', () => {
     assert.equal(claims.aud, svc.clientId);
     assert.notEqual(claims.sub, citizen.cpf.replace(/\D/g, ''));
     assert.deepEqual(claims.amr, ['pwd']);
+    // Not asked for (no acr_values, no max_age), and there all the same.
+    assert.doesNotMatch(auth.url.search, /acr_values|max_age|claims=/);
+    assert.equal(claims.acr, 'bronze');
+    assert.equal(typeof claims.auth_time, 'number');
+    assert.ok(Math.abs((claims.auth_time as number) - Date.now() / 1000) < 600, 'auth_time is the sign-in time');
     const header = JSON.parse(Buffer.from(tokens.id_token!.split('.')[0]!, 'base64url').toString());
     assert.equal(header.alg, 'ES256');
     const info = await client.fetchUserInfo(svc.config, tokens.access_token, claims.sub);
@@ -139,11 +145,16 @@ describe('OpenID Connect with openid-client as the relying party', () => {
       id_token_hint: t.id_token!,
       post_logout_redirect_uri: `${svc.redirectUri}/after-logout`,
     });
-    const confirm = await ua.get(endUrl.href, svc.redirectUri);
-    assert.equal(confirm.status, 200);
-    const action = confirm.html.match(/<form[^>]*action="([^"]+)"/)![1]!;
-    const xsrf = confirm.html.match(/name="xsrf" value="([^"]+)"/)![1]!;
-    const done = await ua.post(new URL(action, confirm.url).href, { xsrf, logout: 'yes' }, svc.redirectUri, { csrf: false });
+    // The hint names this browser's session: no question, a page that posts itself (with a script,
+    // or its one button without JavaScript, as this agent does).
+    const going = await ua.get(endUrl.href, svc.redirectUri);
+    assert.equal(going.status, 200);
+    assert.match(going.html, /data-auto-submit/);
+    assert.match(going.html, /<script src="\/static\/auto-submit\.js"/);
+    assert.doesNotMatch(going.html, /Não, continuar conectado/);
+    const fields = formFields(going, '/oidc/session/end/confirm');
+    assert.equal(fields.logout, 'yes');
+    const done = await ua.post(formAction(going, '/oidc/session/end/confirm'), fields, svc.redirectUri, { csrf: false });
     assert.ok(done.url.startsWith(`${svc.redirectUri}/after-logout`));
     // Bounds a hang only; the loop ends as soon as the token arrives.
     const deadline = Date.now() + 60_000;
@@ -157,6 +168,22 @@ describe('OpenID Connect with openid-client as the relying party', () => {
     const login = await ua.get(a3.url.href, svc.redirectUri);
     assert.equal(login.status, 200);
     assert.match(login.html, /name="password"/);
+  });
+
+  test('a logout whose id_token_hint names another session still asks', async () => {
+    // The citizen signed in above is signed out; another signs in on a new agent, and a service
+    // sends the first citizen's ID token as the hint.
+    const a = await authorizationRequest(svc);
+    const other = new UserAgent();
+    const { page } = await registerThroughService(other, svc, a, smtp);
+    const cb = await answerConsent(other, page, svc);
+    await exchange(svc, a, cb.url);
+    const endUrl = client.buildEndSessionUrl(svc.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: `${svc.redirectUri}/after-logout` });
+    const question = await other.get(endUrl.href, svc.redirectUri);
+    assert.equal(question.status, 200);
+    assert.doesNotMatch(question.html, /data-auto-submit/);
+    assert.match(question.html, /name="logout" value="yes"/);
+    assert.match(question.html, /Não, continuar conectado/);
   });
 
   test('an unregistered redirect_uri shows an error page and does not redirect', async () => {
