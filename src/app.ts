@@ -31,6 +31,8 @@ import { createServer } from './web/server.ts';
 import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
 import { accountKind, claimsFor, createCitizenStore, isForeign } from './identity/citizen-store.ts';
 import { createCredentialStore } from './identity/credential-store.ts';
+import { createSecurityEvents } from './identity/security-events.ts';
+import { createSessionActivity } from './identity/session-activity.ts';
 import { createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
 import { createTtlCache } from './services/ttl-cache.ts';
@@ -130,8 +132,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     limiter: rateLimiter,
     senders: { email: emailCodeSender({ publicUrl: config.publicUrl }), sms: smsCodeSender({ host: new URL(config.publicUrl).host }) },
     metrics: metrics.codes,
+    smsCountries: config.smsCountries,
   });
   const verifications = createVerificationStore(db);
+  const securityEvents = createSecurityEvents(db);
+  const sessionActivity = createSessionActivity(db);
   const accounts = createAccountActions(db, providerState);
   const registration = createRegistrationFlow({
     db,
@@ -215,6 +220,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return (await consents.need(accountId, { ...service, fields }, [...scopes].includes(WRITE_SCOPE))).needed;
     },
     pages: createProviderPages(i18n),
+    onAuthorization: (use) => {
+      sessionActivity.touch(use).catch((error) => logger.warn({ err: { message: (error as Error).message } }, 'session use not recorded'));
+    },
     onError: (error, route) => {
       const e = error as Error & { status?: number; error?: string };
       if ((e.status ?? 500) >= 500) logger.error({ err: { message: e.message, stack: e.stack }, route }, 'oidc error');
@@ -254,7 +262,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
 
   // Certificate sign-in (docs/certificates.md): its own TLS listener, or a trusted proxy's header.
-  const certificateSignIn = createCertificateSignIn({ db, citizens, verifications, trust });
+  const certificateSignIn = createCertificateSignIn({
+    db,
+    citizens,
+    verifications,
+    trust,
+    // A certificate that proves a CPF another account squatted (identity/cpf-claims.ts).
+    claims: {
+      disableIn: (trx, citizenId) => accounts.disableIn(trx, citizenId),
+      translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
+      publicUrl: config.publicUrl,
+    },
+  });
   const handoffs = createCertificateHandoffs({ db, secrets });
   let certificate: CertificateLogin | undefined;
   let certificateServer: FastifyInstance | undefined;
@@ -303,7 +323,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   }
 
-  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
+  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, securityEvents, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
   registerInteractionRoutes(server, {
     kit,
     oidc,
@@ -346,7 +366,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     secretQuestions,
     recoveryCodes,
     secretQuestionOn: config.recoverySecretQuestion,
+    securityEvents,
+    backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
     publicUrl: config.publicUrl,
+    smsCountries: config.smsCountries,
     translatorFor: (citizen) => {
       const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
       return { t: i18n.translator(locale), locale };
@@ -370,6 +393,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       consents,
       codes,
       translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
       messageQueued: () => mail.nudge(),
     });
   });
@@ -386,7 +410,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimiter,
     passwordSignIn,
     mailQueued: () => mail.nudge(),
+    translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
     recoverySettings: { secretQuestions, recoveryCodes, recoveries, secretQuestionOn: config.recoverySecretQuestion },
+    security: {
+      credentials,
+      hasher,
+      policy,
+      securityEvents,
+      sessionActivity,
+      provider: providerState,
+      backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
+      translatorFor: (citizen) => {
+        const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
+        return { t: i18n.translator(locale), locale };
+      },
+    },
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
@@ -406,6 +444,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await Promise.all([pruneExpired(db), verifications.prune(), handoffs.prune(), certificateSignIn.prune()]);
     await pruneLoginThrottle(db);
     await pruneMessages(db, config.messages.retentionDays);
+    await sessionActivity.prune();
   };
   const pruneTimer = setInterval(() => {
     prune().catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));

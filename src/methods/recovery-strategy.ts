@@ -22,7 +22,7 @@ export type CodeRecoveryStrategy = {
    * For an identifier that is nobody's, masked destinations to show instead, drawn from `seed` (a
    * keyed digest of what was typed: the same every time, so asking twice reveals nothing).
    */
-  standIns(seed: Buffer, typedEmail: string | undefined): string[];
+  standIns(seed: Buffer, typed: { email?: string | undefined; phone?: string | undefined }): string[];
 };
 
 /**

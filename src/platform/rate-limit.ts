@@ -33,6 +33,10 @@ export const RATE_LIMITS = {
   secretAnswers: { name: 'secret-answer', limit: 3, windowSeconds: 24 * 3600 },
   /** Saved recovery codes typed per account per day: 80-bit codes, so this only stops a flood. */
   recoveryCodeTries: { name: 'recovery-code', limit: 10, windowSeconds: 24 * 3600 },
+  /** Password changes a citizen may make on the account pages per day: each mails every address. */
+  passwordChangesPerCitizen: { name: 'password-change', limit: 10, windowSeconds: 24 * 3600 },
+  /** Alternate e-mails a citizen may ask to prove per day: each sends a code to an address not yet proven. */
+  alternateEmailsPerCitizen: { name: 'alternate-email', limit: 5, windowSeconds: 24 * 3600 },
   /** CPFs a foreign account may try to add per day (each try says whether a CPF has an account). */
   cpfAdditions: { name: 'cpf-add', limit: 5, windowSeconds: 24 * 3600 },
   /**

@@ -1,6 +1,7 @@
 import { html } from '../../web/html.ts';
 import { csrfField, field } from '../../web/layout.ts';
 import type { Ui } from '../../web/request-context.ts';
+import { phoneCountrySelect } from '../login/login-page.ts';
 
 /**
  * The recovery pages. Each is the same, byte for byte less its CSRF token, whether or not the
@@ -19,7 +20,7 @@ function alert(ui: Ui, p: Problem) {
 
 export function identifyPage(
   ui: Ui,
-  input: { interactionUid: string | null; identifier?: string } & Problem,
+  input: { interactionUid: string | null; identifier?: string; country?: string } & Problem,
 ) {
   const { t } = ui;
   return ui.render(
@@ -31,6 +32,7 @@ ${alert(ui, input)}
   ${csrfField(ui.csrf())}
   ${input.interactionUid ? html`<input type="hidden" name="i" value="${input.interactionUid}">` : ''}
   ${field({ t, name: 'identifier', label: t('recovery.identifier'), hint: t('recovery.identifier_hint'), value: input.identifier ?? '', autocomplete: 'username', maxlength: 254 })}
+  ${phoneCountrySelect(ui, input.country ?? 'BR')}
   <div class="actions"><button type="submit">${t('recovery.continue')}</button></div>
 </form>`,
   );

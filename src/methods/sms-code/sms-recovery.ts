@@ -13,7 +13,9 @@ export const smsRecovery: CodeRecoveryStrategy = {
     if (!citizen.phoneNumber || !citizen.phoneNumberVerified) return [];
     return [{ address: citizen.phoneNumber, masked: maskPhone(citizen.phoneNumber) }];
   },
-  standIns(seed) {
+  standIns(seed, { phone }) {
+    // A number typed is the one an account found by it would show (only a proven number finds one).
+    if (phone) return [maskPhone(phone)];
     // About four accounts in ten have proven a mobile number.
     if (seed[8]! >= 100) return [];
     const last = String(((seed[9]! << 8) | seed[10]!) % 10_000).padStart(4, '0');
