@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import type { DatabaseHandle } from '../src/db/database.ts';
+import { cpfFromBase } from '../src/identity/cpf.ts';
 import { ARGON2_PARAMS, createPasswordHasher } from '../src/methods/password/password-hasher.ts';
 import {
   addBenchService,
@@ -27,6 +28,10 @@ import {
   seededCitizen,
 } from './lib/database.ts';
 import { createHttp } from './lib/http.ts';
+import { type PhaseResult, readMemory, runPhase, waitForQuiet } from './lib/load.ts';
+import { machineInfo } from './lib/machine.ts';
+import { createRp, type LoginResult, type Tokens } from './lib/oidc.ts';
+import { formatProfile, summariseProfile } from './lib/profile.ts';
 import {
   formatRecoveryTiming,
   measureRecoveryTiming,
@@ -34,11 +39,6 @@ import {
   type RecoveryTiming,
   writeRecoveryTimingDoc,
 } from './lib/recovery-timing.ts';
-import { cpfFromBase } from '../src/identity/cpf.ts';
-import { type PhaseResult, readMemory, runPhase, waitForQuiet } from './lib/load.ts';
-import { machineInfo } from './lib/machine.ts';
-import { createRp, type LoginResult, type Tokens } from './lib/oidc.ts';
-import { formatProfile, summariseProfile } from './lib/profile.ts';
 import {
   type BenchReport,
   type Target,
@@ -148,7 +148,8 @@ async function main(): Promise<number> {
   const warmupMs = Number(args.warmup) * 1000;
   const recoveryOnly = args['recovery-only']!;
   const requestedRounds = Number(args['recovery-rounds']) || 0;
-  if (recoveryOnly && requestedRounds <= 0) throw new Error('--recovery-only needs --recovery-rounds above 0');
+  if (recoveryOnly && requestedRounds <= 0)
+    throw new Error('--recovery-only needs --recovery-rounds above 0');
   // The recovery section needs only its known CPFs: no point seeding a hundred thousand.
   const citizens = recoveryOnly
     ? Math.min(Math.floor(positive('citizens', args.citizens)), Math.max(2_000, requestedRounds * 2 + 10))
@@ -210,7 +211,10 @@ async function main(): Promise<number> {
   const svc = await addBenchService(handle, redirectUri);
   // Recovery timing: its known CPFs (citizens the login phases do not use) get every way an account can have.
   const recoveryRounds = Math.min(requestedRounds, Math.floor(citizens / 2));
-  const recoveryKnown = Array.from({ length: recoveryRounds }, (_, i) => seededCitizen((i * 2 + 1) % citizens).cpf);
+  const recoveryKnown = Array.from(
+    { length: recoveryRounds },
+    (_, i) => seededCitizen((i * 2 + 1) % citizens).cpf,
+  );
   if (recoveryRounds > 0) await prepareKnownAccounts(handle.db, { cpfs: recoveryKnown, secretKey, hasher });
   log(`seeded in ${seedSeconds.toFixed(1)} s; bench service ${svc.clientId}`);
   if (benchDb.kind === 'pglite') {
@@ -472,7 +476,9 @@ recovery timing: ${recoveryRounds} known and ${recoveryRounds} unknown CPFs…`)
       writeRecoveryTimingDoc(join(ROOT, 'docs/benchmarks.md'), recoveryTiming, {
         command,
         machine: `${machine.nproc} vCPU ${machine.cpuModel}, Node ${machine.node}`,
-        load: loadavg().map((l) => l.toFixed(1)).join(' / '),
+        load: loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' / '),
         revision,
       });
       log('updated the recovery section of docs/benchmarks.md');
@@ -480,7 +486,10 @@ recovery timing: ${recoveryRounds} known and ${recoveryRounds} unknown CPFs…`)
   }
   if (recoveryOnly) {
     mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-    writeFileSync(join(ROOT, 'bench/results/recovery-latest.json'), `${JSON.stringify(recoveryTiming, null, 2)}\n`);
+    writeFileSync(
+      join(ROOT, 'bench/results/recovery-latest.json'),
+      `${JSON.stringify(recoveryTiming, null, 2)}\n`,
+    );
     log('wrote bench/results/recovery-latest.json');
     return 0;
   }
@@ -647,7 +656,10 @@ recovery timing: ${recoveryRounds} known and ${recoveryRounds} unknown CPFs…`)
 
   const resultsDir = join(ROOT, 'bench/results');
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify({ ...result, recoveryTiming }, null, 2)}\n`);
+  writeFileSync(
+    join(resultsDir, 'latest.json'),
+    `${JSON.stringify({ ...result, recoveryTiming }, null, 2)}\n`,
+  );
   log(`\nwrote bench/results/latest.json`);
   const complete = ALL_PHASES.every((p) => phases.has(p)) && !args.profile;
   if (!args['no-docs'] && complete) {

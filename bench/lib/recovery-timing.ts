@@ -3,10 +3,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import type { Db } from '../../src/db/database.ts';
-import { createRecoveryCodes } from '../../src/methods/recovery-codes/recovery-codes.ts';
 import type { PasswordHasher } from '../../src/methods/password/password-hasher.ts';
-import { createSecrets } from '../../src/security/secrets.ts';
-import { randomId } from '../../src/security/secrets.ts';
+import { createRecoveryCodes } from '../../src/methods/recovery-codes/recovery-codes.ts';
+import { createSecrets, randomId } from '../../src/security/secrets.ts';
 import { CookieJar, type Http } from './http.ts';
 import { type Latency, percentiles } from './load.ts';
 
@@ -20,7 +19,8 @@ export type TimedStep = {
 
 export const STEPS = {
   start: 'typing the CPF, the list of ways, choosing the e-mail (a code is sent for a known account)',
-  secretAnswer: 'a wrong secret answer with birth date and mother’s name (argon2id against the stored hash, or the dummy)',
+  secretAnswer:
+    'a wrong secret answer with birth date and mother’s name (argon2id against the stored hash, or the dummy)',
   savedCode: 'a wrong saved recovery code (the account’s codes read and compared, or nothing to compare)',
 } as const;
 export type StepName = keyof typeof STEPS;
@@ -53,7 +53,13 @@ export async function prepareKnownAccounts(
       .execute();
     await db
       .insertInto('credentials')
-      .values({ id: randomId(18), citizen_id: id, type: 'secret_question', secret: answer, data: JSON.stringify({ preset: 'childhood_street' }) })
+      .values({
+        id: randomId(18),
+        citizen_id: id,
+        type: 'secret_question',
+        secret: answer,
+        data: JSON.stringify({ preset: 'childhood_street' }),
+      })
       .execute();
     await codes.generate(id);
   }
@@ -69,13 +75,17 @@ export async function measureRecoveryTiming(
   http: Http,
   input: { knownCpfs: string[]; unknownCpfs: string[] },
 ): Promise<RecoveryTiming> {
-  const samples = { known: { start: [], secretAnswer: [], savedCode: [] }, unknown: { start: [], secretAnswer: [], savedCode: [] } } as Record<
-    'known' | 'unknown',
-    Record<StepName, number[]>
-  >;
+  const samples = {
+    known: { start: [], secretAnswer: [], savedCode: [] },
+    unknown: { start: [], secretAnswer: [], savedCode: [] },
+  } as Record<'known' | 'unknown', Record<StepName, number[]>>;
   const form = { 'content-type': 'application/x-www-form-urlencoded' };
   const post = async (jar: CookieJar, path: string, fields: Record<string, string>, page: string) =>
-    http.request('POST', path, { jar, headers: form, body: new URLSearchParams({ _csrf: csrf(page), ...fields }).toString() });
+    http.request('POST', path, {
+      jar,
+      headers: form,
+      body: new URLSearchParams({ _csrf: csrf(page), ...fields }).toString(),
+    });
   const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
     const t0 = performance.now();
     const r = await fn();
@@ -103,12 +113,19 @@ export async function measureRecoveryTiming(
     into_.start.push(startMs);
     const question = await into(jar, 'secret_question', '/recuperar/pergunta');
     const [answered, answerMs] = await timed(() =>
-      post(jar, '/recuperar/pergunta', { answer: 'rua errada', birthdate: '1985-06-15', mother_name: 'Maria da Silva' }, question.body),
+      post(
+        jar,
+        '/recuperar/pergunta',
+        { answer: 'rua errada', birthdate: '1985-06-15', mother_name: 'Maria da Silva' },
+        question.body,
+      ),
     );
     if (answered.status !== 422) throw new Error(`a wrong secret answer answered ${answered.status}`);
     into_.secretAnswer.push(answerMs);
     const saved = await into(jar, 'recovery_code', '/recuperar/codigo-salvo');
-    const [used, codeMs] = await timed(() => post(jar, '/recuperar/codigo-salvo', { code: 'AAAA-BBBB-CCCC-DDDD' }, saved.body));
+    const [used, codeMs] = await timed(() =>
+      post(jar, '/recuperar/codigo-salvo', { code: 'AAAA-BBBB-CCCC-DDDD' }, saved.body),
+    );
     if (used.status !== 422) throw new Error(`a wrong saved code answered ${used.status}`);
     into_.savedCode.push(codeMs);
   };
@@ -155,7 +172,11 @@ const BEGIN = '<!-- bench-recovery:begin (written by npm run bench; edit outside
 const END = '<!-- bench-recovery:end -->';
 
 /** The recovery timing section of docs/benchmarks.md, between its markers (added at the end the first time). */
-export function writeRecoveryTimingDoc(file: string, r: RecoveryTiming, context: { command: string; machine: string; load: string; revision: string }) {
+export function writeRecoveryTimingDoc(
+  file: string,
+  r: RecoveryTiming,
+  context: { command: string; machine: string; load: string; revision: string },
+) {
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const table = [
     '| step | CPF | p50 ms | p95 ms | p99 ms | mean ms | max ms |',

@@ -4,10 +4,10 @@ import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { createCitizenStore } from '../../src/identity/citizen-store.ts';
 import { cpfFromBase } from '../../src/identity/cpf.ts';
-import { createPasswordHasher } from '../../src/methods/password/password-hasher.ts';
-import { createI18n, LOCALES, type Locale } from '../../src/platform/i18n.ts';
 import { emailRecovery } from '../../src/methods/email-code/email-recovery.ts';
+import { createPasswordHasher } from '../../src/methods/password/password-hasher.ts';
 import { smsRecovery } from '../../src/methods/sms-code/sms-recovery.ts';
+import { createI18n, LOCALES, type Locale } from '../../src/platform/i18n.ts';
 import { createSecrets } from '../../src/security/secrets.ts';
 import { browserProfiles, checkPage, expectPage, launchChromium, type Watched } from '../helpers/browser.ts';
 import { addService, authorizationRequest, newCitizen, type TestService } from '../helpers/journeys.ts';
@@ -329,10 +329,7 @@ for (const locale of LOCALES) {
     const secrets = createSecrets(TEST_SECRET);
     const lookAlike = (cpf: string) => {
       const seed = Buffer.from(secrets.digest('recovery-stand-in', cpf.replace(/\D/g, '')), 'base64url');
-      return (
-        emailRecovery.standIns(seed, {}).length === 1 &&
-        smsRecovery.standIns(seed, {}).length === 0
-      );
+      return emailRecovery.standIns(seed, {}).length === 1 && smsRecovery.standIns(seed, {}).length === 0;
     };
     let unknown = '';
     for (let i = 0; i < 200 && !unknown; i++) {
