@@ -14,6 +14,8 @@ import { recoveryEraser } from './flows/recovery/recovery-store.ts';
 import { createProviderState, type ProviderState, providerStateEraser } from './oidc/provider-state.ts';
 import type { Eraser } from './platform/erasure.ts';
 import { rateLimitsEraser } from './platform/rate-limit.ts';
+import { auditEraser } from './console/audit-log.ts';
+import { operatorsEraser } from './console/operator-store.ts';
 
 /**
  * Every module that keeps personal data, by its eraser: the one list an account's deletion runs,
@@ -30,6 +32,8 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     recoveryEraser,
     loginThrottleEraser,
     rateLimitsEraser,
+    operatorsEraser,
+    auditEraser,
     // Reads the citizen's addresses: before the identifiers and the profile are erased.
     messagesEraser,
     credentialsEraser,

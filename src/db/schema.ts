@@ -275,6 +275,27 @@ export interface Database {
   trust_level_changes: TrustLevelChangesTable;
   field_verifications: FieldVerificationsTable;
   citizen_companies: CitizenCompaniesTable;
+  operators: OperatorsTable;
+  audit_log: AuditLogTable;
+}
+
+export interface OperatorsTable {
+  citizen_id: string;
+  role: 'admin' | 'attendant' | 'auditor';
+  granted_at: Generated<Date>;
+  granted_by: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: Generated<Date>;
+  actor: string;
+  operator_id: string | null;
+  kind: string;
+  citizen_id: string | null;
+  client_id: string | null;
+  reason: string | null;
+  detail: ColumnType<Record<string, unknown>, string | undefined, string>;
 }
 
 export interface CertificateHandoffsTable {
