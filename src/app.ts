@@ -3,7 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAccountRoutes } from './account/account-routes.ts';
 import { createCommandSocket } from './cli/command-socket.ts';
-import { ensureAccountService } from './account/account-services.ts';
+import { ensureAccountService, ensureFirstPartyService } from './account/account-services.ts';
+import { pruneAudit } from './console/audit-log.ts';
+import { CONSOLE_CLIENT_ID } from './console/console-auth.ts';
+import { registerConsole } from './console/console.ts';
 import { registerAdminRoutes } from './admin/admin-routes.ts';
 import { registerQueueRoutes } from './admin/queue-routes.ts';
 import type { Config } from './config/config.ts';
@@ -379,6 +382,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     passwordSignIn,
     mailQueued: () => mail.nudge(),
   });
+  await ensureFirstPartyService(
+    { db, services, publicUrl: config.publicUrl },
+    { clientId: CONSOLE_CLIENT_ID, name: 'Cidadela — console', description: 'O console dos operadores da Cidadela.', callbackPath: '/admin/callback', signedOutPath: '/admin/saiu' },
+  );
+  registerConsole(server, { db, oidc, ui, issuer: config.publicUrl, citizens, consents, lifecycle: accounts, policy: config.console });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
     await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });
@@ -397,6 +405,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await Promise.all([pruneExpired(db), verifications.prune(), handoffs.prune(), certificateSignIn.prune()]);
     await pruneLoginThrottle(db);
     await pruneMessages(db, config.messages.retentionDays);
+    await pruneAudit(db, config.console.auditRetentionDays);
   };
   const pruneTimer = setInterval(() => {
     prune().catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));

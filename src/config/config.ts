@@ -40,6 +40,10 @@ const schema = z.object({
     .max(86400)
     .default(900)
     .describe('the console asks the operator to sign in again when their last sign-in is older than this (OIDC `max_age`)'),
+  ADMIN_REQUIRE_MFA: z
+    .enum(['on', 'off'])
+    .default('off')
+    .describe('`on`: the console also asks for a second factor (the sign-in\'s `amr` has `mfa`); turned on by default once operators can enrol one'),
   AUDIT_RETENTION_DAYS: z.coerce
     .number()
     .int()
@@ -151,7 +155,7 @@ export type Config = {
   secretKeyIsDevelopment: boolean;
   adminToken: string | undefined;
   /** The operators' console (decision 23). */
-  console: { minAcr: 'bronze' | 'prata' | 'ouro'; maxAgeSeconds: number; auditRetentionDays: number };
+  console: { minAcr: 'bronze' | 'prata' | 'ouro'; maxAgeSeconds: number; requireMfa: boolean; auditRetentionDays: number };
   smtpUrl: string | undefined;
   mailFrom: string;
   smsGatewayUrl: string | undefined;
@@ -224,7 +228,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secretKey,
     secretKeyIsDevelopment,
     adminToken: c.ADMIN_TOKEN,
-    console: { minAcr: c.ADMIN_MIN_ACR, maxAgeSeconds: c.ADMIN_MAX_AGE_SECONDS, auditRetentionDays: c.AUDIT_RETENTION_DAYS },
+    console: { minAcr: c.ADMIN_MIN_ACR, maxAgeSeconds: c.ADMIN_MAX_AGE_SECONDS, requireMfa: c.ADMIN_REQUIRE_MFA === 'on', auditRetentionDays: c.AUDIT_RETENTION_DAYS },
     smtpUrl: c.SMTP_URL,
     mailFrom: c.MAIL_FROM,
     smsGatewayUrl: c.SMS_GATEWAY_URL,
