@@ -4,7 +4,7 @@ import { html } from '../web/html.ts';
 import { errorSummary } from '../web/layout.ts';
 import type { Ui } from '../web/request-context.ts';
 import { type AuditFilter, listAudit, operatorActor, recordAudit } from './audit-log.ts';
-import { consolePage, dateTime } from './console-page.ts';
+import { consolePage, dateTime, kindKey } from './console-page.ts';
 import type { Guarded } from './console-routes.ts';
 
 const AUDITOR = ['auditor'] as const;
@@ -76,7 +76,7 @@ ${rows.length === 0
 <caption>${t('console.audit.caption')}</caption>
 <thead><tr><th scope="col">${t('console.audit.at')}</th><th scope="col">${t('console.audit.kind')}</th><th scope="col">${t('console.audit.actor')}</th><th scope="col">${t('console.audit.conta')}</th><th scope="col">${t('console.audit.servico')}</th><th scope="col">${t('console.audit.reason')}</th></tr></thead>
 <tbody>${rows.map(
-      (r) => html`<tr><td>${dateTime(ui, r.at)}</td><td>${t(`console.kind.${r.kind}`)}</td><td>${r.actor}</td><td>${r.citizenId ? html`<a href="/admin/auditoria?conta=${encodeURIComponent(r.citizenId)}">${r.citizenId}</a>` : ''}</td><td>${r.clientId ?? ''}</td><td>${r.reason ?? ''}</td></tr>`,
+      (r) => html`<tr><td>${dateTime(ui, r.at)}</td><td>${t(`console.kind.${kindKey(r.kind)}`)}</td><td>${r.actor}</td><td>${r.citizenId ? html`<a href="/admin/auditoria?conta=${encodeURIComponent(r.citizenId)}">${r.citizenId}</a>` : ''}</td><td>${r.clientId ?? ''}</td><td>${r.reason ?? ''}</td></tr>`,
     )}</tbody></table></div>`}
 ${next ? html`<p><a href="/admin/auditoria?${next.toString()}">${t('console.audit.older')}</a></p>` : ''}`,
       );

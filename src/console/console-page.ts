@@ -49,3 +49,6 @@ export function reasonField(ui: Ui, error?: string, value = ''): SafeHtml {
 
 export const dateTime = (ui: Ui, at: Date) =>
   new Intl.DateTimeFormat(ui.locale, { dateStyle: 'short', timeStyle: 'medium', timeZone: 'America/Sao_Paulo' }).format(at);
+
+/** The locale key part of an audit kind (`support.search` → `support_search`). */
+export const kindKey = (kind: string) => kind.replaceAll('.', '_');

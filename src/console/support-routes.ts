@@ -4,7 +4,7 @@ import { html, type SafeHtml } from '../web/html.ts';
 import { csrfField, errorSummary } from '../web/layout.ts';
 import type { Ui } from '../web/request-context.ts';
 import type { Operator } from './console-auth.ts';
-import { consolePage, dateTime, readReason, reasonField } from './console-page.ts';
+import { consolePage, dateTime, kindKey, readReason, reasonField } from './console-page.ts';
 import type { Guarded } from './console-routes.ts';
 import { DOCUMENT_TYPES, type DocumentType, exactIdentifier, type SupportDesk } from './support-desk.ts';
 
@@ -96,7 +96,7 @@ export function registerSupportRoutes(app: FastifyInstance, deps: { guarded: Gua
 <h2>${t('console.account.services')}</h2>
 ${services.length ? html`<ul class="data-list">${services.map((s) => html`<li class="data-item">${s.name} — ${dateTime(ui, new Date(s.granted_at))}</li>`)}</ul>` : html`<p>${t('account.no_services')}</p>`}
 <h2>${t('console.account.history')}</h2>
-${actions.length || levels.length ? html`<ul class="data-list">${levels.map((l) => html`<li class="data-item">${dateTime(ui, l.changedAt)}: ${t(`level.${l.from}`)} → ${t(`level.${l.to}`)} (${l.reason})</li>`)}${actions.map((a) => html`<li class="data-item">${dateTime(ui, a.at)}: ${t(`console.kind.${a.kind}`)}${a.reason ? html` — ${a.reason}` : ''}</li>`)}</ul>` : html`<p>${t('console.account.no_history')}</p>`}
+${actions.length || levels.length ? html`<ul class="data-list">${levels.map((l) => html`<li class="data-item">${dateTime(ui, l.changedAt)}: ${t(`level.${l.from}`)} → ${t(`level.${l.to}`)} (${l.reason})</li>`)}${actions.map((a) => html`<li class="data-item">${dateTime(ui, a.at)}: ${t(`console.kind.${kindKey(a.kind)}`)}${a.reason ? html` — ${a.reason}` : ''}</li>`)}</ul>` : html`<p>${t('console.account.no_history')}</p>`}
 
 <h2>${t('console.in_person.title')}</h2>
 <p>${t('console.in_person.explain')}</p>
