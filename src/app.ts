@@ -386,7 +386,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     { db, services, publicUrl: config.publicUrl },
     { clientId: CONSOLE_CLIENT_ID, name: 'Cidadela — console', description: 'O console dos operadores da Cidadela.', callbackPath: '/admin/callback', signedOutPath: '/admin/saiu' },
   );
-  registerConsole(server, { db, oidc, ui, issuer: config.publicUrl, citizens, consents, lifecycle: accounts, policy: config.console });
+  registerConsole(server, { db, oidc, ui, issuer: config.publicUrl, citizens, consents, lifecycle: accounts, services, streams, policy: config.console });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
     await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });

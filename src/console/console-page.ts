@@ -6,6 +6,7 @@ import type { Role } from './operator-store.ts';
 
 /** The console's sections, which role opens each (checked on the server by every route). */
 export const SECTIONS = [
+  { path: '/admin/servicos', key: 'console.nav.services', roles: ['admin'] },
   { path: '/admin/atendimento', key: 'console.nav.support', roles: ['attendant'] },
   { path: '/admin/auditoria', key: 'console.nav.audit', roles: ['auditor'] },
 ] as const satisfies readonly { path: string; key: string; roles: readonly Role[] }[];

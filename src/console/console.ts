@@ -12,6 +12,9 @@ import { createGuard, registerConsoleRoutes } from './console-routes.ts';
 import { createOperatorStore } from './operator-store.ts';
 import { createSupportDesk } from './support-desk.ts';
 import { registerSupportRoutes } from './support-routes.ts';
+import { registerServicesRoutes } from './services-routes.ts';
+import type { ServiceStore } from '../services/service-store.ts';
+import type { StreamStore } from '../events/stream-store.ts';
 
 /** The operators' console under /admin (decision 23): its parts, wired from what app.ts built. */
 export function registerConsole(
@@ -24,6 +27,8 @@ export function registerConsole(
     citizens: CitizenStore;
     consents: ConsentStore;
     lifecycle: AccountLifecycle;
+    services: ServiceStore;
+    streams: StreamStore;
     policy: { minAcr: Level; maxAgeSeconds: number; requireMfa: boolean };
   },
 ) {
@@ -46,4 +51,5 @@ export function registerConsole(
     desk: createSupportDesk({ db: deps.db, citizens: deps.citizens, consents: deps.consents, lifecycle: deps.lifecycle }),
   });
   registerAuditRoutes(app, { db: deps.db, guarded });
+  registerServicesRoutes(app, { db: deps.db, guarded, services: deps.services, streams: deps.streams });
 }

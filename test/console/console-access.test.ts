@@ -11,13 +11,15 @@ import { sql } from 'kysely';
  * Who may open which console page, from the HTTP side: every route, for a citizen, each role, no
  * session, an expired sign-in, a sign-in below the level; CSRF on every form.
  */
-const GETS = ['/admin', '/admin/atendimento', '/admin/auditoria', '/admin/auditoria.jsonl'];
-const POSTS = ['/admin/atendimento/busca', '/admin/atendimento/contas/x/desativar', '/admin/atendimento/contas/x/ativar', '/admin/atendimento/contas/x/presencial', '/admin/atendimento/contas/x/rebaixar'];
+const GETS = ['/admin', '/admin/atendimento', '/admin/auditoria', '/admin/auditoria.jsonl', '/admin/servicos', '/admin/servicos/novo'];
+const POSTS = ['/admin/servicos/novo', '/admin/servicos/x', '/admin/servicos/x/segredo', '/admin/servicos/x/fila/retomar', '/admin/servicos/x/fila/reenviar', '/admin/atendimento/busca', '/admin/atendimento/contas/x/desativar', '/admin/atendimento/contas/x/ativar', '/admin/atendimento/contas/x/presencial', '/admin/atendimento/contas/x/rebaixar'];
 const ROLE_OF: Record<string, string[]> = {
   '/admin': ['admin', 'attendant', 'auditor'],
   '/admin/atendimento': ['attendant'],
   '/admin/auditoria': ['auditor'],
   '/admin/auditoria.jsonl': ['auditor'],
+  '/admin/servicos': ['admin'],
+  '/admin/servicos/novo': ['admin'],
 };
 
 let app: TestApp;
@@ -67,6 +69,7 @@ describe('console access', () => {
       const home = await ua.get(`${app.url}/admin`);
       assert.equal(home.html.includes('href="/admin/atendimento"'), role === 'attendant', role);
       assert.equal(home.html.includes('href="/admin/auditoria"'), role === 'auditor', role);
+      assert.equal(home.html.includes('href="/admin/servicos"'), role === 'admin', role);
     }
   });
 
