@@ -352,7 +352,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger, listen: database.listen });
   const streams = createStreamStore(db, { amqpQueues: amqpQueueDeclarer(config.amqpUrl) });
   await registerApiSurface(server, OPERATOR_API, (api) => {
-    registerAdminRoutes(api, { adminToken: config.adminToken, services });
+    registerAdminRoutes(api, { adminToken: config.adminToken, services, db });
     registerQueueRoutes(api, { adminToken: config.adminToken, streams, amqpUrl: config.amqpUrl, amqpManagementUrl: config.amqpManagementUrl });
   });
   await registerApiSurface(server, SERVICE_API, (api) => {

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { listAudit } from '../../src/console/audit-log.ts';
 import { hashClientSecret } from '../../src/services/service-store.ts';
 import { consoleSignIn, seedOperator } from '../helpers/operators.ts';
-import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/test-app.ts';
 import { formAction, formFields, UserAgent } from '../helpers/user-agent.ts';
 
 // The services pages (admin) from the HTTP side: create with a contract in three languages and
@@ -151,4 +151,15 @@ test('the queue view, and the services pages refused to an attendant and an audi
     assert.equal(r.status, 403, `${role} rotate`);
     assert.ok(!home.html.includes('href="/admin/servicos"'));
   }
+});
+
+test('the ADMIN_TOKEN API cannot change the console\'s own service, and its changes are audited as the API', async () => {
+  const auth = { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  const hijack = await fetch(`${app.url}/admin/api/services/cidadela-console`, { method: 'PATCH', headers: auth, body: JSON.stringify({ redirectUris: ['https://evil.example/cb'] }) });
+  assert.equal(hijack.status, 403);
+  assert.equal((await hijack.json()).error, 'service.built_in');
+  assert.equal((await fetch(`${app.url}/admin/api/services/cidadela-console/rotate-secret`, { method: 'POST', headers: auth, body: '{}' })).status, 403);
+  const added = await fetch(`${app.url}/admin/api/services`, { method: 'POST', headers: auth, body: JSON.stringify({ clientId: 'via-api', name: 'Via API', redirectUris: ['https://api.example/cb'] }) });
+  assert.equal(added.status, 201);
+  assert.deepEqual((await listAudit(app.db.db, { clientId: 'via-api' })).map((a) => [a.kind, a.actor]), [['service.created', 'api']]);
 });

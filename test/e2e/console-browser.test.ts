@@ -114,4 +114,45 @@ describe('the operators\' console in a real browser', () => {
 
     for (const x of [w, a]) assert.deepEqual(x.problems, []);
   });
+
+  test('admin registers a service with a contract and terms, sees the secret once and the consent preview in each language', async () => {
+    const admin = await seedOperator(app.db.db, ['admin']);
+    const w = await profiles.open({ locale: 'pt-BR' });
+    const { page } = w;
+    await signIn(w, admin);
+    await page.getByRole('link', { name: t('console.nav.services'), exact: true }).first().click();
+    await heading(page, t('console.nav.services'));
+    await checkPage(w, 'services list');
+    await page.getByRole('link', { name: t('console.services.new'), exact: true }).click();
+    await heading(page, t('console.services.new'));
+    await checkPage(w, 'new service form');
+    await page.getByLabel(t('console.services.name'), { exact: true }).fill('Saúde na escola');
+    await page.getByLabel(t('console.services.clientId'), { exact: true }).fill('saude-escola');
+    await page.getByLabel(t('console.services.redirectUris'), { exact: true }).fill('https://saude.example/cb');
+    await page.locator('#use_name').selectOption('required');
+    await page.locator('[id="purpose_name_pt-BR"]').fill('identificar o estudante');
+    await page.locator('#purpose_name_en').fill('to identify the student');
+    await page.locator('#purpose_name_es').fill('para identificar al estudiante');
+    await page.getByLabel(t('console.services.termsMarkdown'), { exact: true }).fill('# Termos do programa\n\nOs dados servem só ao programa.');
+    await page.getByRole('button', { name: t('console.services.create'), exact: true }).click();
+    await heading(page, t('console.services.secret_title'));
+    assert.ok(((await page.locator('code.secret').textContent()) ?? '').length >= 32);
+    await checkPage(w, 'secret shown once');
+    await page.getByRole('link', { name: t('console.services.back'), exact: true }).click();
+    await heading(page, 'Saúde na escola');
+    await checkPage(w, 'service edit form');
+    for (const [label, lang, purpose] of [
+      ['console.language.pt-BR', 'pt-BR', 'identificar o estudante'],
+      ['console.language.en', 'en', 'to identify the student'],
+      ['console.language.es', 'es', 'para identificar al estudiante'],
+    ] as const) {
+      await page.goto(`${app.url}/admin/servicos/saude-escola`);
+      await page.getByRole('link', { name: t(label), exact: true }).click();
+      await page.waitForURL(`${app.url}/admin/servicos/saude-escola/previa?idioma=${lang}`);
+      await page.locator(`.preview[lang="${lang}"]`).getByText(purpose, { exact: false }).first().waitFor();
+      await page.locator('.preview').getByText('Termos do programa').first().waitFor();
+      await checkPage(w, `consent preview (${lang})`);
+    }
+    assert.deepEqual(w.problems, []);
+  });
 });
