@@ -5,6 +5,7 @@ import { registerAccountRoutes } from './account/account-routes.ts';
 import { createCommandSocket } from './cli/command-socket.ts';
 import { ensureAccountService, ensureFirstPartyService } from './account/account-services.ts';
 import { pruneAudit } from './console/audit-log.ts';
+import { accessMethod, recordAccess } from './console/usage.ts';
 import { CONSOLE_CLIENT_ID } from './console/console-auth.ts';
 import { registerConsole } from './console/console.ts';
 import { registerAdminRoutes } from './admin/admin-routes.ts';
@@ -216,6 +217,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return (await consents.need(accountId, { ...service, fields }, [...scopes].includes(WRITE_SCOPE))).needed;
     },
     pages: createProviderPages(i18n),
+    // One upsert per access, after the response, off the request's path; a failure costs a count, not a sign-in.
+    onAuthorization: ({ accountId, clientId, amr, authTime }) => {
+      recordAccess(db, { citizenId: accountId, clientId, method: accessMethod(amr, authTime) }).catch((error: Error) =>
+        logger.warn({ err: { message: error.message } }, 'usage count failed'),
+      );
+    },
     onError: (error, route) => {
       const e = error as Error & { status?: number; error?: string };
       if ((e.status ?? 500) >= 500) logger.error({ err: { message: e.message, stack: e.stack }, route }, 'oidc error');

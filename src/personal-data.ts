@@ -16,6 +16,7 @@ import type { Eraser } from './platform/erasure.ts';
 import { rateLimitsEraser } from './platform/rate-limit.ts';
 import { auditEraser } from './console/audit-log.ts';
 import { operatorsEraser } from './console/operator-store.ts';
+import { usageEraser } from './console/usage.ts';
 
 /**
  * Every module that keeps personal data, by its eraser: the one list an account's deletion runs,
@@ -34,6 +35,7 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     rateLimitsEraser,
     operatorsEraser,
     auditEraser,
+    usageEraser,
     // Reads the citizen's addresses: before the identifiers and the profile are erased.
     messagesEraser,
     credentialsEraser,

@@ -9,6 +9,7 @@ export const SECTIONS = [
   { path: '/admin/servicos', key: 'console.nav.services', roles: ['admin'] },
   { path: '/admin/atendimento', key: 'console.nav.support', roles: ['attendant'] },
   { path: '/admin/auditoria', key: 'console.nav.audit', roles: ['auditor'] },
+  { path: '/admin/relatorios', key: 'console.nav.reports', roles: ['admin', 'auditor'] },
 ] as const satisfies readonly { path: string; key: string; roles: readonly Role[] }[];
 
 export const REASON_MAX = 500;

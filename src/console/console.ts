@@ -13,6 +13,7 @@ import { createOperatorStore } from './operator-store.ts';
 import { createSupportDesk } from './support-desk.ts';
 import { registerSupportRoutes } from './support-routes.ts';
 import { registerServicesRoutes } from './services-routes.ts';
+import { registerReportRoutes } from './report-routes.ts';
 import type { ServiceStore } from '../services/service-store.ts';
 import type { StreamStore } from '../events/stream-store.ts';
 
@@ -52,4 +53,5 @@ export function registerConsole(
   });
   registerAuditRoutes(app, { db: deps.db, guarded });
   registerServicesRoutes(app, { db: deps.db, guarded, services: deps.services, streams: deps.streams });
+  registerReportRoutes(app, { db: deps.db, guarded, services: deps.services });
 }

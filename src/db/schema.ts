@@ -277,6 +277,21 @@ export interface Database {
   citizen_companies: CitizenCompaniesTable;
   operators: OperatorsTable;
   audit_log: AuditLogTable;
+  usage_daily: UsageDailyTable;
+  usage_seen: UsageSeenTable;
+}
+
+export interface UsageDailyTable {
+  day: ColumnType<string, string, string>;
+  client_id: string;
+  metric: string;
+  n: ColumnType<string, number | string, number | string>;
+}
+
+export interface UsageSeenTable {
+  month: ColumnType<string, string, string>;
+  client_id: string;
+  citizen_id: string;
 }
 
 export interface OperatorsTable {

@@ -51,6 +51,8 @@ export type OidcDeps = {
    */
   levelTooLow?(sessionAcr: string | undefined, clientId: string, acrValues: unknown): Promise<boolean>;
   pages: ProviderPages;
+  /** Called after each successful authorization response: an access of a citizen at a service (usage reports). */
+  onAuthorization?: (access: { accountId: string; clientId: string; amr: string[]; authTime: number | undefined }) => void;
   /** Called for each error the provider answers with, for logs and metrics (no secrets in it). */
   onError?: (error: Error, route: string | undefined) => void;
 };
@@ -356,6 +358,18 @@ export function createOidc(deps: OidcDeps) {
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.oidc?.route === 'discovery' && ctx.status === 200) ctx.set('cache-control', 'public, max-age=300');
+  });
+  provider.on('authorization.success', (ctx) => {
+    const session = ctx.oidc?.session;
+    const clientId = ctx.oidc?.client?.clientId;
+    if (!deps.onAuthorization || !session?.accountId || !clientId) return;
+    const authTime = session.authTime();
+    deps.onAuthorization({
+      accountId: session.accountId,
+      clientId,
+      amr: Array.isArray(session.amr) ? (session.amr as string[]) : [],
+      authTime: typeof authTime === 'number' ? authTime : undefined,
+    });
   });
   provider.on('authorization.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
   provider.on('grant.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
