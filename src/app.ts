@@ -35,6 +35,8 @@ import { createServer } from './web/server.ts';
 import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
 import { accountKind, claimsFor, createCitizenStore, isForeign } from './identity/citizen-store.ts';
 import { createCredentialStore } from './identity/credential-store.ts';
+import { createSecurityEvents } from './identity/security-events.ts';
+import { createSessionActivity } from './identity/session-activity.ts';
 import { createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
 import { createTtlCache } from './services/ttl-cache.ts';
@@ -48,6 +50,8 @@ import { createPasswordSignIn } from './methods/password/password-sign-in.ts';
 import { smsCodeSender } from './methods/sms-code/sms-code.ts';
 import { registerRecoveryRoutes } from './flows/recovery/recovery-routes.ts';
 import { createRecoveryStore } from './flows/recovery/recovery-store.ts';
+import { createRecoveryCodes } from './methods/recovery-codes/recovery-codes.ts';
+import { createSecretQuestions } from './methods/secret-question/secret-question.ts';
 import { createVerificationStore } from './methods/verifications.ts';
 import { createCertificateHandoffs } from './methods/certificate/certificate-handoff.ts';
 import { type CertificateLogin, registerCertificateReceiver } from './methods/certificate/certificate-routes.ts';
@@ -132,8 +136,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     limiter: rateLimiter,
     senders: { email: emailCodeSender({ publicUrl: config.publicUrl }), sms: smsCodeSender({ host: new URL(config.publicUrl).host }) },
     metrics: metrics.codes,
+    smsCountries: config.smsCountries,
   });
   const verifications = createVerificationStore(db);
+  const securityEvents = createSecurityEvents(db);
+  const sessionActivity = createSessionActivity(db);
   const accounts = createAccountActions(db, providerState);
   const registration = createRegistrationFlow({
     db,
@@ -217,9 +224,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return (await consents.need(accountId, { ...service, fields }, [...scopes].includes(WRITE_SCOPE))).needed;
     },
     pages: createProviderPages(i18n),
-    // One upsert per access, after the response, off the request's path; a failure costs a count, not a sign-in.
-    onAuthorization: ({ accountId, clientId, amr, authTime }) => {
-      recordAccess(db, { citizenId: accountId, clientId, method: accessMethod(amr, authTime) }).catch((error: Error) =>
+    onAuthorization: (use) => {
+      sessionActivity.touch(use).catch((error) => logger.warn({ err: { message: (error as Error).message } }, 'session use not recorded'));
+      // Usage reports: one upsert per access, after the response; a failure costs a count, not a sign-in.
+      recordAccess(db, { citizenId: use.accountId, clientId: use.clientId, method: accessMethod(use.amr, use.authTime) }).catch((error: Error) =>
         logger.warn({ err: { message: error.message } }, 'usage count failed'),
       );
     },
@@ -262,7 +270,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
 
   // Certificate sign-in (docs/certificates.md): its own TLS listener, or a trusted proxy's header.
-  const certificateSignIn = createCertificateSignIn({ db, citizens, verifications, trust });
+  const certificateSignIn = createCertificateSignIn({
+    db,
+    citizens,
+    verifications,
+    trust,
+    // A certificate that proves a CPF another account squatted (identity/cpf-claims.ts).
+    claims: {
+      disableIn: (trx, citizenId) => accounts.disableIn(trx, citizenId),
+      translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
+      publicUrl: config.publicUrl,
+    },
+  });
   const handoffs = createCertificateHandoffs({ db, secrets });
   let certificate: CertificateLogin | undefined;
   let certificateServer: FastifyInstance | undefined;
@@ -311,7 +331,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   }
 
-  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
+  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, securityEvents, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
   registerInteractionRoutes(server, {
     kit,
     oidc,
@@ -334,6 +354,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     certificate,
     mailQueued: () => mail.nudge(),
   });
+  const recoveries = createRecoveryStore(db);
+  const secretQuestions = createSecretQuestions({ credentials, hasher });
+  const recoveryCodes = createRecoveryCodes({ db, secrets });
   registerRecoveryRoutes(server, {
     db,
     ui,
@@ -347,8 +370,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     secure,
     secrets,
     provider: providerState,
-    recoveries: createRecoveryStore(db),
+    recoveries,
+    secretQuestions,
+    recoveryCodes,
+    secretQuestionOn: config.recoverySecretQuestion,
+    securityEvents,
+    backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
     publicUrl: config.publicUrl,
+    smsCountries: config.smsCountries,
     translatorFor: (citizen) => {
       const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
       return { t: i18n.translator(locale), locale };
@@ -372,6 +401,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       consents,
       codes,
       translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
       messageQueued: () => mail.nudge(),
     });
   });
@@ -388,6 +418,21 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimiter,
     passwordSignIn,
     mailQueued: () => mail.nudge(),
+    translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+    recoverySettings: { secretQuestions, recoveryCodes, recoveries, secretQuestionOn: config.recoverySecretQuestion },
+    security: {
+      credentials,
+      hasher,
+      policy,
+      securityEvents,
+      sessionActivity,
+      provider: providerState,
+      backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
+      translatorFor: (citizen) => {
+        const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
+        return { t: i18n.translator(locale), locale };
+      },
+    },
   });
   await ensureFirstPartyService(
     { db, services, publicUrl: config.publicUrl },
@@ -413,6 +458,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await pruneLoginThrottle(db);
     await pruneMessages(db, config.messages.retentionDays);
     await pruneAudit(db, config.console.auditRetentionDays);
+    await sessionActivity.prune();
   };
   const pruneTimer = setInterval(() => {
     prune().catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));

@@ -1,3 +1,4 @@
+import type { Translate } from '../platform/i18n.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ConsentStore } from '../consent/consent-store.ts';
@@ -15,6 +16,9 @@ import { ACCOUNT_CLIENT_ID } from './account-services.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
 import { registerCpfRoutes } from './cpf-routes.ts';
 import { isForeign } from '../identity/citizen-store.ts';
+import { loweredNotice } from './recovery-settings-pages.ts';
+import { loweredSince, type RecoverySettingsDeps, registerRecoverySettingsRoutes } from './recovery-settings-routes.ts';
+import { registerSecurityRoutes, type SecurityDeps } from './security-routes.ts';
 
 type Deps = {
   db: Db;
@@ -27,6 +31,11 @@ type Deps = {
   rateLimiter: RateLimiter;
   passwordSignIn: PasswordSignIn;
   mailQueued: () => void;
+  /** The citizen's preferred language for mail and SMS. */
+  translator(locale: string | null): Translate;
+  recoverySettings: RecoverySettingsDeps;
+  /** What the security section (/conta/seguranca) needs beyond the above. */
+  security: Omit<SecurityDeps, 'db' | 'ui' | 'citizens' | 'codes' | 'rateLimiter' | 'passwordSignIn' | 'mailQueued' | 'signedIn' | 'signIn' | 'publicUrl'>;
 };
 
 /**
@@ -66,6 +75,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     codes: deps.codes,
     rateLimiter: deps.rateLimiter,
     mailQueued: deps.mailQueued,
+    translator: deps.translator,
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
       return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
@@ -82,6 +92,36 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
       return me ? { citizenId: me.citizen.id } : undefined;
+    },
+    signIn,
+  });
+
+  registerRecoverySettingsRoutes(app, {
+    ...deps.recoverySettings,
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    passwordSignIn: deps.passwordSignIn,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
+    },
+    signIn,
+  });
+
+  registerSecurityRoutes(app, {
+    ...deps.security,
+    db: deps.db,
+    ui,
+    publicUrl: deps.issuer,
+    citizens: deps.citizens,
+    codes: deps.codes,
+    rateLimiter: deps.rateLimiter,
+    passwordSignIn: deps.passwordSignIn,
+    mailQueued: deps.mailQueued,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizen: me.citizen, sessionUid: me.session.uid, authTime: me.session.authTime } : undefined;
     },
     signIn,
   });
@@ -112,9 +152,11 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
 ${revoked ? html`<p class="notice" role="status">${t('account.revoked')}</p>` : ''}
 ${(request.query as Record<string, string>).escrita === '0' ? html`<p class="notice" role="status">${t('account.write_revoked')}</p>` : ''}
 ${(request.query as Record<string, string>).cpf === '1' ? html`<p class="notice" role="status">${t('account.cpf_added')}</p>` : ''}
-<p><a class="button" href="/conta/dados">${t('account.edit_data')}</a></p>
+<p><a class="button" href="/conta/dados">${t('account.edit_data')}</a> <a class="button secondary" href="/conta/seguranca">${t('security.title')}</a></p>
 <h2>${t('account.level_title')}</h2>
 <p>${t('account.level', { level: t(`level.${me.citizen.trustLevel}`) })}</p>
+${loweredNotice(u, await loweredSince(deps.db, deps.recoverySettings.recoveries, me.citizen))}
+<p><a href="/conta/recuperacao">${t('account.recovery_settings')}</a></p>
 ${companies.length
   ? html`<h2>${t('account.companies_title')}</h2>
 <ul class="data-list">${companies.map((c) => html`<li class="data-item"><p class="data-name"><strong>${c.name}</strong></p><p>${t('account.company_cnpj', { cnpj: c.cnpj })}</p></li>`)}</ul>`

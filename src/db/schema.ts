@@ -275,6 +275,9 @@ export interface Database {
   trust_level_changes: TrustLevelChangesTable;
   field_verifications: FieldVerificationsTable;
   citizen_companies: CitizenCompaniesTable;
+  cpf_claims: CpfClaimsTable;
+  security_events: SecurityEventsTable;
+  session_activity: SessionActivityTable;
   operators: OperatorsTable;
   audit_log: AuditLogTable;
   usage_daily: UsageDailyTable;
@@ -353,4 +356,40 @@ export interface CitizenCompaniesTable {
   name: string;
   evidence: ColumnType<Record<string, unknown>, string, string>;
   linked_at: Timestamp;
+}
+
+export interface CpfClaimsTable {
+  id: string;
+  /** The account that held the CPF without proving it, now disabled. */
+  citizen_id: string;
+  prover_id: string;
+  trust_framework: string;
+  evidence: ColumnType<Record<string, unknown>, string, string>;
+  claimed_at: Timestamp;
+}
+
+/** The citizen's security record (migration 0055): append-only, erased only with the account. */
+export interface SecurityEventsTable {
+  id: Generated<string>;
+  citizen_id: string;
+  kind: 'sign_in' | 'recovery' | 'password_changed' | 'session_ended' | 'sessions_ended' | 'channel_added' | 'channel_verified' | 'channel_removed';
+  result: Generated<string>;
+  method: string | null;
+  client_id: string | null;
+  ip: string | null;
+  browser: string | null;
+  system: string | null;
+  detail: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: ColumnType<Date, undefined, never>;
+}
+
+/** Where and when each provider session was used (migration 0056), keyed by the session's uid. */
+export interface SessionActivityTable {
+  session_uid: string;
+  citizen_id: string;
+  ip: string | null;
+  browser: string | null;
+  system: string | null;
+  first_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

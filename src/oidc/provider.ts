@@ -51,8 +51,21 @@ export type OidcDeps = {
    */
   levelTooLow?(sessionAcr: string | undefined, clientId: string, acrValues: unknown): Promise<boolean>;
   pages: ProviderPages;
-  /** Called after each successful authorization response: an access of a citizen at a service (usage reports). */
-  onAuthorization?: (access: { accountId: string; clientId: string; amr: string[]; authTime: number | undefined }) => void;
+  /**
+   * Called after each successful authorization through a session (a sign-in, or a service reached
+   * with the session already there): which session, which service, from where. Not awaited by the
+   * provider; it reports its own failures.
+   */
+  onAuthorization?(use: {
+    sessionUid: string;
+    accountId: string;
+    clientId: string;
+    ip: string;
+    userAgent: string | null;
+    /** The session's amr and auth_time: how it was signed in, and when (usage reports). */
+    amr: string[];
+    authTime: number | undefined;
+  }): void;
   /** Called for each error the provider answers with, for logs and metrics (no secrets in it). */
   onError?: (error: Error, route: string | undefined) => void;
 };
@@ -359,21 +372,24 @@ export function createOidc(deps: OidcDeps) {
     await next();
     if (ctx.oidc?.route === 'discovery' && ctx.status === 200) ctx.set('cache-control', 'public, max-age=300');
   });
+  provider.on('authorization.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
+  provider.on('grant.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
+  provider.on('backchannel.error', (_ctx, error, client) => deps.onError?.(error, `backchannel_logout:${client.clientId}`));
   provider.on('authorization.success', (ctx) => {
     const session = ctx.oidc?.session;
     const clientId = ctx.oidc?.client?.clientId;
-    if (!deps.onAuthorization || !session?.accountId || !clientId) return;
+    if (!deps.onAuthorization || !session?.accountId || !session.uid || !clientId) return;
     const authTime = session.authTime();
     deps.onAuthorization({
+      sessionUid: session.uid,
       accountId: session.accountId,
       clientId,
+      ip: ctx.ip,
+      userAgent: ctx.get('user-agent') || null,
       amr: Array.isArray(session.amr) ? (session.amr as string[]) : [],
       authTime: typeof authTime === 'number' ? authTime : undefined,
     });
   });
-  provider.on('authorization.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
-  provider.on('grant.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
-  provider.on('backchannel.error', (_ctx, error, client) => deps.onError?.(error, `backchannel_logout:${client.clientId}`));
 
   const callback = provider.callback();
 
@@ -392,7 +408,7 @@ export function createOidc(deps: OidcDeps) {
     async sessionAccount(
       req: IncomingMessage,
       res: ServerResponse,
-    ): Promise<{ accountId: string; acr?: string; amr?: string[]; authTime?: number } | undefined> {
+    ): Promise<{ accountId: string; uid: string; acr?: string; amr?: string[]; authTime?: number } | undefined> {
       pinToIssuer(req, issuer, deps.trustProxy);
       const ctx = provider.createContext(req, res);
       const session = await provider.Session.get(ctx as never);
@@ -400,6 +416,7 @@ export function createOidc(deps: OidcDeps) {
       const authTime = session.authTime();
       return {
         accountId: session.accountId,
+        uid: session.uid,
         ...(typeof authTime === 'number' ? { authTime } : {}),
         ...(typeof session.acr === 'string' ? { acr: session.acr } : {}),
         ...(Array.isArray(session.amr) ? { amr: session.amr as string[] } : {}),
@@ -410,6 +427,29 @@ export function createOidc(deps: OidcDeps) {
       return provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
     },
     Grant: provider.Grant,
+    /**
+     * Sends the back-channel logout (OpenID Connect Back-Channel Logout 1.0) to each service of a
+     * session the code ended itself (the provider sends it only for the sessions it ends): a logout
+     * token naming the account and the session's `sid` for that service. A service that does not
+     * answer is reported, as the provider reports its own; the others are not held up by it.
+     */
+    async backchannelLogout(accountId: string, logouts: readonly { clientId: string; sid: string }[]): Promise<number> {
+      const sent = await Promise.all(
+        logouts.map(async ({ clientId, sid }) => {
+          try {
+            const client = await provider.Client.find(clientId);
+            if (!client?.backchannelLogoutUri) return 0;
+            // Client#backchannelLogout is what the provider's own end_session calls; its types omit it.
+            await (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout(accountId, sid);
+            return 1;
+          } catch (error) {
+            deps.onError?.(error as Error, `backchannel_logout:${clientId}`);
+            return 0;
+          }
+        }),
+      );
+      return sent.reduce<number>((a, b) => a + b, 0);
+    },
   };
 }
 
