@@ -8,6 +8,7 @@ import { type IdentifierKey, listIdentifiers, matchesAny } from '../identity/ide
 import { normalizePhone } from '../identity/phone.ts';
 import { createTrustLevels, levelRank } from '../identity/trust-levels.ts';
 import { listAudit, operatorActor, recordAudit } from './audit-log.ts';
+import { createSecurityEvents } from '../identity/security-events.ts';
 
 /** The trust framework recorded for values an attendant checked against a document at a counter. */
 export const IN_PERSON_FRAMEWORK = 'cidadela_presencial';
@@ -82,14 +83,16 @@ export function createSupportDesk(deps: { db: Db; citizens: CitizenStore; consen
     async summary(citizenId: string) {
       const citizen = await deps.citizens.findById(citizenId);
       if (!citizen || citizen.status === 'deleted') return undefined;
-      const [identifiers, services, levels, verified, actions] = await Promise.all([
+      const [identifiers, services, levels, verified, actions, security] = await Promise.all([
         listIdentifiers(db, citizenId),
         deps.consents.live(citizenId),
         trust.history(citizenId),
         trust.verifiedFields(citizenId),
         listAudit(db, { citizenId, limit: 20 }),
+        // The citizen's own security record (sign-ins, recoveries): what they did, beside what operators did.
+        createSecurityEvents(db).recentFor(citizenId, { limit: 15 }),
       ]);
-      return { citizen, identifiers, services, levels, verified, actions };
+      return { citizen, identifiers, services, levels, verified, actions, security };
     },
 
     async setStatus(operatorId: string, citizenId: string, to: 'disabled' | 'active', reason: string): Promise<LifecycleResult> {

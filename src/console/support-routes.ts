@@ -77,7 +77,8 @@ export function registerSupportRoutes(app: FastifyInstance, deps: { guarded: Gua
     }
     const summary = await desk.summary(id);
     if (!summary) return consolePage(ui, operator, 404, t('console.nav.support'), html`<p>${t('console.search.none')}</p>`);
-    const { citizen, identifiers, services, levels, verified, actions } = summary;
+    const { citizen, identifiers, services, levels, verified, actions, security } = summary;
+    const label = (key: string, fallback: string) => (t(key) === key ? fallback : t(key));
     const base = `/admin/atendimento/contas/${encodeURIComponent(id)}`;
     const inPersonFields = verified.filter((v) => v.trustFramework === 'cidadela_presencial');
     return consolePage(
@@ -95,6 +96,10 @@ export function registerSupportRoutes(app: FastifyInstance, deps: { guarded: Gua
 <ul class="data-list">${identifiers.filter((i) => i.kind !== 'cpf').map((i) => html`<li class="data-item">${i.value} — ${t(i.verified ? 'console.account.verified' : 'console.account.not_verified')}</li>`)}</ul>
 <h2>${t('console.account.services')}</h2>
 ${services.length ? html`<ul class="data-list">${services.map((s) => html`<li class="data-item">${s.name} — ${dateTime(ui, new Date(s.granted_at))}</li>`)}</ul>` : html`<p>${t('account.no_services')}</p>`}
+<h2>${t('console.account.security')}</h2>
+${security.length
+  ? html`<ul class="data-list">${security.map((e) => html`<li class="data-item">${dateTime(ui, e.at)}: ${t(`security.kind.${e.kind}`)} — ${label(`security.result.${e.kind}.${e.result}`, e.result)}${e.method ? html` (${label(`security.method.${e.method.replaceAll('-', '_')}`, e.method)})` : ''}${e.serviceName ? html` — ${e.serviceName}` : ''}${e.browser ? html` — ${e.browser}${e.system ? html`, ${e.system}` : ''}` : ''}</li>`)}</ul>`
+  : html`<p>${t('console.account.no_history')}</p>`}
 <h2>${t('console.account.history')}</h2>
 ${actions.length || levels.length ? html`<ul class="data-list">${levels.map((l) => html`<li class="data-item">${dateTime(ui, l.changedAt)}: ${t(`level.${l.from}`)} → ${t(`level.${l.to}`)} (${l.reason})</li>`)}${actions.map((a) => html`<li class="data-item">${dateTime(ui, a.at)}: ${t(`console.kind.${kindKey(a.kind)}`)}${a.reason ? html` — ${a.reason}` : ''}</li>`)}</ul>` : html`<p>${t('console.account.no_history')}</p>`}
 

@@ -93,6 +93,8 @@ test('in-person verification raises the account to prata and the next ID token s
   assert.match(bad.html, /Escreva o balcão/);
   assert.equal((await signInAt(target)).acr, 'bronze', 'nothing changed');
 
+  // The citizen's own sign-ins (their security record) show at the desk.
+  assert.match(bad.html, /Entradas e eventos de segurança recentes<\/h2>\s*<ul class="data-list"><li/);
   const verified = await ua.post(formAction(bad, '/presencial'), { documentType: 'cnh', documentNumber: '01234567890', counter: 'Rua da Cidadania Matriz' });
   assert.equal(verified.status, 200);
   assert.match(verified.html, /Confirmação registrada/);
