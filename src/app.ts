@@ -3,7 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAccountRoutes } from './account/account-routes.ts';
 import { createCommandSocket } from './cli/command-socket.ts';
-import { ensureAccountService } from './account/account-services.ts';
+import { ensureAccountService, ensureFirstPartyService } from './account/account-services.ts';
+import { pruneAudit } from './console/audit-log.ts';
+import { accessMethod, recordAccess } from './console/usage.ts';
+import { CONSOLE_CLIENT_ID } from './console/console-auth.ts';
+import { registerConsole } from './console/console.ts';
 import { registerAdminRoutes } from './admin/admin-routes.ts';
 import { registerQueueRoutes } from './admin/queue-routes.ts';
 import type { Config } from './config/config.ts';
@@ -235,6 +239,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     pages: createProviderPages(i18n, config.brand),
     onAuthorization: (use) => {
       sessionActivity.touch(use).catch((error) => logger.warn({ err: { message: (error as Error).message } }, 'session use not recorded'));
+      // Usage reports: one upsert per access, after the response; a failure costs a count, not a sign-in.
+      recordAccess(db, { citizenId: use.accountId, clientId: use.clientId, method: accessMethod(use.amr, use.authTime) }).catch((error: Error) =>
+        logger.warn({ err: { message: error.message } }, 'usage count failed'),
+      );
     },
     onError: (error, route) => {
       const e = error as Error & { status?: number; error?: string };
@@ -402,7 +410,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger, listen: database.listen });
   const streams = createStreamStore(db, { amqpQueues: amqpQueueDeclarer(config.amqpUrl) });
   await registerApiSurface(server, OPERATOR_API, (api) => {
-    registerAdminRoutes(api, { adminToken: config.adminToken, services });
+    registerAdminRoutes(api, { adminToken: config.adminToken, services, db });
     registerQueueRoutes(api, { adminToken: config.adminToken, streams, amqpUrl: config.amqpUrl, amqpManagementUrl: config.amqpManagementUrl });
   });
   await registerApiSurface(server, SERVICE_API, (api) => {
@@ -451,6 +459,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     translatorFor,
   });
   registerWebauthnScript(server);
+  await ensureFirstPartyService(
+    { db, services, publicUrl: config.publicUrl },
+    { clientId: CONSOLE_CLIENT_ID, name: 'Cidadela — console', description: 'O console dos operadores da Cidadela.', callbackPath: '/admin/callback', signedOutPath: '/admin/saiu' },
+  );
+  registerConsole(server, { db, oidc, ui, issuer: config.publicUrl, citizens, consents, lifecycle: accounts, services, streams, policy: config.console });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
     await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });
@@ -462,6 +475,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await Promise.all([pruneExpired(db), verifications.prune(), handoffs.prune(), certificateSignIn.prune()]);
     await pruneLoginThrottle(db);
     await pruneMessages(db, config.messages.retentionDays);
+    await pruneAudit(db, config.console.auditRetentionDays);
     await sessionActivity.prune();
     await purgeDueDeletions();
   };

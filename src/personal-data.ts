@@ -20,6 +20,9 @@ import { createProviderState, type ProviderState, providerStateEraser } from './
 import type { Eraser } from './platform/erasure.ts';
 import { rateLimitsEraser } from './platform/rate-limit.ts';
 import { exportPersonalData } from './account/data-export.ts';
+import { auditEraser } from './console/audit-log.ts';
+import { operatorsEraser } from './console/operator-store.ts';
+import { usageEraser } from './console/usage.ts';
 
 /**
  * Every module that keeps personal data, by its eraser: the one list an account's deletion runs,
@@ -39,6 +42,9 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     sessionActivityEraser,
     loginThrottleEraser,
     rateLimitsEraser,
+    operatorsEraser,
+    auditEraser,
+    usageEraser,
     // Reads the citizen's addresses: before the identifiers and the profile are erased.
     messagesEraser,
     credentialsEraser,

@@ -7,11 +7,29 @@ import { hashClientSecret, type ServiceStore } from '../services/service-store.t
 export const ACCOUNT_CLIENT_ID = 'cidadela-conta';
 
 export async function ensureAccountService(deps: { db: Db; services: ServiceStore; publicUrl: string }) {
-  const settings = {
+  await ensureFirstPartyService(deps, {
+    clientId: ACCOUNT_CLIENT_ID,
     name: 'Cidadela — minha conta',
     description: 'As páginas da sua conta Cidadela.',
-    redirectUris: [`${deps.publicUrl}/conta/callback`],
-    postLogoutRedirectUris: [`${deps.publicUrl}/conta/saiu`],
+    callbackPath: '/conta/callback',
+    signedOutPath: '/conta/saiu',
+  });
+}
+
+/**
+ * A page family of Cidadela itself that signs in through the provider (the account pages, the
+ * operators' console): a first-party service, created on start and kept in step with PUBLIC_URL.
+ */
+export async function ensureFirstPartyService(
+  deps: { db: Db; services: ServiceStore; publicUrl: string },
+  own: { clientId: string; name: string; description: string; callbackPath: string; signedOutPath: string },
+) {
+  const ACCOUNT_CLIENT_ID = own.clientId;
+  const settings = {
+    name: own.name,
+    description: own.description,
+    redirectUris: [`${deps.publicUrl}${own.callbackPath}`],
+    postLogoutRedirectUris: [`${deps.publicUrl}${own.signedOutPath}`],
     backchannelLogoutUri: null,
     tokenEndpointAuthMethod: 'client_secret_basic' as const,
   };
@@ -25,7 +43,7 @@ export async function ensureAccountService(deps: { db: Db; services: ServiceStor
       if (error instanceof AppError && error.code === 'service.exists') return;
       throw error;
     }
-    // Nobody uses this secret: the account pages read the provider's session, not tokens.
+    // Nobody uses this secret: these pages read the provider's session, not tokens.
     await deps.db
       .updateTable('services')
       .set({ client_secret_hash: hashClientSecret(randomBytes(32).toString('base64url')) })

@@ -104,7 +104,7 @@ const unauthorized = {
 const notFound = { description: '`service.not_found`', schema: errorBody };
 const builtIn = {
   description:
-    '`service.built_in`: the account pages’ own service (`cidadela-conta`) can be read, never changed',
+    '`service.built_in`: the account pages’ and the console’s own services (`cidadela-conta`, `cidadela-console`) can be read, never changed',
   schema: errorBody,
 };
 const invalidService = {

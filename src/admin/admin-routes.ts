@@ -3,14 +3,18 @@ import { AppError } from '../platform/errors.ts';
 import { requireAdminToken } from './admin-auth.ts';
 import { ACCOUNT_CLIENT_ID } from '../account/account-services.ts';
 import type { Service, ServiceStore } from '../services/service-store.ts';
+import { CONSOLE_CLIENT_ID } from '../console/console-auth.ts';
+import { recordAudit } from '../console/audit-log.ts';
+import type { Db } from '../db/database.ts';
 
 /**
- * The account pages' own service is set by the server at every start (first party: it skips consent
- * and is trusted with the citizen's name and e-mail). Through this API its redirect URIs could be
- * pointed elsewhere or its secret taken, so it can be read here, never changed.
+ * The account pages' and the console's own services are set by the server at every start (first
+ * party: they skip consent and are trusted with the citizen's name and e-mail; the console's
+ * sessions are operators'). Through this API their redirect URIs could be pointed elsewhere or
+ * their secret taken, so they can be read here, never changed.
  */
 function refuseBuiltIn(clientId: string): void {
-  if (clientId === ACCOUNT_CLIENT_ID) throw new AppError('service.built_in', 403);
+  if (clientId === ACCOUNT_CLIENT_ID || clientId === CONSOLE_CLIENT_ID) throw new AppError('service.built_in', 403);
 }
 
 export function serviceJson(s: Service) {
@@ -44,8 +48,10 @@ export function serviceJson(s: Service) {
 export const ADMIN_BODY_LIMIT = 256 * 1024;
 
 /** The operator's JSON API, behind `Authorization: Bearer $ADMIN_TOKEN`. Off when no token is set. */
-export function registerAdminRoutes(app: FastifyInstance, deps: { adminToken: string | undefined; services: ServiceStore }) {
+export function registerAdminRoutes(app: FastifyInstance, deps: { adminToken: string | undefined; services: ServiceStore; db: Db }) {
   const { services } = deps;
+  // Changes made with ADMIN_TOKEN are operator actions too; the token names no person.
+  const audit = (kind: string, clientId: string) => recordAudit(deps.db, { actor: 'api', kind, clientId });
   const token = deps.adminToken;
   if (!token) return;
 
@@ -57,6 +63,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { adminToken: st
 
     admin.post('/admin/api/services', json, async (request, reply) => {
       const { service, clientSecret } = await services.add(request.body ?? {});
+      await audit('service.created', service.clientId);
       return reply.status(201).send({ service: serviceJson(service), clientSecret });
     });
 
@@ -68,7 +75,9 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { adminToken: st
 
     admin.patch<{ Params: { id: string } }>('/admin/api/services/:id', json, async (request) => {
       refuseBuiltIn(request.params.id);
-      return { service: serviceJson(await services.update(request.params.id, request.body ?? {})) };
+      const service = await services.update(request.params.id, request.body ?? {});
+      await audit('service.updated', service.clientId);
+      return { service: serviceJson(service) };
     });
 
     admin.get<{ Params: { id: string } }>('/admin/api/services/:id/terms', async (request) => {
@@ -78,12 +87,15 @@ export function registerAdminRoutes(app: FastifyInstance, deps: { adminToken: st
 
     admin.post<{ Params: { id: string } }>('/admin/api/services/:id/rotate-secret', json, async (request) => {
       refuseBuiltIn(request.params.id);
-      return { clientSecret: await services.rotateSecret(request.params.id) };
+      const clientSecret = await services.rotateSecret(request.params.id);
+      await audit('service.secret_rotated', request.params.id);
+      return { clientSecret };
     });
 
     admin.delete<{ Params: { id: string } }>('/admin/api/services/:id', json, async (request, reply) => {
       refuseBuiltIn(request.params.id);
       await services.remove(request.params.id);
+      await audit('service.removed', request.params.id);
       return reply.status(204).send();
     });
   });

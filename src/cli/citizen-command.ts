@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Db } from '../db/database.ts';
 import { createCitizenStore } from '../identity/citizen-store.ts';
 import { createAccountActions } from '../personal-data.ts';
+import { recordAudit } from '../console/audit-log.ts';
 
 export const CITIZEN_USAGE = `cidadela citizen <command> <id-or-cpf>
 
@@ -41,12 +42,13 @@ export async function citizenCommand(args: string[], db: Db, out: Out): Promise<
     out.error(`deleting purges the personal data of ${citizen.id} and cannot be undone; repeat with --yes`);
     return 2;
   }
+  const audit = (kind: string) => (trx: Db) => recordAudit(trx, { actor: 'cli', kind, citizenId: citizen.id });
   const result =
     command === 'disable'
-      ? await lifecycle.disable(citizen.id)
+      ? await lifecycle.disable(citizen.id, audit('account.disabled'))
       : command === 'enable'
-        ? await lifecycle.enable(citizen.id)
-        : await lifecycle.purge(citizen.id);
+        ? await lifecycle.enable(citizen.id, audit('account.enabled'))
+        : await lifecycle.purge(citizen.id, audit('account.deleted'));
   const done = { disable: 'disabled', enable: 'enabled', delete: 'deleted' }[
     command as 'disable' | 'enable' | 'delete'
   ];

@@ -6,6 +6,7 @@ import { createSecrets } from '../security/secrets.ts';
 import { createProviderState } from '../oidc/provider-state.ts';
 import { createServiceStore } from '../services/service-store.ts';
 import { CITIZEN_USAGE, citizenCommand } from './citizen-command.ts';
+import { OPERATOR_USAGE, operatorCommand } from './operator-command.ts';
 import { QUEUE_COMMANDS, QUEUE_USAGE, queueCommand } from './relay-command.ts';
 import { SERVICE_USAGE, serviceCommand } from './service-command.ts';
 
@@ -15,6 +16,7 @@ export const USAGE = `cidadela <command>
   migrate               apply database migrations
   service ...           manage integrated services (cidadela service --help)
   citizen ...           disable, enable or delete an account (cidadela citizen --help)
+  operator ...          grant, revoke or list console roles (cidadela operator --help)
   relay                 run the event relay on its own (needs DATABASE_URL)
   cert ...              read and check ICP-Brasil certificates (cidadela cert --help); no database
   keys rotate           new signing keys (servers and relays pick them up); old ones stay published for a day
@@ -41,7 +43,7 @@ const isHelp = (word: string | undefined) => !word || word === '--help' || word 
 export function needsDatabase(argv: string[]): boolean {
   const [command, sub] = argv;
   if (command === 'migrate') return true;
-  if (command === 'service' || command === 'citizen') return !isHelp(sub);
+  if (command === 'service' || command === 'citizen' || command === 'operator') return !isHelp(sub);
   return command === 'keys' && sub === 'rotate';
 }
 
@@ -73,6 +75,12 @@ export async function runCommand(argv: string[], ctx: CommandContext): Promise<n
         return rest[0] ? 0 : 2;
       }
       return ctx.withDatabase((db) => citizenCommand(rest, db, out));
+    case 'operator':
+      if (isHelp(rest[0])) {
+        out.log(OPERATOR_USAGE);
+        return rest[0] ? 0 : 2;
+      }
+      return ctx.withDatabase((db) => operatorCommand(rest, db, out));
     case 'keys':
       if (rest[0] !== 'rotate') break;
       return ctx.withDatabase(async (db, config) => {

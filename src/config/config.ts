@@ -30,6 +30,28 @@ const schema = z.object({
     .optional()
     .describe('32+ random characters; encrypts signing keys at rest, keys cookies and codes. Absent: generated in `DATA_DIR` (development only); **production refuses to start without it**'),
   ADMIN_TOKEN: z.string().min(24).optional().describe('bearer token of the admin API (`/admin/api/...`); absent: the admin API is off'),
+  ADMIN_MIN_ACR: z
+    .enum(['bronze', 'prata', 'ouro'])
+    .default('prata')
+    .describe('trust level an operator\'s sign-in must reach to open the console (`/admin`); `prata` is an account confirmed in person'),
+  ADMIN_MAX_AGE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(86400)
+    .default(900)
+    .describe('the console asks the operator to sign in again when their last sign-in is older than this (OIDC `max_age`)'),
+  ADMIN_REQUIRE_MFA: z
+    .enum(['on', 'off'])
+    .default('off')
+    .describe('`on`: the console also asks for a second factor (the sign-in\'s `amr` has `mfa`); turned on by default once operators can enrol one'),
+  AUDIT_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(30)
+    .max(7300)
+    .default(1825)
+    .describe('operator actions in the audit log are pruned after this many days'),
   SMTP_URL: z.string().optional().describe('`smtp://user:pass@host:port`; absent: mail goes to `DATA_DIR/outbox` and `/dev/outbox` (development only)'),
   MAIL_FROM: z.string().default('Cidadela <nao-responda@cidadela.local>').describe('From header'),
   SMS_GATEWAY_URL: z
@@ -154,6 +176,8 @@ export type Config = {
   secretKey: string;
   secretKeyIsDevelopment: boolean;
   adminToken: string | undefined;
+  /** The operators' console (decision 23). */
+  console: { minAcr: 'bronze' | 'prata' | 'ouro'; maxAgeSeconds: number; requireMfa: boolean; auditRetentionDays: number };
   smtpUrl: string | undefined;
   mailFrom: string;
   smsGatewayUrl: string | undefined;
@@ -239,6 +263,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     secretKey,
     secretKeyIsDevelopment,
     adminToken: c.ADMIN_TOKEN,
+    console: { minAcr: c.ADMIN_MIN_ACR, maxAgeSeconds: c.ADMIN_MAX_AGE_SECONDS, requireMfa: c.ADMIN_REQUIRE_MFA === 'on', auditRetentionDays: c.AUDIT_RETENTION_DAYS },
     smtpUrl: c.SMTP_URL,
     mailFrom: c.MAIL_FROM,
     smsGatewayUrl: c.SMS_GATEWAY_URL,

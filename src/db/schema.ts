@@ -292,6 +292,42 @@ export interface Database {
   cpf_claims: CpfClaimsTable;
   security_events: SecurityEventsTable;
   session_activity: SessionActivityTable;
+  operators: OperatorsTable;
+  audit_log: AuditLogTable;
+  usage_daily: UsageDailyTable;
+  usage_seen: UsageSeenTable;
+}
+
+export interface UsageDailyTable {
+  day: ColumnType<string, string, string>;
+  client_id: string;
+  metric: string;
+  n: ColumnType<string, number | string, number | string>;
+}
+
+export interface UsageSeenTable {
+  month: ColumnType<string, string, string>;
+  client_id: string;
+  citizen_id: string;
+}
+
+export interface OperatorsTable {
+  citizen_id: string;
+  role: 'admin' | 'attendant' | 'auditor';
+  granted_at: Generated<Date>;
+  granted_by: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: Generated<Date>;
+  actor: string;
+  operator_id: string | null;
+  kind: string;
+  citizen_id: string | null;
+  client_id: string | null;
+  reason: string | null;
+  detail: ColumnType<Record<string, unknown>, string | undefined, string>;
 }
 
 export interface CertificateHandoffsTable {

@@ -4,6 +4,8 @@ import { consentedServices, recordEvent } from '../events/outbox.ts';
 import { type Eraser, eraseCitizen } from '../platform/erasure.ts';
 
 export type LifecycleResult = 'done' | 'unchanged' | 'not_found';
+/** Runs in the action's transaction when it changed something (the operator's audit entry). */
+export type AlsoInTransaction = (trx: Db) => Promise<void>;
 
 /** What the lifecycle needs from the provider's storage (oidc/provider-state.ts implements it). */
 /** A back-channel logout owed to a service whose session was ended: sent after the commit. */
@@ -39,7 +41,7 @@ export function createAccountLifecycle(deps: {
 }) {
   const { db, provider, erasers } = deps;
 
-  async function purgeIn(trx: Db, citizenId: string): Promise<LifecycleResult> {
+  async function purgeIn(trx: Db, citizenId: string, also?: AlsoInTransaction): Promise<LifecycleResult> {
     const row = await lockStatus(trx, citizenId);
     if (!row) return 'not_found';
     if (row.status === 'deleted') return 'unchanged';
@@ -52,10 +54,11 @@ export function createAccountLifecycle(deps: {
       .where('id', '=', citizenId)
       .execute();
     await recordEvent(trx, { type: 'account.purged', citizenId, audience: consented });
+    await also?.(trx);
     return 'done';
   }
 
-  async function disableIn(trx: Db, citizenId: string): Promise<LifecycleResult> {
+  async function disableIn(trx: Db, citizenId: string, also?: AlsoInTransaction): Promise<LifecycleResult> {
     const row = await lockStatus(trx, citizenId);
     if (!row || row.status === 'deleted') return 'not_found';
     if (row.status === 'disabled') return 'unchanged';
@@ -70,15 +73,16 @@ export function createAccountLifecycle(deps: {
       citizenId,
       audience: await consentedServices(trx, citizenId),
     });
+    await also?.(trx);
     return 'done';
   }
 
   return {
-    async disable(citizenId: string): Promise<LifecycleResult> {
-      return db.transaction().execute((trx) => disableIn(trx, citizenId));
+    async disable(citizenId: string, also?: AlsoInTransaction): Promise<LifecycleResult> {
+      return db.transaction().execute((trx) => disableIn(trx, citizenId, also));
     },
 
-    async enable(citizenId: string): Promise<LifecycleResult> {
+    async enable(citizenId: string, also?: AlsoInTransaction): Promise<LifecycleResult> {
       return db.transaction().execute(async (trx) => {
         const row = await lockStatus(trx, citizenId);
         if (!row || row.status === 'deleted') return 'not_found';
@@ -93,6 +97,7 @@ export function createAccountLifecycle(deps: {
           citizenId,
           audience: await consentedServices(trx, citizenId),
         });
+        await also?.(trx);
         return 'done';
       });
     },
@@ -103,8 +108,8 @@ export function createAccountLifecycle(deps: {
      * What stays: the row with its id (status `deleted`), and what a module retains by law (the
      * consent records, the evidence LGPD asks the city to keep).
      */
-    async purge(citizenId: string): Promise<LifecycleResult> {
-      return db.transaction().execute((trx) => purgeIn(trx, citizenId));
+    async purge(citizenId: string, also?: AlsoInTransaction): Promise<LifecycleResult> {
+      return db.transaction().execute((trx) => purgeIn(trx, citizenId, also));
     },
 
     /** The same purge in the caller's transaction (an unconfirmed registration replaced by its owner's). */

@@ -137,15 +137,23 @@ export function verifiedClaims(
         trust_framework: framework,
         time: latest.verifiedAt.toISOString(),
         evidence: [
-          {
-            type: 'electronic_record',
-            record: {
-              type: 'icp_brasil_certificate',
-              source: { name: latest.evidence.issuer },
-            },
-            ...(latest.evidence.serial ? { serial_number: latest.evidence.serial } : {}),
-            time: latest.verifiedAt.toISOString(),
-          },
+          framework === 'icp_brasil'
+            ? {
+                type: 'electronic_record',
+                record: {
+                  type: 'icp_brasil_certificate',
+                  source: { name: latest.evidence.issuer },
+                },
+                ...(latest.evidence.serial ? { serial_number: latest.evidence.serial } : {}),
+                time: latest.verifiedAt.toISOString(),
+              }
+            : // A document shown to an attendant (decision 23): its kind, never its number.
+              {
+                type: 'document',
+                method: 'pipp',
+                document_details: { type: latest.evidence.kind ?? 'idcard' },
+                time: latest.verifiedAt.toISOString(),
+              },
         ],
       },
       claims: Object.fromEntries(list.map((v) => [v.field, claims[v.field]])),

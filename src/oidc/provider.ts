@@ -62,7 +62,16 @@ export type OidcDeps = {
    * with the session already there): which session, which service, from where. Not awaited by the
    * provider; it reports its own failures.
    */
-  onAuthorization?(use: { sessionUid: string; accountId: string; clientId: string; ip: string; userAgent: string | null }): void;
+  onAuthorization?(use: {
+    sessionUid: string;
+    accountId: string;
+    clientId: string;
+    ip: string;
+    userAgent: string | null;
+    /** The session's amr and auth_time: how it was signed in, and when (usage reports). */
+    amr: string[];
+    authTime: number | undefined;
+  }): void;
   /** Called for each error the provider answers with, for logs and metrics (no secrets in it). */
   onError?: (error: Error, route: string | undefined) => void;
 };
@@ -411,7 +420,16 @@ export function createOidc(deps: OidcDeps) {
     const session = ctx.oidc?.session;
     const clientId = ctx.oidc?.client?.clientId;
     if (!deps.onAuthorization || !session?.accountId || !session.uid || !clientId) return;
-    deps.onAuthorization({ sessionUid: session.uid, accountId: session.accountId, clientId, ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
+    const authTime = session.authTime();
+    deps.onAuthorization({
+      sessionUid: session.uid,
+      accountId: session.accountId,
+      clientId,
+      ip: ctx.ip,
+      userAgent: ctx.get('user-agent') || null,
+      amr: Array.isArray(session.amr) ? (session.amr as string[]) : [],
+      authTime: typeof authTime === 'number' ? authTime : undefined,
+    });
   });
 
   const callback = provider.callback();

@@ -155,6 +155,8 @@ export const serviceUpdateSchema = z
   .strict();
 export type ServiceUpdate = z.input<typeof serviceUpdateSchema>;
 
+const VERSION = sql<string>`(extract(epoch from services.updated_at) * 1000000)::bigint::text`;
+
 export function hashClientSecret(secret: string): string {
   // Secrets are 256 random bits, so a plain SHA-256 is as strong as a slow hash here.
   return `sha256:${createHash('sha256').update(secret).digest('base64url')}`;
@@ -403,7 +405,20 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
       return { service: (await find(clientId))!, clientSecret };
     },
 
-    async update(clientId: string, input: unknown): Promise<Service> {
+    /**
+     * The service's edit version (its `updated_at` in microseconds): an editor sends back the one it
+     * read, and `update` refuses to overwrite a change saved since (`service.changed`, 409).
+     */
+    async version(clientId: string): Promise<string | undefined> {
+      const row = await db
+        .selectFrom('services')
+        .select(VERSION.as('version'))
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
+      return row?.version;
+    },
+
+    async update(clientId: string, input: unknown, options: { ifVersion?: string } = {}): Promise<Service> {
       const s = parse(serviceUpdateSchema, input);
       const current = await find(clientId);
       if (!current) throw new AppError('service.not_found', 404);
@@ -443,7 +458,11 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
           updated_at: sql<Date>`now()`,
         })
         .where('client_id', '=', clientId)
-        .execute();
+        .$if(options.ifVersion !== undefined, (q) => q.where(VERSION, '=', options.ifVersion!))
+        .executeTakeFirst()
+        .then((result) => {
+          if (options.ifVersion !== undefined && Number(result.numUpdatedRows) === 0) throw new AppError('service.changed', 409);
+        });
         if (s.fields !== undefined) await writeContract(trx, clientId, s.fields);
         if (s.termsMarkdown !== undefined) await publishTerms(trx, clientId, s.termsMarkdown);
       });

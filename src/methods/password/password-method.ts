@@ -6,6 +6,8 @@ export const passwordMethod: SignInMethod = {
   id: 'password',
   factor: 'knowledge',
   amr: ['pwd'],
-  assurance: 'bronze',
+  // A password reaches prata only on an account whose identity a trusted source confirmed (the
+  // account's level caps it, assurance.ts); ouro needs the certificate itself (decision 23).
+  assurance: 'prata',
   has: async (citizen, db) => Boolean(await createCredentialStore(db).get(citizen.id, 'password', db)),
 };
