@@ -24,7 +24,9 @@
   const signIn = document.getElementById('passkey-button');
   if (signIn) {
     const status = document.getElementById('passkey-status');
-    const { options, verify, csrf, autofill, failed, wait } = signIn.dataset;
+    const { options, verify, autofill, failed, wait } = signIn.dataset;
+    // The page's own form token (every page with this button has a form).
+    const csrf = document.querySelector('input[name="_csrf"]')?.value;
     const run = async (useBrowserAutofill) => {
       const optionsJSON = await post(options, {}, csrf);
       const response = await lib.startAuthentication({ optionsJSON, useBrowserAutofill });
@@ -47,7 +49,8 @@
   const add = document.getElementById('passkey-add');
   if (add) {
     const status = document.getElementById('passkey-add-status');
-    const { options, verify, csrf, failed } = add.dataset;
+    const { options, verify, failed } = add.dataset;
+    const csrf = add.querySelector('input[name="_csrf"]')?.value;
     add.hidden = false;
     add.addEventListener('submit', (event) => {
       event.preventDefault();

@@ -76,7 +76,8 @@ ${factors.length === 0
 ${hasTotp ? '' : html`<p><a class="button" href="/conta/seguranca/autenticador">${t('security.add_totp')}</a></p>`}
 <h2>${t('passkey.add_title')}</h2>
 <p>${t('passkey.add_explain')}</p>
-<form id="passkey-add" method="post" action="/conta/seguranca/chave" data-options="/conta/seguranca/chave/opcoes" data-verify="/conta/seguranca/chave" data-csrf="${ui.csrf()}" data-failed="${t('passkey.failed')}" hidden>
+<form id="passkey-add" method="post" action="/conta/seguranca/chave" data-options="/conta/seguranca/chave/opcoes" data-verify="/conta/seguranca/chave" data-failed="${t('passkey.failed')}" hidden>
+  ${csrfField(ui.csrf())}
   <div class="field">
     <label for="passkey-name">${t('passkey.name_label')}</label>
     <p class="hint" id="passkey-name-hint">${t('passkey.name_hint')}</p>

@@ -152,7 +152,8 @@ test('bad passkey answers: replayed, another challenge, another origin, a replay
     assert.equal(await page.locator('main h1').textContent(), t('login.title'), `${page.url()} ${w.problems.join('\n')}`);
     return page.evaluate(async () => {
       const button = document.getElementById('passkey-button')!;
-      const { options, verify, csrf } = button.dataset;
+      const { options, verify } = button.dataset;
+      const csrf = (document.querySelector('input[name="_csrf"]') as HTMLInputElement).value;
       const lib = (window as unknown as { SimpleWebAuthnBrowser: { startAuthentication(o: object): Promise<Record<string, unknown>> } }).SimpleWebAuthnBrowser;
       const optionsJSON = await (await fetch(options!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ _csrf: csrf }) })).json();
       const response = await lib.startAuthentication({ optionsJSON });

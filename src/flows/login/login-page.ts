@@ -73,7 +73,7 @@ export function passkeySignIn(ui: Ui, uid: string, autofill: boolean) {
   return html`<div class="passkey" id="passkey-section">
 <h2>${t('passkey.heading')}</h2>
 <p>${t('passkey.sign_in_hint')}</p>
-<p><button type="button" class="secondary" id="passkey-button" data-options="/interaction/${uid}/passkey/opcoes" data-verify="/interaction/${uid}/passkey" data-csrf="${ui.csrf()}" data-autofill="${autofill ? '1' : '0'}" data-failed="${t('passkey.failed')}" data-wait="${t('passkey.wait')}" hidden>${t('passkey.sign_in')}</button></p>
+<p><button type="button" class="secondary" id="passkey-button" data-options="/interaction/${uid}/passkey/opcoes" data-verify="/interaction/${uid}/passkey" data-autofill="${autofill ? '1' : '0'}" data-failed="${t('passkey.failed')}" data-wait="${t('passkey.wait')}" hidden>${t('passkey.sign_in')}</button></p>
 <p class="hint" id="passkey-status" role="status"></p>
 <noscript><p class="hint">${t('passkey.needs_script')}</p></noscript>
 </div>`;
