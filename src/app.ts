@@ -46,6 +46,8 @@ import { createPasswordSignIn } from './methods/password/password-sign-in.ts';
 import { smsCodeSender } from './methods/sms-code/sms-code.ts';
 import { registerRecoveryRoutes } from './flows/recovery/recovery-routes.ts';
 import { createRecoveryStore } from './flows/recovery/recovery-store.ts';
+import { createRecoveryCodes } from './methods/recovery-codes/recovery-codes.ts';
+import { createSecretQuestions } from './methods/secret-question/secret-question.ts';
 import { createVerificationStore } from './methods/verifications.ts';
 import { createCertificateHandoffs } from './methods/certificate/certificate-handoff.ts';
 import { type CertificateLogin, registerCertificateReceiver } from './methods/certificate/certificate-routes.ts';
@@ -130,6 +132,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     limiter: rateLimiter,
     senders: { email: emailCodeSender({ publicUrl: config.publicUrl }), sms: smsCodeSender({ host: new URL(config.publicUrl).host }) },
     metrics: metrics.codes,
+    smsCountries: config.smsCountries,
   });
   const verifications = createVerificationStore(db);
   const securityEvents = createSecurityEvents(db);
@@ -259,7 +262,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
 
   // Certificate sign-in (docs/certificates.md): its own TLS listener, or a trusted proxy's header.
-  const certificateSignIn = createCertificateSignIn({ db, citizens, verifications, trust });
+  const certificateSignIn = createCertificateSignIn({
+    db,
+    citizens,
+    verifications,
+    trust,
+    // A certificate that proves a CPF another account squatted (identity/cpf-claims.ts).
+    claims: {
+      disableIn: (trx, citizenId) => accounts.disableIn(trx, citizenId),
+      translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
+      publicUrl: config.publicUrl,
+    },
+  });
   const handoffs = createCertificateHandoffs({ db, secrets });
   let certificate: CertificateLogin | undefined;
   let certificateServer: FastifyInstance | undefined;
@@ -331,6 +346,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     certificate,
     mailQueued: () => mail.nudge(),
   });
+  const recoveries = createRecoveryStore(db);
+  const secretQuestions = createSecretQuestions({ credentials, hasher });
+  const recoveryCodes = createRecoveryCodes({ db, secrets });
   registerRecoveryRoutes(server, {
     db,
     ui,
@@ -344,10 +362,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     secure,
     secrets,
     provider: providerState,
-    recoveries: createRecoveryStore(db),
     securityEvents,
     backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
+    recoveries,
+    secretQuestions,
+    recoveryCodes,
+    secretQuestionOn: config.recoverySecretQuestion,
     publicUrl: config.publicUrl,
+    smsCountries: config.smsCountries,
     translatorFor: (citizen) => {
       const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
       return { t: i18n.translator(locale), locale };
@@ -371,6 +393,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       consents,
       codes,
       translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
       messageQueued: () => mail.nudge(),
     });
   });
@@ -400,6 +423,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         return { t: i18n.translator(locale), locale };
       },
     },
+    translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+    recoverySettings: { secretQuestions, recoveryCodes, recoveries, secretQuestionOn: config.recoverySecretQuestion },
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {

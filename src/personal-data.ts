@@ -3,6 +3,7 @@ import type { Db } from './db/database.ts';
 import { eventsEraser } from './events/event-erasure.ts';
 import { createAccountLifecycle } from './identity/account-lifecycle.ts';
 import { profileEraser } from './identity/citizen-store.ts';
+import { cpfClaimsEraser } from './identity/cpf-claims.ts';
 import { credentialsEraser } from './identity/credential-store.ts';
 import { identifiersEraser } from './identity/identifiers.ts';
 import { trustLevelsEraser } from './identity/trust-levels.ts';
@@ -38,6 +39,7 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     messagesEraser,
     credentialsEraser,
     trustLevelsEraser,
+    cpfClaimsEraser,
     identifiersEraser,
     profileEraser,
   ];

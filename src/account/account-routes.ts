@@ -1,3 +1,4 @@
+import type { Translate } from '../platform/i18n.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ConsentStore } from '../consent/consent-store.ts';
@@ -16,6 +17,8 @@ import { registerProfileRoutes } from './profile-routes.ts';
 import { registerCpfRoutes } from './cpf-routes.ts';
 import { isForeign } from '../identity/citizen-store.ts';
 import { registerSecurityRoutes, type SecurityDeps } from './security-routes.ts';
+import { loweredNotice } from './recovery-settings-pages.ts';
+import { loweredSince, type RecoverySettingsDeps, registerRecoverySettingsRoutes } from './recovery-settings-routes.ts';
 
 type Deps = {
   db: Db;
@@ -30,6 +33,9 @@ type Deps = {
   mailQueued: () => void;
   /** What the security section (/conta/seguranca) needs beyond the above. */
   security: Omit<SecurityDeps, 'db' | 'ui' | 'citizens' | 'codes' | 'rateLimiter' | 'passwordSignIn' | 'mailQueued' | 'signedIn' | 'signIn' | 'publicUrl'>;
+  /** The citizen's preferred language for mail and SMS. */
+  translator(locale: string | null): Translate;
+  recoverySettings: RecoverySettingsDeps;
 };
 
 /**
@@ -69,6 +75,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     codes: deps.codes,
     rateLimiter: deps.rateLimiter,
     mailQueued: deps.mailQueued,
+    translator: deps.translator,
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
       return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
@@ -107,6 +114,19 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signIn,
   });
 
+  registerRecoverySettingsRoutes(app, {
+    ...deps.recoverySettings,
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    passwordSignIn: deps.passwordSignIn,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
+    },
+    signIn,
+  });
+
   // The authorization response only matters for the session it leaves behind; the code is not used.
   app.get('/conta/callback', async (_request, reply) => reply.redirect('/conta', 303));
 
@@ -136,6 +156,8 @@ ${(request.query as Record<string, string>).cpf === '1' ? html`<p class="notice"
 <p><a class="button" href="/conta/dados">${t('account.edit_data')}</a> <a class="button secondary" href="/conta/seguranca">${t('security.title')}</a></p>
 <h2>${t('account.level_title')}</h2>
 <p>${t('account.level', { level: t(`level.${me.citizen.trustLevel}`) })}</p>
+${loweredNotice(u, await loweredSince(deps.db, deps.recoverySettings.recoveries, me.citizen))}
+<p><a href="/conta/recuperacao">${t('account.recovery_settings')}</a></p>
 ${companies.length
   ? html`<h2>${t('account.companies_title')}</h2>
 <ul class="data-list">${companies.map((c) => html`<li class="data-item"><p class="data-name"><strong>${c.name}</strong></p><p>${t('account.company_cnpj', { cnpj: c.cnpj })}</p></li>`)}</ul>`

@@ -189,7 +189,8 @@ ${pending ? html`<p class="notice" role="status">${t('security.alternate_pending
         )
       : ({ ok: false, retryAt: allowed.retryAt } as const);
     if (!issued.ok) {
-      retryAfter(reply, issued.retryAt);
+      // (An SMS-only refusal, a country not enabled, cannot come from the e-mail channel.)
+      if ('retryAt' in issued) retryAfter(reply, issued.retryAt);
       return page(request, reply, me, { status: 429, field: 'email', error: 'email_code.send_limit' }, raw);
     }
     deps.mailQueued();

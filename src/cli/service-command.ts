@@ -22,8 +22,10 @@ export const SERVICE_USAGE = `cidadela service <command> [options]
           [--description D] [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
           [--auth client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file F]
           [--terms-file F.md]  (publishes a new terms version when the text changed)
-          [--field key:required|optional:purpose ...] [--fields-file contract.json]
-          (the data contract: catalog fields the service consumes, each with its purpose)
+          [--field key:required|optional[/required|optional|absent]:purpose ...]
+          [--fields-file contract.json]  (the data contract: catalog fields the service consumes,
+            each with its purpose; after a slash, how it applies to foreign accounts, e.g.
+            cpf:required/absent:..., passport_number:optional:...; keys: cidadela service fields)
   update  <client-id> [same options as add]
   list
   show    <client-id>
@@ -126,12 +128,18 @@ export async function serviceCommand(
   if (v.field) {
     const fields: unknown[] = [];
     for (const spec of v.field) {
-      const [key = '', need = '', ...purpose] = spec.split(':');
-      if (need !== 'required' && need !== 'optional') {
-        out.error(`--field ${spec}: expected key:required|optional:purpose`);
+      const [key = '', needs = '', ...purpose] = spec.split(':');
+      // "required/optional": required of Brazilian accounts, optional for foreign ones (or absent).
+      const [need, foreigners, ...extra] = needs.split('/');
+      if (
+        (need !== 'required' && need !== 'optional') ||
+        (foreigners !== undefined && !['required', 'optional', 'absent'].includes(foreigners)) ||
+        extra.length
+      ) {
+        out.error(`--field ${spec}: expected key:required|optional[/required|optional|absent]:purpose`);
         return 2;
       }
-      fields.push({ key, required: need === 'required', purpose: purpose.join(':') });
+      fields.push({ key, required: need === 'required', purpose: purpose.join(':'), ...(foreigners ? { foreigners } : {}) });
     }
     input.fields = [...((input.fields as unknown[] | undefined) ?? []), ...fields];
   }

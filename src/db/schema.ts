@@ -277,6 +277,7 @@ export interface Database {
   citizen_companies: CitizenCompaniesTable;
   security_events: SecurityEventsTable;
   session_activity: SessionActivityTable;
+  cpf_claims: CpfClaimsTable;
 }
 
 export interface CertificateHandoffsTable {
@@ -345,4 +346,14 @@ export interface SessionActivityTable {
   system: string | null;
   first_at: ColumnType<Date, Date | string | undefined, Date | string>;
   last_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface CpfClaimsTable {
+  id: string;
+  /** The account that held the CPF without proving it, now disabled. */
+  citizen_id: string;
+  prover_id: string;
+  trust_framework: string;
+  evidence: ColumnType<Record<string, unknown>, string, string>;
+  claimed_at: Timestamp;
 }

@@ -132,10 +132,19 @@ export function createInteractionKit(deps: {
     return citizen ? refusal(ctx, citizen) : undefined;
   }
 
+  /**
+   * The language a mail or SMS to this citizen is written in: their preferred one, the page's when
+   * they have none (issue 12: every message in the citizen's language, whatever page sent it).
+   */
+  async function messagesFor(ui: Ui, citizenId: string | null | undefined): Promise<Translate> {
+    const citizen = citizenId ? await deps.citizens.findById(citizenId) : undefined;
+    return isLocale(citizen?.locale) ? deps.translator(citizen.locale) : ui.t;
+  }
+
   /** A transaction for a step's writes (inside it, use only `trx`: PGlite has one connection). */
   const transaction = <T>(fn: (trx: Db) => Promise<T>) => deps.db.transaction().execute(fn);
 
-  return { load, finish, expired, completeLogin, refusedHere, verifications, securityEvents: deps.securityEvents, transaction, certificateLogin: deps.certificateLogin ?? false };
+  return { load, finish, expired, completeLogin, refusedHere, messagesFor, verifications, securityEvents: deps.securityEvents, transaction, certificateLogin: deps.certificateLogin ?? false };
 }
 
 export type InteractionKit = ReturnType<typeof createInteractionKit>;

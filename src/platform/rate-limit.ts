@@ -30,6 +30,13 @@ export const RATE_LIMITS = {
   passwordChangesPerCitizen: { name: 'password-change', limit: 10, windowSeconds: 24 * 3600 },
   /** Alternate e-mails a citizen may ask to prove per day: each sends a code to an address not yet proven. */
   alternateEmailsPerCitizen: { name: 'alternate-email', limit: 5, windowSeconds: 24 * 3600 },
+  /**
+   * Secret answers per account per day, right or wrong (counted before the check, so parallel guesses
+   * cannot slip past): the 4th in 24 h is refused (issue 10). Nobody's identifier is counted the same.
+   */
+  secretAnswers: { name: 'secret-answer', limit: 3, windowSeconds: 24 * 3600 },
+  /** Saved recovery codes typed per account per day: 80-bit codes, so this only stops a flood. */
+  recoveryCodeTries: { name: 'recovery-code', limit: 10, windowSeconds: 24 * 3600 },
   /** CPFs a foreign account may try to add per day (each try says whether a CPF has an account). */
   cpfAdditions: { name: 'cpf-add', limit: 5, windowSeconds: 24 * 3600 },
   /**
@@ -46,7 +53,7 @@ export const RATE_LIMITS = {
 export function createRateLimiter(db: Db) {
   return {
     /** `trx`: count inside the caller's transaction (a rolled-back action is not counted). */
-    async hit(rule: RateLimitRule, subject: string, trx: Db = db): Promise<{ allowed: true } | { allowed: false; retryAt: Date }> {
+    async hit(rule: RateLimitRule, subject: string, trx: Db = db): Promise<{ allowed: true; remaining: number } | { allowed: false; retryAt: Date }> {
       const key = `${rule.name}:${subject}`;
       const row = await trx
         .insertInto('rate_limits')
@@ -59,7 +66,7 @@ export function createRateLimiter(db: Db) {
         )
         .returning(['hits', 'window_start'])
         .executeTakeFirstOrThrow();
-      if (row.hits <= rule.limit) return { allowed: true };
+      if (row.hits <= rule.limit) return { allowed: true, remaining: rule.limit - row.hits };
       return { allowed: false, retryAt: new Date(new Date(row.window_start).getTime() + rule.windowSeconds * 1000) };
     },
   };

@@ -4,7 +4,7 @@ import type { Ui } from '../../web/request-context.ts';
 import { countryOptions } from '../field-inputs.ts';
 
 /** How a number typed without its +country is read (Brazil unless the person says otherwise). */
-function phoneCountrySelect(ui: Ui, country: string) {
+export function phoneCountrySelect(ui: Ui, country: string) {
   const { t } = ui;
   return html`<div class="field">
   <label for="country">${t('login.phone_country')}</label>

@@ -5,6 +5,8 @@ import { type Citizen, lockCitizen } from '../../identity/citizen-store.ts';
 import { confirmEmail } from '../../identity/contact-proofs.ts';
 import type { CredentialStore } from '../../identity/credential-store.ts';
 import { listIdentifiers } from '../../identity/identifiers.ts';
+import { smsAllowed } from '../../identity/phone.ts';
+import { createTrustLevels } from '../../identity/trust-levels.ts';
 import { enqueueMail, enqueueSms } from '../../messaging/message-queue.ts';
 import { renderMail, renderSms } from '../../messaging/templates.ts';
 import type { Translate } from '../../platform/i18n.ts';
@@ -13,6 +15,9 @@ import type { Secrets } from '../../security/secrets.ts';
 import { randomId } from '../../security/secrets.ts';
 import type { RecoveryStore } from './recovery-store.ts';
 import type { SecurityEvents } from '../../identity/security-events.ts';
+
+/** The reason in the trust-level history when a secret-question recovery lowers the level. */
+export const RECOVERED_BY_QUESTION = 'secret_question_recovery';
 
 export type ResetDeps = {
   credentials: CredentialStore;
@@ -25,6 +30,8 @@ export type ResetDeps = {
   translatorFor(citizen: Citizen): { t: Translate; locale: string };
   /** After the commit: the back-channel logouts owed to the services of the sessions ended. */
   backchannelLogout(accountId: string, logouts: readonly OwedLogout[]): Promise<unknown>;
+  /** SMS_COUNTRIES: an SMS only to a number of an enabled country. */
+  smsCountries: readonly string[];
 };
 
 /** Every address of the account that is proven: the notice goes to each. */
@@ -52,6 +59,8 @@ export async function resetPassword(
     citizenId: string;
     passwordHash: string;
     provenEmail: string | null;
+    /** Recovered with the secret question: the account drops to bronze (decision 22). */
+    dropToBronze?: boolean;
     userAgent: string | null;
     ip: string;
     /** The recovery strategy that proved it (a method id). */
@@ -70,6 +79,8 @@ export async function resetPassword(
     citizen.emailVerified = true;
   }
   await deps.credentials.set(citizen.id, 'password', { secret: input.passwordHash }, trx);
+  if (input.dropToBronze)
+    await createTrustLevels(trx).setLevel(trx, citizen.id, 'bronze', RECOVERED_BY_QUESTION);
   const logouts = await deps.provider.endAccountSessions(trx, citizen.id);
 
   const seen = { ip: input.ip, userAgent: input.userAgent, method: input.strategy };
@@ -98,7 +109,7 @@ export async function resetPassword(
   };
   const { emails, phones } = await provenAddresses(trx, citizen);
   for (const to of emails) await enqueueMail(trx, renderMail(t, 'recovery_notice', to, params));
-  for (const to of phones) await enqueueSms(trx, renderSms(t, 'recovery_notice', to, params));
+  for (const to of phones.filter((p) => smsAllowed(p, deps.smsCountries))) await enqueueSms(trx, renderSms(t, 'recovery_notice', to, params));
 
   await recordEvent(trx, {
     type: 'credential.changed',

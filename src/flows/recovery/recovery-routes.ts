@@ -2,12 +2,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../../db/database.ts';
 import type { Citizen, CitizenStore } from '../../identity/citizen-store.ts';
 import { isEmail } from '../../identity/field-catalog.ts';
+import { identifierKeys } from '../../identity/identifiers.ts';
+import { phoneCountry, smsAllowed } from '../../identity/phone.ts';
 import type { CodeMechanism } from '../../methods/code/code-mechanism.ts';
 import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
+import type { RecoveryCodes } from '../../methods/recovery-codes/recovery-codes.ts';
 import type { RecoveryStrategy } from '../../methods/recovery-strategy.ts';
 import type { SecurityEventInput } from '../../identity/security-events.ts';
 import { SIGN_IN_METHODS } from '../../methods/registry.ts';
+import type { SecretQuestions } from '../../methods/secret-question/secret-question.ts';
 import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
 import type { Ui, UiFactory } from '../../web/request-context.ts';
 import { type InteractionKit, type InteractionParams, retryAfter } from '../interaction-kit.ts';
@@ -20,6 +24,7 @@ import {
   type WayOption,
   waysPage,
 } from './recovery-pages.ts';
+import { registerRecoveryProofRoutes, TYPED_WAY_PATHS } from './recovery-proof-routes.ts';
 import { lockAfterNotMe, type ResetDeps, resetPassword } from './recovery-reset.ts';
 import { type Attempt, STAND_IN_TRIES } from './recovery-store.ts';
 
@@ -40,6 +45,7 @@ const NOBODY: Citizen = {
   locale: null,
   trustLevel: 'bronze',
   profile: {},
+  companies: [],
 };
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -54,6 +60,10 @@ type Deps = ResetDeps & {
   rateLimiter: RateLimiter;
   secure: boolean;
   mailQueued: () => void;
+  secretQuestions: SecretQuestions;
+  recoveryCodes: RecoveryCodes;
+  /** RECOVERY_SECRET_QUESTION: off removes the secret question from the ways offered. */
+  secretQuestionOn: boolean;
 };
 
 /** The strategies of the registered methods, in registry order. */
@@ -63,6 +73,9 @@ const STRATEGIES = SIGN_IN_METHODS.flatMap((e) =>
 
 /** Where a request came from, for the security record. */
 const seen = (request: FastifyRequest) => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
+/** After a saved code: how many are left (the page says so, and to make new ones when few are). */
+const codesLeftNotice = (attempt: Attempt) =>
+  typeof attempt.data.codesLeft === 'number' ? { codesLeft: attempt.data.codesLeft } : {};
 
 const text = (body: unknown, key: string, max: number) => {
   const v = (body as Record<string, unknown> | undefined)?.[key];
@@ -79,6 +92,7 @@ const text = (body: unknown, key: string, max: number) => {
  */
 export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
   const { ui, recoveries, codes } = deps;
+  const offered = STRATEGIES.filter((s) => deps.secretQuestionOn || s.strategy.kind !== 'secret_question');
 
   /** A security-record write that must not hold up the page (its timing would tell). */
   function note(event: SecurityEventInput, request: FastifyRequest) {
@@ -112,13 +126,23 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     }[] = [];
     const seed = Buffer.from(String(attempt.data.seed ?? ''), 'base64url');
     const typedEmail = typeof attempt.data.typedEmail === 'string' ? attempt.data.typedEmail : undefined;
-    for (const { methodId, strategy } of STRATEGIES) {
+    const typedPhone = typeof attempt.data.typedPhone === 'string' ? attempt.data.typedPhone : undefined;
+    // SMS only to the countries the operator enabled, for an account's numbers and stand-ins alike.
+    const smsOk = (address: string) => smsAllowed(address, deps.smsCountries);
+    for (const { methodId, strategy } of offered) {
+      if (strategy.kind !== 'code') {
+        // Typed on its own page and offered to everyone alike: nothing here depends on the account.
+        out.push({ value: methodId, masked: '', address: null, strategy, methodId });
+        continue;
+      }
+      const sms = strategy.channel === 'sms';
       const list = citizen
-        ? (await strategy.destinations(citizen, deps.db)).map((d) => ({
-            address: d.address as string | null,
-            masked: d.masked,
-          }))
-        : strategy.standIns(seed, typedEmail).map((masked) => ({ address: null, masked }));
+        ? (await strategy.destinations(citizen, deps.db))
+            .filter((d) => !sms || smsOk(d.address))
+            .map((d) => ({ address: d.address as string | null, masked: d.masked }))
+        : sms && (typedPhone ? !smsOk(typedPhone) : !deps.smsCountries.includes('BR'))
+          ? []
+          : strategy.standIns(seed, { email: typedEmail, phone: typedPhone }).map((masked) => ({ address: null, masked }));
       for (const [i, d] of list.entries()) out.push({ value: `${methodId}:${i}`, ...d, strategy, methodId });
     }
     return out;
@@ -141,13 +165,19 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const identifier = text(request.body, 'identifier', 254).trim();
     const uid = text(request.body, 'i', 100);
     const interactionUid = UID.test(uid) ? uid : null;
-    if (!identifier) return identifyPage(u, { interactionUid, error: 'recovery.identifier_required' });
+    // A number typed in its national form is read as one of the country chosen (Brazil by default).
+    const country = phoneCountry(text(request.body, 'country', 2)) ?? 'BR';
+    if (!identifier) return identifyPage(u, { interactionUid, country, error: 'recovery.identifier_required' });
     const limited = await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAddress, request.ip);
     if (!limited.allowed) {
       retryAfter(reply, limited.retryAt);
-      return identifyPage(u, { interactionUid, identifier, error: 'recovery.limited', status: 429 });
+      return identifyPage(u, { interactionUid, identifier, country, error: 'recovery.limited', status: 429 });
     }
-    let citizen = await deps.citizens.findByIdentifier(identifier, { country: 'BR' });
+    let citizen = await deps.citizens.findByIdentifier(identifier, { country });
+    // A number typed (and not a CPF: eleven digits may read as both) is what the stand-ins show for
+    // nobody's, as an account found by it would show its own.
+    const keys = identifierKeys(identifier, { country });
+    const typedPhone = keys.some((k) => k.kind === 'cpf') ? undefined : keys.find((k) => k.kind === 'phone')?.value;
     // An account asked for too often today is answered as nobody's: no more codes reach its owner,
     // and the pages do not say so (that would say the account exists).
     if (citizen && !(await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAccount, citizen.id)).allowed)
@@ -161,6 +191,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
           'base64url',
         ),
         ...(isEmail(identifier) ? { typedEmail: identifier } : {}),
+        ...(typedPhone ? { typedPhone } : {}),
       },
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? null,
@@ -197,7 +228,12 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const ways = await waysOf(attempt, citizen);
     const chosen = ways.find((w) => w.value === text(request.body, 'way', 40));
     if (!chosen) return waysPage(u, { ways: options(u, ways), error: 'recovery.choose' });
-    const minutes = chosen.strategy.ttlSeconds / 60;
+    if (chosen.strategy.kind !== 'code') {
+      await recoveries.update(attempt.id, { state: 'started', strategy: chosen.methodId });
+      return reply.redirect(TYPED_WAY_PATHS[chosen.strategy.kind], 303);
+    }
+    const { strategy } = chosen;
+    const minutes = strategy.ttlSeconds / 60;
     const data = { ...attempt.data, masked: chosen.masked, minutes, sends: 1, lastSentAt: Date.now() };
     await recoveries.update(attempt.id, {
       state: 'code_sent',
@@ -211,17 +247,18 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       // timing would tell (`npm run bench` measured 70 ms before). For the same reason a send limit
       // is not shown: the code simply does not come, as for nobody's identifier.
       const { address } = chosen;
-      const t = u.t;
+      // In the account's language, not the page's (whoever asks may not be its owner).
+      const { t } = deps.translatorFor(citizen);
       setImmediate(() => {
         deps.kit
           .transaction(async (trx) => {
             const issued = await codes.issue(trx, {
               purpose: 'recovery',
-              channel: chosen.strategy.channel,
+              channel: strategy.channel,
               citizenId: citizen.id,
               address,
               t,
-              ttlSeconds: chosen.strategy.ttlSeconds,
+              ttlSeconds: strategy.ttlSeconds,
             });
             if (issued.ok)
               await recoveries.update(attempt.id, { codeFlowId: issued.id, data: { ...data, address } }, trx);
@@ -302,7 +339,8 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       });
     let outcome: string;
     if (attempt.codeFlowId) {
-      outcome = await codes.resend(attempt.codeFlowId, 'recovery', u.t);
+      const owner = attempt.citizenId ? await deps.citizens.findById(attempt.citizenId) : undefined;
+      outcome = await codes.resend(attempt.codeFlowId, 'recovery', owner ? deps.translatorFor(owner).t : u.t);
     } else {
       // Nobody's: the same rules as code-store's allowResend, kept on the attempt.
       const sends = Number(attempt.data.sends ?? 1);
@@ -328,6 +366,8 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       'code.wait': 'email_code.wait',
       'code.send_limit': 'email_code.send_limit',
       'code.limited': 'email_code.send_limit',
+      // The operator disabled the number's country since the code went out: no more SMS to it.
+      'code.country_disabled': 'phone.country_disabled',
       'code.too_many': 'recovery.code_too_many',
       'code.unknown': 'recovery.code_unknown',
     };
@@ -338,7 +378,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const u = ui(request, reply);
     const attempt = await current(request);
     if (!attempt || attempt.state !== 'proven') return startAgain(u);
-    return newPasswordPage(u, {});
+    return newPasswordPage(u, codesLeftNotice(attempt));
   });
 
   app.post('/recuperar/senha', async (request, reply) => {
@@ -354,7 +394,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       birthdate: citizen.birthdate,
       email: citizen.email ?? '',
     });
-    if (problem) return newPasswordPage(u, { error: problem });
+    if (problem) return newPasswordPage(u, { error: problem, ...codesLeftNotice(attempt) });
     const passwordHash = await deps.hasher.hash(password);
     const provenEmail = attempt.data.provenChannel === 'email' ? String(attempt.data.provenAddress) : null;
     const method = STRATEGIES.find((s) => s.methodId === attempt.strategy)?.method;
@@ -364,6 +404,8 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
         citizenId: citizen.id,
         passwordHash,
         provenEmail,
+        // Knowledge alone is the weakest proof: the account drops to bronze until a stronger one.
+        dropToBronze: attempt.strategy === 'secret_question',
         userAgent: request.headers['user-agent'] ?? null,
         ip: request.ip,
         strategy: attempt.strategy,
@@ -387,6 +429,18 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       href: '/conta',
       label: 'recovery.sign_in',
     });
+  });
+
+  registerRecoveryProofRoutes(app, {
+    ui,
+    recoveries,
+    citizens: deps.citizens,
+    rateLimiter: deps.rateLimiter,
+    secretQuestions: deps.secretQuestions,
+    recoveryCodes: deps.recoveryCodes,
+    secretQuestionOn: deps.secretQuestionOn,
+    current,
+    startAgain,
   });
 
   app.get('/recuperar/nao-fui-eu', async (request, reply) => notMePage(ui(request, reply), {}));
