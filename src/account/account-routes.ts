@@ -16,9 +16,14 @@ import { ACCOUNT_CLIENT_ID } from './account-services.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
 import { registerCpfRoutes } from './cpf-routes.ts';
 import { isForeign } from '../identity/citizen-store.ts';
-import { registerSecurityRoutes, type SecurityDeps } from './security-routes.ts';
 import { loweredNotice } from './recovery-settings-pages.ts';
 import { loweredSince, type RecoverySettingsDeps, registerRecoverySettingsRoutes } from './recovery-settings-routes.ts';
+import { registerSecurityRoutes, type SecurityDeps } from './security-routes.ts';
+import { registerFactorRoutes } from './security-factors.ts';
+import type { TotpCredentials } from '../methods/totp/totp-credential.ts';
+import type { PasskeyCeremonies } from '../methods/passkey/passkey-ceremonies.ts';
+import type { PasskeyStore } from '../methods/passkey/passkey-store.ts';
+import type { Citizen } from '../identity/citizen-store.ts';
 
 type Deps = {
   db: Db;
@@ -31,11 +36,16 @@ type Deps = {
   rateLimiter: RateLimiter;
   passwordSignIn: PasswordSignIn;
   mailQueued: () => void;
-  /** What the security section (/conta/seguranca) needs beyond the above. */
-  security: Omit<SecurityDeps, 'db' | 'ui' | 'citizens' | 'codes' | 'rateLimiter' | 'passwordSignIn' | 'mailQueued' | 'signedIn' | 'signIn' | 'publicUrl'>;
   /** The citizen's preferred language for mail and SMS. */
   translator(locale: string | null): Translate;
   recoverySettings: RecoverySettingsDeps;
+  /** What the security section (/conta/seguranca) needs beyond the above. */
+  security: Omit<SecurityDeps, 'db' | 'ui' | 'citizens' | 'codes' | 'rateLimiter' | 'passwordSignIn' | 'mailQueued' | 'signedIn' | 'signIn' | 'publicUrl'>;
+  totp: TotpCredentials;
+  passkeys: PasskeyCeremonies;
+  passkeyStore: PasskeyStore;
+  /** The citizen's own language, for what is sent to them. */
+  translatorFor(citizen: Citizen): { t: Translate; locale: string };
 };
 
 /**
@@ -53,7 +63,8 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     return { citizen, session };
   }
 
-  function signIn(reply: FastifyReply) {
+  /** `again`: the password (and second step) even over a live session, as for a sensitive change. */
+  function signIn(reply: FastifyReply, again = false) {
     const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
     const url = new URL('/oidc/auth', deps.issuer);
     url.search = new URLSearchParams({
@@ -64,6 +75,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
       code_challenge: challenge,
       code_challenge_method: 'S256',
       state: randomBytes(12).toString('base64url'),
+      ...(again ? { prompt: 'login' } : {}),
     }).toString();
     return reply.redirect(url.href, 303);
   }
@@ -97,6 +109,19 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signIn,
   });
 
+  registerRecoverySettingsRoutes(app, {
+    ...deps.recoverySettings,
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    passwordSignIn: deps.passwordSignIn,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
+    },
+    signIn,
+  });
+
   registerSecurityRoutes(app, {
     ...deps.security,
     db: deps.db,
@@ -114,12 +139,15 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signIn,
   });
 
-  registerRecoverySettingsRoutes(app, {
-    ...deps.recoverySettings,
+  registerFactorRoutes(app, {
     db: deps.db,
     ui,
     citizens: deps.citizens,
-    passwordSignIn: deps.passwordSignIn,
+    totp: deps.totp,
+    passkeys: deps.passkeys,
+    passkeyStore: deps.passkeyStore,
+    translatorFor: deps.translatorFor,
+    mailQueued: deps.mailQueued,
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
       return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;

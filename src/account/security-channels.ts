@@ -189,7 +189,7 @@ ${pending ? html`<p class="notice" role="status">${t('security.alternate_pending
         )
       : ({ ok: false, retryAt: allowed.retryAt } as const);
     if (!issued.ok) {
-      // (An SMS-only refusal, a country not enabled, cannot come from the e-mail channel.)
+      // An e-mail is never refused by country (that is SMS_COUNTRIES), only by the limits.
       if ('retryAt' in issued) retryAfter(reply, issued.retryAt);
       return page(request, reply, me, { status: 429, field: 'email', error: 'email_code.send_limit' }, raw);
     }

@@ -39,6 +39,7 @@ export interface ServicesTable {
   dpop_bound_access_tokens: Generated<boolean>;
   min_trust_level: Generated<'bronze' | 'prata' | 'ouro'>;
   accepts_foreigners: Generated<boolean>;
+  require_second_factor: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -81,6 +82,15 @@ export interface CredentialsTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   last_used_at: NullableTimestamp;
+}
+
+export interface WebauthnChallengesTable {
+  id: string;
+  purpose: 'registration' | 'authentication';
+  challenge: string;
+  citizen_id: string | null;
+  interaction_uid: string | null;
+  expires_at: Timestamp;
 }
 
 export interface SigningKeysTable {
@@ -262,6 +272,7 @@ export interface Database {
   citizens: CitizensTable;
   identifiers: IdentifiersTable;
   credentials: CredentialsTable;
+  webauthn_challenges: WebauthnChallengesTable;
   services: ServicesTable;
   oidc_payloads: OidcPayloadsTable;
   signing_keys: SigningKeysTable;
@@ -275,9 +286,9 @@ export interface Database {
   trust_level_changes: TrustLevelChangesTable;
   field_verifications: FieldVerificationsTable;
   citizen_companies: CitizenCompaniesTable;
+  cpf_claims: CpfClaimsTable;
   security_events: SecurityEventsTable;
   session_activity: SessionActivityTable;
-  cpf_claims: CpfClaimsTable;
 }
 
 export interface CertificateHandoffsTable {
@@ -322,6 +333,16 @@ export interface CitizenCompaniesTable {
   linked_at: Timestamp;
 }
 
+export interface CpfClaimsTable {
+  id: string;
+  /** The account that held the CPF without proving it, now disabled. */
+  citizen_id: string;
+  prover_id: string;
+  trust_framework: string;
+  evidence: ColumnType<Record<string, unknown>, string, string>;
+  claimed_at: Timestamp;
+}
+
 /** The citizen's security record (migration 0055): append-only, erased only with the account. */
 export interface SecurityEventsTable {
   id: Generated<string>;
@@ -346,14 +367,4 @@ export interface SessionActivityTable {
   system: string | null;
   first_at: ColumnType<Date, Date | string | undefined, Date | string>;
   last_at: ColumnType<Date, Date | string | undefined, Date | string>;
-}
-
-export interface CpfClaimsTable {
-  id: string;
-  /** The account that held the CPF without proving it, now disabled. */
-  citizen_id: string;
-  prover_id: string;
-  trust_framework: string;
-  evidence: ColumnType<Record<string, unknown>, string, string>;
-  claimed_at: Timestamp;
 }

@@ -330,8 +330,8 @@ for (const locale of LOCALES) {
     const lookAlike = (cpf: string) => {
       const seed = Buffer.from(secrets.digest('recovery-stand-in', cpf.replace(/\D/g, '')), 'base64url');
       return (
-        emailRecovery.standIns(seed, undefined).length === 1 &&
-        smsRecovery.standIns(seed, undefined).length === 0
+        emailRecovery.standIns(seed, {}).length === 1 &&
+        smsRecovery.standIns(seed, {}).length === 0
       );
     };
     let unknown = '';

@@ -28,10 +28,10 @@ export type ResetDeps = {
   publicUrl: string;
   /** The citizen's own language for what is sent to them (not the page's: they may be someone else). */
   translatorFor(citizen: Citizen): { t: Translate; locale: string };
-  /** After the commit: the back-channel logouts owed to the services of the sessions ended. */
-  backchannelLogout(accountId: string, logouts: readonly OwedLogout[]): Promise<unknown>;
   /** SMS_COUNTRIES: an SMS only to a number of an enabled country. */
   smsCountries: readonly string[];
+  /** After the commit: the back-channel logouts owed to the services of the sessions ended. */
+  backchannelLogout(accountId: string, logouts: readonly OwedLogout[]): Promise<unknown>;
 };
 
 /** Every address of the account that is proven: the notice goes to each. */
