@@ -77,6 +77,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     },
     passwordSignIn: deps.passwordSignIn,
     signIn,
+    securityEvents: deps.security.securityEvents,
   });
 
   registerCpfRoutes(app, {

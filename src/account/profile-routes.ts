@@ -17,6 +17,8 @@ import { csrfField, errorSummary, field } from '../web/layout.ts';
 import { LANG_COOKIE, type Ui, type UiFactory } from '../web/request-context.ts';
 import { isLocale } from '../platform/i18n.ts';
 import { fieldInput } from '../flows/field-inputs.ts';
+import type { SecurityEvents } from '../identity/security-events.ts';
+import { maskPhone } from '../methods/recovery-strategy.ts';
 import { accountNav } from './account-sections.ts';
 import { formatPhone, inFieldOrder, maskCpf, PROFILE_GROUPS, SAVED_MESSAGES } from './profile-groups.ts';
 
@@ -66,6 +68,8 @@ type Deps = {
   signedIn(request: FastifyRequest, reply: FastifyReply): Promise<{ citizenId: string; authTime?: number | undefined } | undefined>;
   passwordSignIn: PasswordSignIn;
   signIn(reply: FastifyReply): FastifyReply;
+  /** The citizen's security record: a proven new e-mail or number is a recovery channel changed. */
+  securityEvents?: SecurityEvents;
 };
 
 /**
@@ -283,6 +287,7 @@ ${phone && !phone.verified ? html`<form method="post" action="/conta/celular/ver
         const checked = await deps.codes.check({ id: pending.id, purpose: 'email_change', typed }, trx);
         if (!checked.ok) return checked;
         const { previous } = await replaceEmail(trx, checked.proof.citizenId, checked.proof.address);
+        await deps.securityEvents?.record({ citizenId: checked.proof.citizenId, kind: 'channel_verified', detail: { channel: 'email', masked: maskEmail(checked.proof.address) }, ip: request.ip, userAgent: request.headers['user-agent'] ?? null }, trx);
         // The old address hears of it, in the same transaction: whoever changed it cannot stop that.
         // (A foreigner may have had none.)
         if (previous) await enqueueMail(trx, {
@@ -369,6 +374,7 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
         // verified if it still is the one the code went to.
         if (pending.purpose === 'phone_change') await replacePhone(trx, checked.proof.citizenId, checked.proof.address);
         else await confirmPhone(trx, checked.proof.citizenId, checked.proof.address);
+        await deps.securityEvents?.record({ citizenId: checked.proof.citizenId, kind: 'channel_verified', detail: { channel: 'phone', masked: maskPhone(checked.proof.address) }, ip: request.ip, userAgent: request.headers['user-agent'] ?? null }, trx);
         return checked;
       });
     } catch (error) {

@@ -114,4 +114,15 @@ test('changing the e-mail: nothing changes until the code sent to the new addres
   // The new address signs in; the old one no longer does.
   const row = await app.db.db.selectFrom('citizens').select('id').where('email', '=', citizen.email).executeTakeFirst();
   assert.equal(row, undefined);
+  // The security record has the channel change, masked.
+  const changed = await app.db.db
+    .selectFrom('security_events')
+    .innerJoin('citizens', 'citizens.id', 'security_events.citizen_id')
+    .select(['security_events.kind', 'security_events.detail'])
+    .where('citizens.email', '=', newEmail)
+    .where('security_events.kind', '=', 'channel_verified')
+    .execute();
+  assert.equal(changed.length, 1);
+  assert.equal(changed[0]!.detail.channel, 'email');
+  assert.ok(!JSON.stringify(changed).includes(newEmail), 'masked');
 });

@@ -311,7 +311,7 @@ test('alternate e-mail: proven by a code before it counts, then a way to recover
     });
     return { r, ways };
   };
-  assert.equal([...(await recoveryWays()).ways.html.matchAll(/name="way"/g)].length, 1);
+  assert.equal([...(await recoveryWays()).ways.html.matchAll(/name="way" value="email_code:/g)].length, 1);
   const wrong = await a.post(formAction(sent, '/contatos/confirmar'), { code: HUGE });
   assert.equal(wrong.status, 422);
   const mail = await smtp.waitFor(alternate, 15_000);
@@ -322,7 +322,9 @@ test('alternate e-mail: proven by a code before it counts, then a way to recover
 
   // Now it is offered, and a recovery through it works.
   const { r, ways } = await recoveryWays();
-  const options = [...ways.html.matchAll(/name="way" value="([^"]+)"[^>]*><label for="way-\d+">([^<]+)</g)];
+  const options = [
+    ...ways.html.matchAll(/name="way" value="(email_code:[^"]+)"[^>]*><label for="way-\d+">([^<]+)</g),
+  ];
   assert.equal(options.length, 2);
   const viaAlternate = options.find(
     (o) => o[2]!.includes(alternate.slice(0, 2)) && o[2]!.includes('example.test') && o[1] !== options[0]![1],
@@ -383,6 +385,15 @@ test("alternate e-mail: another account's address is refused, and asking is limi
     statuses.push(refused.status);
   }
   assert.deepEqual(statuses, [409, 409, 409, 409, 409, 429]);
-  const ids = await app.db.db.selectFrom('identifiers').select('value').where('citizen_id', '=', citizen.id).where('kind', '=', 'email').execute();
-  assert.deepEqual(ids.map((i) => i.value), [citizen.email], 'nothing added');
+  const ids = await app.db.db
+    .selectFrom('identifiers')
+    .select('value')
+    .where('citizen_id', '=', citizen.id)
+    .where('kind', '=', 'email')
+    .execute();
+  assert.deepEqual(
+    ids.map((i) => i.value),
+    [citizen.email],
+    'nothing added',
+  );
 });

@@ -188,3 +188,35 @@ test('the record refuses updates and deletes; the eraser removes one account and
     /append-only/,
   );
 });
+
+test('a recovery by saved code is recorded: the wrong code, then the right one, under its strategy', async () => {
+  const citizen = await seedCitizen(app.db.db);
+  const ua = new UserAgent();
+  const login = await ua.get(`${app.url}/conta`);
+  await ua.post(formAction(login, '/login'), { identifier: citizen.cpf, password: citizen.password });
+  const settings = await ua.get(`${app.url}/conta/recuperacao`);
+  const shown = await ua.post(formAction(settings, '/conta/recuperacao/codigos'), {});
+  const codes = [...shown.html.matchAll(/<li><code>([0-9A-Z-]+)<\/code><\/li>/g)].map((m) => m[1]!);
+  assert.equal(codes.length, 10);
+  const r = new UserAgent();
+  const start = await r.get(`${app.url}/recuperar`);
+  const ways = await r.post(formAction(start, '/recuperar'), {
+    ...formFields(start, '/recuperar'),
+    identifier: citizen.cpf,
+  });
+  const way = [...ways.html.matchAll(/name="way" value="([^"]+)"/g)]
+    .map((m) => m[1]!)
+    .find((v) => v.startsWith('recovery_code'));
+  assert.ok(way, ways.html.slice(0, 3000));
+  const page = await r.post(formAction(ways, '/recuperar/opcoes'), { way });
+  const wrong = await r.post(formAction(page, '/recuperar/codigo-salvo'), { code: 'AAAA-AAAA-AAAA-AAAA' });
+  assert.equal(wrong.status, 422);
+  const proven = await r.post(formAction(wrong, '/recuperar/codigo-salvo'), { code: codes[0]! });
+  assert.match(proven.url, /\/recuperar\/senha$/);
+  const rows = (await rowsOf(citizen.id, 4)).filter((e) => e.kind === 'recovery');
+  assert.deepEqual(
+    rows.map((e) => `${e.result}:${e.method}`),
+    ['started:null', 'code_wrong:recovery_code', 'proven:recovery_code'],
+  );
+  assert.ok(!JSON.stringify(rows).includes(codes[0]!), 'no code in the record');
+});

@@ -30,6 +30,8 @@ type Deps = {
   secretQuestionOn: boolean;
   current(request: FastifyRequest): Promise<Attempt | undefined>;
   startAgain(ui: Ui): FastifyReply;
+  /** Writes a step of an account's attempt to its security record, after the answer (decision 21). */
+  note?(attempt: Attempt, result: string, request: FastifyRequest): void;
 };
 
 const text = (body: unknown, key: string, max: number) => {
@@ -60,7 +62,8 @@ export function registerRecoveryProofRoutes(app: FastifyInstance, deps: Deps) {
   }
 
   /** A proof matched: on to the new password, unless the account is disabled (only now may it say so). */
-  async function proven(reply: FastifyReply, u: Ui, attempt: Attempt, data: Record<string, unknown> = {}) {
+  async function proven(request: FastifyRequest, reply: FastifyReply, u: Ui, attempt: Attempt, data: Record<string, unknown> = {}) {
+    deps.note?.(attempt, 'proven', request);
     const citizen = attempt.citizenId ? await deps.citizens.findById(attempt.citizenId) : undefined;
     if (!citizen || citizen.status !== 'active') {
       await recoveries.update(attempt.id, { state: 'failed' });
@@ -97,13 +100,15 @@ export function registerRecoveryProofRoutes(app: FastifyInstance, deps: Deps) {
     const citizen = await deps.citizens.findById(attempt.citizenId ?? '');
     const answered = await deps.secretQuestions.verify(attempt.citizenId, answer);
     const record = recordMatches(citizen, birthdate, motherName);
-    if (!answered || !record || !attempt.citizenId)
+    if (!answered || !record || !attempt.citizenId) {
+      deps.note?.(attempt, 'answer_wrong', request);
       return questionPage(u, {
         question,
         error: limited.remaining > 0 ? 'recovery.question_wrong' : 'recovery.question_wrong_last',
         errorParams: { tries: limited.remaining },
       });
-    return proven(reply, u, attempt);
+    }
+    return proven(request, reply, u, attempt);
   });
 
   app.get('/recuperar/codigo-salvo', async (request, reply) => {
@@ -125,7 +130,10 @@ export function registerRecoveryProofRoutes(app: FastifyInstance, deps: Deps) {
     }
     // Spent at once (single use even if the rest of the recovery is never finished).
     const used = await deps.recoveryCodes.consume(attempt.citizenId, typed);
-    if (!used.ok) return savedCodePage(u, { error: 'recovery.saved_code_wrong' });
-    return proven(reply, u, attempt, { codesLeft: used.left });
+    if (!used.ok) {
+      deps.note?.(attempt, 'code_wrong', request);
+      return savedCodePage(u, { error: 'recovery.saved_code_wrong' });
+    }
+    return proven(request, reply, u, attempt, { codesLeft: used.left });
   });
 }

@@ -503,6 +503,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     secretQuestionOn: deps.secretQuestionOn,
     current,
     startAgain,
+    note: (attempt, result, request) => {
+      // Only an account's attempt has a record; written after the answer like the others.
+      if (attempt.citizenId) note({ citizenId: attempt.citizenId, kind: 'recovery', result, method: attempt.strategy, ...seen(request) }, request);
+    },
   });
 
   app.get('/recuperar/nao-fui-eu', async (request, reply) => notMePage(ui(request, reply), {}));
