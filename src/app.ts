@@ -44,6 +44,8 @@ import { createPasswordSignIn } from './methods/password/password-sign-in.ts';
 import { smsCodeSender } from './methods/sms-code/sms-code.ts';
 import { registerRecoveryRoutes } from './flows/recovery/recovery-routes.ts';
 import { createRecoveryStore } from './flows/recovery/recovery-store.ts';
+import { createRecoveryCodes } from './methods/recovery-codes/recovery-codes.ts';
+import { createSecretQuestions } from './methods/secret-question/secret-question.ts';
 import { createVerificationStore } from './methods/verifications.ts';
 import { createCertificateHandoffs } from './methods/certificate/certificate-handoff.ts';
 import { type CertificateLogin, registerCertificateReceiver } from './methods/certificate/certificate-routes.ts';
@@ -337,6 +339,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     certificate,
     mailQueued: () => mail.nudge(),
   });
+  const recoveries = createRecoveryStore(db);
+  const secretQuestions = createSecretQuestions({ credentials, hasher });
+  const recoveryCodes = createRecoveryCodes({ db, secrets });
   registerRecoveryRoutes(server, {
     db,
     ui,
@@ -350,7 +355,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     secure,
     secrets,
     provider: providerState,
-    recoveries: createRecoveryStore(db),
+    recoveries,
+    secretQuestions,
+    recoveryCodes,
+    secretQuestionOn: config.recoverySecretQuestion,
     publicUrl: config.publicUrl,
     smsCountries: config.smsCountries,
     translatorFor: (citizen) => {
@@ -394,6 +402,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     passwordSignIn,
     mailQueued: () => mail.nudge(),
     translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+    recoverySettings: { secretQuestions, recoveryCodes, recoveries, secretQuestionOn: config.recoverySecretQuestion },
   });
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {

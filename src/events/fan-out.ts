@@ -202,22 +202,19 @@ export async function fanOut(
     const contracts = new Map<string, Set<string>>();
     const existing = new Set<string>();
     if (clientIds.length) {
-      const fieldRows = await trx
-        .selectFrom('service_fields')
-        .select(['client_id', 'field_key'])
-        .where('client_id', 'in', clientIds)
+      // The services that still exist and their contracts, in one statement.
+      const rows = await trx
+        .selectFrom('services as s')
+        .leftJoin('service_fields as f', 'f.client_id', 's.client_id')
+        .select(['s.client_id', 'f.field_key'])
+        .where('s.client_id', 'in', clientIds)
         .execute();
-      for (const f of fieldRows) {
-        const set = contracts.get(f.client_id) ?? new Set<string>();
-        set.add(f.field_key);
-        contracts.set(f.client_id, set);
+      for (const r of rows) {
+        existing.add(r.client_id);
+        const set = contracts.get(r.client_id) ?? new Set<string>();
+        if (r.field_key) set.add(r.field_key);
+        contracts.set(r.client_id, set);
       }
-      const serviceRows = await trx
-        .selectFrom('services')
-        .select('client_id')
-        .where('client_id', 'in', clientIds)
-        .execute();
-      for (const s of serviceRows) existing.add(s.client_id);
     }
 
     const rows: {

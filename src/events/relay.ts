@@ -49,12 +49,15 @@ export type RelayOptions = {
 
 export type Relay = {
   /** Fans out what is in the outbox and sends what is due; returns how much it did. */
-  runOnce(): Promise<{ events: number; delivered: number }>;
+  runOnce(notified?: boolean): Promise<{ events: number; delivered: number }>;
   start(): void;
   /** Wakes the relay now instead of at its next tick. */
   nudge(): void;
   stop(): Promise<void>;
 };
+
+/** Outbox events turned into deliveries per fan-out transaction. */
+const FAN_OUT_BATCH = 200;
 
 type StreamRow = {
   client_id: string;
@@ -308,14 +311,19 @@ export function createRelay(opts: RelayOptions): Relay {
     return Boolean(result.rows[0]?.todo);
   }
 
-  async function runOnce(): Promise<{ events: number; delivered: number }> {
+  /**
+   * `notified`: a commit just said there is work, so the cheap "anything to do?" question that an
+   * idle poll asks first is skipped (one round trip less between a change and its delivery).
+   */
+  async function runOnce(notified = false): Promise<{ events: number; delivered: number }> {
     await prune().catch((error) => opts.onError?.(error as Error, { task: 'prune' }));
-    if (!(await anythingToDo())) return { events: 0, delivered: 0 };
+    if (!notified && !(await anythingToDo())) return { events: 0, delivered: 0 };
     let events = 0;
     for (let round = 0; round < 50; round++) {
-      const r = await fanOut(db, opts.issuer);
+      const r = await fanOut(db, opts.issuer, FAN_OUT_BATCH);
       events += r.events;
-      if (r.events === 0) break;
+      // A short batch took everything there was; what commits later notifies again.
+      if (r.events < FAN_OUT_BATCH) break;
     }
     let delivered = 0;
     const worker = async () => {
@@ -345,10 +353,11 @@ export function createRelay(opts: RelayOptions): Relay {
 
   async function run(): Promise<void> {
     while (!stopped) {
+      const notified = woken;
       woken = false;
       let worked = false;
       try {
-        const r = await runOnce();
+        const r = await runOnce(notified);
         worked = r.events > 0 || r.delivered > 0;
       } catch (error) {
         opts.onError?.(error as Error, { task: 'relay' });

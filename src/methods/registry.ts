@@ -16,6 +16,10 @@ import type { PasswordSignIn } from './password/password-sign-in.ts';
 import type { RecoveryStrategy } from './recovery-strategy.ts';
 import { smsCodeMethod } from './sms-code/sms-code.ts';
 import { smsRecovery } from './sms-code/sms-recovery.ts';
+import { recoveryCodeMethod } from './recovery-codes/recovery-codes.ts';
+import { recoveryCodesRecovery } from './recovery-codes/recovery-codes-recovery.ts';
+import { secretQuestionMethod } from './secret-question/secret-question.ts';
+import { secretQuestionRecovery } from './secret-question/secret-question-recovery.ts';
 
 /** What a method's routes may use: the interaction kit, the login flow's next step, the shared parts. */
 export type MethodRouteDeps = {
@@ -49,6 +53,8 @@ export const SIGN_IN_METHODS: readonly MethodEntry[] = [
   },
   { method: emailCodeMethod, recovery: emailRecovery },
   { method: smsCodeMethod, recovery: smsRecovery },
+  { method: recoveryCodeMethod, recovery: recoveryCodesRecovery },
+  { method: secretQuestionMethod, recovery: secretQuestionRecovery },
   { method: certificateMethod, registerRoutes: (app, d) => d.certificate && registerCertificateRoutes(app, { kit: d.kit, login: d.certificate }) },
 ];
 

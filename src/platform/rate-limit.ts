@@ -26,6 +26,13 @@ export const RATE_LIMITS = {
   recoveryStartsPerAddress: { name: 'recovery-ip', limit: 30, windowSeconds: 24 * 3600 },
   /** Recoveries started per account per day: each may send a code to the citizen. */
   recoveryStartsPerAccount: { name: 'recovery-citizen', limit: 10, windowSeconds: 24 * 3600 },
+  /**
+   * Secret answers per account per day, right or wrong (counted before the check, so parallel guesses
+   * cannot slip past): the 4th in 24 h is refused (issue 10). Nobody's identifier is counted the same.
+   */
+  secretAnswers: { name: 'secret-answer', limit: 3, windowSeconds: 24 * 3600 },
+  /** Saved recovery codes typed per account per day: 80-bit codes, so this only stops a flood. */
+  recoveryCodeTries: { name: 'recovery-code', limit: 10, windowSeconds: 24 * 3600 },
   /** CPFs a foreign account may try to add per day (each try says whether a CPF has an account). */
   cpfAdditions: { name: 'cpf-add', limit: 5, windowSeconds: 24 * 3600 },
   /**
@@ -42,7 +49,7 @@ export const RATE_LIMITS = {
 export function createRateLimiter(db: Db) {
   return {
     /** `trx`: count inside the caller's transaction (a rolled-back action is not counted). */
-    async hit(rule: RateLimitRule, subject: string, trx: Db = db): Promise<{ allowed: true } | { allowed: false; retryAt: Date }> {
+    async hit(rule: RateLimitRule, subject: string, trx: Db = db): Promise<{ allowed: true; remaining: number } | { allowed: false; retryAt: Date }> {
       const key = `${rule.name}:${subject}`;
       const row = await trx
         .insertInto('rate_limits')
@@ -55,7 +62,7 @@ export function createRateLimiter(db: Db) {
         )
         .returning(['hits', 'window_start'])
         .executeTakeFirstOrThrow();
-      if (row.hits <= rule.limit) return { allowed: true };
+      if (row.hits <= rule.limit) return { allowed: true, remaining: rule.limit - row.hits };
       return { allowed: false, retryAt: new Date(new Date(row.window_start).getTime() + rule.windowSeconds * 1000) };
     },
   };

@@ -149,11 +149,14 @@ export async function verifySet(token: string, jwks: { keys: JWK[] }, issuer: st
   return { payload: payload as Record<string, any>, header: protectedHeader };
 }
 
-/** Polls `check` until it returns a truthy value; gives up after `ms`. */
+/**
+ * Polls `check` until it returns a truthy value; gives up after `ms`. The default is long: it only
+ * matters when something is wrong, and a machine busy with other work can be slow to get there.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false>,
-  ms = 20_000,
+  ms = 60_000,
   every = 50,
 ): Promise<T> {
   const deadline = Date.now() + ms;
@@ -233,7 +236,7 @@ export async function drainQueue(
   url: string,
   queue: string,
   count: number,
-  ms = 20_000,
+  ms = 60_000,
 ): Promise<Received[]> {
   const connection = await amqp.connect(url);
   try {

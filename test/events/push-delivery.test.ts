@@ -168,9 +168,11 @@ describe('push delivery (RFC 8935): retries with backoff, pause after repeated f
       else receiver.mode = failure;
       for (let n = 1; n <= 4; n++) await setNumber(n);
       const streams = createStreamStore(db);
-      const paused = await waitFor('the stream to pause', async () => {
+      // The relay keeps fanning out into a paused stream: wait for the pause and for the four
+      // changes to be there (a relay quicker than these commits pauses before the last ones land).
+      const paused = await waitFor('the stream to pause with the four changes pending', async () => {
         const v = await streams.view(service.clientId);
-        return v.paused ? v : undefined;
+        return v.paused && v.depth >= 4 ? v : undefined;
       });
       assert.equal(paused.consecutiveFailures, PAUSE_AFTER);
       assert.equal(paused.depth, 4, 'nothing lost, nothing skipped');

@@ -83,12 +83,17 @@ ${input.info ? html`<p class="notice" role="status">${t(input.info)}</p>` : ''}
   );
 }
 
-export function newPasswordPage(ui: Ui, input: Problem) {
+export function newPasswordPage(ui: Ui, input: Problem & { codesLeft?: number }) {
   const { t } = ui;
   return ui.render(
     input.status ?? (input.error ? 422 : 200),
     t('recovery.password_title'),
-    html`<p>${t('recovery.password_explain')}</p>
+    html`${
+      input.codesLeft !== undefined
+        ? html`<p class="notice" role="status">${t('recovery.saved_code_left', { left: input.codesLeft })}${input.codesLeft <= 3 ? html` ${t('recovery.saved_code_few')}` : ''}</p>`
+        : ''
+    }
+<p>${t('recovery.password_explain')}</p>
 <form method="post" action="/recuperar/senha" novalidate>
   ${csrfField(ui.csrf())}
   ${field({ t, name: 'password', label: t('recovery.new_password'), hint: t('register.password_hint'), type: 'password', error: input.error, autocomplete: 'new-password', maxlength: 1000 })}

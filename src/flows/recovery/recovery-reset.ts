@@ -6,6 +6,7 @@ import { confirmEmail } from '../../identity/contact-proofs.ts';
 import type { CredentialStore } from '../../identity/credential-store.ts';
 import { listIdentifiers } from '../../identity/identifiers.ts';
 import { smsAllowed } from '../../identity/phone.ts';
+import { createTrustLevels } from '../../identity/trust-levels.ts';
 import { enqueueMail, enqueueSms } from '../../messaging/message-queue.ts';
 import { renderMail, renderSms } from '../../messaging/templates.ts';
 import type { Translate } from '../../platform/i18n.ts';
@@ -13,6 +14,9 @@ import { describeBrowser } from '../../platform/user-agent.ts';
 import type { Secrets } from '../../security/secrets.ts';
 import { randomId } from '../../security/secrets.ts';
 import type { RecoveryStore } from './recovery-store.ts';
+
+/** The reason in the trust-level history when a secret-question recovery lowers the level. */
+export const RECOVERED_BY_QUESTION = 'secret_question_recovery';
 
 export type ResetDeps = {
   credentials: CredentialStore;
@@ -51,6 +55,8 @@ export async function resetPassword(
     citizenId: string;
     passwordHash: string;
     provenEmail: string | null;
+    /** Recovered with the secret question: the account drops to bronze (decision 22). */
+    dropToBronze?: boolean;
     userAgent: string | null;
   },
 ): Promise<'done' | 'not_active'> {
@@ -66,6 +72,8 @@ export async function resetPassword(
     citizen.emailVerified = true;
   }
   await deps.credentials.set(citizen.id, 'password', { secret: input.passwordHash }, trx);
+  if (input.dropToBronze)
+    await createTrustLevels(trx).setLevel(trx, citizen.id, 'bronze', RECOVERED_BY_QUESTION);
   await deps.provider.endAccountSessions(trx, citizen.id);
 
   const token = randomId(24);

@@ -7,8 +7,10 @@ import { phoneCountry, smsAllowed } from '../../identity/phone.ts';
 import type { CodeMechanism } from '../../methods/code/code-mechanism.ts';
 import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
+import type { RecoveryCodes } from '../../methods/recovery-codes/recovery-codes.ts';
 import type { RecoveryStrategy } from '../../methods/recovery-strategy.ts';
 import { SIGN_IN_METHODS } from '../../methods/registry.ts';
+import type { SecretQuestions } from '../../methods/secret-question/secret-question.ts';
 import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
 import type { Ui, UiFactory } from '../../web/request-context.ts';
 import { type InteractionKit, type InteractionParams, retryAfter } from '../interaction-kit.ts';
@@ -21,6 +23,7 @@ import {
   type WayOption,
   waysPage,
 } from './recovery-pages.ts';
+import { registerRecoveryProofRoutes, TYPED_WAY_PATHS } from './recovery-proof-routes.ts';
 import { lockAfterNotMe, type ResetDeps, resetPassword } from './recovery-reset.ts';
 import { type Attempt, STAND_IN_TRIES } from './recovery-store.ts';
 
@@ -56,12 +59,20 @@ type Deps = ResetDeps & {
   rateLimiter: RateLimiter;
   secure: boolean;
   mailQueued: () => void;
+  secretQuestions: SecretQuestions;
+  recoveryCodes: RecoveryCodes;
+  /** RECOVERY_SECRET_QUESTION: off removes the secret question from the ways offered. */
+  secretQuestionOn: boolean;
 };
 
 /** The strategies of the registered methods, in registry order. */
 const STRATEGIES = SIGN_IN_METHODS.flatMap((e) =>
   e.recovery ? [{ methodId: e.method.id, method: e.method, strategy: e.recovery }] : [],
 );
+
+/** After a saved code: how many are left (the page says so, and to make new ones when few are). */
+const codesLeftNotice = (attempt: Attempt) =>
+  typeof attempt.data.codesLeft === 'number' ? { codesLeft: attempt.data.codesLeft } : {};
 
 const text = (body: unknown, key: string, max: number) => {
   const v = (body as Record<string, unknown> | undefined)?.[key];
@@ -78,6 +89,7 @@ const text = (body: unknown, key: string, max: number) => {
  */
 export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
   const { ui, recoveries, codes } = deps;
+  const offered = STRATEGIES.filter((s) => deps.secretQuestionOn || s.strategy.kind !== 'secret_question');
 
   async function current(request: FastifyRequest): Promise<Attempt | undefined> {
     const raw = request.cookies[COOKIE];
@@ -107,7 +119,12 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const typedPhone = typeof attempt.data.typedPhone === 'string' ? attempt.data.typedPhone : undefined;
     // SMS only to the countries the operator enabled, for an account's numbers and stand-ins alike.
     const smsOk = (address: string) => smsAllowed(address, deps.smsCountries);
-    for (const { methodId, strategy } of STRATEGIES) {
+    for (const { methodId, strategy } of offered) {
+      if (strategy.kind !== 'code') {
+        // Typed on its own page and offered to everyone alike: nothing here depends on the account.
+        out.push({ value: methodId, masked: '', address: null, strategy, methodId });
+        continue;
+      }
       const sms = strategy.channel === 'sms';
       const list = citizen
         ? (await strategy.destinations(citizen, deps.db))
@@ -196,7 +213,12 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const ways = await waysOf(attempt, citizen);
     const chosen = ways.find((w) => w.value === text(request.body, 'way', 40));
     if (!chosen) return waysPage(u, { ways: options(u, ways), error: 'recovery.choose' });
-    const minutes = chosen.strategy.ttlSeconds / 60;
+    if (chosen.strategy.kind !== 'code') {
+      await recoveries.update(attempt.id, { state: 'started', strategy: chosen.methodId });
+      return reply.redirect(TYPED_WAY_PATHS[chosen.strategy.kind], 303);
+    }
+    const { strategy } = chosen;
+    const minutes = strategy.ttlSeconds / 60;
     const data = { ...attempt.data, masked: chosen.masked, minutes, sends: 1, lastSentAt: Date.now() };
     await recoveries.update(attempt.id, {
       state: 'code_sent',
@@ -217,11 +239,11 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
           .transaction(async (trx) => {
             const issued = await codes.issue(trx, {
               purpose: 'recovery',
-              channel: chosen.strategy.channel,
+              channel: strategy.channel,
               citizenId: citizen.id,
               address,
               t,
-              ttlSeconds: chosen.strategy.ttlSeconds,
+              ttlSeconds: strategy.ttlSeconds,
             });
             if (issued.ok)
               await recoveries.update(attempt.id, { codeFlowId: issued.id, data: { ...data, address } }, trx);
@@ -336,7 +358,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const u = ui(request, reply);
     const attempt = await current(request);
     if (!attempt || attempt.state !== 'proven') return startAgain(u);
-    return newPasswordPage(u, {});
+    return newPasswordPage(u, codesLeftNotice(attempt));
   });
 
   app.post('/recuperar/senha', async (request, reply) => {
@@ -352,7 +374,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       birthdate: citizen.birthdate,
       email: citizen.email ?? '',
     });
-    if (problem) return newPasswordPage(u, { error: problem });
+    if (problem) return newPasswordPage(u, { error: problem, ...codesLeftNotice(attempt) });
     const passwordHash = await deps.hasher.hash(password);
     const provenEmail = attempt.data.provenChannel === 'email' ? String(attempt.data.provenAddress) : null;
     const method = STRATEGIES.find((s) => s.methodId === attempt.strategy)?.method;
@@ -362,6 +384,8 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
         citizenId: citizen.id,
         passwordHash,
         provenEmail,
+        // Knowledge alone is the weakest proof: the account drops to bronze until a stronger one.
+        dropToBronze: attempt.strategy === 'secret_question',
         userAgent: request.headers['user-agent'] ?? null,
       });
       // Back at the service: the code proved who this is, for the interaction it was started from.
@@ -381,6 +405,18 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       href: '/conta',
       label: 'recovery.sign_in',
     });
+  });
+
+  registerRecoveryProofRoutes(app, {
+    ui,
+    recoveries,
+    citizens: deps.citizens,
+    rateLimiter: deps.rateLimiter,
+    secretQuestions: deps.secretQuestions,
+    recoveryCodes: deps.recoveryCodes,
+    secretQuestionOn: deps.secretQuestionOn,
+    current,
+    startAgain,
   });
 
   app.get('/recuperar/nao-fui-eu', async (request, reply) => notMePage(ui(request, reply), {}));

@@ -1,5 +1,5 @@
 import { listIdentifiers } from '../../identity/identifiers.ts';
-import type { RecoveryStrategy } from '../recovery-strategy.ts';
+import type { CodeRecoveryStrategy } from '../recovery-strategy.ts';
 import { maskEmail } from '../recovery-strategy.ts';
 
 const STAND_IN_DOMAINS = [
@@ -17,7 +17,7 @@ const LETTERS = 'abcdefghijlmnoprstv';
  * 15 minutes (mail is slower than SMS), one use. The primary counts even unconfirmed: proving it
  * here is how the owner of an unconfirmed registration gets it back.
  */
-export const emailRecovery: RecoveryStrategy = {
+export const emailRecovery: CodeRecoveryStrategy = {
   kind: 'code',
   channel: 'email',
   ttlSeconds: 15 * 60,

@@ -1,10 +1,10 @@
-import type { RecoveryStrategy } from '../recovery-strategy.ts';
+import type { CodeRecoveryStrategy } from '../recovery-strategy.ts';
 import { maskPhone } from '../recovery-strategy.ts';
 
 const AREAS = ['11', '21', '31', '41', '47', '48', '51', '61', '71', '81', '85'];
 
 /** A code by SMS to the proven mobile number: 10 minutes, one use, 5 wrong tries for all its resends. */
-export const smsRecovery: RecoveryStrategy = {
+export const smsRecovery: CodeRecoveryStrategy = {
   kind: 'code',
   channel: 'sms',
   ttlSeconds: 10 * 60,
