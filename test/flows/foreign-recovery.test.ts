@@ -4,7 +4,14 @@ import { createCitizenStore } from '../../src/identity/citizen-store.ts';
 import { createPasswordHasher } from '../../src/methods/password/password-hasher.ts';
 import { loadMessages } from '../../src/platform/i18n.ts';
 import { escapeHtml } from '../../src/web/html.ts';
-import { addService, answerConsent, authorizationRequest, loginThroughService, newCitizen, UserAgent } from '../helpers/journeys.ts';
+import {
+  addService,
+  answerConsent,
+  authorizationRequest,
+  loginThroughService,
+  newCitizen,
+  UserAgent,
+} from '../helpers/journeys.ts';
 import { type SmsGateway, smsCodeOf, startSmsGateway } from '../helpers/sms-gateway.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { csrfOf, formAction, formFields } from '../helpers/user-agent.ts';
@@ -49,10 +56,18 @@ async function foreigner(phone: string, locale: string, verified = true) {
 async function waysFor(ua: UserAgent, identifier: string, country: string) {
   const start = await ua.get(`${app.url}/recuperar`);
   assert.match(start.html, /name="country"/, 'the recovery page reads a national form of a foreign number');
-  return ua.post(formAction(start, '/recuperar'), { ...formFields(start, '/recuperar'), identifier, country });
+  return ua.post(formAction(start, '/recuperar'), {
+    ...formFields(start, '/recuperar'),
+    identifier,
+    country,
+  });
 }
 
-const options = (html: string) => [...html.matchAll(/name="way" value="([^"]+)"[^>]*><label for="way-\d+">([^<]+)</g)].map((m) => ({ value: m[1]!, label: m[2]! }));
+const options = (html: string) =>
+  [...html.matchAll(/name="way" value="([^"]+)"[^>]*><label for="way-\d+">([^<]+)</g)].map((m) => ({
+    value: m[1]!,
+    label: m[2]!,
+  }));
 
 test('a foreign account recovers by SMS to its international number typed in the national form; the SMS is in its language, not the page’s', async () => {
   const e164 = '+34612345678';
@@ -69,13 +84,22 @@ test('a foreign account recovers by SMS to its international number typed in the
   const proven = await ua.post(formAction(codePage, '/recuperar/codigo'), { code: smsCodeOf(text) });
   assert.match(proven.url, /\/recuperar\/senha$/, proven.html.slice(0, 1500));
   const newPassword = 'farol sobre o porto calmo 93';
-  const done = await ua.post(formAction(proven, '/recuperar/senha'), { _csrf: csrfOf(proven.html)!, password: newPassword });
+  const done = await ua.post(formAction(proven, '/recuperar/senha'), {
+    _csrf: csrfOf(proven.html)!,
+    password: newPassword,
+  });
   assert.equal(done.status, 200, done.html.slice(0, 1500));
   const notice = (await gateway.waitFor(e164, 2)).text;
-  assert.ok(notice.startsWith(messages.es['sms.recovery_notice']!.slice(0, 15)), `the notice in Spanish: ${notice}`);
+  assert.ok(
+    notice.startsWith(messages.es['sms.recovery_notice']!.slice(0, 15)),
+    `the notice in Spanish: ${notice}`,
+  );
 
   // The new password signs in with the number.
-  const svc = await addService(app, { acceptsForeigners: true, fields: [{ key: 'name', required: true, purpose: 'to know who you are' }] });
+  const svc = await addService(app, {
+    acceptsForeigners: true,
+    fields: [{ key: 'name', required: true, purpose: 'to know who you are' }],
+  });
   const signIn = new UserAgent();
   const auth = await authorizationRequest(svc);
   const consent = await loginThroughService(signIn, svc, auth, e164, newPassword);
@@ -102,7 +126,10 @@ test('for nobody’s number the stand-in is that number, masked, as an account�
   const mine = await waysFor(new UserAgent(), '+34 699 111 222', 'BR');
   await foreigner('+34699111333', 'es');
   const theirs = await waysFor(new UserAgent(), '+34 699 111 333', 'BR');
-  const label = (html: string) => options(html).filter((o) => o.label.includes('+34')).map((o) => o.label.replace(/\d{4}\b(?=[^\d]*$)/, 'NNNN'));
+  const label = (html: string) =>
+    options(html)
+      .filter((o) => o.label.includes('+34'))
+      .map((o) => o.label.replace(/\d{4}\b(?=[^\d]*$)/, 'NNNN'));
   assert.deepEqual(label(mine.html), label(theirs.html));
 });
 
@@ -123,13 +150,24 @@ test('/conta: checking a number of a disabled country is refused with the reason
   await citizens.markEmailVerified(id);
   const ua = new UserAgent({ 'accept-language': 'en' });
   const login = await ua.get(`${app.url}/conta`);
-  const account = await ua.post(formAction(login, '/login'), { identifier: person.email, password: person.password });
+  const account = await ua.post(formAction(login, '/login'), {
+    identifier: person.email,
+    password: person.password,
+  });
   const data = await ua.get(`${app.url}/conta/dados`);
   assert.equal(data.status, 200, `${account.url}\n${data.html.slice(0, 1000)}`);
   const refused = await ua.post(formAction(data, '/conta/celular/verificar'), {});
   assert.equal(refused.status, 422);
-  assert.ok(refused.html.includes(escapeHtml(messages.en['phone.country_disabled']!)), refused.html.slice(0, 1500));
+  assert.ok(
+    refused.html.includes(escapeHtml(messages.en['phone.country_disabled']!)),
+    refused.html.slice(0, 1500),
+  );
   assert.equal(gateway.count(e164), 0);
-  const flows = await app.db.db.selectFrom('flows').select('id').where('citizen_id', '=', id).where('kind', '=', 'phone_verification').execute();
+  const flows = await app.db.db
+    .selectFrom('flows')
+    .select('id')
+    .where('citizen_id', '=', id)
+    .where('kind', '=', 'phone_verification')
+    .execute();
   assert.equal(flows.length, 0);
 });
