@@ -6,9 +6,15 @@ import { type Eraser, eraseCitizen } from '../platform/erasure.ts';
 export type LifecycleResult = 'done' | 'unchanged' | 'not_found';
 
 /** What the lifecycle needs from the provider's storage (oidc/provider-state.ts implements it). */
+/** A back-channel logout owed to a service whose session was ended: sent after the commit. */
+export type OwedLogout = { clientId: string; sid: string };
+
 export type AccountSessions = {
-  /** Ends the account's sessions, grants, tokens, codes and interactions, in the caller's transaction. */
-  endAccountSessions(trx: Db, accountId: string): Promise<void>;
+  /**
+   * Ends the account's sessions, grants, tokens, codes and interactions, in the caller's
+   * transaction; returns the back-channel logouts owed to the services those sessions reached.
+   */
+  endAccountSessions(trx: Db, accountId: string): Promise<OwedLogout[]>;
 };
 
 async function lockStatus(trx: Db, citizenId: string) {

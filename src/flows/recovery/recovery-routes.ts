@@ -9,6 +9,7 @@ import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
 import type { RecoveryCodes } from '../../methods/recovery-codes/recovery-codes.ts';
 import type { RecoveryStrategy } from '../../methods/recovery-strategy.ts';
+import type { SecurityEventInput } from '../../identity/security-events.ts';
 import { SIGN_IN_METHODS } from '../../methods/registry.ts';
 import type { SecretQuestions } from '../../methods/secret-question/secret-question.ts';
 import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
@@ -25,6 +26,10 @@ import {
 } from './recovery-pages.ts';
 import { registerRecoveryProofRoutes, TYPED_WAY_PATHS } from './recovery-proof-routes.ts';
 import { lockAfterNotMe, type ResetDeps, resetPassword } from './recovery-reset.ts';
+import type { TypedSecondStep } from '../../methods/second-step.ts';
+import { secondFactorsOf } from '../second-step/factor-changes.ts';
+import { secondStepPage } from '../second-step/second-step-pages.ts';
+import { checkError } from '../second-step/second-step-routes.ts';
 import { type Attempt, STAND_IN_TRIES } from './recovery-store.ts';
 
 const COOKIE = 'cdl_recovery';
@@ -63,6 +68,11 @@ type Deps = ResetDeps & {
   recoveryCodes: RecoveryCodes;
   /** RECOVERY_SECRET_QUESTION: off removes the secret question from the ways offered. */
   secretQuestionOn: boolean;
+  /**
+   * The typed second steps (authenticator code, saved recovery codes): an account
+   * with a second factor passes one of them before its new password (ASVS 5 6.4.3).
+   */
+  secondSteps: TypedSecondStep[];
 };
 
 /** The strategies of the registered methods, in registry order. */
@@ -73,6 +83,8 @@ const STRATEGIES = SIGN_IN_METHODS.flatMap((e) =>
 /** After a saved code: how many are left (the page says so, and to make new ones when few are). */
 const codesLeftNotice = (attempt: Attempt) =>
   typeof attempt.data.codesLeft === 'number' ? { codesLeft: attempt.data.codesLeft } : {};
+/** Where a request came from, for the security record. */
+const seen = (request: FastifyRequest) => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
 
 const text = (body: unknown, key: string, max: number) => {
   const v = (body as Record<string, unknown> | undefined)?.[key];
@@ -90,6 +102,13 @@ const text = (body: unknown, key: string, max: number) => {
 export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
   const { ui, recoveries, codes } = deps;
   const offered = STRATEGIES.filter((s) => deps.secretQuestionOn || s.strategy.kind !== 'secret_question');
+
+  /** A security-record write that must not hold up the page (its timing would tell). */
+  function note(event: SecurityEventInput, request: FastifyRequest) {
+    deps.securityEvents
+      .record(event)
+      .catch((error) => request.log.warn({ err: { message: (error as Error).message } }, 'security event not recorded'));
+  }
 
   async function current(request: FastifyRequest): Promise<Attempt | undefined> {
     const raw = request.cookies[COOKIE];
@@ -186,6 +205,11 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? null,
     });
+    if (citizen) {
+      // After the answer, like the code: only someone's identifier has a record to write to.
+      const citizenId = citizen.id;
+      setImmediate(() => note({ citizenId, kind: 'recovery', result: 'started', ...seen(request) }, request));
+    }
     reply.setCookie(COOKIE, id, {
       path: '/recuperar',
       httpOnly: true,
@@ -288,7 +312,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const checked = await codes.check({ id: attempt.codeFlowId, purpose: 'recovery', typed });
     if (!checked.ok) {
       if (checked.code === 'code.invalid') return page('email_code.invalid', { tries: checked.triesLeft });
-      if (checked.code === 'code.too_many') return page('recovery.code_too_many', undefined, 429);
+      if (checked.code === 'code.too_many') {
+        note({ citizenId: attempt.citizenId, kind: 'recovery', result: 'code_too_many', method: attempt.strategy, ...seen(request) }, request);
+        return page('recovery.code_too_many', undefined, 429);
+      }
       if (checked.code === 'code.expired') return page('email_code.expired');
       return page('recovery.code_unknown');
     }
@@ -298,8 +325,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     if (!citizen || citizen.status !== 'active') {
       // Only whoever holds the address learns this: the pages before were the same for everyone.
       await recoveries.update(attempt.id, { state: 'failed' });
+      if (citizen) note({ citizenId: citizen.id, kind: 'recovery', result: 'disabled', method: attempt.strategy, ...seen(request) }, request);
       return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
     }
+    note({ citizenId: citizen.id, kind: 'recovery', result: 'proven', method: attempt.strategy, ...seen(request) }, request);
     await recoveries.update(attempt.id, {
       state: 'proven',
       data: { ...attempt.data, provenChannel: checked.proof.channel, provenAddress: checked.proof.address },
@@ -354,10 +383,59 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     return page(messages[outcome] ?? 'recovery.code_unknown', outcome === 'code.wait' ? 422 : 429);
   });
 
+  /**
+   * Recovery does not go around the second factor: a code by e-mail or SMS proves an address, and
+   * an account with a factor still passes one (or signs in with its certificate instead).
+   */
+  async function secondStepPending(attempt: Attempt): Promise<boolean> {
+    if (!attempt.citizenId || typeof attempt.data.secondStep === 'string') return false;
+    // A saved recovery code is itself something the citizen has (kept on paper): it is the step.
+    if (attempt.strategy === 'recovery_code') return false;
+    return (await secondFactorsOf(deps.db, attempt.citizenId)).length > 0;
+  }
+
+  async function secondStepForm(u: Ui, attempt: Attempt, error?: ReturnType<typeof checkError> & { method: string }) {
+    const steps: TypedSecondStep[] = [];
+    for (const s of deps.secondSteps) if (await s.has(attempt.citizenId!, deps.db)) steps.push(s);
+    return secondStepPage(u, {
+      action: '/recuperar/segundo-passo',
+      steps,
+      intro: 'second_step.intro_recovery',
+      certificateHref: deps.kit.certificateLogin && attempt.interactionUid ? `/interaction/${attempt.interactionUid}/certificate` : undefined,
+      ...(error ? { error: error.error, status: error.status, errorMethod: error.method } : {}),
+    });
+  }
+
+  app.get('/recuperar/segundo-passo', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state !== 'proven' || !attempt.citizenId) return startAgain(u);
+    if (!(await secondStepPending(attempt))) return reply.redirect('/recuperar/senha', 303);
+    return secondStepForm(u, attempt);
+  });
+
+  app.post('/recuperar/segundo-passo', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state !== 'proven' || !attempt.citizenId) return startAgain(u);
+    if (!(await secondStepPending(attempt))) return reply.redirect('/recuperar/senha', 303);
+    const citizenId = attempt.citizenId;
+    const step = deps.secondSteps.find((s) => s.method.id === text(request.body, 'method', 40));
+    if (!step || !(await step.has(citizenId, deps.db))) return secondStepForm(u, attempt);
+    const checked = await deps.kit.transaction(async (trx) => {
+      const result = await step.check(trx, citizenId, text(request.body, 'code', 64));
+      if (result.ok) await recoveries.update(attempt.id, { data: { ...attempt.data, secondStep: step.method.id } }, trx);
+      return result;
+    });
+    if (!checked.ok) return secondStepForm(u, attempt, { ...checkError(u, reply, checked), method: step.method.id });
+    return reply.redirect('/recuperar/senha', 303);
+  });
+
   app.get('/recuperar/senha', async (request, reply) => {
     const u = ui(request, reply);
     const attempt = await current(request);
     if (!attempt || attempt.state !== 'proven') return startAgain(u);
+    if (await secondStepPending(attempt)) return reply.redirect('/recuperar/segundo-passo', 303);
     return newPasswordPage(u, codesLeftNotice(attempt));
   });
 
@@ -367,6 +445,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     if (!attempt || attempt.state !== 'proven' || !attempt.citizenId) return startAgain(u);
     const citizen = await deps.citizens.findById(attempt.citizenId);
     if (!citizen) return startAgain(u);
+    if (await secondStepPending(attempt)) return reply.redirect('/recuperar/segundo-passo', 303);
     const password = text(request.body, 'password', 1000);
     const problem = deps.policy.check(password, {
       cpf: citizen.cpf,
@@ -387,18 +466,25 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
         // Knowledge alone is the weakest proof: the account drops to bronze until a stronger one.
         dropToBronze: attempt.strategy === 'secret_question',
         userAgent: request.headers['user-agent'] ?? null,
+        ip: request.ip,
+        strategy: attempt.strategy,
       });
       // Back at the service: the code proved who this is, for the interaction it was started from.
-      if (done === 'done' && attempt.interactionUid && method) {
+      if (done.done && attempt.interactionUid && method) {
         await deps.kit.verifications.record(
           { interactionUid: attempt.interactionUid, citizenId: citizen.id, method },
           trx,
         );
+        // The second step passed here counts for that sign-in too.
+        const second = deps.secondSteps.find((s) => s.method.id === attempt.data.secondStep);
+        if (second) await deps.kit.verifications.record({ interactionUid: attempt.interactionUid, citizenId: citizen.id, method: second.method }, trx);
       }
       return done;
     });
-    if (result !== 'done') return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
+    if (!result.done) return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
     deps.mailQueued();
+    // Committed: the services of every session ended now hear of it (decision 21).
+    await deps.backchannelLogout(citizen.id, result.logouts);
     reply.clearCookie(COOKIE, { path: '/recuperar' });
     if (attempt.interactionUid) return reply.redirect(`/interaction/${attempt.interactionUid}/complete`, 303);
     return messagePage(u, 200, 'recovery.done_title', 'recovery.done', {
@@ -426,8 +512,9 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const token = text(request.body, 'token', 64).trim();
     const limited = await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAddress, request.ip);
     if (!limited.allowed) return notMePage(u, { error: 'recovery.limited', status: 429 });
-    const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token)) : false;
+    const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token, seen(request))) : undefined;
     if (!locked) return notMePage(u, { error: 'recovery.not_me_unknown' });
+    await deps.backchannelLogout(locked.citizenId, locked.logouts);
     return messagePage(u, 200, 'recovery.locked_title', 'recovery.locked', {
       href: '/recuperar',
       label: 'recovery.start_again',
