@@ -1,51 +1,29 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { SMS_LIMITS } from '../../src/methods/sms-code/sms-code.ts';
 import { addService, answerConsent, authorizationRequest, newCitizen, registerThroughService, UserAgent } from '../helpers/journeys.ts';
 import { startSmtpPeer } from '../helpers/smtp-peer.ts';
+import { type SmsGateway, startSmsGateway } from '../helpers/sms-gateway.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { formAction } from '../helpers/user-agent.ts';
 
-// The SMS carrier cannot run here: a gateway on loopback takes the place of the city's, behind the
-// same HTTP adapter production uses.
-const received: { to: string; text: string; auth: string | undefined }[] = [];
-let gateway: Server;
+// The SMS carrier cannot run here: a gateway on loopback takes its place (test/helpers/sms-gateway.ts).
+let gateway: SmsGateway;
 let app: TestApp;
 let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
 
 before(async () => {
-  gateway = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const parsed = JSON.parse(body);
-      received.push({ to: parsed.to, text: parsed.text, auth: req.headers.authorization });
-      res.statusCode = 202;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
-  const port = (gateway.address() as { port: number }).port;
+  gateway = await startSmsGateway();
   smtp = await startSmtpPeer();
-  app = await startTestApp({ SMTP_URL: smtp.url, SMS_GATEWAY_URL: `http://127.0.0.1:${port}/sms`, SMS_GATEWAY_TOKEN: 'gw-token' });
+  app = await startTestApp({ SMTP_URL: smtp.url, SMS_GATEWAY_URL: gateway.url, SMS_GATEWAY_TOKEN: 'gw-token' });
 });
 after(async () => {
   await app?.stop();
   await smtp?.close();
-  gateway?.close();
+  await gateway?.close();
 });
 
-async function waitForSms(to: string, count: number) {
-  // Bounds a hang only; the loop ends as soon as the SMS arrives.
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const mine = received.filter((r) => r.to === to);
-    if (mine.length >= count) return mine[count - 1]!;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no SMS number ${count} to ${to}`);
-}
+const waitForSms = (to: string, count: number) => gateway.waitFor(to, count);
 
 test('the citizen proves their mobile number with a code by SMS; services that receive it are told', async () => {
   const svc = await addService(app, {
@@ -104,5 +82,5 @@ test('SMS sends are limited per citizen per day', async () => {
   assert.match(last.html, /muitos SMS/);
   await waitForSms('+5541991234567', SMS_LIMITS.perCitizen.limit);
   await new Promise((r) => setTimeout(r, 500));
-  assert.equal(received.filter((r) => r.to === '+5541991234567').length, SMS_LIMITS.perCitizen.limit);
+  assert.equal(gateway.count('+5541991234567'), SMS_LIMITS.perCitizen.limit);
 });

@@ -1,9 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTestPki, PEOPLE, type TestPki } from '../fixtures/test-pki.ts';
-import { type CertificateApp, handoffFrom, presentOverTls, startCertificateApp } from '../helpers/certificates.ts';
+import {
+  type CertificateApp,
+  handoffFrom,
+  presentOverTls,
+  startCertificateApp,
+} from '../helpers/certificates.ts';
 import { seedCitizen } from '../helpers/citizens.ts';
-import { addService, answerConsent, authorizationRequest, exchange, newCitizen, type TestService, UserAgent } from '../helpers/journeys.ts';
+import {
+  addService,
+  answerConsent,
+  authorizationRequest,
+  exchange,
+  newCitizen,
+  type TestService,
+  UserAgent,
+} from '../helpers/journeys.ts';
 import { formAction, formFields } from '../helpers/user-agent.ts';
 
 // Issue 17 leftovers: the account's trust level and the companies an e-CNPJ linked are catalog fields
@@ -37,7 +50,9 @@ const WRITE = 'openid profile cidadela:write';
 async function signInWithCompanyCertificate(ua: UserAgent) {
   const auth = await authorizationRequest(svc, { scope: WRITE });
   const login = await ua.get(auth.url.href, svc.redirectUri);
-  const page = await ua.get(new URL(login.html.match(/href="(\/interaction\/[^"]+\/certificate)"/)![1]!, login.url).href);
+  const page = await ua.get(
+    new URL(login.html.match(/href="(\/interaction\/[^"]+\/certificate)"/)![1]!, login.url).href,
+  );
   const { action, handoff } = handoffFrom(page);
   const answer = await presentOverTls(action, handoff, pki.certs['ecnpj-a3-alphanumeric'], app.serverCertPem);
   const consent = await ua.get(answer.location!, svc.redirectUri);
@@ -51,19 +66,30 @@ describe('the level and the companies as contract fields', () => {
   const ua = new UserAgent({ 'accept-language': 'pt-BR' });
 
   before(async () => {
-    responsible = await seedCitizen(app.db.db, { cpf: PEOPLE.responsible.cpf, name: 'Joao Responsavel Teste', birthdate: PEOPLE.responsible.birthdate });
+    responsible = await seedCitizen(app.db.db, {
+      cpf: PEOPLE.responsible.cpf,
+      name: 'Joao Responsavel Teste',
+      birthdate: PEOPLE.responsible.birthdate,
+    });
   });
 
   test('a service receives trust_level and companies through openid-client; the consent screen shows them without an input', async () => {
     const { consent, tokens } = await signInWithCompanyCertificate(ua);
-    assert.ok(consent.html.includes('Nível de confiança da conta') && consent.html.includes('Ouro'), 'the level is shown with its value');
+    assert.ok(
+      consent.html.includes('Nível de confiança da conta') && consent.html.includes('Ouro'),
+      'the level is shown with its value',
+    );
     assert.ok(consent.html.includes(PEOPLE.company.name), 'the company is shown');
     assert.doesNotMatch(consent.html, /name="f_trust_level"|name="f_companies"/, 'nothing to type');
     const claims = tokens.claims()!;
     assert.equal(claims.sub, responsible.id);
     assert.equal(claims.trust_level, 'ouro');
     assert.deepEqual(claims.companies, [{ cnpj: PEOPLE.company.cnpj, name: PEOPLE.company.name }]);
-    const userinfo = await (await import('openid-client')).fetchUserInfo(svc.config, tokens.access_token, responsible.id);
+    const userinfo = await (await import('openid-client')).fetchUserInfo(
+      svc.config,
+      tokens.access_token,
+      responsible.id,
+    );
     assert.equal(userinfo.trust_level, 'ouro');
     token = tokens.access_token;
   });
@@ -75,11 +101,17 @@ describe('the level and the companies as contract fields', () => {
       .where('citizen_id', '=', responsible.id)
       .where('type', '=', 'profile.changed')
       .execute();
-    assert.ok(events.some((e) => JSON.stringify(e.data).includes(PEOPLE.company.cnpj)), JSON.stringify(events));
+    assert.ok(
+      events.some((e) => JSON.stringify(e.data).includes(PEOPLE.company.cnpj)),
+      JSON.stringify(events),
+    );
   });
 
   test('write-back refuses both fields with field.not_editable and changes nothing', async () => {
-    for (const body of [{ trust_level: 'bronze' }, { companies: [{ cnpj: '11222333000181', name: 'Outra Ltda' }] }]) {
+    for (const body of [
+      { trust_level: 'bronze' },
+      { companies: [{ cnpj: '11222333000181', name: 'Outra Ltda' }] },
+    ]) {
       const res = await fetch(`${app.url}/api/v1/me`, {
         method: 'PATCH',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -90,19 +122,38 @@ describe('the level and the companies as contract fields', () => {
       assert.equal(answer.error, 'write_back.refused');
       assert.deepEqual(answer.fields, { [Object.keys(body)[0]!]: 'field.not_editable' });
     }
-    const row = await app.db.db.selectFrom('citizens').select('trust_level').where('id', '=', responsible.id).executeTakeFirstOrThrow();
+    const row = await app.db.db
+      .selectFrom('citizens')
+      .select('trust_level')
+      .where('id', '=', responsible.id)
+      .executeTakeFirstOrThrow();
     assert.equal(row.trust_level, 'ouro');
-    const companies = await app.db.db.selectFrom('citizen_companies').select('cnpj').where('citizen_id', '=', responsible.id).execute();
-    assert.deepEqual(companies.map((c) => c.cnpj), [PEOPLE.company.cnpj]);
+    const companies = await app.db.db
+      .selectFrom('citizen_companies')
+      .select('cnpj')
+      .where('citizen_id', '=', responsible.id)
+      .execute();
+    assert.deepEqual(
+      companies.map((c) => c.cnpj),
+      [PEOPLE.company.cnpj],
+    );
   });
 
   test('/conta/dados has no input for them, and posting them changes nothing', async () => {
     const form = await ua.get(`${app.url}/conta/dados`);
     assert.equal(form.status, 200);
     assert.doesNotMatch(form.html, /name="f_trust_level"|name="f_companies"/);
-    const saved = await ua.post(formAction(form, '/conta/dados'), { ...formFields(form, '/conta/dados'), f_trust_level: 'bronze', f_companies: 'x' });
+    const saved = await ua.post(formAction(form, '/conta/dados'), {
+      ...formFields(form, '/conta/dados'),
+      f_trust_level: 'bronze',
+      f_companies: 'x',
+    });
     assert.ok(saved.status < 400, `saved: ${saved.status}`);
-    const row = await app.db.db.selectFrom('citizens').select('trust_level').where('id', '=', responsible.id).executeTakeFirstOrThrow();
+    const row = await app.db.db
+      .selectFrom('citizens')
+      .select('trust_level')
+      .where('id', '=', responsible.id)
+      .executeTakeFirstOrThrow();
     assert.equal(row.trust_level, 'ouro');
   });
 });
@@ -112,7 +163,11 @@ test('a password citizen without companies: not asked to type either, receives t
   const ua = new UserAgent({ 'accept-language': 'en' });
   const auth = await authorizationRequest(svc);
   const login = await ua.get(auth.url.href, svc.redirectUri);
-  const consent = await ua.post(formAction(login, '/login'), { identifier: citizen.cpf, password: citizen.password }, svc.redirectUri);
+  const consent = await ua.post(
+    formAction(login, '/login'),
+    { identifier: citizen.cpf, password: citizen.password },
+    svc.redirectUri,
+  );
   assert.doesNotMatch(consent.html, /name="f_trust_level"|name="f_companies"/);
   assert.ok(consent.html.includes('Bronze'));
   const callback = await answerConsent(ua, consent, svc, true, { f_trust_level: 'ouro' });
@@ -125,12 +180,22 @@ test('registration through the service asks neither; a posted level is ignored',
   const ua = new UserAgent({ 'accept-language': 'es' });
   const auth = await authorizationRequest(svc);
   const login = await ua.get(auth.url.href, svc.redirectUri);
-  const form = await ua.get(new URL(login.html.match(/href="(\/interaction\/[^"]+\/register)"/)![1]!, login.url).href);
+  const form = await ua.get(
+    new URL(login.html.match(/href="(\/interaction\/[^"]+\/register)"/)![1]!, login.url).href,
+  );
   assert.equal(form.status, 200);
   assert.doesNotMatch(form.html, /name="f_trust_level"|name="f_companies"/);
   const person = newCitizen();
-  const after = await ua.post(formAction(form, '/register'), { ...person, f_trust_level: 'ouro' }, svc.redirectUri);
+  const after = await ua.post(
+    formAction(form, '/register'),
+    { ...person, f_trust_level: 'ouro' },
+    svc.redirectUri,
+  );
   assert.match(after.url, /\/confirm-email/, after.html.slice(0, 1500));
-  const row = await app.db.db.selectFrom('citizens').select('trust_level').where('cpf', '=', person.cpf.replace(/\D/g, '')).executeTakeFirstOrThrow();
+  const row = await app.db.db
+    .selectFrom('citizens')
+    .select('trust_level')
+    .where('cpf', '=', person.cpf.replace(/\D/g, ''))
+    .executeTakeFirstOrThrow();
   assert.equal(row.trust_level, 'bronze');
 });

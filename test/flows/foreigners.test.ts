@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import * as client from 'openid-client';
 import { loadMessages } from '../../src/platform/i18n.ts';
@@ -13,6 +12,7 @@ import {
   type TestService,
   UserAgent,
 } from '../helpers/journeys.ts';
+import { type SmsGateway, startSmsGateway } from '../helpers/sms-gateway.ts';
 import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from '../helpers/test-app.ts';
 import { seedCitizen } from '../helpers/citizens.ts';
 import { cpfFromBase } from '../../src/identity/cpf.ts';
@@ -21,10 +21,8 @@ import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
 import { formAction, formFields, type Page } from '../helpers/user-agent.ts';
 
-// The SMS carrier cannot run here: a gateway on loopback takes the place of the city's, behind the
-// same HTTP adapter production uses.
-const received: { to: string; text: string }[] = [];
-let gateway: Server;
+// The SMS carrier cannot run here: a gateway on loopback takes its place (test/helpers/sms-gateway.ts).
+let gateway: SmsGateway;
 let app: TestApp;
 let accepts: TestService;
 let refuses: TestService;
@@ -32,19 +30,9 @@ const messages = loadMessages();
 const PASSWORD = 'lighthouse over quiet harbour 81';
 
 before(async () => {
-  gateway = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      received.push(JSON.parse(body));
-      res.statusCode = 202;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
-  const port = (gateway.address() as { port: number }).port;
+  gateway = await startSmsGateway();
   app = await startTestApp({
-    SMS_GATEWAY_URL: `http://127.0.0.1:${port}/sms`,
+    SMS_GATEWAY_URL: gateway.url,
     SMS_GATEWAY_TOKEN: 'gw',
     // Spain, the United States and Argentina enabled; Portugal not.
     SMS_COUNTRIES: 'BR,ES,US,AR',
@@ -62,16 +50,12 @@ before(async () => {
 });
 after(async () => {
   await app?.stop();
-  gateway?.close();
+  await gateway?.close();
 });
 
-async function smsTo(to: string, count: number): Promise<string> {
-  // Waits on the gateway receiving it (the test's own timeout bounds the wait).
-  while (received.filter((r) => r.to === to).length < count) await new Promise((r) => setTimeout(r, 50));
-  return received.filter((r) => r.to === to)[count - 1]!.text;
-}
+const smsTo = async (to: string, count: number): Promise<string> => (await gateway.waitFor(to, count)).text;
 const codeOf = (text: string) => text.match(/\b(\d{6})\b/)![1]!;
-const sent = (to: string) => received.filter((r) => r.to === to).length;
+const sent = (to: string) => gateway.count(to);
 const t = (locale: 'pt-BR' | 'en' | 'es', key: string) => escapeHtml(messages[locale][key]!);
 
 type Foreigner = {

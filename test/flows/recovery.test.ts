@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { createCitizenStore } from '../../src/identity/citizen-store.ts';
 import { cpfFromBase } from '../../src/identity/cpf.ts';
@@ -16,48 +15,27 @@ import {
   UserAgent,
 } from '../helpers/journeys.ts';
 import { codeFrom, startSmtpPeer } from '../helpers/smtp-peer.ts';
+import { type SmsGateway, startSmsGateway } from '../helpers/sms-gateway.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { csrfOf, formAction, formFields, type Page } from '../helpers/user-agent.ts';
 
-// The SMS carrier cannot run here: a gateway on loopback stands in for the city's (as phone.test.ts).
-const sms: { to: string; text: string }[] = [];
-let gateway: Server;
+// The SMS carrier cannot run here: a gateway on loopback takes its place (test/helpers/sms-gateway.ts).
+let gateway: SmsGateway;
 let app: TestApp;
 let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
 
 before(async () => {
-  gateway = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      const parsed = JSON.parse(body);
-      sms.push({ to: parsed.to, text: parsed.text });
-      res.statusCode = 202;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+  gateway = await startSmsGateway();
   smtp = await startSmtpPeer();
-  app = await startTestApp({
-    SMTP_URL: smtp.url,
-    SMS_GATEWAY_URL: `http://127.0.0.1:${(gateway.address() as { port: number }).port}/sms`,
-  });
+  app = await startTestApp({ SMTP_URL: smtp.url, SMS_GATEWAY_URL: gateway.url });
 });
 after(async () => {
   await app?.stop();
   await smtp?.close();
-  gateway?.close();
+  await gateway?.close();
 });
 
-async function waitForSms(to: string, count: number) {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const mine = sms.filter((r) => r.to === to);
-    if (mine.length >= count) return mine[count - 1]!;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no SMS number ${count} to ${to}`);
-}
+const waitForSms = (to: string, count: number) => gateway.waitFor(to, count, 15_000);
 
 /** A confirmed citizen with a proven mobile number. */
 async function citizenWithPhone(phone: string) {
@@ -254,7 +232,7 @@ test('SMS recovery in English: origin-bound line, 5 wrong tries per code, the 6t
   assert.equal(sixth.status, 429, 'the right code after five wrong ones is refused');
   const resent = await ua.post(formAction(sixth, '/recuperar/codigo/reenviar'), {});
   assert.equal(resent.status, 429);
-  assert.equal(sms.filter((s) => s.to === phone).length, 1, 'no new code once the tries are spent');
+  assert.equal(gateway.count(phone), 1, 'no new code once the tries are spent');
   assert.equal(await passwordHash(c.id), before);
 
   // A new attempt, a new code: the right one works.

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { loadMessages } from '../../src/platform/i18n.ts';
 import { escapeHtml } from '../../src/web/html.ts';
@@ -14,32 +13,22 @@ import {
   UserAgent,
 } from '../helpers/journeys.ts';
 import { startSmtpPeer } from '../helpers/smtp-peer.ts';
+import { type SmsGateway, smsCodeOf, startSmsGateway } from '../helpers/sms-gateway.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { formAction } from '../helpers/user-agent.ts';
 
-// The SMS carrier cannot run here: a gateway on loopback takes the place of the city's.
-const received: { to: string; text: string }[] = [];
-let gateway: Server;
+// The SMS carrier cannot run here: a gateway on loopback takes its place (test/helpers/sms-gateway.ts).
+let gateway: SmsGateway;
 let app: TestApp;
 let smtp: Awaited<ReturnType<typeof startSmtpPeer>>;
 let svc: TestService;
 
 before(async () => {
-  gateway = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      received.push(JSON.parse(body));
-      res.statusCode = 202;
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
-  const port = (gateway.address() as { port: number }).port;
+  gateway = await startSmsGateway();
   smtp = await startSmtpPeer();
   app = await startTestApp({
     SMTP_URL: smtp.url,
-    SMS_GATEWAY_URL: `http://127.0.0.1:${port}/sms`,
+    SMS_GATEWAY_URL: gateway.url,
     SMS_GATEWAY_TOKEN: 'gw',
   });
   svc = await addService(app);
@@ -47,12 +36,11 @@ before(async () => {
 after(async () => {
   await app?.stop();
   await smtp?.close();
-  gateway?.close();
+  await gateway?.close();
 });
 
 async function smsCode(to: string, count: number): Promise<string> {
-  while (received.filter((r) => r.to === to).length < count) await new Promise((r) => setTimeout(r, 50));
-  return received.filter((r) => r.to === to)[count - 1]!.text.match(/\b(\d{6})\b/)![1]!;
+  return smsCodeOf((await gateway.waitFor(to, count)).text);
 }
 
 /** Registers through the service with this number and asks for the SMS code in the account pages. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { createCodeMechanism, type CodeMechanism, type CodePurpose } from '../../src/methods/code/code-mechanism.ts';
 import { MAX_SENDS, MAX_TRIES } from '../../src/methods/code/code-store.ts';
 import { sendEmailCode } from '../../src/methods/email-code/email-code.ts';
@@ -140,4 +141,34 @@ describe('one code mechanism, whatever the code is for', () => {
     assert.equal(pending?.address, '+5541993334444');
     assert.notEqual(pending?.id, first);
   });
+});
+
+test('SMS_COUNTRIES: a code by SMS to a country not enabled is refused before anything is written or sent', async () => {
+  const c = await seedCitizen(database.db);
+  const abroad = '+351912345678';
+  const refused = await database.db.transaction().execute((trx) =>
+    codes.issue(trx, { purpose: 'phone_verification', channel: 'sms', citizenId: c.id, address: abroad, t }),
+  );
+  assert.deepEqual(refused, { ok: false, code: 'code.country_disabled' });
+  const flows = await database.db.selectFrom('flows').select('id').where('citizen_id', '=', c.id).execute();
+  assert.equal(flows.length, 0, 'no code opened');
+  const sent = await database.db.selectFrom('messages').select('id').where('recipient', '=', abroad).execute();
+  assert.equal(sent.length, 0, 'nothing queued');
+
+  // Enabled by the operator: the same number gets its code; disabled again: no resend.
+  const portugal = createCodeMechanism({
+    db: database.db,
+    secrets: createSecrets(TEST_SECRET),
+    limiter: createRateLimiter(database.db),
+    senders: { email: sendEmailCode, sms: sendSmsCode },
+    smsCountries: ['BR', 'PT'],
+  });
+  const issued = await database.db.transaction().execute((trx) =>
+    portugal.issue(trx, { purpose: 'phone_verification', channel: 'sms', citizenId: c.id, address: abroad, t }),
+  );
+  assert.equal(issued.ok, true);
+  assert.ok(await lastCodeTo(abroad));
+  if (!issued.ok) return;
+  await database.db.updateTable('flows').set({ data: sql`data || '{"lastSentAt": 0}'::jsonb` }).where('id', '=', issued.id).execute();
+  assert.equal(await codes.resend(issued.id, 'phone_verification', t), 'code.country_disabled');
 });

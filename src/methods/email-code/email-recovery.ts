@@ -30,7 +30,9 @@ export const emailRecovery: CodeRecoveryStrategy = {
     // A foreign account may have no e-mail at all: then only its alternates, if any.
     return [...(primary ? [primary] : []), ...alternates].map((address) => ({ address, masked: maskEmail(address) }));
   },
-  standIns(seed, { email: typedEmail }) {
+  standIns(seed, { email: typedEmail, phone }) {
+    // Found by a number, an account may have no e-mail (a foreigner's is optional): neither may a stand-in.
+    if (phone && seed[12]! < 96) return [];
     const local = `${LETTERS[seed[0]! % LETTERS.length]}${LETTERS[seed[1]! % LETTERS.length]}${'x'.repeat(1 + (seed[2]! % 8))}`;
     const primary = typedEmail ?? `${local}@${STAND_IN_DOMAINS[seed[3]! % STAND_IN_DOMAINS.length]}`;
     const out = [maskEmail(primary)];
