@@ -76,6 +76,7 @@ import { registerContractRoutes } from './service-api/contract-routes.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { contractFor, createServiceStore } from './services/service-store.ts';
 import { createAccountActions } from './personal-data.ts';
+import { createDeletionRequests } from './identity/deletion-requests.ts';
 import { createForeignRegistrationFlow } from './flows/registration/foreign-registration-flow.ts';
 
 const SERVICE_CACHE_MS = 5_000;
@@ -101,6 +102,8 @@ export type App = {
   sendPendingMail(): Promise<number>;
   /** Removes what has expired (provider state, old throttle rows, sent messages); run every 10 minutes. */
   prune(): Promise<void>;
+  /** Purges the accounts whose deletion grace period is over (at listen() and with every prune); how many. */
+  purgeDueDeletions(): Promise<number>;
   /** The event relay and SET signer (the relay runs on listen() when RELAY=on). */
   events: EventsRuntime;
   /** The certificate listener's address once listening (https://host:port), when configured. */
@@ -144,6 +147,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const securityEvents = createSecurityEvents(db);
   const sessionActivity = createSessionActivity(db);
   const accounts = createAccountActions(db, providerState);
+  const deletions = createDeletionRequests(db, { graceDays: config.accountDeletionGraceDays });
   const registration = createRegistrationFlow({
     db,
     citizens,
@@ -427,6 +431,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     codes,
     rateLimiter,
     passwordSignIn,
+    deletions,
     mailQueued: () => mail.nudge(),
     translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
     recoverySettings: { secretQuestions, recoveryCodes, recoveries, secretQuestionOn: config.recoverySecretQuestion },
@@ -458,7 +463,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await pruneLoginThrottle(db);
     await pruneMessages(db, config.messages.retentionDays);
     await sessionActivity.prune();
+    await purgeDueDeletions();
   };
+  // Accounts whose grace period ended while no server ran go at start, then with every prune.
+  const purgeDueDeletions = () => deletions.purgeDue(accounts.purgeIn);
   const pruneTimer = setInterval(() => {
     prune().catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));
   }, 10 * 60 * 1000);
@@ -478,6 +486,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await certificateServer.listen({ port: config.certificate.listener.port, host: config.host });
       }
       await commands?.listen();
+      await purgeDueDeletions();
       mail.start();
       if (config.relay) events.relay.start();
       if (config.keysReloadSeconds > 0) keyReload.start();
@@ -501,6 +510,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     sendPendingMail: () => mail.runOnce(),
     prune,
+    purgeDueDeletions,
     events,
     certificateAddress() {
       const address = certificateServer?.server.address();

@@ -288,6 +288,7 @@ export interface Database {
   trust_level_changes: TrustLevelChangesTable;
   field_verifications: FieldVerificationsTable;
   citizen_companies: CitizenCompaniesTable;
+  account_deletions: AccountDeletionsTable;
   cpf_claims: CpfClaimsTable;
   security_events: SecurityEventsTable;
   session_activity: SessionActivityTable;
@@ -333,6 +334,13 @@ export interface CitizenCompaniesTable {
   name: string;
   evidence: ColumnType<Record<string, unknown>, string, string>;
   linked_at: Timestamp;
+}
+
+export interface AccountDeletionsTable {
+  citizen_id: string;
+  requested_at: Timestamp;
+  due_at: Timestamp;
+  confirmed_by: 'password' | 'code';
 }
 
 export interface CpfClaimsTable {

@@ -445,6 +445,16 @@ export function createOidc(deps: OidcDeps) {
         ...(Array.isArray(session.amr) ? { amr: session.amr as string[] } : {}),
       };
     },
+    /**
+     * Ends this browser's session ("Não é você?" on a shared computer): the citizen is signed out
+     * here; the next authorization request finds no session and asks who is there.
+     */
+    async endSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      pinToIssuer(req, issuer, deps.trustProxy);
+      const ctx = provider.createContext(req, res);
+      const session = await provider.Session.get(ctx as never);
+      await session.destroy();
+    },
     interactionResult: (req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>) => {
       pinToIssuer(req, issuer, deps.trustProxy);
       return provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });

@@ -13,7 +13,9 @@ import {
   UserAgent,
 } from '../helpers/journeys.ts';
 import { startSmtpPeer } from '../helpers/smtp-peer.ts';
-import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { startTestApp, TEST_SECRET, type TestApp } from '../helpers/test-app.ts';
+import { createRecoveryCodes } from '../../src/methods/recovery-codes/recovery-codes.ts';
+import { createSecrets } from '../../src/security/secrets.ts';
 import { csrfOf, formAction, type Page } from '../helpers/user-agent.ts';
 
 const messages = loadMessages();
@@ -69,7 +71,7 @@ describe('second factor: authenticator app codes, the second step, services that
     assert.match(page.html, /<svg [^>]*role="img"/, 'the QR code is drawn in the page');
     const secret = secretOn(page);
     const done = await ua.post(formAction(page, '/conta/seguranca/autenticador'), { enrolment: hidden(page, 'enrolment'), code: codeAt(secret, Date.now()) });
-    assert.match(done.url, /\/conta\/seguranca\?adicionado=1$/);
+    assert.match(done.url, /\/conta\/seguranca\/fatores\?adicionado=1$/);
     return secret;
   }
 
@@ -232,6 +234,49 @@ describe('second factor: authenticator app codes, the second step, services that
     await smtp.waitFor(citizen.email, 60_000, (m) => m.subject === messages['pt-BR']['mail.factor_removed.subject']);
     const events = await app.db.db.selectFrom('events').select('data').where('citizen_id', '=', citizen.id).where('type', '=', 'credential.changed').execute();
     assert.deepEqual(events.map((e) => (e.data as { changeType: string }).changeType).sort(), ['create', 'delete']);
+  });
+
+  test('a reset by e-mail on an account with an authenticator: a saved recovery code passes the second step once; a recovery by saved code is not asked again', async () => {
+    const first = freshBrowser();
+    const citizen = await registered(first);
+    const secret = await enrolOnAccount(first);
+    assert.ok(secret);
+    const codes = await createRecoveryCodes({ db: app.db.db, secrets: createSecrets(TEST_SECRET) }).generate(citizen.id);
+
+    /** From the login page to the second step of a reset by e-mail. */
+    async function toSecondStep(ua: UserAgent) {
+      const auth = await authorizationRequest(svc);
+      const login = await ua.get(auth.url.href, svc.redirectUri);
+      const start = await ua.get(new URL(login.html.match(/href="(\/interaction\/[^"]+\/recuperar)"/)![1]!, login.url).href);
+      const hiddenFields = Object.fromEntries([...start.html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+      const ways = await ua.post(formAction(start, '/recuperar'), { ...hiddenFields, identifier: citizen.cpf });
+      const way = ways.html.match(/name="way" value="(email_code:\d+)"/)![1]!;
+      const earlier = new Set(smtp.inbox);
+      const codePage = await ua.post(formAction(ways, '/recuperar/opcoes'), { way });
+      const mail = await smtp.waitFor(citizen.email, 60_000, (m) => /recuperar/i.test(m.subject) && !earlier.has(m));
+      const second = await ua.post(formAction(codePage, '/recuperar/codigo'), { code: mail.text.match(/\b(\d{6})\b/)![1]! });
+      assert.match(second.url, /\/recuperar\/segundo-passo$/);
+      return { auth, second };
+    }
+
+    const ua = freshBrowser();
+    const { auth, second } = await toSecondStep(ua);
+    assertMessage(second, 'recovery.saved_code_title');
+    const wrong = await ua.post(formAction(second, '/recuperar/segundo-passo'), { method: 'recovery_code', code: 'AAAA-AAAA-AAAA-AAAA' });
+    assert.equal(wrong.status, 401);
+    assertMessage(wrong, 'recovery.saved_code_wrong');
+    const pw = await ua.post(formAction(wrong, '/recuperar/segundo-passo'), { method: 'recovery_code', code: codes[0]! });
+    assert.match(pw.url, /\/recuperar\/senha$/, `the saved code passes the second step:\n${pw.html.slice(0, 1500)}`);
+    const back = await ua.post(formAction(pw, '/recuperar/senha'), { password: 'jabuticaba no quintal 2026' }, svc.redirectUri);
+    assert.ok(back.url.startsWith(svc.redirectUri), `back at the service: ${back.url}`);
+    assert.ok(((await exchange(svc, auth, back.url)).claims()!.amr as string[] | undefined)?.includes('otp'));
+
+    // The same code again: spent.
+    const again = freshBrowser();
+    const { second: second2 } = await toSecondStep(again);
+    const spent = await again.post(formAction(second2, '/recuperar/segundo-passo'), { method: 'recovery_code', code: codes[0]! });
+    assert.equal(spent.status, 401);
+    assertMessage(spent, 'recovery.saved_code_wrong');
   });
 });
 
