@@ -66,6 +66,12 @@ import { createOidc, type OidcDeps } from './oidc/provider.ts';
 import { createOidcHolder, reloadOnNewKeys } from './oidc/provider-holder.ts';
 import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
+import { createTotpCredentials, totpSecondStep } from './methods/totp/totp-credential.ts';
+import { recoveryCodeSecondStep } from './methods/recovery-codes/recovery-code-second-step.ts';
+import type { TypedSecondStep } from './methods/second-step.ts';
+import { registerWebauthnScript } from './web/webauthn-script.ts';
+import { createPasskeyStore } from './methods/passkey/passkey-store.ts';
+import { createPasskeyCeremonies } from './methods/passkey/passkey-ceremonies.ts';
 import { registerContractRoutes } from './service-api/contract-routes.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { contractFor, createServiceStore } from './services/service-store.ts';
@@ -209,8 +215,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const verified = verifiedClaims(claims, shared, await trust.verifiedFields(citizen.id));
       return verified ? { ...claims, verified_claims: verified } : claims;
     },
-    async levelTooLow(sessionAcr, clientId, acrValues) {
+    async levelTooLow(sessionAcr, clientId, acrValues, sessionAmr = []) {
       const service = await cachedService(clientId);
+      // A session without a second step (a certificate counts as one) does not open a service that
+      // requires one: log in again.
+      if (service?.requireSecondFactor && !sessionAmr.some((v) => v === 'mfa' || v === 'hwk' || v === 'swk')) return true;
       const required = requiredLevel(service?.minTrustLevel ?? 'bronze', acrValues);
       return below(isLevel(sessionAcr) ? sessionAcr : 'bronze', required);
     },
@@ -327,6 +336,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   }
 
+  // Second factors: the authenticator app's codes (more typed steps, such as saved recovery codes, join the list).
+  const totp = createTotpCredentials({ db, secrets, rateLimiter });
+  const recoveryCodes = createRecoveryCodes({ db, secrets });
+  const secondSteps: TypedSecondStep[] = [totpSecondStep(totp, db), recoveryCodeSecondStep(recoveryCodes, rateLimiter)];
+  const passkeyStore = createPasskeyStore(db);
+  const passkeys = createPasskeyCeremonies({ publicUrl: config.publicUrl, store: passkeyStore });
+  const translatorFor = (citizen: { locale: string | null }) => {
+    const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
+    return { t: i18n.translator(locale), locale };
+  };
   const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, securityEvents, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
   registerInteractionRoutes(server, {
     kit,
@@ -349,10 +368,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     passwordPolicy: policy,
     certificate,
     mailQueued: () => mail.nudge(),
+    secondStep: { citizens, steps: secondSteps, totp, hasPasskey: async (id) => (await passkeyStore.list(id)).length > 0, translatorFor },
+    passkeys,
   });
   const recoveries = createRecoveryStore(db);
   const secretQuestions = createSecretQuestions({ credentials, hasher });
-  const recoveryCodes = createRecoveryCodes({ db, secrets });
   registerRecoveryRoutes(server, {
     db,
     ui,
@@ -374,11 +394,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
     publicUrl: config.publicUrl,
     smsCountries: config.smsCountries,
-    translatorFor: (citizen) => {
-      const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
-      return { t: i18n.translator(locale), locale };
-    },
+    translatorFor,
     mailQueued: () => mail.nudge(),
+    secondSteps,
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
   const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger, listen: database.listen });
@@ -425,12 +443,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       sessionActivity,
       provider: providerState,
       backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
-      translatorFor: (citizen) => {
-        const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
-        return { t: i18n.translator(locale), locale };
-      },
+      translatorFor,
     },
+    totp,
+    passkeys,
+    passkeyStore,
+    translatorFor,
   });
+  registerWebauthnScript(server);
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
     await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });

@@ -14,6 +14,7 @@ import { loginThrottleEraser } from './methods/password/login-throttle.ts';
 import { verificationsEraser } from './methods/verifications.ts';
 import { securityEventsEraser } from './identity/security-events.ts';
 import { sessionActivityEraser } from './identity/session-activity.ts';
+import { webauthnChallengesEraser } from './methods/passkey/passkey-store.ts';
 import { recoveryEraser } from './flows/recovery/recovery-store.ts';
 import { createProviderState, type ProviderState, providerStateEraser } from './oidc/provider-state.ts';
 import type { Eraser } from './platform/erasure.ts';
@@ -32,6 +33,7 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     eventsEraser,
     codesEraser,
     verificationsEraser,
+    webauthnChallengesEraser,
     recoveryEraser,
     securityEventsEraser,
     sessionActivityEraser,

@@ -24,6 +24,11 @@ import { loweredNotice } from './recovery-settings-pages.ts';
 import { loweredSince, type RecoverySettingsDeps, registerRecoverySettingsRoutes } from './recovery-settings-routes.ts';
 import { registerSecurityRoutes, type SecurityDeps } from './security-routes.ts';
 import { registerServicesRoutes } from './services-routes.ts';
+import { registerFactorRoutes } from './security-factors.ts';
+import type { TotpCredentials } from '../methods/totp/totp-credential.ts';
+import type { PasskeyCeremonies } from '../methods/passkey/passkey-ceremonies.ts';
+import type { PasskeyStore } from '../methods/passkey/passkey-store.ts';
+import type { Citizen } from '../identity/citizen-store.ts';
 
 type Deps = {
   db: Db;
@@ -42,6 +47,11 @@ type Deps = {
   recoverySettings: RecoverySettingsDeps;
   /** What the security section (/conta/seguranca) needs beyond the above. */
   security: Omit<SecurityDeps, 'db' | 'ui' | 'citizens' | 'codes' | 'rateLimiter' | 'passwordSignIn' | 'mailQueued' | 'signedIn' | 'signIn' | 'publicUrl'>;
+  totp: TotpCredentials;
+  passkeys: PasskeyCeremonies;
+  passkeyStore: PasskeyStore;
+  /** The citizen's own language, for what is sent to them. */
+  translatorFor(citizen: Citizen): { t: Translate; locale: string };
 };
 
 /**
@@ -120,6 +130,22 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signedIn: async (request, reply) => {
       const me = await account.signedIn(request, reply);
       return me ? { citizen: me.citizen, sessionUid: me.session.uid, authTime: me.session.authTime } : undefined;
+    },
+    signIn,
+  });
+
+  registerFactorRoutes(app, {
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    totp: deps.totp,
+    passkeys: deps.passkeys,
+    passkeyStore: deps.passkeyStore,
+    translatorFor: deps.translatorFor,
+    mailQueued: deps.mailQueued,
+    signedIn: async (request, reply) => {
+      const me = await account.signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
     },
     signIn,
   });
