@@ -386,6 +386,9 @@ export const TABLE_EXPORTS: Record<string, TableExport> = {
       return rows.map((r) => ({ trust_framework: r.trust_framework, claimed_at: iso(r.claimed_at) }));
     },
   },
+  webauthn_challenges: {
+    omitted: 'random challenges of a passkey being added or used, valid for minutes: nothing about the citizen but that the ceremony is open',
+  },
   login_throttle: {
     omitted:
       'counters of failed sign-ins keyed by a one-way digest of the account and the address: nothing in them names or describes the citizen, and they go after a quiet day',
