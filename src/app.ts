@@ -70,10 +70,17 @@ import { createOidc, type OidcDeps } from './oidc/provider.ts';
 import { createOidcHolder, reloadOnNewKeys } from './oidc/provider-holder.ts';
 import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
+import { createTotpCredentials, totpSecondStep } from './methods/totp/totp-credential.ts';
+import { recoveryCodeSecondStep } from './methods/recovery-codes/recovery-code-second-step.ts';
+import type { TypedSecondStep } from './methods/second-step.ts';
+import { registerWebauthnScript } from './web/webauthn-script.ts';
+import { createPasskeyStore } from './methods/passkey/passkey-store.ts';
+import { createPasskeyCeremonies } from './methods/passkey/passkey-ceremonies.ts';
 import { registerContractRoutes } from './service-api/contract-routes.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { contractFor, createServiceStore } from './services/service-store.ts';
 import { createAccountActions } from './personal-data.ts';
+import { createDeletionRequests } from './identity/deletion-requests.ts';
 import { createForeignRegistrationFlow } from './flows/registration/foreign-registration-flow.ts';
 
 const SERVICE_CACHE_MS = 5_000;
@@ -99,6 +106,8 @@ export type App = {
   sendPendingMail(): Promise<number>;
   /** Removes what has expired (provider state, old throttle rows, sent messages); run every 10 minutes. */
   prune(): Promise<void>;
+  /** Purges the accounts whose deletion grace period is over (at listen() and with every prune); how many. */
+  purgeDueDeletions(): Promise<number>;
   /** The event relay and SET signer (the relay runs on listen() when RELAY=on). */
   events: EventsRuntime;
   /** The certificate listener's address once listening (https://host:port), when configured. */
@@ -142,6 +151,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const securityEvents = createSecurityEvents(db);
   const sessionActivity = createSessionActivity(db);
   const accounts = createAccountActions(db, providerState);
+  const deletions = createDeletionRequests(db, { graceDays: config.accountDeletionGraceDays });
   const registration = createRegistrationFlow({
     db,
     citizens,
@@ -209,8 +219,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const verified = verifiedClaims(claims, shared, await trust.verifiedFields(citizen.id));
       return verified ? { ...claims, verified_claims: verified } : claims;
     },
-    async levelTooLow(sessionAcr, clientId, acrValues) {
+    async levelTooLow(sessionAcr, clientId, acrValues, sessionAmr = []) {
       const service = await cachedService(clientId);
+      // A session without a second step (a certificate counts as one) does not open a service that
+      // requires one: log in again.
+      if (service?.requireSecondFactor && !sessionAmr.some((v) => v === 'mfa' || v === 'hwk' || v === 'swk')) return true;
       const required = requiredLevel(service?.minTrustLevel ?? 'bronze', acrValues);
       return below(isLevel(sessionAcr) ? sessionAcr : 'bronze', required);
     },
@@ -331,6 +344,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   }
 
+  // Second factors: the authenticator app's codes (more typed steps, such as saved recovery codes, join the list).
+  const totp = createTotpCredentials({ db, secrets, rateLimiter });
+  const recoveryCodes = createRecoveryCodes({ db, secrets });
+  const secondSteps: TypedSecondStep[] = [totpSecondStep(totp, db), recoveryCodeSecondStep(recoveryCodes, rateLimiter)];
+  const passkeyStore = createPasskeyStore(db);
+  const passkeys = createPasskeyCeremonies({ publicUrl: config.publicUrl, store: passkeyStore });
+  const translatorFor = (citizen: { locale: string | null }) => {
+    const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
+    return { t: i18n.translator(locale), locale };
+  };
   const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, securityEvents, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
   registerInteractionRoutes(server, {
     kit,
@@ -353,10 +376,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     passwordPolicy: policy,
     certificate,
     mailQueued: () => mail.nudge(),
+    secondStep: { citizens, steps: secondSteps, totp, hasPasskey: async (id) => (await passkeyStore.list(id)).length > 0, translatorFor },
+    passkeys,
   });
   const recoveries = createRecoveryStore(db);
   const secretQuestions = createSecretQuestions({ credentials, hasher });
-  const recoveryCodes = createRecoveryCodes({ db, secrets });
   registerRecoveryRoutes(server, {
     db,
     ui,
@@ -378,11 +402,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
     publicUrl: config.publicUrl,
     smsCountries: config.smsCountries,
-    translatorFor: (citizen) => {
-      const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
-      return { t: i18n.translator(locale), locale };
-    },
+    translatorFor,
     mailQueued: () => mail.nudge(),
+    secondSteps,
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
   const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger, listen: database.listen });
@@ -417,6 +439,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     codes,
     rateLimiter,
     passwordSignIn,
+    deletions,
     mailQueued: () => mail.nudge(),
     translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
     recoverySettings: { secretQuestions, recoveryCodes, recoveries, secretQuestionOn: config.recoverySecretQuestion },
@@ -428,17 +451,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       sessionActivity,
       provider: providerState,
       backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
-      translatorFor: (citizen) => {
-        const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
-        return { t: i18n.translator(locale), locale };
-      },
+      translatorFor,
     },
+    totp,
+    passkeys,
+    passkeyStore,
+    translatorFor,
   });
   await ensureFirstPartyService(
     { db, services, publicUrl: config.publicUrl },
     { clientId: CONSOLE_CLIENT_ID, name: 'Cidadela — console', description: 'O console dos operadores da Cidadela.', callbackPath: '/admin/callback', signedOutPath: '/admin/saiu' },
   );
   registerConsole(server, { db, oidc, ui, issuer: config.publicUrl, citizens, consents, lifecycle: accounts, services, streams, policy: config.console });
+  registerWebauthnScript(server);
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
     await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });
@@ -459,7 +484,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await pruneMessages(db, config.messages.retentionDays);
     await pruneAudit(db, config.console.auditRetentionDays);
     await sessionActivity.prune();
+    await purgeDueDeletions();
   };
+  // Accounts whose grace period ended while no server ran go at start, then with every prune.
+  const purgeDueDeletions = () => deletions.purgeDue(accounts.purgeIn);
   const pruneTimer = setInterval(() => {
     prune().catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));
   }, 10 * 60 * 1000);
@@ -479,6 +507,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await certificateServer.listen({ port: config.certificate.listener.port, host: config.host });
       }
       await commands?.listen();
+      await purgeDueDeletions();
       mail.start();
       if (config.relay) events.relay.start();
       if (config.keysReloadSeconds > 0) keyReload.start();
@@ -502,6 +531,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     },
     sendPendingMail: () => mail.runOnce(),
     prune,
+    purgeDueDeletions,
     events,
     certificateAddress() {
       const address = certificateServer?.server.address();

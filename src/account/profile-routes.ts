@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import { accountKind, type CitizenStore, lockCitizen, profileValues, writeProfile } from '../identity/citizen-store.ts';
-import { type AccountKind, FIELD_CATALOG, type FieldValue, fieldApplies, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
+import { type AccountKind, FIELD_CATALOG, type FieldValue, fieldApplies, fieldDef, formValues, isEmail, parseField } from '../identity/field-catalog.ts';
 import { confirmPhone, replaceEmail, replacePhone } from '../identity/contact-proofs.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
 import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
@@ -17,6 +17,8 @@ import { csrfField, errorSummary, field } from '../web/layout.ts';
 import { LANG_COOKIE, type Ui, type UiFactory } from '../web/request-context.ts';
 import { isLocale } from '../platform/i18n.ts';
 import { fieldInput } from '../flows/field-inputs.ts';
+import { accountNav } from './account-sections.ts';
+import { formatPhone, inFieldOrder, maskCpf, PROFILE_GROUPS, SAVED_MESSAGES } from './profile-groups.ts';
 
 /** The values a form was shown with, carried in the form itself (the citizen's own data, never a URL). */
 function encodeLoaded(values: Record<string, FieldValue | null>): string {
@@ -85,37 +87,37 @@ export function registerProfileRoutes(app: FastifyInstance, deps: Deps) {
     status: number,
     form: Record<string, string>,
     errors: Record<string, string>,
-    saved: boolean,
-    email = '',
+    saved: string | undefined,
+    citizen: { email: string | null; cpf: string | null },
     phone: { number: string; verified: boolean } | null = null,
     loaded = '',
     kind: AccountKind = 'brazilian',
   ) {
     const { t, locale } = ui;
+    const shown = PROFILE_GROUPS.map((g) => ({ ...g, keys: g.keys.filter((key) => fieldApplies(key, kind)) }));
+    const input = (key: string) => fieldInput(t, locale, fieldDef(key)!, form, errors, ALWAYS_PRESENT.has(key));
     return ui.render(
       status,
       t('profile.title'),
-      html`<p><a href="/conta">${t('profile.back')}</a></p>
-${saved ? html`<p class="notice" role="status">${t('profile.saved')}</p>` : ''}
-${errorSummary(t, errors)}
+      html`${accountNav(t, 'dados')}
+${saved ? html`<p class="notice" role="status">${t(SAVED_MESSAGES[saved] ?? 'profile.saved')}</p>` : ''}
+${errorSummary(t, inFieldOrder(errors, shown.flatMap((g) => g.keys)))}
 <p>${t('profile.explain')}</p>
-<p>${t('field.email.label')}: <strong>${email}</strong> · <a href="/conta/email">${t('profile.change_email')}</a></p>
-${
-  phone && !phone.verified
-    ? html`<form method="post" action="/conta/celular/verificar" class="inline-form">
-  ${csrfField(ui.csrf())}
-  <p>${t('profile.phone_unverified', { phone: phone.number })} <button type="submit" class="secondary">${t('profile.verify_phone')}</button></p>
-</form>`
-    : phone
-      ? html`<p>${t('profile.phone_verified', { phone: phone.number })}</p>`
-      : ''
-}
 <form method="post" action="/conta/dados" novalidate>
   ${csrfField(ui.csrf())}
   <input type="hidden" name="_loaded" value="${loaded}">
-  ${EDITABLE_HERE.filter((def) => fieldApplies(def.key, kind)).map((def) => fieldInput(t, locale, def, form, errors, ALWAYS_PRESENT.has(def.key)))}
+  ${shown.map(
+    (g) => html`<fieldset class="field-group profile-group">
+  <legend>${t(`profile.group.${g.id}`)}</legend>
+  ${g.id === 'identity' && citizen.cpf ? html`<p class="readonly-value">${t('profile.cpf_shown', { cpf: maskCpf(citizen.cpf) })}</p>` : ''}
+  ${g.id === 'contact' ? html`<p class="readonly-value">${t('field.email.label')}: <strong>${citizen.email ?? '—'}</strong> · <a href="/conta/email">${t('profile.change_email')}</a></p>
+  ${phone ? html`<p class="readonly-value">${t(phone.verified ? 'profile.phone_verified' : 'profile.phone_unverified', { phone: formatPhone(phone.number) })}${phone.verified ? '' : html` <button type="submit" class="secondary" form="verify-phone">${t('profile.verify_phone')}</button>`}</p>` : ''}` : ''}
+  ${g.keys.map(input)}
+</fieldset>`,
+  )}
   <div class="actions"><button type="submit">${t('profile.save')}</button></div>
-</form>`,
+</form>
+${phone && !phone.verified ? html`<form method="post" action="/conta/celular/verificar" id="verify-phone">${csrfField(ui.csrf())}</form>` : ''}`,
     );
   }
 
@@ -126,10 +128,13 @@ ${
     const values = profileValues(citizen);
     const form: Record<string, string> = {};
     for (const def of EDITABLE_HERE) Object.assign(form, formValues(def, values[def.key]));
-    const saved = (request.query as Record<string, string>).salvo === '1';
+    // Shown as people write them: grouped digits, not one run of 13.
+    if (form.f_phone_number) form.f_phone_number = formatPhone(form.f_phone_number);
+    const salvo = (request.query as Record<string, string>).salvo;
+    const saved = typeof salvo === 'string' && salvo in SAVED_MESSAGES ? salvo : undefined;
     const phone = citizen.phoneNumber ? { number: citizen.phoneNumber, verified: citizen.phoneNumberVerified } : null;
     const loaded = Object.fromEntries(EDITABLE_HERE.map((def) => [def.key, values[def.key] ?? null]));
-    return render(deps.ui(request, reply), 200, form, {}, saved, citizen.email ?? undefined, phone, encodeLoaded(loaded), accountKind(citizen));
+    return render(deps.ui(request, reply), 200, form, {}, saved, citizen, phone, encodeLoaded(loaded), accountKind(citizen));
   });
 
   app.post<{ Body: Record<string, unknown> }>('/conta/dados', async (request, reply) => {
@@ -153,7 +158,8 @@ ${
     const loadedForm = typeof body._loaded === 'string' ? body._loaded.slice(0, 20_000) : '';
     if (Object.keys(errors).length) {
       const citizen = await deps.citizens.findById(me.citizenId);
-      return render(ui, 422, typed, errors, false, citizen?.email ?? undefined, null, loadedForm, kind);
+      const phone = citizen?.phoneNumber ? { number: citizen.phoneNumber, verified: citizen.phoneNumberVerified } : null;
+      return render(ui, 422, typed, errors, undefined, { email: citizen?.email ?? null, cpf: citizen?.cpf ?? null }, phone, loadedForm, kind);
     }
     // Only what the citizen changed on this form is written: a value another service wrote back
     // since the form was shown is not put back to the old one the form still displayed.
@@ -294,7 +300,7 @@ ${
     if (!result.ok) {
       return confirmForm(ui, 422, pending.address, CODE_MESSAGES[result.code]!, result.code === 'code.invalid' ? { tries: result.triesLeft } : undefined);
     }
-    return reply.redirect('/conta/dados?salvo=1', 303);
+    return reply.redirect('/conta/dados?salvo=email', 303);
   });
 
   function phoneCodeForm(ui: Ui, status: number, phone: string, error?: string, params?: Record<string, string | number>, info?: string) {
@@ -373,7 +379,7 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
     if (!result.ok) {
       return phoneCodeForm(ui, 422, pending.address, CODE_MESSAGES[result.code]!, result.code === 'code.invalid' ? { tries: result.triesLeft } : undefined);
     }
-    return reply.redirect('/conta/dados?salvo=1', 303);
+    return reply.redirect('/conta/dados?salvo=celular', 303);
   });
 
   app.post('/conta/celular/reenviar', async (request, reply) => {

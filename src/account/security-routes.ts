@@ -98,6 +98,7 @@ export function registerSecurityRoutes(app: FastifyInstance, deps: SecurityDeps)
 ${notice && notices[notice] ? html`<p class="notice" role="status">${t(notices[notice]!)}</p>` : ''}
 <p>${t('security.explain')}</p>
 <ul class="data-list">
+  <li class="data-item"><p class="data-name"><a href="/conta/seguranca/fatores">${t('security.factors_link')}</a></p><p>${t('security.factors_explain')}</p></li>
   <li class="data-item"><p class="data-name"><a href="/conta/seguranca/senha">${t('security.password_title')}</a></p><p>${t('security.password_explain')}</p></li>
   <li class="data-item"><p class="data-name"><a href="/conta/seguranca/sessoes">${t('security.sessions_title')}</a></p><p>${t('security.sessions_explain')}</p></li>
   <li class="data-item"><p class="data-name"><a href="/conta/seguranca/atividade">${t('security.activity_title')}</a></p><p>${t('security.activity_explain')}</p></li>

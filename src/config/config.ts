@@ -107,6 +107,13 @@ const schema = z.object({
     .max(3650)
     .default(7)
     .describe('sent and failed mail and SMS rows (recipient and status only: codes are never kept once sent) are removed after this many days'),
+  ACCOUNT_DELETION_GRACE_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(90)
+    .default(7)
+    .describe('days between a citizen asking to delete their account and the purge; until then they can undo it from their account (`0`: at the next purge run)'),
   CERT_TRUST_DIR: z
     .string()
     .optional()
@@ -177,6 +184,7 @@ export type Config = {
   amqpManagementUrl: string | undefined;
   events: { pushTimeoutMs: number; pauseAfter: number; retryMaxSeconds: number; retentionDays: number };
   messages: { retentionDays: number };
+  accountDeletionGraceDays: number;
   /** Certificate sign-in; undefined when CERT_TRUST_DIR is not set or nowhere receives certificates. */
   certificate: CertificateConfig | undefined;
 };
@@ -255,6 +263,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       retentionDays: c.EVENTS_RETENTION_DAYS,
     },
     messages: { retentionDays: c.MESSAGES_RETENTION_DAYS },
+    accountDeletionGraceDays: c.ACCOUNT_DELETION_GRACE_DAYS,
     certificate,
   };
 }

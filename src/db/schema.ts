@@ -39,6 +39,7 @@ export interface ServicesTable {
   dpop_bound_access_tokens: Generated<boolean>;
   min_trust_level: Generated<'bronze' | 'prata' | 'ouro'>;
   accepts_foreigners: Generated<boolean>;
+  require_second_factor: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -81,6 +82,15 @@ export interface CredentialsTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   last_used_at: NullableTimestamp;
+}
+
+export interface WebauthnChallengesTable {
+  id: string;
+  purpose: 'registration' | 'authentication';
+  challenge: string;
+  citizen_id: string | null;
+  interaction_uid: string | null;
+  expires_at: Timestamp;
 }
 
 export interface SigningKeysTable {
@@ -262,6 +272,7 @@ export interface Database {
   citizens: CitizensTable;
   identifiers: IdentifiersTable;
   credentials: CredentialsTable;
+  webauthn_challenges: WebauthnChallengesTable;
   services: ServicesTable;
   oidc_payloads: OidcPayloadsTable;
   signing_keys: SigningKeysTable;
@@ -275,6 +286,7 @@ export interface Database {
   trust_level_changes: TrustLevelChangesTable;
   field_verifications: FieldVerificationsTable;
   citizen_companies: CitizenCompaniesTable;
+  account_deletions: AccountDeletionsTable;
   cpf_claims: CpfClaimsTable;
   security_events: SecurityEventsTable;
   session_activity: SessionActivityTable;
@@ -356,6 +368,13 @@ export interface CitizenCompaniesTable {
   name: string;
   evidence: ColumnType<Record<string, unknown>, string, string>;
   linked_at: Timestamp;
+}
+
+export interface AccountDeletionsTable {
+  citizen_id: string;
+  requested_at: Timestamp;
+  due_at: Timestamp;
+  confirmed_by: 'password' | 'code';
 }
 
 export interface CpfClaimsTable {

@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import { type Citizen, type CitizenStore, contactProven, isForeign } from '../identity/citizen-store.ts';
 import { isLocale, type Locale, type Translate } from '../platform/i18n.ts';
-import { below, deriveSignIn, requiredLevel } from '../methods/assurance.ts';
+import { below, deriveSignIn, requiredLevel, secondStepNeeded, secondStepProven } from '../methods/assurance.ts';
+import { secondFactorsOf } from './second-step/factor-changes.ts';
 import { stepUpPage } from './login/step-up-page.ts';
 import type { VerificationStore } from '../methods/verifications.ts';
 import type { SecurityEvents } from '../identity/security-events.ts';
@@ -92,6 +93,16 @@ export function createInteractionKit(deps: {
     if (below(derived.result.acr, required)) {
       return stepUpPage(ctx.ui, { uid: ctx.details.uid, serviceName: ctx.service?.name, required, certificate: deps.certificateLogin ?? false });
     }
+    // The second step: asked of every citizen who registered a factor, and of everyone at a service
+    // that requires it (a citizen without a factor is offered to add one there). A code by e-mail or
+    // SMS (recovery) is not a second step.
+    const next = secondStepNeeded({
+      hasFactor: (await secondFactorsOf(deps.db, citizen.id)).length > 0,
+      serviceRequires: ctx.service?.requireSecondFactor ?? false,
+      proven: secondStepProven(proofs),
+    });
+    if (next === 'ask') return reply.redirect(`/interaction/${ctx.details.uid}/segundo-passo`, 303);
+    if (next === 'enrol') return reply.redirect(`/interaction/${ctx.details.uid}/segundo-passo/cadastrar`, 303);
     await verifications.consume(ctx.details.uid);
     const { citizenId, amr, acr, authTime } = derived.result;
     const methods = [...new Set(proofs.filter((p) => p.purpose === 'authentication').map((p) => p.method))];
@@ -144,7 +155,7 @@ export function createInteractionKit(deps: {
   /** A transaction for a step's writes (inside it, use only `trx`: PGlite has one connection). */
   const transaction = <T>(fn: (trx: Db) => Promise<T>) => deps.db.transaction().execute(fn);
 
-  return { load, finish, expired, completeLogin, refusedHere, messagesFor, verifications, securityEvents: deps.securityEvents, transaction, certificateLogin: deps.certificateLogin ?? false };
+  return { db: deps.db, load, finish, expired, completeLogin, refusedHere, messagesFor, verifications, securityEvents: deps.securityEvents, transaction, certificateLogin: deps.certificateLogin ?? false };
 }
 
 export type InteractionKit = ReturnType<typeof createInteractionKit>;

@@ -1,4 +1,5 @@
 import { normalizeCpf } from './cpf.ts';
+import { ISO_3166_CODES } from './countries.ts';
 import { normalizePhone } from './phone.ts';
 
 /**
@@ -132,24 +133,15 @@ export function normalizeCep(value: string): string | null {
   return `${digits.slice(0, 5)}-${digits.slice(5)}`;
 }
 
-let countryCodes: Set<string> | undefined;
+const COUNTRY_CODES = new Set(ISO_3166_CODES);
+
+/** A country as ISO 3166-1 assigns it today (identity/countries.ts). */
 export function isCountryCode(code: string): boolean {
-  if (!countryCodes) {
-    const names = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
-    countryCodes = new Set();
-    for (let a = 65; a <= 90; a++)
-      for (let b = 65; b <= 90; b++) {
-        const c = String.fromCharCode(a, b);
-        // Only real countries: Intl knows them, and they are not the private-use or grouping codes.
-        if (names.of(c) && !['EU', 'EZ', 'UN', 'QO', 'XA', 'XB', 'ZZ', 'AA', 'XK'].includes(c) && !/^(Q[M-Z]|X[A-Z])$/.test(c)) countryCodes.add(c);
-      }
-  }
-  return countryCodes.has(code);
+  return COUNTRY_CODES.has(code);
 }
 
 export function countryCodesList(): string[] {
-  isCountryCode('BR');
-  return [...countryCodes!];
+  return [...ISO_3166_CODES];
 }
 
 /** Whether a person can ever type the field (a form may ask it): every field but the derived ones. */

@@ -49,7 +49,7 @@ export type OidcDeps = {
    * Whether an existing session's trust level (acr) is below what this service and request need:
    * then the login prompt shows again, which offers the step-up.
    */
-  levelTooLow?(sessionAcr: string | undefined, clientId: string, acrValues: unknown): Promise<boolean>;
+  levelTooLow?(sessionAcr: string | undefined, clientId: string, acrValues: unknown, sessionAmr?: readonly string[]): Promise<boolean>;
   pages: ProviderPages;
   /**
    * Called after each successful authorization through a session (a sign-in, or a service reached
@@ -169,7 +169,8 @@ export function createOidc(deps: OidcDeps) {
       if (!session?.accountId || !ctx.oidc.client || !deps.levelTooLow) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       if (ctx.oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       const acr = typeof session.acr === 'string' ? session.acr : undefined;
-      return (await deps.levelTooLow(acr, ctx.oidc.client.clientId, ctx.oidc.params?.acr_values))
+      const amr = Array.isArray(session.amr) ? (session.amr as string[]) : [];
+      return (await deps.levelTooLow(acr, ctx.oidc.client.clientId, ctx.oidc.params?.acr_values, amr))
         ? interactionPolicy.Check.REQUEST_PROMPT
         : interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
@@ -421,6 +422,16 @@ export function createOidc(deps: OidcDeps) {
         ...(typeof session.acr === 'string' ? { acr: session.acr } : {}),
         ...(Array.isArray(session.amr) ? { amr: session.amr as string[] } : {}),
       };
+    },
+    /**
+     * Ends this browser's session ("Não é você?" on a shared computer): the citizen is signed out
+     * here; the next authorization request finds no session and asks who is there.
+     */
+    async endSession(req: IncomingMessage, res: ServerResponse): Promise<void> {
+      pinToIssuer(req, issuer, deps.trustProxy);
+      const ctx = provider.createContext(req, res);
+      const session = await provider.Session.get(ctx as never);
+      await session.destroy();
     },
     interactionResult: (req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>) => {
       pinToIssuer(req, issuer, deps.trustProxy);

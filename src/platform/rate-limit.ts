@@ -44,6 +44,11 @@ export const RATE_LIMITS = {
    * this bounds the bill of a day's abuse to one country. Brazil is not capped here (the city's own).
    */
   smsPerCountry: { name: 'sms-country', limit: 300, windowSeconds: 24 * 3600 },
+  /**
+   * Wrong second-step codes (authenticator app, later recovery codes) per account: 5 in 15 minutes,
+   * then none is checked until the window ends. A million codes at 5 a quarter hour is years.
+   */
+  secondFactorFailures: { name: 'second-factor', limit: 5, windowSeconds: 15 * 60 },
 } satisfies Record<string, RateLimitRule>;
 
 /**
@@ -68,6 +73,21 @@ export function createRateLimiter(db: Db) {
         .executeTakeFirstOrThrow();
       if (row.hits <= rule.limit) return { allowed: true, remaining: rule.limit - row.hits };
       return { allowed: false, retryAt: new Date(new Date(row.window_start).getTime() + rule.windowSeconds * 1000) };
+    },
+
+    /**
+     * Whether the rule's count for `subject` has reached its limit in the current window, without
+     * counting anything (a limit on failures is looked at before a check and counted after one).
+     */
+    async reached(rule: RateLimitRule, subject: string, trx: Db = db): Promise<Date | undefined> {
+      const row = await trx
+        .selectFrom('rate_limits')
+        .select(['hits', 'window_start'])
+        .where('key', '=', `${rule.name}:${subject}`)
+        .where('window_start', '>=', sql<Date>`now() - make_interval(secs => ${rule.windowSeconds})`)
+        .executeTakeFirst();
+      if (!row || row.hits < rule.limit) return undefined;
+      return new Date(new Date(row.window_start).getTime() + rule.windowSeconds * 1000);
     },
   };
 }

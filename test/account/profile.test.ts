@@ -107,7 +107,7 @@ test('changing the e-mail: nothing changes until the code sent to the new addres
   assert.equal(wrong.status, 422);
   assert.equal((await stored()).email, citizen.email);
   const done = await ua.post(formAction(wrong, '/conta/email/confirmar'), { code: codeFrom(mail) });
-  assert.match(done.html, /Dados salvos/);
+  assert.match(done.html, /E-mail alterado/);
   const now = await stored();
   assert.equal(now.email, newEmail);
   assert.equal(now.email_verified, true);

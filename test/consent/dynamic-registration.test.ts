@@ -116,7 +116,7 @@ describe('services declare the data they consume; consent and registration adapt
     assert.equal(await app.db.db.selectFrom('consent_current').select('client_id').where('client_id', '=', school.clientId).executeTakeFirst(), undefined);
     const good = await ua.post(
       formAction(bad, '/consent'),
-      { ...formFields(bad, '/consent'), ...ADDRESS, f_address_postal_code: '80010000', decision: 'accept' },
+      { ...formFields(bad, '/consent'), ...ADDRESS, f_address_postal_code: '80010000', share_mother_name: 'yes', decision: 'accept' },
       school.redirectUri,
     );
     assert.ok(good.url.startsWith(school.redirectUri), `went to ${good.url}`);
@@ -127,7 +127,7 @@ describe('services declare the data they consume; consent and registration adapt
     assert.equal(address.locality, 'Curitiba');
     assert.equal(address.neighbourhood, 'Centro');
     assert.equal(id.name, citizen.name);
-    // Mother's name is in the contract as optional and the citizen has it: shared by default.
+    // Mother's name is in the contract as optional and the citizen has it: shared because ticked.
     assert.equal(id.mother_name, 'Maria das Dores Silva');
     // Not in this contract: never released, whatever scopes are asked.
     for (const claim of ['email', 'birthdate', 'cpf', 'phone_number']) assert.equal(id[claim], undefined, claim);
@@ -145,10 +145,9 @@ describe('services declare the data they consume; consent and registration adapt
     assert.match(consent.html, /Saúde também pede para atualizar, em seu nome, estes dados: Data de nascimento, E-mail/);
     assert.doesNotMatch(consent.html, /Rua XV de Novembro/);
     assert.doesNotMatch(consent.html, /resultado da matrícula/);
-    // Untick the optional e-mail: the service must not get it.
+    // The optional e-mail starts unticked (opt in) and stays so: the service must not get it.
     const fields = formFields(consent, '/consent');
-    assert.equal(fields.share_email, 'yes', 'optional fields the citizen has start ticked');
-    delete fields.share_email;
+    assert.equal(fields.share_email, undefined, 'optional fields start unticked, even those the citizen has');
     const cb = await ua.post(formAction(consent, '/consent'), { ...fields, decision: 'accept' }, health.redirectUri);
     const tokens = await exchange(health, auth, cb.url);
     const id = claimsOf(tokens.id_token!);
@@ -205,13 +204,16 @@ describe('services declare the data they consume; consent and registration adapt
   });
 
   test('revoking in the account pages: refresh token refused at once, consent asked again, history exported', async () => {
-    const account = await ua.get(`${app.url}/conta`);
+    const account = await ua.get(`${app.url}/conta/servicos`);
     assert.equal(account.status, 200);
     assert.match(account.html, /Matrícula escolar/);
     assert.match(account.html, /Saúde/);
-    const revoked = await ua.post(formAction(account, `/conta/servicos/${school.clientId}/revogar`), {});
-    assert.match(revoked.html, /Acesso revogado/);
-    assert.doesNotMatch(revoked.html, /Matrícula escolar/);
+    // Asked once more on a page of its own, then named in the message.
+    const confirm = await ua.get(formAction(account, `/conta/servicos/${school.clientId}/revogar`));
+    assert.match(confirm.html, /Revogar o acesso: Matrícula escolar/);
+    const revoked = await ua.post(formAction(confirm, `/conta/servicos/${school.clientId}/revogar`), {});
+    assert.match(revoked.html, /Você revogou o acesso de Matrícula escolar\./);
+    assert.ok(!revoked.html.split('<li class="data-item">').slice(1).some((li) => li.includes('Matrícula escolar')), 'no longer listed');
     await assert.rejects(client.refreshTokenGrant(school.config, schoolRefresh), (e: { error?: string }) => e.error === 'invalid_grant');
     const a = await authorizationRequest(school);
     const page = await ua.get(a.url.href, school.redirectUri);

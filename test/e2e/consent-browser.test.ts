@@ -303,7 +303,7 @@ describe('a service contract in a real browser: registration, consent, re-consen
       const sharePhone = page.getByLabel(t('consent.share', { field: label('phone_number') }), {
         exact: true,
       });
-      assert.equal(await sharePhone.isChecked(), true, 'an optional field the citizen has starts ticked');
+      assert.equal(await sharePhone.isChecked(), false, 'an optional field starts unticked, even one the citizen has (opt in)');
       // Grouped, so a screen reader does not read one huge number.
       assert.equal(
         await text(item(page, t, 'phone_number').locator('.data-value span')),
@@ -320,7 +320,6 @@ describe('a service contract in a real browser: registration, consent, re-consen
         [true, true],
         'the buttons use the page font',
       );
-      await sharePhone.uncheck();
       await accept.click();
 
       const tokens = await exchange(svc, first, await backAtService(page, svc));
@@ -365,20 +364,19 @@ describe('a service contract in a real browser: registration, consent, re-consen
         'Termos de uso da matrícula, versão 2',
       );
       assert.equal(await sharePhone.isChecked(), false, 'the earlier choice not to share is remembered');
-      assert.equal(
-        await page.getByLabel(t('consent.share', { field: label('birthdate') }), { exact: true }).isChecked(),
-        true,
-      );
+      const shareBirthdate = page.getByLabel(t('consent.share', { field: label('birthdate') }), { exact: true });
+      assert.equal(await shareBirthdate.isChecked(), false, 'a field new to the contract starts unticked');
       await checkPage(w, 'consent page after new terms and a new field');
+      await shareBirthdate.check();
       await accept.click();
       const renewed = await exchange(svc, second, await backAtService(page, svc));
       assert.equal(renewed.claims()!.birthdate, citizen.birthdate);
       assert.equal(renewed.claims()!.phone_number, undefined);
 
       // The account pages: what each service receives.
-      await page.goto(`${app.url}/conta`);
-      await page.waitForURL(`${app.url}/conta`);
-      await expectPage(page, locale, t('account.title'));
+      await page.goto(`${app.url}/conta/servicos`);
+      await page.waitForURL(`${app.url}/conta/servicos`);
+      await expectPage(page, locale, t('account.section.services'));
       const mine = page.locator('.data-item', { hasText: name });
       assert.equal(
         await text(mine.locator('p', { hasText: t('account.receives') })),
@@ -387,7 +385,8 @@ describe('a service contract in a real browser: registration, consent, re-consen
       await checkPage(w, 'account page');
 
       // The address edited once for every service: a bad CEP first.
-      await page.getByRole('link', { name: t('account.edit_data'), exact: true }).click();
+      const nav = page.getByRole('navigation', { name: t('account.nav') });
+      await nav.getByRole('link', { name: t('account.section.data'), exact: true }).click();
       await page.waitForURL(`${app.url}/conta/dados`);
       await expectPage(page, locale, t('profile.title'));
       assert.equal(await page.locator('#f_address_postal_code').inputValue(), '80010-000');
@@ -425,12 +424,14 @@ describe('a service contract in a real browser: registration, consent, re-consen
       );
 
       // Revoking: the service disappears from the list and its refresh token stops working.
-      await page.getByRole('link', { name: t('profile.back'), exact: true }).click();
-      await page.waitForURL(`${app.url}/conta`);
+      await nav.getByRole('link', { name: t('account.section.services'), exact: true }).click();
+      await page.waitForURL(`${app.url}/conta/servicos`);
       await page.getByRole('button', { name: t('account.revoke', { service: name }), exact: true }).click();
-      await page.waitForURL(`${app.url}/conta?revogado=1`);
-      await expectPage(page, locale, t('account.title'));
-      assert.equal(await text(page.locator('main .notice[role=status]')), t('account.revoked'));
+      await expectPage(page, locale, t('account.revoke_confirm_title', { service: name }));
+      await page.getByRole('button', { name: t('account.revoke_confirm'), exact: true }).click();
+      await page.waitForURL(`${app.url}/conta/servicos?revogado=${svc.clientId}`);
+      await expectPage(page, locale, t('account.section.services'));
+      assert.equal(await text(page.locator('main .notice[role=status]')), t('account.revoked_named', { service: name }));
       assert.equal(await page.locator('.data-item', { hasText: name }).count(), 0);
       assert.ok((await text(page.locator('main'))).includes(t('account.no_services')));
       await checkPage(w, 'account page after revoking');

@@ -55,7 +55,7 @@ for (const locale of LOCALES) {
     const b = await profiles.open({ locale, phone: true });
     await b.page.goto(`${app.url}/conta`);
     await signIn(b.page);
-    await b.page.getByRole('link', { name: t('security.title'), exact: true }).click();
+    await b.page.locator('.section-cards').getByRole('link', { name: t('account.section.security'), exact: true }).click();
     await expectPage(b.page, locale, t('security.title'));
     await checkPage(b, 'security: index');
     await b.page.getByRole('link', { name: t('security.sessions_title'), exact: true }).click();

@@ -197,7 +197,7 @@ describe('write-back from a service reaches every other service; bad input chang
     const confirm = await ua.get(`${app.url}/conta/email/confirmar`);
     assert.equal(confirm.status, 200);
     const done = await ua.post(formAction(confirm, '/conta/email/confirmar'), { code: codeFrom(mail) });
-    assert.match(done.url, /\/conta\/dados\?salvo=1$/);
+    assert.match(done.url, /\/conta\/dados\?salvo=email$/);
     const after = await citizenRow();
     assert.equal(after.email, email);
     assert.equal(after.email_verified, true);

@@ -56,7 +56,8 @@ describe('OpenID Connect with openid-client as the relying party', () => {
     ua = new UserAgent();
     auth = await authorizationRequest(svc);
     const { page, citizen } = await registerThroughService(ua, svc, auth, smtp);
-    const callback = await answerConsent(ua, page, svc);
+    // The optional birth date is shared because the citizen ticks it (opt in).
+    const callback = await answerConsent(ua, page, svc, true, { share_birthdate: 'yes' });
     assert.ok(callback.url.startsWith(svc.redirectUri), `expected a redirect to the service, got ${callback.url}`);
     tokens = await exchange(svc, auth, callback.url);
     const claims = tokens.claims()!;

@@ -76,9 +76,10 @@ describe('the provider storage port: what the domain ends, a service can no long
 
   test('revoking one consent ends that service’s tokens only', async () => {
     const { ua, atSchool, atHealth } = await signedInAtBoth();
-    const account = await ua.get(`${app.url}/conta`);
+    const account = await ua.get(`${app.url}/conta/servicos`);
     assert.equal(account.status, 200);
-    await ua.post(formAction(account, `/conta/servicos/${school.clientId}/revogar`), {});
+    const confirm = await ua.get(formAction(account, `/conta/servicos/${school.clientId}/revogar`));
+    await ua.post(formAction(confirm, `/conta/servicos/${school.clientId}/revogar`), {});
     await refused(school, atSchool);
     const renewed = await client.refreshTokenGrant(health.config, atHealth.refresh_token!);
     assert.ok(renewed.access_token, 'the other service still renews its tokens');

@@ -125,7 +125,7 @@ describe('mobile and browser apps as services (public clients)', () => {
       nativeTokens.claims()!.sub,
     );
     assert.ok(info.cpf);
-    const account = await ua.get(`${app.url}/conta`);
+    const account = await ua.get(`${app.url}/conta/servicos`);
     const item = account.html.split('<li class="data-item">').find((li) => li.includes(native.service.name));
     assert.ok(item, 'the app is among the services on /conta');
     assert.match(

@@ -49,7 +49,7 @@ test('an old sign-in must give the password to change the e-mail; the old addres
   const seen = smtp.inbox.length;
   const mail = await smtp.waitFor(target);
   const done = await ua.post(formAction(right, '/conta/email/confirmar'), { code: codeFrom(mail) });
-  assert.match(done.url, /salvo=1/);
+  assert.match(done.url, /salvo=email/);
   const notice = await smtp.waitFor(citizen.email, 15_000, (m) => smtp.inbox.indexOf(m) >= seen);
   assert.match(notice.subject, /foi trocado/);
   assert.ok(!notice.text.includes(target), 'the new address is shown masked');

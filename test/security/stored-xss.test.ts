@@ -56,7 +56,7 @@ test('service texts, terms and purposes are shown as text on the login, registra
 
   const callback = await answerConsent(ua, page, svc);
   assert.ok(callback.url.startsWith(svc.redirectUri));
-  for (const path of ['/conta', '/conta/dados']) {
+  for (const path of ['/conta', '/conta/dados', '/conta/servicos', '/conta/privacidade/historico', '/conta/privacidade/meus-dados']) {
     const shown = await ua.get(`${app.url}${path}`);
     assert.equal(shown.status, 200, path);
     assertInert(shown, path);
@@ -86,5 +86,5 @@ test('what a citizen types in free-text fields comes back as text on the account
     f_address_country: 'BR',
   });
   assertInert(saved, 'after saving');
-  for (const path of ['/conta', '/conta/dados']) assertInert(await ua.get(`${app.url}${path}`), path);
+  for (const path of ['/conta', '/conta/dados', '/conta/servicos', '/conta/privacidade/historico', '/conta/privacidade/meus-dados']) assertInert(await ua.get(`${app.url}${path}`), path);
 });

@@ -70,10 +70,11 @@ test('write access consented is recorded, shown on /conta, and revocable: the to
   assert.equal(last.write_back, true);
   assert.equal((await patchName(tokens.access_token)).status, 200);
 
-  const account = await ua.get(`${app.url}/conta`);
+  const account = await ua.get(`${app.url}/conta/servicos`);
   assert.match(account.html, /pode atualizar os seus dados/);
   const done = await ua.post(formAction(account, '/escrita/revogar'), {});
-  assert.match(done.url, /escrita=0/);
+  assert.match(done.url, /escrita=/);
+  assert.match(done.html, /não pode mais atualizar os seus dados/);
   assert.equal((await patchName(tokens.access_token)).status, 401, 'the write token is gone');
   const history = await app.db.db.selectFrom('consents').select(['action', 'write_back', 'fields_shared']).where('citizen_id', '=', sub).orderBy('id', 'desc').executeTakeFirstOrThrow();
   assert.deepEqual(history, { action: 'granted', write_back: false, fields_shared: ['name'] });

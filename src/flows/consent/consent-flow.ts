@@ -10,7 +10,7 @@ export type ConsentScreen = {
   citizen: Citizen;
   values: Record<string, FieldValue>;
   need: ConsentNeed;
-  /** Required fields the citizen has no value for: asked on the screen. */
+  /** Fields the citizen has no value for: asked on the screen (required ones must be filled). */
   missing: string[];
   /** The form as it should be shown: stored values of missing fields are empty, typed ones kept. */
   form: Record<string, string>;
@@ -41,15 +41,20 @@ export function createConsentFlow(deps: { db: Db; citizens: CitizenStore; servic
   function build(citizen: Citizen, service: Service, need: ConsentNeed, form: Record<string, string>, shared?: Set<string>): ConsentScreen {
     const values = profileValues(citizen);
     // A derived field (level, companies) the account has no value for is not asked: nobody types it.
-    const missing = service.fields.filter((f) => f.required && isTyped(f.key) && values[f.key] === undefined).map((f) => f.key);
-    // Optional fields start ticked when the citizen shared them before or has never been asked.
+    // An optional one the citizen never gave may be given here, if the citizen can edit it.
+    const missing = service.fields
+      .filter((f) => isTyped(f.key) && values[f.key] === undefined && (f.required || fieldDef(f.key)?.editable))
+      .map((f) => f.key);
+    // Consent is given, never presumed (LGPD art. 8 §4): an optional field is ticked only when the
+    // citizen shared it with this service before; on a first screen, and for a field new to the
+    // contract, every box starts empty.
     const previously = need.current;
     const ticked =
       shared ??
       new Set(
         service.fields
           .filter((f) => !f.required && values[f.key] !== undefined)
-          .filter((f) => !previously || previously.fieldsShared.includes(f.key) || !previously.fieldsOffered.includes(f.key))
+          .filter((f) => previously?.fieldsShared.includes(f.key))
           .map((f) => f.key),
       );
     return { service, citizen, values, need, missing, form, shared: ticked };
@@ -80,14 +85,19 @@ export function createConsentFlow(deps: { db: Db; citizens: CitizenStore; servic
       const errors: Record<string, string> = {};
       const provided: Record<string, FieldValue> = {};
       for (const f of service.fields) {
-        if (!f.required || !isTyped(f.key) || values[f.key] !== undefined) continue;
+        if (!isTyped(f.key)) continue;
         const def = fieldDef(f.key)!;
+        if (values[f.key] !== undefined || (!f.required && !def.editable)) continue;
         const parsed = parseField(def, body);
         if (!parsed.ok) Object.assign(errors, parsed.errors);
-        else if (parsed.value === null) {
+        else if (parsed.value !== null) {
+          provided[f.key] = parsed.value;
+          // An optional field the citizen fills in here is one they chose to share.
+          if (!f.required) shared.add(f.key);
+        } else if (f.required) {
           const first = def.kind === 'address' ? 'f_address_postal_code' : `f_${def.key}`;
           errors[first] = def.kind === 'address' ? 'field.address.required' : `field.${def.key}.required`;
-        } else provided[f.key] = parsed.value;
+        }
       }
       if (Object.keys(errors).length > 0) {
         return { ok: false, errors, screen: build(citizen, service, need, typed, shared) };

@@ -22,7 +22,9 @@ export function consentPage(
   return ui.render(
     Object.keys(errors).length ? 422 : 200,
     t('consent.title', { service: service.name }),
-    html`${service.description ? html`<p>${service.description}</p>` : ''}
+    html`<div class="signed-in-as"><p>${t('consent.signed_in_as', { name: input.screen.citizen.socialName ?? input.screen.citizen.name })}</p>
+<form method="post" action="/interaction/${input.uid}/switch-account">${csrfField(ui.csrf())}<button type="submit" class="link-button">${t('consent.not_you')}</button></form></div>
+${service.description ? html`<p>${service.description}</p>` : ''}
 ${service.type !== 'confidential' ? html`<p class="notice">${t('consent.client_kind', { service: service.name, kind: t(`service.kind.${service.type}`) })}</p>` : ''}
 ${errorSummary(t, errors)}
 ${changed && need.needed && need.termsChanged ? html`<p class="notice" role="status">${t('consent.terms_changed', { version: service.terms?.version ?? 1 })}</p>` : ''}
@@ -54,7 +56,13 @@ ${changed && newFields.length ? html`<p class="notice" role="status">${t('consen
           ? html`<p><input type="checkbox" id="share_${f.key}" name="share_${f.key}" value="yes"${shared.has(f.key) ? html` checked` : ''}> <label class="inline" for="share_${f.key}">${t('consent.share', { field: t(`field.${f.key}.label`) })}</label></p>`
           : ''
       }
-      ${missing.includes(f.key) ? html`<div class="ask">${fieldInput(t, locale, def, form, errors, true)}</div>` : ''}
+      ${
+        !missing.includes(f.key)
+          ? ''
+          : f.required
+            ? html`<div class="ask">${fieldInput(t, locale, def, form, errors, true)}</div>`
+            : html`<details class="ask"${Object.keys(form).some((k) => k.startsWith(`f_${f.key}`) && form[k]) || Object.keys(errors).some((k) => k.startsWith(`f_${f.key}`)) ? html` open` : ''}><summary>${t('consent.add_optional_open', { field: t(`field.${f.key}.label`) })}</summary><p class="hint">${t('consent.add_optional')}</p>${fieldInput(t, locale, def, form, errors, false)}</details>`
+      }
     </li>`;
         })}</ul>`
   }

@@ -9,9 +9,27 @@ export function asksWriteBack(details: InteractionDetails): boolean {
   return typeof details.params.scope === 'string' && details.params.scope.split(' ').includes('cidadela:write');
 }
 
+/** The authorization request of an interaction, as the service sent it, to be made again. */
+export function restartUrl(params: Record<string, unknown>): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (typeof value === 'string') query.set(key, value);
+  return `/oidc/auth?${query}`;
+}
+
 /** The consent screen's answer: the data typed, the consent record, then the provider's grant. */
 export function registerConsentRoutes(app: FastifyInstance, deps: { kit: InteractionKit; oidc: Oidc; consent: ConsentFlow }) {
   const { kit, oidc } = deps;
+
+  // "Não é você?": whoever is at this browser is not the citizen signed in. Their session ends and
+  // the service's own request starts again, unchanged, so it is the login page that comes next.
+  app.post<{ Params: InteractionParams }>('/interaction/:uid/switch-account', async (request, reply) => {
+    const ctx = await kit.load(request, reply);
+    if (!ctx) return reply;
+    const { details } = ctx;
+    if (details.prompt.name !== 'consent' || !details.session?.accountId) return reply.redirect(`/interaction/${details.uid}`, 303);
+    await oidc.endSession(request.raw, reply.raw);
+    return reply.redirect(restartUrl(details.params), 303);
+  });
 
   app.post<{ Params: InteractionParams; Body: Record<string, unknown> }>('/interaction/:uid/consent', async (request, reply) => {
     const ctx = await kit.load(request, reply);

@@ -26,6 +26,10 @@ import {
 } from './recovery-pages.ts';
 import { registerRecoveryProofRoutes, TYPED_WAY_PATHS } from './recovery-proof-routes.ts';
 import { lockAfterNotMe, type ResetDeps, resetPassword } from './recovery-reset.ts';
+import type { TypedSecondStep } from '../../methods/second-step.ts';
+import { secondFactorsOf } from '../second-step/factor-changes.ts';
+import { secondStepPage } from '../second-step/second-step-pages.ts';
+import { checkError } from '../second-step/second-step-routes.ts';
 import { type Attempt, STAND_IN_TRIES } from './recovery-store.ts';
 
 const COOKIE = 'cdl_recovery';
@@ -64,6 +68,11 @@ type Deps = ResetDeps & {
   recoveryCodes: RecoveryCodes;
   /** RECOVERY_SECRET_QUESTION: off removes the secret question from the ways offered. */
   secretQuestionOn: boolean;
+  /**
+   * The typed second steps (authenticator code, saved recovery codes): an account
+   * with a second factor passes one of them before its new password (ASVS 5 6.4.3).
+   */
+  secondSteps: TypedSecondStep[];
 };
 
 /** The strategies of the registered methods, in registry order. */
@@ -374,10 +383,59 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     return page(messages[outcome] ?? 'recovery.code_unknown', outcome === 'code.wait' ? 422 : 429);
   });
 
+  /**
+   * Recovery does not go around the second factor: a code by e-mail or SMS proves an address, and
+   * an account with a factor still passes one (or signs in with its certificate instead).
+   */
+  async function secondStepPending(attempt: Attempt): Promise<boolean> {
+    if (!attempt.citizenId || typeof attempt.data.secondStep === 'string') return false;
+    // A saved recovery code is itself something the citizen has (kept on paper): it is the step.
+    if (attempt.strategy === 'recovery_code') return false;
+    return (await secondFactorsOf(deps.db, attempt.citizenId)).length > 0;
+  }
+
+  async function secondStepForm(u: Ui, attempt: Attempt, error?: ReturnType<typeof checkError> & { method: string }) {
+    const steps: TypedSecondStep[] = [];
+    for (const s of deps.secondSteps) if (await s.has(attempt.citizenId!, deps.db)) steps.push(s);
+    return secondStepPage(u, {
+      action: '/recuperar/segundo-passo',
+      steps,
+      intro: 'second_step.intro_recovery',
+      certificateHref: deps.kit.certificateLogin && attempt.interactionUid ? `/interaction/${attempt.interactionUid}/certificate` : undefined,
+      ...(error ? { error: error.error, status: error.status, errorMethod: error.method } : {}),
+    });
+  }
+
+  app.get('/recuperar/segundo-passo', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state !== 'proven' || !attempt.citizenId) return startAgain(u);
+    if (!(await secondStepPending(attempt))) return reply.redirect('/recuperar/senha', 303);
+    return secondStepForm(u, attempt);
+  });
+
+  app.post('/recuperar/segundo-passo', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state !== 'proven' || !attempt.citizenId) return startAgain(u);
+    if (!(await secondStepPending(attempt))) return reply.redirect('/recuperar/senha', 303);
+    const citizenId = attempt.citizenId;
+    const step = deps.secondSteps.find((s) => s.method.id === text(request.body, 'method', 40));
+    if (!step || !(await step.has(citizenId, deps.db))) return secondStepForm(u, attempt);
+    const checked = await deps.kit.transaction(async (trx) => {
+      const result = await step.check(trx, citizenId, text(request.body, 'code', 64));
+      if (result.ok) await recoveries.update(attempt.id, { data: { ...attempt.data, secondStep: step.method.id } }, trx);
+      return result;
+    });
+    if (!checked.ok) return secondStepForm(u, attempt, { ...checkError(u, reply, checked), method: step.method.id });
+    return reply.redirect('/recuperar/senha', 303);
+  });
+
   app.get('/recuperar/senha', async (request, reply) => {
     const u = ui(request, reply);
     const attempt = await current(request);
     if (!attempt || attempt.state !== 'proven') return startAgain(u);
+    if (await secondStepPending(attempt)) return reply.redirect('/recuperar/segundo-passo', 303);
     return newPasswordPage(u, codesLeftNotice(attempt));
   });
 
@@ -387,6 +445,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     if (!attempt || attempt.state !== 'proven' || !attempt.citizenId) return startAgain(u);
     const citizen = await deps.citizens.findById(attempt.citizenId);
     if (!citizen) return startAgain(u);
+    if (await secondStepPending(attempt)) return reply.redirect('/recuperar/segundo-passo', 303);
     const password = text(request.body, 'password', 1000);
     const problem = deps.policy.check(password, {
       cpf: citizen.cpf,
@@ -416,6 +475,9 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
           { interactionUid: attempt.interactionUid, citizenId: citizen.id, method },
           trx,
         );
+        // The second step passed here counts for that sign-in too.
+        const second = deps.secondSteps.find((s) => s.method.id === attempt.data.secondStep);
+        if (second) await deps.kit.verifications.record({ interactionUid: attempt.interactionUid, citizenId: citizen.id, method: second.method }, trx);
       }
       return done;
     });

@@ -23,7 +23,15 @@ import {
 export type CodeChannel = 'email' | 'sms';
 
 /** Why a code was sent. A code issued for one purpose never proves another. */
-export type CodePurpose = 'email_confirmation' | 'email_change' | 'alternate_email' | 'phone_verification' | 'phone_change' | 'recovery' | 'phone_registration';
+export type CodePurpose =
+  | 'email_confirmation'
+  | 'email_change'
+  | 'alternate_email'
+  | 'phone_verification'
+  | 'phone_change'
+  | 'recovery'
+  | 'phone_registration'
+  | 'account_deletion';
 
 /**
  * Purposes whose code goes to someone who has no account yet: a foreigner proves their number
