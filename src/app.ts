@@ -458,12 +458,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     passkeyStore,
     translatorFor,
   });
-  registerWebauthnScript(server);
   await ensureFirstPartyService(
     { db, services, publicUrl: config.publicUrl },
     { clientId: CONSOLE_CLIENT_ID, name: 'Cidadela — console', description: 'O console dos operadores da Cidadela.', callbackPath: '/admin/callback', signedOutPath: '/admin/saiu' },
   );
   registerConsole(server, { db, oidc, ui, issuer: config.publicUrl, citizens, consents, lifecycle: accounts, services, streams, policy: config.console });
+  registerWebauthnScript(server);
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
     await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });
