@@ -60,7 +60,8 @@ export type NewCitizen = {
   locale: string | null;
 };
 
-function toCitizen(r: Record<string, unknown>): Citizen {
+/** A `citizens` row as the domain sees it (also used by queries that read the row with others). */
+export function toCitizen(r: Record<string, unknown>): Citizen {
   return {
     id: r.id as string,
     cpf: r.cpf as string | null,
