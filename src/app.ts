@@ -308,7 +308,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   }
 
-  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
+  const kit = createInteractionKit({ db, oidc, ui, services, cachedService, citizens, verifications, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
   registerInteractionRoutes(server, {
     kit,
     oidc,

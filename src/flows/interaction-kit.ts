@@ -28,6 +28,12 @@ export function createInteractionKit(deps: {
   oidc: Oidc;
   ui: UiFactory;
   services: ServiceStore;
+  /**
+   * The service of an interaction page, through the same short cache as the provider's own
+   * lookups (SERVICE_CACHE_MS): its name, level and the fields registration asks for. The consent
+   * page reads the service afresh (consent-flow.ts). Default: `services.find`.
+   */
+  cachedService?: (clientId: string) => Promise<Service | undefined>;
   citizens: CitizenStore;
   verifications: VerificationStore;
   /** Whether the login page offers the certificate (configured and listening somewhere). */
@@ -36,6 +42,7 @@ export function createInteractionKit(deps: {
   translator: (locale: Locale) => Translate;
 }) {
   const { oidc, services, verifications } = deps;
+  const findService = deps.cachedService ?? ((clientId: string) => services.find(clientId));
 
   function expired(ui: Ui) {
     return ui.render(400, ui.t('interaction.expired_title'), html`<p>${ui.t('interaction.expired')}</p>`);
@@ -58,7 +65,7 @@ export function createInteractionKit(deps: {
     }
     const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
     const ui = deps.ui(request, reply, uiLocales);
-    const service = await services.find(String(details.params.client_id));
+    const service = await findService(String(details.params.client_id));
     return { details, ui, service };
   }
 
