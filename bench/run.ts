@@ -51,8 +51,8 @@ type PhaseName = (typeof ALL_PHASES)[number];
 
 const HELP = `npm run bench [-- options]
 
-  --quick                  short phases (6 s measured, 2 s warm-up, 5 s idle wait, no recovery
-                           timing): a run in a few minutes, for comparing a change with the peer
+  --quick                  short phases (6 s measured, 2 s warm-up, 5 s idle wait, a pool of 64,
+                           no recovery timing): a run in a few minutes, for comparing a change with the peer
   --duration S             measured seconds per phase (default 15)
   --warmup S               unrecorded warm-up seconds before each phase (default 3)
   --citizens N             citizens to seed (default 100000)
@@ -86,7 +86,7 @@ const { values: args } = parseArgs({
     'no-peer': { type: 'boolean', default: false },
     'peer-pool': { type: 'string', default: '32' },
     citizens: { type: 'string', default: '100000' },
-    pool: { type: 'string', default: '400' },
+    pool: { type: 'string' },
     phases: { type: 'string', default: ALL_PHASES.join(',') },
     'concurrency-healthz': { type: 'string', default: '32' },
     'concurrency-argon2': { type: 'string', default: '8' },
@@ -150,7 +150,7 @@ async function main(): Promise<number> {
   const durationMs = positive('duration', args.duration ?? (quick ? '6' : '15')) * 1000;
   const warmupMs = Number(args.warmup ?? (quick ? '2' : '3')) * 1000;
   const citizens = Math.floor(positive('citizens', args.citizens));
-  const poolSize = Math.min(citizens, Math.floor(positive('pool', args.pool)));
+  const poolSize = Math.min(citizens, Math.floor(positive('pool', args.pool ?? (quick ? '64' : '400'))));
   const phases = new Set(args.phases!.split(',').map((s) => s.trim()) as PhaseName[]);
   for (const p of phases) if (!ALL_PHASES.includes(p)) throw new Error(`unknown phase ${p}`);
   const waitIdle = Number(args['wait-idle'] ?? (quick ? '5' : '60')) || 0;
