@@ -11,6 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -26,7 +27,13 @@ import {
   seededCitizen,
 } from './lib/database.ts';
 import { createHttp } from './lib/http.ts';
-import { formatRecoveryTiming, measureRecoveryTiming, type RecoveryTiming } from './lib/recovery-timing.ts';
+import {
+  formatRecoveryTiming,
+  measureRecoveryTiming,
+  prepareKnownAccounts,
+  type RecoveryTiming,
+  writeRecoveryTimingDoc,
+} from './lib/recovery-timing.ts';
 import { cpfFromBase } from '../src/identity/cpf.ts';
 import { type PhaseResult, readMemory, runPhase, waitForQuiet } from './lib/load.ts';
 import { machineInfo } from './lib/machine.ts';
@@ -70,6 +77,8 @@ const HELP = `npm run bench [-- options]
   --profile                run the server with --cpu-prof and print where its CPU time went
   --no-docs                do not update docs/benchmarks.md
   --recovery-rounds N      known and unknown CPFs each in the recovery timing section (default 100; 0: skip)
+  --recovery-only          only the recovery timing section (no phases, no SQL trace; seeds at most
+                           2,000 citizens unless more rounds need more) and its part of docs/benchmarks.md
   --no-trace               skip listing the SQL statements of one operation of each kind
   --wait-idle S            before each phase, wait up to S seconds for other processes to leave
                            the cores alone (default 60); the table shows what they used anyway
@@ -99,6 +108,7 @@ const { values: args } = parseArgs({
     'no-docs': { type: 'boolean', default: false },
     'no-trace': { type: 'boolean', default: false },
     'recovery-rounds': { type: 'string' },
+    'recovery-only': { type: 'boolean', default: false },
     'max-minutes': { type: 'string', default: '30' },
     'wait-idle': { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -149,9 +159,15 @@ async function main(): Promise<number> {
   const quick = args.quick!;
   const durationMs = positive('duration', args.duration ?? (quick ? '6' : '15')) * 1000;
   const warmupMs = Number(args.warmup ?? (quick ? '2' : '3')) * 1000;
-  const citizens = Math.floor(positive('citizens', args.citizens));
+  const recoveryOnly = args['recovery-only']!;
+  const requestedRounds = Number(args['recovery-rounds'] ?? (quick ? '0' : '100')) || 0;
+  if (recoveryOnly && requestedRounds <= 0) throw new Error('--recovery-only needs --recovery-rounds above 0');
+  // The recovery section needs only its known CPFs: no point seeding a hundred thousand.
+  const citizens = recoveryOnly
+    ? Math.min(Math.floor(positive('citizens', args.citizens)), Math.max(2_000, requestedRounds * 2 + 10))
+    : Math.floor(positive('citizens', args.citizens));
   const poolSize = Math.min(citizens, Math.floor(positive('pool', args.pool ?? (quick ? '64' : '400'))));
-  const phases = new Set(args.phases!.split(',').map((s) => s.trim()) as PhaseName[]);
+  const phases = new Set(recoveryOnly ? [] : (args.phases!.split(',').map((s) => s.trim()) as PhaseName[]));
   for (const p of phases) if (!ALL_PHASES.includes(p)) throw new Error(`unknown phase ${p}`);
   const waitIdle = Number(args['wait-idle'] ?? (quick ? '5' : '60')) || 0;
   const conc = (p: PhaseName) => Math.floor(positive(`concurrency-${p}`, args[`concurrency-${p}`]));
@@ -173,6 +189,7 @@ async function main(): Promise<number> {
     `note: the load generator runs on the same ${machine.nproc} cores as the server and the database; every figure is for all three sharing them.`,
   );
 
+  const secretKey = `bench-${randomBytes(32).toString('base64url')}`;
   // One real argon2id hash, shared by every seeded citizen.
   const hasher = createPasswordHasher();
   const password = 'girassol azul na janela 42';
@@ -204,6 +221,10 @@ async function main(): Promise<number> {
   const seedSeconds = (performance.now() - s0) / 1000;
   const redirectUri = 'http://127.0.0.1:9/bench/callback';
   const svc = await addBenchService(handle, redirectUri);
+  // Recovery timing: its known CPFs (citizens the login phases do not use) get every way an account can have.
+  const recoveryRounds = Math.min(requestedRounds, Math.floor(citizens / 2));
+  const recoveryKnown = Array.from({ length: recoveryRounds }, (_, i) => seededCitizen((i * 2 + 1) % citizens).cpf);
+  if (recoveryRounds > 0) await prepareKnownAccounts(handle.db, { cpfs: recoveryKnown, secretKey, hasher });
   log(`seeded in ${seedSeconds.toFixed(1)} s; bench service ${svc.clientId}`);
   if (benchDb.kind === 'pglite') {
     // PGlite is one process's database: the server must own it.
@@ -213,7 +234,6 @@ async function main(): Promise<number> {
 
   // The server under test.
   const port = await freePort();
-  const secretKey = `bench-${randomBytes(32).toString('base64url')}`;
   let profileDir: string | undefined;
   const nodeArgs: string[] = [];
   if (args.profile) {
@@ -432,16 +452,29 @@ async function main(): Promise<number> {
 
   // Recovery must answer a known and an unknown CPF alike: the two distributions and their difference.
   let recoveryTiming: RecoveryTiming | undefined;
-  const recoveryRounds = Math.min(Number(args['recovery-rounds'] ?? (quick ? '0' : '100')) || 0, Math.floor(citizens / 2));
   if (recoveryRounds > 0) {
     log(`
 recovery timing: ${recoveryRounds} known and ${recoveryRounds} unknown CPFs…`);
     recoveryTiming = await measureRecoveryTiming(http, {
-      // Citizens the login phases did not use (the pool is spread over the seeded range).
-      knownCpfs: Array.from({ length: recoveryRounds }, (_, i) => seededCitizen((i * 2 + 1) % citizens).cpf),
+      knownCpfs: recoveryKnown,
       unknownCpfs: Array.from({ length: recoveryRounds }, (_, i) => cpfFromBase(String(800_000_000 + i))),
     });
     log(formatRecoveryTiming(recoveryTiming));
+    if (!args['no-docs'] && (recoveryOnly || ALL_PHASES.every((p) => phases.has(p)))) {
+      writeRecoveryTimingDoc(join(ROOT, 'docs/benchmarks.md'), recoveryTiming, {
+        command,
+        machine: `${machine.nproc} vCPU ${machine.cpuModel}, Node ${machine.node}`,
+        load: loadavg().map((l) => l.toFixed(1)).join(' / '),
+        revision,
+      });
+      log('updated the recovery section of docs/benchmarks.md');
+    }
+  }
+  if (recoveryOnly) {
+    mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+    writeFileSync(join(ROOT, 'bench/results/recovery-latest.json'), `${JSON.stringify(recoveryTiming, null, 2)}\n`);
+    log('wrote bench/results/recovery-latest.json');
+    return 0;
   }
 
   // Which statements each operation runs (an in-process copy of the server with query logging).

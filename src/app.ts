@@ -31,6 +31,8 @@ import { createServer } from './web/server.ts';
 import { OPERATOR_API, registerApiSurface, SERVICE_API } from './web/surfaces.ts';
 import { accountKind, claimsFor, createCitizenStore, isForeign } from './identity/citizen-store.ts';
 import { createCredentialStore } from './identity/credential-store.ts';
+import { createSecurityEvents } from './identity/security-events.ts';
+import { createSessionActivity } from './identity/session-activity.ts';
 import { consentNeed, createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
 import { createTtlCache } from './services/ttl-cache.ts';
@@ -44,6 +46,8 @@ import { createPasswordSignIn } from './methods/password/password-sign-in.ts';
 import { smsCodeSender } from './methods/sms-code/sms-code.ts';
 import { registerRecoveryRoutes } from './flows/recovery/recovery-routes.ts';
 import { createRecoveryStore } from './flows/recovery/recovery-store.ts';
+import { createRecoveryCodes } from './methods/recovery-codes/recovery-codes.ts';
+import { createSecretQuestions } from './methods/secret-question/secret-question.ts';
 import { createVerificationStore } from './methods/verifications.ts';
 import { createCertificateHandoffs } from './methods/certificate/certificate-handoff.ts';
 import { type CertificateLogin, registerCertificateReceiver } from './methods/certificate/certificate-routes.ts';
@@ -63,6 +67,12 @@ import { createOidc, type OidcDeps } from './oidc/provider.ts';
 import { createOidcHolder, reloadOnNewKeys } from './oidc/provider-holder.ts';
 import { createProviderState } from './oidc/provider-state.ts';
 import { createSecrets } from './security/secrets.ts';
+import { createTotpCredentials, totpSecondStep } from './methods/totp/totp-credential.ts';
+import { recoveryCodeSecondStep } from './methods/recovery-codes/recovery-code-second-step.ts';
+import type { TypedSecondStep } from './methods/second-step.ts';
+import { registerWebauthnScript } from './web/webauthn-script.ts';
+import { createPasskeyStore } from './methods/passkey/passkey-store.ts';
+import { createPasskeyCeremonies } from './methods/passkey/passkey-ceremonies.ts';
 import { registerContractRoutes } from './service-api/contract-routes.ts';
 import { registerWriteBackRoutes } from './service-api/write-back-routes.ts';
 import { contractFor, createServiceStore } from './services/service-store.ts';
@@ -129,8 +139,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     limiter: rateLimiter,
     senders: { email: emailCodeSender({ publicUrl: config.publicUrl }), sms: smsCodeSender({ host: new URL(config.publicUrl).host }) },
     metrics: metrics.codes,
+    smsCountries: config.smsCountries,
   });
   const verifications = createVerificationStore(db);
+  const securityEvents = createSecurityEvents(db);
+  const sessionActivity = createSessionActivity(db);
   const accounts = createAccountActions(db, providerState);
   const registration = createRegistrationFlow({
     db,
@@ -204,8 +217,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const verified = verifiedClaims(claims, shared, snapshot.verifications);
       return verified ? { ...claims, verified_claims: verified } : claims;
     },
-    async levelTooLow(sessionAcr, clientId, acrValues) {
+    async levelTooLow(sessionAcr, clientId, acrValues, sessionAmr = []) {
       const service = await cachedService(clientId);
+      // A session without a second step (a certificate counts as one) does not open a service that
+      // requires one: log in again.
+      if (service?.requireSecondFactor && !sessionAmr.some((v) => v === 'mfa' || v === 'hwk' || v === 'swk')) return true;
       const required = requiredLevel(service?.minTrustLevel ?? 'bronze', acrValues);
       return below(isLevel(sessionAcr) ? sessionAcr : 'bronze', required);
     },
@@ -220,6 +236,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return consentNeed({ ...service, fields }, snapshot.consent, [...scopes].includes(WRITE_SCOPE)).needed;
     },
     pages: createProviderPages(i18n),
+    onAuthorization: (use) => {
+      sessionActivity.touch(use).catch((error) => logger.warn({ err: { message: (error as Error).message } }, 'session use not recorded'));
+    },
     onError: (error, route) => {
       const e = error as Error & { status?: number; error?: string };
       if ((e.status ?? 500) >= 500) logger.error({ err: { message: e.message, stack: e.stack }, route }, 'oidc error');
@@ -259,7 +278,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerOpsRoutes(server, { metrics, ping: database.ping, draining: () => draining });
 
   // Certificate sign-in (docs/certificates.md): its own TLS listener, or a trusted proxy's header.
-  const certificateSignIn = createCertificateSignIn({ db, citizens, verifications, trust });
+  const certificateSignIn = createCertificateSignIn({
+    db,
+    citizens,
+    verifications,
+    trust,
+    // A certificate that proves a CPF another account squatted (identity/cpf-claims.ts).
+    claims: {
+      disableIn: (trx, citizenId) => accounts.disableIn(trx, citizenId),
+      translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
+      publicUrl: config.publicUrl,
+    },
+  });
   const handoffs = createCertificateHandoffs({ db, secrets });
   let certificate: CertificateLogin | undefined;
   let certificateServer: FastifyInstance | undefined;
@@ -308,7 +339,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     }
   }
 
-  const kit = createInteractionKit({ db, oidc, ui, services, cachedService, citizens, verifications, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
+  // Second factors: the authenticator app's codes (more typed steps, such as saved recovery codes, join the list).
+  const totp = createTotpCredentials({ db, secrets, rateLimiter });
+  const recoveryCodes = createRecoveryCodes({ db, secrets });
+  const secondSteps: TypedSecondStep[] = [totpSecondStep(totp, db), recoveryCodeSecondStep(recoveryCodes, rateLimiter)];
+  const passkeyStore = createPasskeyStore(db);
+  const passkeys = createPasskeyCeremonies({ publicUrl: config.publicUrl, store: passkeyStore });
+  const translatorFor = (citizen: { locale: string | null }) => {
+    const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
+    return { t: i18n.translator(locale), locale };
+  };
+  const kit = createInteractionKit({ db, oidc, ui, services, cachedService, citizens, verifications, securityEvents, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
   registerInteractionRoutes(server, {
     kit,
     oidc,
@@ -330,7 +371,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     passwordPolicy: policy,
     certificate,
     mailQueued: () => mail.nudge(),
+    secondStep: { citizens, steps: secondSteps, totp, hasPasskey: async (id) => (await passkeyStore.list(id)).length > 0, translatorFor },
+    passkeys,
   });
+  const recoveries = createRecoveryStore(db);
+  const secretQuestions = createSecretQuestions({ credentials, hasher });
   registerRecoveryRoutes(server, {
     db,
     ui,
@@ -344,13 +389,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     secure,
     secrets,
     provider: providerState,
-    recoveries: createRecoveryStore(db),
+    recoveries,
+    secretQuestions,
+    recoveryCodes,
+    secretQuestionOn: config.recoverySecretQuestion,
+    securityEvents,
+    backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
     publicUrl: config.publicUrl,
-    translatorFor: (citizen) => {
-      const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
-      return { t: i18n.translator(locale), locale };
-    },
+    smsCountries: config.smsCountries,
+    translatorFor,
     mailQueued: () => mail.nudge(),
+    secondSteps,
   });
   // Events: per-service queues (relay), the poll endpoint, write-back, the operator's queue view.
   const events = await createEventsRuntime({ db, kind: database.kind, config, keys, logger, listen: database.listen });
@@ -369,6 +418,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       consents,
       codes,
       translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+      smsCountries: config.smsCountries,
       messageQueued: () => mail.nudge(),
     });
   });
@@ -385,7 +435,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     rateLimiter,
     passwordSignIn,
     mailQueued: () => mail.nudge(),
+    translator: (locale) => i18n.translator(negotiateLocale([locale ?? undefined], undefined)),
+    recoverySettings: { secretQuestions, recoveryCodes, recoveries, secretQuestionOn: config.recoverySecretQuestion },
+    security: {
+      credentials,
+      hasher,
+      policy,
+      securityEvents,
+      sessionActivity,
+      provider: providerState,
+      backchannelLogout: (accountId, logouts) => oidc.backchannelLogout(accountId, logouts),
+      translatorFor,
+    },
+    totp,
+    passkeys,
+    passkeyStore,
+    translatorFor,
   });
+  registerWebauthnScript(server);
   if (config.env !== 'production' && !config.smtpUrl) registerDevOutboxRoutes(server, { db, ui });
   if (config.demo) {
     await seedDemoServices({ db, services, secrets, publicUrl: config.publicUrl });
@@ -404,6 +471,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await Promise.all([pruneExpired(db), verifications.prune(), handoffs.prune(), certificateSignIn.prune()]);
     await pruneLoginThrottle(db);
     await pruneMessages(db, config.messages.retentionDays);
+    await sessionActivity.prune();
   };
   const pruneTimer = setInterval(() => {
     prune().catch((error) => logger.warn({ err: { message: error.message } }, 'prune failed'));

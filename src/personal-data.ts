@@ -3,6 +3,7 @@ import type { Db } from './db/database.ts';
 import { eventsEraser } from './events/event-erasure.ts';
 import { createAccountLifecycle } from './identity/account-lifecycle.ts';
 import { profileEraser } from './identity/citizen-store.ts';
+import { cpfClaimsEraser } from './identity/cpf-claims.ts';
 import { credentialsEraser } from './identity/credential-store.ts';
 import { identifiersEraser } from './identity/identifiers.ts';
 import { trustLevelsEraser } from './identity/trust-levels.ts';
@@ -10,6 +11,9 @@ import { messagesEraser } from './messaging/message-queue.ts';
 import { codesEraser } from './methods/code/code-store.ts';
 import { loginThrottleEraser } from './methods/password/login-throttle.ts';
 import { verificationsEraser } from './methods/verifications.ts';
+import { securityEventsEraser } from './identity/security-events.ts';
+import { sessionActivityEraser } from './identity/session-activity.ts';
+import { webauthnChallengesEraser } from './methods/passkey/passkey-store.ts';
 import { recoveryEraser } from './flows/recovery/recovery-store.ts';
 import { createProviderState, type ProviderState, providerStateEraser } from './oidc/provider-state.ts';
 import type { Eraser } from './platform/erasure.ts';
@@ -27,13 +31,17 @@ export function personalDataErasers(provider: Pick<ProviderState, 'endAccountSes
     eventsEraser,
     codesEraser,
     verificationsEraser,
+    webauthnChallengesEraser,
     recoveryEraser,
+    securityEventsEraser,
+    sessionActivityEraser,
     loginThrottleEraser,
     rateLimitsEraser,
     // Reads the citizen's addresses: before the identifiers and the profile are erased.
     messagesEraser,
     credentialsEraser,
     trustLevelsEraser,
+    cpfClaimsEraser,
     identifiersEraser,
     profileEraser,
   ];

@@ -1,3 +1,4 @@
+import type { Translate } from '../platform/i18n.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ConsentStore } from '../consent/consent-store.ts';
@@ -15,6 +16,14 @@ import { ACCOUNT_CLIENT_ID } from './account-services.ts';
 import { registerProfileRoutes } from './profile-routes.ts';
 import { registerCpfRoutes } from './cpf-routes.ts';
 import { isForeign } from '../identity/citizen-store.ts';
+import { loweredNotice } from './recovery-settings-pages.ts';
+import { loweredSince, type RecoverySettingsDeps, registerRecoverySettingsRoutes } from './recovery-settings-routes.ts';
+import { registerSecurityRoutes, type SecurityDeps } from './security-routes.ts';
+import { registerFactorRoutes } from './security-factors.ts';
+import type { TotpCredentials } from '../methods/totp/totp-credential.ts';
+import type { PasskeyCeremonies } from '../methods/passkey/passkey-ceremonies.ts';
+import type { PasskeyStore } from '../methods/passkey/passkey-store.ts';
+import type { Citizen } from '../identity/citizen-store.ts';
 
 type Deps = {
   db: Db;
@@ -27,6 +36,16 @@ type Deps = {
   rateLimiter: RateLimiter;
   passwordSignIn: PasswordSignIn;
   mailQueued: () => void;
+  /** The citizen's preferred language for mail and SMS. */
+  translator(locale: string | null): Translate;
+  recoverySettings: RecoverySettingsDeps;
+  /** What the security section (/conta/seguranca) needs beyond the above. */
+  security: Omit<SecurityDeps, 'db' | 'ui' | 'citizens' | 'codes' | 'rateLimiter' | 'passwordSignIn' | 'mailQueued' | 'signedIn' | 'signIn' | 'publicUrl'>;
+  totp: TotpCredentials;
+  passkeys: PasskeyCeremonies;
+  passkeyStore: PasskeyStore;
+  /** The citizen's own language, for what is sent to them. */
+  translatorFor(citizen: Citizen): { t: Translate; locale: string };
 };
 
 /**
@@ -44,7 +63,8 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     return { citizen, session };
   }
 
-  function signIn(reply: FastifyReply) {
+  /** `again`: the password (and second step) even over a live session, as for a sensitive change. */
+  function signIn(reply: FastifyReply, again = false) {
     const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
     const url = new URL('/oidc/auth', deps.issuer);
     url.search = new URLSearchParams({
@@ -55,6 +75,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
       code_challenge: challenge,
       code_challenge_method: 'S256',
       state: randomBytes(12).toString('base64url'),
+      ...(again ? { prompt: 'login' } : {}),
     }).toString();
     return reply.redirect(url.href, 303);
   }
@@ -66,6 +87,7 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     codes: deps.codes,
     rateLimiter: deps.rateLimiter,
     mailQueued: deps.mailQueued,
+    translator: deps.translator,
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
       return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
@@ -82,6 +104,52 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
     signedIn: async (request, reply) => {
       const me = await signedIn(request, reply);
       return me ? { citizenId: me.citizen.id } : undefined;
+    },
+    signIn,
+  });
+
+  registerRecoverySettingsRoutes(app, {
+    ...deps.recoverySettings,
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    passwordSignIn: deps.passwordSignIn,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
+    },
+    signIn,
+  });
+
+  registerSecurityRoutes(app, {
+    ...deps.security,
+    db: deps.db,
+    ui,
+    publicUrl: deps.issuer,
+    citizens: deps.citizens,
+    codes: deps.codes,
+    rateLimiter: deps.rateLimiter,
+    passwordSignIn: deps.passwordSignIn,
+    mailQueued: deps.mailQueued,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizen: me.citizen, sessionUid: me.session.uid, authTime: me.session.authTime } : undefined;
+    },
+    signIn,
+  });
+
+  registerFactorRoutes(app, {
+    db: deps.db,
+    ui,
+    citizens: deps.citizens,
+    totp: deps.totp,
+    passkeys: deps.passkeys,
+    passkeyStore: deps.passkeyStore,
+    translatorFor: deps.translatorFor,
+    mailQueued: deps.mailQueued,
+    signedIn: async (request, reply) => {
+      const me = await signedIn(request, reply);
+      return me ? { citizenId: me.citizen.id, authTime: me.session.authTime } : undefined;
     },
     signIn,
   });
@@ -112,9 +180,11 @@ export function registerAccountRoutes(app: FastifyInstance, deps: Deps) {
 ${revoked ? html`<p class="notice" role="status">${t('account.revoked')}</p>` : ''}
 ${(request.query as Record<string, string>).escrita === '0' ? html`<p class="notice" role="status">${t('account.write_revoked')}</p>` : ''}
 ${(request.query as Record<string, string>).cpf === '1' ? html`<p class="notice" role="status">${t('account.cpf_added')}</p>` : ''}
-<p><a class="button" href="/conta/dados">${t('account.edit_data')}</a></p>
+<p><a class="button" href="/conta/dados">${t('account.edit_data')}</a> <a class="button secondary" href="/conta/seguranca">${t('security.title')}</a></p>
 <h2>${t('account.level_title')}</h2>
 <p>${t('account.level', { level: t(`level.${me.citizen.trustLevel}`) })}</p>
+${loweredNotice(u, await loweredSince(deps.db, deps.recoverySettings.recoveries, me.citizen))}
+<p><a href="/conta/recuperacao">${t('account.recovery_settings')}</a></p>
 ${companies.length
   ? html`<h2>${t('account.companies_title')}</h2>
 <ul class="data-list">${companies.map((c) => html`<li class="data-item"><p class="data-name"><strong>${c.name}</strong></p><p>${t('account.company_cnpj', { cnpj: c.cnpj })}</p></li>`)}</ul>`

@@ -6,7 +6,7 @@ import { confirmPhone, replaceEmail, replacePhone } from '../identity/contact-pr
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
 import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
 import { enqueueMail } from '../messaging/message-queue.ts';
-import { formatClock } from '../platform/i18n.ts';
+import { formatClock, type Translate } from '../platform/i18n.ts';
 import { CODE_MESSAGES } from '../flows/registration/email-confirmation-routes.ts';
 import { maskEmail } from '../flows/registration/email-code-page.ts';
 import { retryAfter } from '../flows/interaction-kit.ts';
@@ -59,6 +59,8 @@ type Deps = {
   codes: CodeMechanism;
   rateLimiter: RateLimiter;
   mailQueued: () => void;
+  /** Mail and SMS go in the citizen's preferred language, whatever the page's. */
+  translator(locale: string | null): Translate;
   signedIn(request: FastifyRequest, reply: FastifyReply): Promise<{ citizenId: string; authTime?: number | undefined } | undefined>;
   passwordSignIn: PasswordSignIn;
   signIn(reply: FastifyReply): FastifyReply;
@@ -226,11 +228,11 @@ ${
     const changes = await deps.rateLimiter.hit(RATE_LIMITS.emailChangesPerCitizen, citizen.id);
     const issued = changes.allowed
       ? await deps.db.transaction().execute((trx) =>
-          deps.codes.issue(trx, { purpose: 'email_change', channel: 'email', citizenId: citizen.id, address: email, t: ui.t }),
+          deps.codes.issue(trx, { purpose: 'email_change', channel: 'email', citizenId: citizen.id, address: email, t: deps.translator(citizen.locale) }),
         )
       : ({ ok: false, retryAt: changes.retryAt } as const);
     if (!issued.ok) {
-      retryAfter(reply, issued.retryAt);
+      if ('retryAt' in issued) retryAfter(reply, issued.retryAt);
       return emailForm(ui, 429, email, 'email_code.send_limit', askPassword);
     }
     deps.mailQueued();
@@ -267,6 +269,8 @@ ${
     const pending = await deps.codes.pending({ purpose: 'email_change', citizenId: me.citizenId });
     if (!pending) return reply.redirect('/conta/dados', 303);
     const typed = typeof request.body?.code === 'string' ? request.body.code.slice(0, 20) : '';
+    // The notice to the old address goes in the citizen's language, not the page's.
+    const t = deps.translator((await deps.citizens.findById(me.citizenId))?.locale ?? null);
     let result;
     try {
       result = await deps.db.transaction().execute(async (trx) => {
@@ -277,8 +281,8 @@ ${
         // (A foreigner may have had none.)
         if (previous) await enqueueMail(trx, {
           to: previous,
-          subject: ui.t('mail.email_changed.subject'),
-          text: ui.t('mail.email_changed.body', { email: maskEmail(checked.proof.address) }),
+          subject: t('mail.email_changed.subject'),
+          text: t('mail.email_changed.body', { email: maskEmail(checked.proof.address) }),
         });
         return checked;
       });
@@ -321,8 +325,11 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
     if (!citizen?.phoneNumber || citizen.phoneNumberVerified) return reply.redirect('/conta/dados', 303);
     const phone = citizen.phoneNumber;
     const started = await deps.db.transaction().execute((trx) =>
-      deps.codes.issue(trx, { purpose: 'phone_verification', channel: 'sms', citizenId: citizen.id, address: phone, t: ui.t }),
+      deps.codes.issue(trx, { purpose: 'phone_verification', channel: 'sms', citizenId: citizen.id, address: phone, t: deps.translator(citizen.locale) }),
     );
+    if (!started.ok && started.code === 'code.country_disabled') {
+      return ui.render(422, ui.t('profile.phone_title'), html`<p role="alert">${ui.t('phone.country_disabled')}</p><p><a href="/conta/dados">${ui.t('profile.back_data')}</a></p>`);
+    }
     if (!started.ok) {
       retryAfter(reply, started.retryAt);
       return ui.render(429, ui.t('profile.phone_title'), html`<p role="alert">${ui.t('sms.limited')}</p><p><a href="/conta/dados">${ui.t('profile.back_data')}</a></p>`);
@@ -375,12 +382,14 @@ ${info ? html`<p class="notice" role="status">${t(info)}</p>` : ''}
     const ui = deps.ui(request, reply);
     const pending = await pendingPhone(me.citizenId);
     if (!pending) return reply.redirect('/conta/dados', 303);
-    const outcome = await deps.codes.resend(pending.id, pending.purpose, ui.t);
+    const citizen = await deps.citizens.findById(me.citizenId);
+    const outcome = await deps.codes.resend(pending.id, pending.purpose, deps.translator(citizen?.locale ?? null));
     if (outcome === 'sent') {
       deps.mailQueued();
       return reply.redirect('/conta/celular/confirmar?novo=1', 303);
     }
     if (outcome === 'code.limited') return phoneCodeForm(ui, 429, pending.address, 'sms.limited');
+    if (outcome === 'code.country_disabled') return phoneCodeForm(ui, 422, pending.address, 'phone.country_disabled');
     return phoneCodeForm(ui, 422, pending.address, CODE_MESSAGES[outcome]!);
   });
 }

@@ -43,6 +43,9 @@ export const serviceView = z
       .enum(['bronze', 'prata', 'ouro'])
       .describe('the lowest trust level (acr) accepted; a citizen below it is offered the step-up'),
     acceptsForeigners: z.boolean().describe('accounts without a CPF (foreigners) may sign in'),
+    requireSecondFactor: z
+      .boolean()
+      .describe('every sign-in passes a second step (authenticator code, passkey or certificate); a citizen without one is offered to add one'),
     termsMarkdown: z.string().describe('the current terms of use (empty when none were published)'),
     terms: z
       .strictObject({ version: z.number().int(), sha256: z.string(), publishedAt: dateTime })

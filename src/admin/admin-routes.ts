@@ -32,6 +32,7 @@ export function serviceJson(s: Service) {
     firstParty: s.firstParty,
     minTrustLevel: s.minTrustLevel,
     acceptsForeigners: s.acceptsForeigners,
+    requireSecondFactor: s.requireSecondFactor,
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };

@@ -19,11 +19,15 @@ export const SERVICE_USAGE = `cidadela service <command> [options]
             offered to sign in with a digital certificate)
           [--accepts-foreigners | --no-accepts-foreigners]  (accounts without a CPF may sign in;
             default off: the login page then offers no foreign registration)
+          [--require-second-factor | --no-require-second-factor]  (every sign-in passes a second
+            step; a citizen without one is offered to add an authenticator app first)
           [--description D] [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
           [--auth client_secret_basic|client_secret_post|private_key_jwt] [--jwks-file F]
           [--terms-file F.md]  (publishes a new terms version when the text changed)
-          [--field key:required|optional:purpose ...] [--fields-file contract.json]
-          (the data contract: catalog fields the service consumes, each with its purpose)
+          [--field key:required|optional[/required|optional|absent]:purpose ...]
+          [--fields-file contract.json]  (the data contract: catalog fields the service consumes,
+            each with its purpose; after a slash, how it applies to foreign accounts, e.g.
+            cpf:required/absent:..., passport_number:optional:...; keys: cidadela service fields)
   update  <client-id> [same options as add]
   list
   show    <client-id>
@@ -43,6 +47,7 @@ const OPTION_OF_FIELD: Record<string, string> = {
   dpopBoundAccessTokens: '--dpop',
   minTrustLevel: '--min-level',
   acceptsForeigners: '--accepts-foreigners',
+  requireSecondFactor: '--require-second-factor',
   redirectUris: '--redirect-uri',
   postLogoutRedirectUris: '--post-logout-redirect-uri',
   backchannelLogoutUri: '--backchannel-logout-uri',
@@ -74,6 +79,7 @@ const options = {
   dpop: { type: 'boolean' },
   'min-level': { type: 'string' },
   'accepts-foreigners': { type: 'boolean' },
+  'require-second-factor': { type: 'boolean' },
   'redirect-uri': { type: 'string', multiple: true },
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'backchannel-logout-uri': { type: 'string' },
@@ -111,6 +117,7 @@ export async function serviceCommand(
   if (v.dpop !== undefined) input.dpopBoundAccessTokens = v.dpop;
   if (v['min-level'] !== undefined) input.minTrustLevel = v['min-level'];
   if (v['accepts-foreigners'] !== undefined) input.acceptsForeigners = v['accepts-foreigners'];
+  if (v['require-second-factor'] !== undefined) input.requireSecondFactor = v['require-second-factor'];
   if (v['redirect-uri']) input.redirectUris = v['redirect-uri'];
   if (v['post-logout-redirect-uri']) input.postLogoutRedirectUris = v['post-logout-redirect-uri'];
   if (v['backchannel-logout-uri'] !== undefined) input.backchannelLogoutUri = v['backchannel-logout-uri'] || null;
@@ -126,12 +133,18 @@ export async function serviceCommand(
   if (v.field) {
     const fields: unknown[] = [];
     for (const spec of v.field) {
-      const [key = '', need = '', ...purpose] = spec.split(':');
-      if (need !== 'required' && need !== 'optional') {
-        out.error(`--field ${spec}: expected key:required|optional:purpose`);
+      const [key = '', needs = '', ...purpose] = spec.split(':');
+      // "required/optional": required of Brazilian accounts, optional for foreign ones (or absent).
+      const [need, foreigners, ...extra] = needs.split('/');
+      if (
+        (need !== 'required' && need !== 'optional') ||
+        (foreigners !== undefined && !['required', 'optional', 'absent'].includes(foreigners)) ||
+        extra.length
+      ) {
+        out.error(`--field ${spec}: expected key:required|optional[/required|optional|absent]:purpose`);
         return 2;
       }
-      fields.push({ key, required: need === 'required', purpose: purpose.join(':') });
+      fields.push({ key, required: need === 'required', purpose: purpose.join(':'), ...(foreigners ? { foreigners } : {}) });
     }
     input.fields = [...((input.fields as unknown[] | undefined) ?? []), ...fields];
   }

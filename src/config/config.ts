@@ -53,6 +53,10 @@ const schema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .describe('`true` behind a load balancer that sets `X-Forwarded-For`: the client address for throttles and consent records is then read from it. Host and scheme never come from headers (see `PUBLIC_URL`)'),
+  RECOVERY_SECRET_QUESTION: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe('`off` removes the secret question from account recovery and from `/conta` (OWASP ASVS 5 and NIST SP 800-63B-4 advise against knowledge-based recovery; when on, it counts only with the record\'s birth date and mother\'s name, and an account recovered with it drops to bronze — decision 22)'),
   RELAY: z.enum(['on', 'off']).default('on').describe('run the event relay inside the web process; `off` when it runs as `cidadela relay`'),
   KEYS_RELOAD_SECONDS: z.coerce
     .number()
@@ -142,6 +146,8 @@ export type Config = {
   demo: boolean;
   trustProxy: boolean;
   relay: boolean;
+  /** RECOVERY_SECRET_QUESTION: whether recovery and /conta offer the secret question. */
+  recoverySecretQuestion: boolean;
   keysReloadSeconds: number;
   amqpUrl: string | undefined;
   amqpManagementUrl: string | undefined;
@@ -213,6 +219,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demo: c.DEMO === 'on' || (c.DEMO === 'auto' && c.NODE_ENV !== 'production'),
     trustProxy: c.TRUST_PROXY === 'true',
     relay: c.RELAY === 'on',
+    recoverySecretQuestion: c.RECOVERY_SECRET_QUESTION === 'on',
     keysReloadSeconds: c.KEYS_RELOAD_SECONDS,
     amqpUrl: c.AMQP_URL,
     amqpManagementUrl: c.AMQP_MANAGEMENT_URL,

@@ -39,6 +39,7 @@ export interface ServicesTable {
   dpop_bound_access_tokens: Generated<boolean>;
   min_trust_level: Generated<'bronze' | 'prata' | 'ouro'>;
   accepts_foreigners: Generated<boolean>;
+  require_second_factor: Generated<boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -81,6 +82,15 @@ export interface CredentialsTable {
   created_at: Timestamp;
   updated_at: Timestamp;
   last_used_at: NullableTimestamp;
+}
+
+export interface WebauthnChallengesTable {
+  id: string;
+  purpose: 'registration' | 'authentication';
+  challenge: string;
+  citizen_id: string | null;
+  interaction_uid: string | null;
+  expires_at: Timestamp;
 }
 
 export interface SigningKeysTable {
@@ -262,6 +272,7 @@ export interface Database {
   citizens: CitizensTable;
   identifiers: IdentifiersTable;
   credentials: CredentialsTable;
+  webauthn_challenges: WebauthnChallengesTable;
   services: ServicesTable;
   oidc_payloads: OidcPayloadsTable;
   signing_keys: SigningKeysTable;
@@ -275,6 +286,9 @@ export interface Database {
   trust_level_changes: TrustLevelChangesTable;
   field_verifications: FieldVerificationsTable;
   citizen_companies: CitizenCompaniesTable;
+  cpf_claims: CpfClaimsTable;
+  security_events: SecurityEventsTable;
+  session_activity: SessionActivityTable;
 }
 
 export interface CertificateHandoffsTable {
@@ -317,4 +331,40 @@ export interface CitizenCompaniesTable {
   name: string;
   evidence: ColumnType<Record<string, unknown>, string, string>;
   linked_at: Timestamp;
+}
+
+export interface CpfClaimsTable {
+  id: string;
+  /** The account that held the CPF without proving it, now disabled. */
+  citizen_id: string;
+  prover_id: string;
+  trust_framework: string;
+  evidence: ColumnType<Record<string, unknown>, string, string>;
+  claimed_at: Timestamp;
+}
+
+/** The citizen's security record (migration 0055): append-only, erased only with the account. */
+export interface SecurityEventsTable {
+  id: Generated<string>;
+  citizen_id: string;
+  kind: 'sign_in' | 'recovery' | 'password_changed' | 'session_ended' | 'sessions_ended' | 'channel_added' | 'channel_verified' | 'channel_removed';
+  result: Generated<string>;
+  method: string | null;
+  client_id: string | null;
+  ip: string | null;
+  browser: string | null;
+  system: string | null;
+  detail: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: ColumnType<Date, undefined, never>;
+}
+
+/** Where and when each provider session was used (migration 0056), keyed by the session's uid. */
+export interface SessionActivityTable {
+  session_uid: string;
+  citizen_id: string;
+  ip: string | null;
+  browser: string | null;
+  system: string | null;
+  first_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }

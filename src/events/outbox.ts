@@ -36,12 +36,16 @@ export type OutboxEvent =
       citizenId: string;
       audience: string[];
     }
-  /** A credential changed (a password reset by recovery, an account locked by "this was not me"). */
+  /**
+   * A credential changed (a password reset by recovery, an account locked by "this was not me", a
+   * second factor added or removed). `credentialType` is CAEP's: `app` for an authenticator app's
+   * codes, `fido2-platform` / `fido2-roaming` for a passkey.
+   */
   | {
       type: 'credential.changed';
       citizenId: string;
       audience: string[];
-      credentialType: 'password';
+      credentialType: 'password' | 'app' | 'fido2-platform' | 'fido2-roaming';
       changeType: 'create' | 'revoke' | 'update' | 'delete';
       reason: 'recovery' | 'not_me' | 'change';
     };

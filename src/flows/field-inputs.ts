@@ -1,4 +1,5 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { formatCnpj } from '../identity/cnpj.ts';
 import { formatCpf } from '../identity/cpf.ts';
 import {
   ADDRESS_PARTS,
@@ -120,6 +121,7 @@ export function displayValue(t: Translate, locale: Locale, def: FieldDef, value:
       .filter(Boolean)
       .join(' · ');
   }
+  if (Array.isArray(value)) return value.map((c) => `${c.name} (${formatCnpj(c.cnpj)})`).join('; ');
   const v = String(value);
   switch (def.kind) {
     case 'cpf':

@@ -2,9 +2,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
 import { type Citizen, type CitizenStore, contactProven, isForeign } from '../identity/citizen-store.ts';
 import { isLocale, type Locale, type Translate } from '../platform/i18n.ts';
-import { below, deriveSignIn, requiredLevel } from '../methods/assurance.ts';
+import { below, deriveSignIn, requiredLevel, secondStepNeeded, secondStepProven } from '../methods/assurance.ts';
+import { secondFactorsOf } from './second-step/factor-changes.ts';
 import { stepUpPage } from './login/step-up-page.ts';
 import type { VerificationStore } from '../methods/verifications.ts';
+import type { SecurityEvents } from '../identity/security-events.ts';
 import type { Oidc } from '../oidc/provider.ts';
 import { isUnavailable } from '../platform/errors.ts';
 import type { Service, ServiceStore } from '../services/service-store.ts';
@@ -36,6 +38,8 @@ export function createInteractionKit(deps: {
   cachedService?: (clientId: string) => Promise<Service | undefined>;
   citizens: CitizenStore;
   verifications: VerificationStore;
+  /** The citizen's security record: every completed sign-in is written to it. */
+  securityEvents: SecurityEvents;
   /** Whether the login page offers the certificate (configured and listening somewhere). */
   certificateLogin?: boolean;
   /** Pages about an account speak its language (a refusal, before any cookie says it). */
@@ -96,8 +100,27 @@ export function createInteractionKit(deps: {
     if (below(derived.result.acr, required)) {
       return stepUpPage(ctx.ui, { uid: ctx.details.uid, serviceName: ctx.service?.name, required, certificate: deps.certificateLogin ?? false });
     }
+    // The second step: asked of every citizen who registered a factor, and of everyone at a service
+    // that requires it (a citizen without a factor is offered to add one there). A code by e-mail or
+    // SMS (recovery) is not a second step.
+    const next = secondStepNeeded({
+      hasFactor: (await secondFactorsOf(deps.db, citizen.id)).length > 0,
+      serviceRequires: ctx.service?.requireSecondFactor ?? false,
+      proven: secondStepProven(proofs),
+    });
+    if (next === 'ask') return reply.redirect(`/interaction/${ctx.details.uid}/segundo-passo`, 303);
+    if (next === 'enrol') return reply.redirect(`/interaction/${ctx.details.uid}/segundo-passo/cadastrar`, 303);
     await verifications.consume(ctx.details.uid);
     const { citizenId, amr, acr, authTime } = derived.result;
+    const methods = [...new Set(proofs.filter((p) => p.purpose === 'authentication').map((p) => p.method))];
+    await deps.securityEvents.record({
+      citizenId,
+      kind: 'sign_in',
+      method: methods.join('+'),
+      clientId: ctx.service?.clientId ?? null,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? null,
+    });
     return finish(request, reply, { login: { accountId: citizenId, amr, acr, ts: authTime, remember: true } });
   }
 
@@ -127,10 +150,19 @@ export function createInteractionKit(deps: {
     return citizen ? refusal(ctx, citizen) : undefined;
   }
 
+  /**
+   * The language a mail or SMS to this citizen is written in: their preferred one, the page's when
+   * they have none (issue 12: every message in the citizen's language, whatever page sent it).
+   */
+  async function messagesFor(ui: Ui, citizenId: string | null | undefined): Promise<Translate> {
+    const citizen = citizenId ? await deps.citizens.findById(citizenId) : undefined;
+    return isLocale(citizen?.locale) ? deps.translator(citizen.locale) : ui.t;
+  }
+
   /** A transaction for a step's writes (inside it, use only `trx`: PGlite has one connection). */
   const transaction = <T>(fn: (trx: Db) => Promise<T>) => deps.db.transaction().execute(fn);
 
-  return { load, finish, expired, completeLogin, refusedHere, verifications, transaction, certificateLogin: deps.certificateLogin ?? false };
+  return { db: deps.db, load, finish, expired, completeLogin, refusedHere, messagesFor, verifications, securityEvents: deps.securityEvents, transaction, certificateLogin: deps.certificateLogin ?? false };
 }
 
 export type InteractionKit = ReturnType<typeof createInteractionKit>;

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { CertificateLogin } from '../methods/certificate/certificate-routes.ts';
 import type { CodeMechanism } from '../methods/code/code-mechanism.ts';
+import type { PasskeyCeremonies } from '../methods/passkey/passkey-ceremonies.ts';
 import type { PasswordPolicy } from '../methods/password/password-policy.ts';
 import type { PasswordSignIn } from '../methods/password/password-sign-in.ts';
 import { SIGN_IN_METHODS } from '../methods/registry.ts';
@@ -17,6 +18,7 @@ import type { RegistrationFlow } from './registration/registration-flow.ts';
 import type { ForeignRegistrationFlow } from './registration/foreign-registration-flow.ts';
 import { registerForeignRegistrationRoutes } from './registration/foreign-registration-routes.ts';
 import { registerRegistrationRoutes } from './registration/registration-routes.ts';
+import { registerSecondStepRoutes, type SecondStepDeps } from './second-step/second-step-routes.ts';
 
 type Deps = {
   kit: InteractionKit;
@@ -31,6 +33,9 @@ type Deps = {
   certificate?: CertificateLogin | undefined;
   /** Mail queued in a committed transaction: wake the sender. */
   mailQueued: () => void;
+  /** The second step (authenticator, passkey, certificate) and its enrolment at a service requiring it. */
+  secondStep: Omit<SecondStepDeps, 'kit' | 'mailQueued'>;
+  passkeys: PasskeyCeremonies;
 };
 
 /**
@@ -87,6 +92,7 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
   registerEmailConfirmationRoutes(app, { kit, codes, mailQueued: deps.mailQueued });
   registerForeignRegistrationRoutes(app, { kit, foreign: deps.foreign, codes, rateLimiter: deps.rateLimiter, messageQueued: deps.mailQueued });
   registerConsentRoutes(app, { kit, oidc: deps.oidc, consent: deps.consent });
+  registerSecondStepRoutes(app, { ...deps.secondStep, kit, mailQueued: deps.mailQueued });
 
   const methodDeps = {
     kit,
@@ -95,6 +101,7 @@ export function registerInteractionRoutes(app: FastifyInstance, deps: Deps) {
     passwordSignIn: deps.passwordSignIn,
     passwordPolicy: deps.passwordPolicy,
     certificate: deps.certificate,
+    passkeys: deps.passkeys,
     continueSignIn: login.continueSignIn,
   };
   for (const entry of SIGN_IN_METHODS) entry.registerRoutes?.(app, methodDeps);

@@ -6,9 +6,15 @@ import { type Eraser, eraseCitizen } from '../platform/erasure.ts';
 export type LifecycleResult = 'done' | 'unchanged' | 'not_found';
 
 /** What the lifecycle needs from the provider's storage (oidc/provider-state.ts implements it). */
+/** A back-channel logout owed to a service whose session was ended: sent after the commit. */
+export type OwedLogout = { clientId: string; sid: string };
+
 export type AccountSessions = {
-  /** Ends the account's sessions, grants, tokens, codes and interactions, in the caller's transaction. */
-  endAccountSessions(trx: Db, accountId: string): Promise<void>;
+  /**
+   * Ends the account's sessions, grants, tokens, codes and interactions, in the caller's
+   * transaction; returns the back-channel logouts owed to the services those sessions reached.
+   */
+  endAccountSessions(trx: Db, accountId: string): Promise<OwedLogout[]>;
 };
 
 async function lockStatus(trx: Db, citizenId: string) {
@@ -49,25 +55,27 @@ export function createAccountLifecycle(deps: {
     return 'done';
   }
 
+  async function disableIn(trx: Db, citizenId: string): Promise<LifecycleResult> {
+    const row = await lockStatus(trx, citizenId);
+    if (!row || row.status === 'deleted') return 'not_found';
+    if (row.status === 'disabled') return 'unchanged';
+    await trx
+      .updateTable('citizens')
+      .set({ status: 'disabled', updated_at: sql<Date>`now()` })
+      .where('id', '=', citizenId)
+      .execute();
+    await provider.endAccountSessions(trx, citizenId);
+    await recordEvent(trx, {
+      type: 'account.disabled',
+      citizenId,
+      audience: await consentedServices(trx, citizenId),
+    });
+    return 'done';
+  }
+
   return {
     async disable(citizenId: string): Promise<LifecycleResult> {
-      return db.transaction().execute(async (trx) => {
-        const row = await lockStatus(trx, citizenId);
-        if (!row || row.status === 'deleted') return 'not_found';
-        if (row.status === 'disabled') return 'unchanged';
-        await trx
-          .updateTable('citizens')
-          .set({ status: 'disabled', updated_at: sql<Date>`now()` })
-          .where('id', '=', citizenId)
-          .execute();
-        await provider.endAccountSessions(trx, citizenId);
-        await recordEvent(trx, {
-          type: 'account.disabled',
-          citizenId,
-          audience: await consentedServices(trx, citizenId),
-        });
-        return 'done';
-      });
+      return db.transaction().execute((trx) => disableIn(trx, citizenId));
     },
 
     async enable(citizenId: string): Promise<LifecycleResult> {
@@ -101,6 +109,9 @@ export function createAccountLifecycle(deps: {
 
     /** The same purge in the caller's transaction (an unconfirmed registration replaced by its owner's). */
     purgeIn,
+
+    /** The same disabling in the caller's transaction (an account that squatted a CPF, held). */
+    disableIn,
   };
 }
 

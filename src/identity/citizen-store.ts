@@ -6,7 +6,7 @@ import type { Eraser } from '../platform/erasure.ts';
 import { AppError } from '../platform/errors.ts';
 import { randomId } from '../security/secrets.ts';
 import { createCredentialStore } from './credential-store.ts';
-import { type AccountKind, claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
+import { type AccountKind, type CompanyValue, claimValue, FIELD_CATALOG, type FieldValue, fieldDef } from './field-catalog.ts';
 import {
   addIdentifier,
   type Identifier,
@@ -44,6 +44,8 @@ export type Citizen = {
   trustLevel: 'bronze' | 'prata' | 'ouro';
   /** Catalog fields without a column of their own, by catalog key. */
   profile: Record<string, unknown>;
+  /** Companies an e-CNPJ linked to the account, oldest first (the `companies` catalog field). */
+  companies: CompanyValue[];
 };
 
 export type NewCitizen = {
@@ -76,8 +78,15 @@ export function toCitizen(r: Record<string, unknown>): Citizen {
     locale: r.locale as string | null,
     trustLevel: (r.trust_level as Citizen['trustLevel'] | undefined) ?? 'bronze',
     profile: (r.profile as Record<string, unknown> | undefined) ?? {},
+    companies: (r.companies as CompanyValue[] | null | undefined) ?? [],
   };
 }
+
+/**
+ * The companies column every read of a whole citizen adds: the `companies` catalog field lives in
+ * citizen_companies, read through its primary key.
+ */
+export const companiesColumn = sql<CompanyValue[]>`(select coalesce(jsonb_agg(jsonb_build_object('cnpj', cc.cnpj, 'name', cc.name) order by cc.linked_at, cc.cnpj), '[]'::jsonb) from citizen_companies cc where cc.citizen_id = citizens.id)`.as('companies');
 
 /** A foreigner: an account without a CPF (adding one later makes it a regular account). */
 export function isForeign(c: Citizen): boolean {
@@ -106,7 +115,7 @@ function inTransaction<T>(db: Db, fn: (trx: Db) => Promise<T>): Promise<T> {
 export function createCitizenStore(db: Db) {
   return {
     async findById(id: string, trx: Db = db): Promise<Citizen | undefined> {
-      const row = await trx.selectFrom('citizens').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await trx.selectFrom('citizens').selectAll().select(companiesColumn).where('id', '=', id).executeTakeFirst();
       return row ? toCitizen(row) : undefined;
     },
 
@@ -124,6 +133,7 @@ export function createCitizenStore(db: Db) {
         .selectFrom('identifiers')
         .innerJoin('citizens', 'citizens.id', 'identifiers.citizen_id')
         .selectAll('citizens')
+        .select(companiesColumn)
         .where(matchesAny(keys))
         // Eleven digits may be a CPF and a number of two different citizens: the CPF wins.
         .orderBy(sql`identifiers.kind = 'cpf'`, 'desc')
@@ -276,7 +286,7 @@ const PRIMARY_IDENTIFIERS: [string, IdentifierKind][] = [
  * of a profile starts here, so two writers never work from the same stale copy.
  */
 export async function lockCitizen(trx: Db, id: string): Promise<Citizen | undefined> {
-  const row = await trx.selectFrom('citizens').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  const row = await trx.selectFrom('citizens').selectAll().select(companiesColumn).where('id', '=', id).forUpdate().executeTakeFirst();
   return row ? toCitizen(row) : undefined;
 }
 
@@ -284,7 +294,16 @@ export async function lockCitizen(trx: Db, id: string): Promise<Citizen | undefi
 export function profileValues(c: Citizen): Record<string, FieldValue> {
   const out: Record<string, FieldValue> = {};
   for (const def of FIELD_CATALOG) {
-    const value = def.storage === 'column' ? c[COLUMNS[def.key]!] : c.profile[def.key];
+    const value =
+      def.key === 'trust_level'
+        ? c.trustLevel
+        : def.key === 'companies'
+          ? c.companies.length
+            ? c.companies
+            : undefined
+          : def.storage === 'column'
+            ? c[COLUMNS[def.key]!]
+            : c.profile[def.key];
     if (value !== null && value !== undefined && value !== '') out[def.key] = value as FieldValue;
   }
   return out;
@@ -308,6 +327,8 @@ export async function writeProfile(
   for (const [key, value] of Object.entries(changes)) {
     const def = fieldDef(key);
     if (!def) throw new AppError('field.unknown', 400, { field: key });
+    // The account's level and companies come from their own records, never from a profile write.
+    if (def.storage === 'derived') throw new AppError('field.not_editable', 400, { field: key });
     // Values, not serialisations: PostgreSQL keeps jsonb keys in its own order, so the stored
     // address never serialises like the one just parsed.
     if (isDeepStrictEqual(current[key] ?? null, value ?? null)) continue;

@@ -19,11 +19,14 @@ export type Address = {
   country: string;
 };
 
-export type FieldValue = string | Address;
+/** A company an e-CNPJ linked to its responsible person's account (identity/trust-levels.ts). */
+export type CompanyValue = { cnpj: string; name: string };
+
+export type FieldValue = string | Address | CompanyValue[];
 
 export type ParseResult = { ok: true; value: FieldValue } | { ok: false; errors: Record<string, string> };
 
-export type FieldKind = 'text' | 'date' | 'email' | 'phone' | 'cpf' | 'choice' | 'country' | 'address' | 'document';
+export type FieldKind = 'text' | 'date' | 'email' | 'phone' | 'cpf' | 'choice' | 'country' | 'address' | 'document' | 'companies';
 
 /** The two kinds of account: a Brazilian one has a CPF; a foreign one (issue 12) has none. */
 export type AccountKind = 'brazilian' | 'foreign';
@@ -34,8 +37,12 @@ export type FieldDef = {
   claim: string;
   kind: FieldKind;
   sensitivity: Sensitivity;
-  /** Where the value lives: its own column on citizens, or the profile document. */
-  storage: 'column' | 'profile';
+  /**
+   * Where the value lives: its own column on citizens, or the profile document; `derived` is a
+   * value the account has from elsewhere (its trust level, the companies an e-CNPJ linked): shown
+   * and released, never typed — not at registration, not on /conta/dados, not by write-back.
+   */
+  storage: 'column' | 'profile' | 'derived';
   /** Can the citizen change it (CPF cannot). */
   editable: boolean;
   /** Asked at registration whatever the service (the core fields). */
@@ -82,6 +89,9 @@ export const FIELD_CATALOG: readonly FieldDef[] = [
   { key: 'passport_number', claim: 'passport_number', kind: 'document', sensitivity: 'sensitive', storage: 'profile', editable: true, core: false, maxLength: 20, only: 'foreign' },
   { key: 'passport_country', claim: 'passport_country', kind: 'country', sensitivity: 'personal', storage: 'profile', editable: true, core: false, only: 'foreign' },
   { key: 'rnm', claim: 'rnm', kind: 'document', sensitivity: 'sensitive', storage: 'profile', editable: true, core: false, maxLength: 12, only: 'foreign' },
+  // What the city knows of the account rather than what the citizen says (issue 17): never editable.
+  { key: 'trust_level', claim: 'trust_level', kind: 'choice', sensitivity: 'basic', storage: 'derived', editable: false, core: false, choices: ['bronze', 'prata', 'ouro'] },
+  { key: 'companies', claim: 'companies', kind: 'companies', sensitivity: 'personal', storage: 'derived', editable: false, core: false },
   { key: 'alternate_email', claim: 'alternate_email', kind: 'email', sensitivity: 'personal', storage: 'profile', editable: true, core: false, maxLength: 254, autocomplete: 'email' },
 ];
 
@@ -142,6 +152,12 @@ export function countryCodesList(): string[] {
   return [...countryCodes!];
 }
 
+/** Whether a person can ever type the field (a form may ask it): every field but the derived ones. */
+export function isTyped(key: string): boolean {
+  const def = BY_KEY.get(key);
+  return Boolean(def && def.storage !== 'derived');
+}
+
 /** Whether an account of this kind has the field at all (see `FieldDef.only`). */
 export function fieldApplies(key: string, kind: AccountKind): boolean {
   const only = BY_KEY.get(key)?.only;
@@ -161,6 +177,7 @@ export function parseField(def: FieldDef, form: Record<string, unknown>): ParseR
   const read = (name: string, max = 300) => (typeof form[name] === 'string' ? (form[name] as string) : '').slice(0, max).trim();
   const name = inputName(def.key);
   const invalid = (input = name, key = `field.${def.key}.invalid`) => ({ ok: false as const, errors: { [input]: key } });
+  if (def.storage === 'derived') return { ok: false, errors: { [name]: 'field.not_editable' } };
   if (def.kind === 'address') {
     const values: Record<string, string> = {};
     const errors: Record<string, string> = {};
@@ -239,7 +256,7 @@ export function parseField(def: FieldDef, form: Record<string, unknown>): ParseR
 
 /** The form values that show a stored value again (for pre-filled forms). */
 export function formValues(def: FieldDef, value: FieldValue | null | undefined): Record<string, string> {
-  if (value === null || value === undefined) return {};
+  if (value === null || value === undefined || Array.isArray(value)) return {};
   if (def.kind === 'address' && typeof value === 'object') {
     return Object.fromEntries(ADDRESS_PARTS.map((p) => [inputName(def.key, p.part), (value as Record<string, string>)[p.part] ?? '']));
   }
@@ -248,6 +265,7 @@ export function formValues(def: FieldDef, value: FieldValue | null | undefined):
 
 /** The claim value released to a service. */
 export function claimValue(def: FieldDef, value: FieldValue): unknown {
+  if (Array.isArray(value)) return value.map((c) => ({ cnpj: c.cnpj, name: c.name }));
   if (def.kind === 'address' && typeof value === 'object') {
     const a = value;
     const line1 = [a.street_address, a.number, a.complement].filter(Boolean).join(', ');

@@ -53,3 +53,13 @@ export function checkMobile(input: string, country: CountryCode | null, enabled:
 export function phoneNumberCountry(e164: string): CountryCode | null {
   return parsePhoneNumberFromString(e164)?.country ?? null;
 }
+
+/**
+ * Whether an SMS may go to a number already stored (E.164): only to a country the operator enabled
+ * (SMS_COUNTRIES), whatever sends it — a code, a notice, a recovery. A number proven before its
+ * country was disabled stays on the account, it just receives nothing by SMS.
+ */
+export function smsAllowed(e164: string, enabled: readonly string[]): boolean {
+  const country = phoneNumberCountry(e164);
+  return country !== null && enabled.includes(country);
+}

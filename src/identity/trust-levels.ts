@@ -84,12 +84,31 @@ export function createTrustLevels(db: Db) {
       return rows.map(toFieldVerification);
     },
 
+    /**
+     * Links (or renames) a company; a change of the account's list is a profile change services whose
+     * contract has `companies` receive, as any other field's.
+     */
     async linkCompany(trx: Db, citizenId: string, company: { cnpj: string; name: string }, evidence: FieldEvidence): Promise<void> {
+      const before = await trx
+        .selectFrom('citizen_companies')
+        .select('name')
+        .where('citizen_id', '=', citizenId)
+        .where('cnpj', '=', company.cnpj)
+        .executeTakeFirst();
       await trx
         .insertInto('citizen_companies')
         .values({ citizen_id: citizenId, cnpj: company.cnpj, name: company.name, evidence: JSON.stringify(evidence) })
         .onConflict((oc) => oc.columns(['citizen_id', 'cnpj']).doUpdateSet({ name: company.name, evidence: JSON.stringify(evidence) }))
         .execute();
+      if (before?.name === company.name) return;
+      const list = await trx
+        .selectFrom('citizen_companies')
+        .select(['cnpj', 'name'])
+        .where('citizen_id', '=', citizenId)
+        .orderBy('linked_at')
+        .orderBy('cnpj')
+        .execute();
+      await recordEvent(trx, { type: 'profile.changed', citizenId, values: { companies: list }, originClientId: null });
     },
 
     async companies(citizenId: string, trx: Db = db): Promise<Company[]> {

@@ -39,6 +39,29 @@ export function deriveSignIn(
 }
 
 /**
+ * Methods whose proof is a second step after a password: an authenticator's code, a passkey, the
+ * ICP-Brasil certificate, and (issue 10's saved recovery codes) a recovery code. A code by e-mail or
+ * SMS is not one: it is what recovery proves, and recovery must not stand in for the second factor.
+ */
+export const SECOND_STEP_METHODS: ReadonlySet<string> = new Set(['totp', 'passkey', 'certificate', 'recovery_code']);
+
+/** Whether this interaction's proofs include a second step (or a proof that is two factors alone). */
+export function secondStepProven(verifications: Verification[]): boolean {
+  return verifications.some((v) => v.purpose === 'authentication' && (SECOND_STEP_METHODS.has(v.method) || v.amr.includes('mfa')));
+}
+
+/**
+ * What the second-step policy asks of a sign-in: nothing, the citizen's factor (they registered
+ * one: every password sign-in asks it), or enrolment (the service requires a second step and the
+ * citizen has none yet: offered, not refused).
+ */
+export function secondStepNeeded(input: { hasFactor: boolean; serviceRequires: boolean; proven: boolean }): 'none' | 'ask' | 'enrol' {
+  if (input.proven) return 'none';
+  if (input.hasFactor) return 'ask';
+  return input.serviceRequires ? 'enrol' : 'none';
+}
+
+/**
  * The level a sign-in must reach for this request: the service's minimum, raised by `acr_values`
  * (space-separated, any listed value acceptable, so the lowest known one counts).
  */

@@ -20,7 +20,7 @@ export type TrustLevel = (typeof TRUST_LEVELS)[number];
 /** What a proof was for: signing in, or showing that the citizen holds an address (e-mail, phone). */
 export type ProofPurpose = 'authentication' | 'address';
 
-export type MethodId = 'password' | 'email_code' | 'sms_code' | 'certificate';
+export type MethodId = 'password' | 'email_code' | 'sms_code' | 'certificate' | 'secret_question' | 'recovery_code' | 'totp' | 'passkey';
 
 export type SignInMethod = {
   readonly id: MethodId;

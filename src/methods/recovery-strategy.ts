@@ -10,7 +10,7 @@ export type RecoveryDestination = { address: string; masked: string };
  * lists every method's strategy from the registry). A code strategy sends a code for the purpose
  * `recovery` on its channel to one of the account's proven destinations.
  */
-export type RecoveryStrategy = {
+export type CodeRecoveryStrategy = {
   kind: 'code';
   channel: CodeChannel;
   /** How long its recovery code lives. */
@@ -22,8 +22,21 @@ export type RecoveryStrategy = {
    * For an identifier that is nobody's, masked destinations to show instead, drawn from `seed` (a
    * keyed digest of what was typed: the same every time, so asking twice reveals nothing).
    */
-  standIns(seed: Buffer, typedEmail: string | undefined): string[];
+  standIns(seed: Buffer, typed: { email?: string | undefined; phone?: string | undefined }): string[];
 };
+
+/**
+ * A proof typed on the recovery pages themselves (a saved recovery code; the secret question with the
+ * record's birth date and mother's name). Offered to every identifier alike, account or not, so the
+ * list of ways tells nothing; the flow has one page for each (decision 22).
+ */
+export type TypedRecoveryStrategy = {
+  kind: 'recovery_code' | 'secret_question';
+  /** Locale key of the option. */
+  label: string;
+};
+
+export type RecoveryStrategy = CodeRecoveryStrategy | TypedRecoveryStrategy;
 
 /** `jo••••@gmail.com`: enough to recognise one's own address, not enough to learn someone's. */
 export function maskEmail(email: string): string {

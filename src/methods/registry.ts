@@ -16,6 +16,14 @@ import type { PasswordSignIn } from './password/password-sign-in.ts';
 import type { RecoveryStrategy } from './recovery-strategy.ts';
 import { smsCodeMethod } from './sms-code/sms-code.ts';
 import { smsRecovery } from './sms-code/sms-recovery.ts';
+import { recoveryCodeMethod } from './recovery-codes/recovery-codes.ts';
+import { recoveryCodesRecovery } from './recovery-codes/recovery-codes-recovery.ts';
+import { secretQuestionMethod } from './secret-question/secret-question.ts';
+import { secretQuestionRecovery } from './secret-question/secret-question-recovery.ts';
+import { totpMethod } from './totp/totp.ts';
+import { passkeyMethod } from './passkey/passkey.ts';
+import type { PasskeyCeremonies } from './passkey/passkey-ceremonies.ts';
+import { registerPasskeyRoutes } from './passkey/passkey-routes.ts';
 
 /** What a method's routes may use: the interaction kit, the login flow's next step, the shared parts. */
 export type MethodRouteDeps = {
@@ -26,6 +34,7 @@ export type MethodRouteDeps = {
   passwordPolicy: PasswordPolicy;
   /** Certificate sign-in, when configured (CERT_TRUST_DIR and a listener or proxy). */
   certificate: CertificateLogin | undefined;
+  passkeys: PasskeyCeremonies;
   continueSignIn(request: FastifyRequest, reply: FastifyReply, ctx: InteractionContext, citizen: Citizen, identifier: string): Promise<unknown>;
 };
 
@@ -49,6 +58,11 @@ export const SIGN_IN_METHODS: readonly MethodEntry[] = [
   },
   { method: emailCodeMethod, recovery: emailRecovery },
   { method: smsCodeMethod, recovery: smsRecovery },
+  { method: recoveryCodeMethod, recovery: recoveryCodesRecovery },
+  { method: secretQuestionMethod, recovery: secretQuestionRecovery },
+  // A second step: its pages are the login flow's (flows/second-step/), its typed check is in app.ts's list.
+  { method: totpMethod },
+  { method: passkeyMethod, registerRoutes: (app, d) => registerPasskeyRoutes(app, { kit: d.kit, passkeys: d.passkeys }) },
   { method: certificateMethod, registerRoutes: (app, d) => d.certificate && registerCertificateRoutes(app, { kit: d.kit, login: d.certificate }) },
 ];
 

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { type CurrentConsent, toCurrentConsent } from '../consent/consent-store.ts';
 import type { Db } from '../db/database.ts';
-import { type Citizen, toCitizen } from '../identity/citizen-store.ts';
+import { type Citizen, companiesColumn, toCitizen } from '../identity/citizen-store.ts';
 import { type FieldVerification, toFieldVerification } from '../identity/trust-levels.ts';
 
 /**
@@ -20,12 +20,15 @@ export type AccountSnapshot = {
 
 export function createAccountSnapshots(db: Db) {
   async function read(accountId: string, clientId: string | undefined): Promise<AccountSnapshot | undefined> {
-    const { rows } = await sql<Record<string, unknown> & { consent_json: unknown; verifications_json: unknown }>`
-      select c.*,
-        (select to_json(cc) from consent_current cc where cc.citizen_id = c.id and cc.client_id = ${clientId ?? null}) as consent_json,
-        (select coalesce(json_agg(fv), '[]'::json) from field_verifications fv where fv.citizen_id = c.id) as verifications_json
-      from citizens c where c.id = ${accountId}`.execute(db);
-    const row = rows[0];
+    // The citizen exactly as the citizen store reads it (with its companies), plus two columns.
+    const row = await db
+      .selectFrom('citizens')
+      .selectAll('citizens')
+      .select(companiesColumn)
+      .select(sql<unknown>`(select to_json(cc) from consent_current cc where cc.citizen_id = citizens.id and cc.client_id = ${clientId ?? null})`.as('consent_json'))
+      .select(sql<unknown>`(select coalesce(json_agg(fv), '[]'::json) from field_verifications fv where fv.citizen_id = citizens.id)`.as('verifications_json'))
+      .where('citizens.id', '=', accountId)
+      .executeTakeFirst();
     if (!row) return undefined;
     const { consent_json, verifications_json, ...citizen } = row;
     return {

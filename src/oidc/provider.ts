@@ -49,8 +49,14 @@ export type OidcDeps = {
    * Whether an existing session's trust level (acr) is below what this service and request need:
    * then the login prompt shows again, which offers the step-up.
    */
-  levelTooLow?(sessionAcr: string | undefined, clientId: string, acrValues: unknown): Promise<boolean>;
+  levelTooLow?(sessionAcr: string | undefined, clientId: string, acrValues: unknown, sessionAmr?: readonly string[]): Promise<boolean>;
   pages: ProviderPages;
+  /**
+   * Called after each successful authorization through a session (a sign-in, or a service reached
+   * with the session already there): which session, which service, from where. Not awaited by the
+   * provider; it reports its own failures.
+   */
+  onAuthorization?(use: { sessionUid: string; accountId: string; clientId: string; ip: string; userAgent: string | null }): void;
   /** Called for each error the provider answers with, for logs and metrics (no secrets in it). */
   onError?: (error: Error, route: string | undefined) => void;
 };
@@ -154,7 +160,8 @@ export function createOidc(deps: OidcDeps) {
       if (!session?.accountId || !ctx.oidc.client || !deps.levelTooLow) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       if (ctx.oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       const acr = typeof session.acr === 'string' ? session.acr : undefined;
-      return (await deps.levelTooLow(acr, ctx.oidc.client.clientId, ctx.oidc.params?.acr_values))
+      const amr = Array.isArray(session.amr) ? (session.amr as string[]) : [];
+      return (await deps.levelTooLow(acr, ctx.oidc.client.clientId, ctx.oidc.params?.acr_values, amr))
         ? interactionPolicy.Check.REQUEST_PROMPT
         : interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
@@ -360,6 +367,12 @@ export function createOidc(deps: OidcDeps) {
   provider.on('authorization.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
   provider.on('grant.error', (ctx, error) => deps.onError?.(error, ctx.oidc?.route));
   provider.on('backchannel.error', (_ctx, error, client) => deps.onError?.(error, `backchannel_logout:${client.clientId}`));
+  provider.on('authorization.success', (ctx) => {
+    const session = ctx.oidc?.session;
+    const clientId = ctx.oidc?.client?.clientId;
+    if (!deps.onAuthorization || !session?.accountId || !session.uid || !clientId) return;
+    deps.onAuthorization({ sessionUid: session.uid, accountId: session.accountId, clientId, ip: ctx.ip, userAgent: ctx.get('user-agent') || null });
+  });
 
   const callback = provider.callback();
 
@@ -378,7 +391,7 @@ export function createOidc(deps: OidcDeps) {
     async sessionAccount(
       req: IncomingMessage,
       res: ServerResponse,
-    ): Promise<{ accountId: string; acr?: string; amr?: string[]; authTime?: number } | undefined> {
+    ): Promise<{ accountId: string; uid: string; acr?: string; amr?: string[]; authTime?: number } | undefined> {
       pinToIssuer(req, issuer, deps.trustProxy);
       const ctx = provider.createContext(req, res);
       const session = await provider.Session.get(ctx as never);
@@ -386,6 +399,7 @@ export function createOidc(deps: OidcDeps) {
       const authTime = session.authTime();
       return {
         accountId: session.accountId,
+        uid: session.uid,
         ...(typeof authTime === 'number' ? { authTime } : {}),
         ...(typeof session.acr === 'string' ? { acr: session.acr } : {}),
         ...(Array.isArray(session.amr) ? { amr: session.amr as string[] } : {}),
@@ -396,6 +410,29 @@ export function createOidc(deps: OidcDeps) {
       return provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
     },
     Grant: provider.Grant,
+    /**
+     * Sends the back-channel logout (OpenID Connect Back-Channel Logout 1.0) to each service of a
+     * session the code ended itself (the provider sends it only for the sessions it ends): a logout
+     * token naming the account and the session's `sid` for that service. A service that does not
+     * answer is reported, as the provider reports its own; the others are not held up by it.
+     */
+    async backchannelLogout(accountId: string, logouts: readonly { clientId: string; sid: string }[]): Promise<number> {
+      const sent = await Promise.all(
+        logouts.map(async ({ clientId, sid }) => {
+          try {
+            const client = await provider.Client.find(clientId);
+            if (!client?.backchannelLogoutUri) return 0;
+            // Client#backchannelLogout is what the provider's own end_session calls; its types omit it.
+            await (client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }).backchannelLogout(accountId, sid);
+            return 1;
+          } catch (error) {
+            deps.onError?.(error as Error, `backchannel_logout:${clientId}`);
+            return 0;
+          }
+        }),
+      );
+      return sent.reduce<number>((a, b) => a + b, 0);
+    },
   };
 }
 

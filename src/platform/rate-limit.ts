@@ -26,6 +26,17 @@ export const RATE_LIMITS = {
   recoveryStartsPerAddress: { name: 'recovery-ip', limit: 30, windowSeconds: 24 * 3600 },
   /** Recoveries started per account per day: each may send a code to the citizen. */
   recoveryStartsPerAccount: { name: 'recovery-citizen', limit: 10, windowSeconds: 24 * 3600 },
+  /**
+   * Secret answers per account per day, right or wrong (counted before the check, so parallel guesses
+   * cannot slip past): the 4th in 24 h is refused (issue 10). Nobody's identifier is counted the same.
+   */
+  secretAnswers: { name: 'secret-answer', limit: 3, windowSeconds: 24 * 3600 },
+  /** Saved recovery codes typed per account per day: 80-bit codes, so this only stops a flood. */
+  recoveryCodeTries: { name: 'recovery-code', limit: 10, windowSeconds: 24 * 3600 },
+  /** Password changes a citizen may make on the account pages per day: each mails every address. */
+  passwordChangesPerCitizen: { name: 'password-change', limit: 10, windowSeconds: 24 * 3600 },
+  /** Alternate e-mails a citizen may ask to prove per day: each sends a code to an address not yet proven. */
+  alternateEmailsPerCitizen: { name: 'alternate-email', limit: 5, windowSeconds: 24 * 3600 },
   /** CPFs a foreign account may try to add per day (each try says whether a CPF has an account). */
   cpfAdditions: { name: 'cpf-add', limit: 5, windowSeconds: 24 * 3600 },
   /**
@@ -33,6 +44,11 @@ export const RATE_LIMITS = {
    * this bounds the bill of a day's abuse to one country. Brazil is not capped here (the city's own).
    */
   smsPerCountry: { name: 'sms-country', limit: 300, windowSeconds: 24 * 3600 },
+  /**
+   * Wrong second-step codes (authenticator app, later recovery codes) per account: 5 in 15 minutes,
+   * then none is checked until the window ends. A million codes at 5 a quarter hour is years.
+   */
+  secondFactorFailures: { name: 'second-factor', limit: 5, windowSeconds: 15 * 60 },
 } satisfies Record<string, RateLimitRule>;
 
 /**
@@ -42,7 +58,7 @@ export const RATE_LIMITS = {
 export function createRateLimiter(db: Db) {
   return {
     /** `trx`: count inside the caller's transaction (a rolled-back action is not counted). */
-    async hit(rule: RateLimitRule, subject: string, trx: Db = db): Promise<{ allowed: true } | { allowed: false; retryAt: Date }> {
+    async hit(rule: RateLimitRule, subject: string, trx: Db = db): Promise<{ allowed: true; remaining: number } | { allowed: false; retryAt: Date }> {
       const key = `${rule.name}:${subject}`;
       const row = await trx
         .insertInto('rate_limits')
@@ -55,8 +71,23 @@ export function createRateLimiter(db: Db) {
         )
         .returning(['hits', 'window_start'])
         .executeTakeFirstOrThrow();
-      if (row.hits <= rule.limit) return { allowed: true };
+      if (row.hits <= rule.limit) return { allowed: true, remaining: rule.limit - row.hits };
       return { allowed: false, retryAt: new Date(new Date(row.window_start).getTime() + rule.windowSeconds * 1000) };
+    },
+
+    /**
+     * Whether the rule's count for `subject` has reached its limit in the current window, without
+     * counting anything (a limit on failures is looked at before a check and counted after one).
+     */
+    async reached(rule: RateLimitRule, subject: string, trx: Db = db): Promise<Date | undefined> {
+      const row = await trx
+        .selectFrom('rate_limits')
+        .select(['hits', 'window_start'])
+        .where('key', '=', `${rule.name}:${subject}`)
+        .where('window_start', '>=', sql<Date>`now() - make_interval(secs => ${rule.windowSeconds})`)
+        .executeTakeFirst();
+      if (!row || row.hits < rule.limit) return undefined;
+      return new Date(new Date(row.window_start).getTime() + rule.windowSeconds * 1000);
     },
   };
 }

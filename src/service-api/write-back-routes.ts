@@ -1,3 +1,4 @@
+import { smsAllowed } from '../identity/phone.ts';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { sql } from 'kysely';
 import { z } from 'zod';
@@ -127,6 +128,8 @@ export function registerWriteBackRoutes(
     consents: ConsentStore;
     codes: CodeMechanism;
     translator(locale: string | null): Translate;
+    /** SMS_COUNTRIES: a number proposed must be one an SMS can prove. */
+    smsCountries: readonly string[];
     /** Mail or SMS queued in a committed transaction: wake the sender. */
     messageQueued(): void;
   },
@@ -194,6 +197,9 @@ export function registerWriteBackRoutes(
             ...(parsed && !parsed.ok ? { inputs: parsed.errors } : {}),
           };
         else if (parsed.value === null) invalid[claim] = { error: `field.${def.key}.required` };
+        // A proposed number is proven by SMS: one the operator does not send to could never be.
+        else if (def.key === 'phone_number' && !smsAllowed(String(parsed.value), deps.smsCountries))
+          invalid[claim] = { error: 'phone.country_disabled' };
         else changes[def.key] = parsed.value;
       }
     }

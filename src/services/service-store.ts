@@ -50,6 +50,8 @@ export type Service = {
   minTrustLevel: 'bronze' | 'prata' | 'ouro';
   /** Whether accounts without a CPF (foreigners) may sign in here; off unless the operator turns it on. */
   acceptsForeigners: boolean;
+  /** Every citizen signing in here passes a second step; one without a factor is offered to add one. */
+  requireSecondFactor: boolean;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -110,6 +112,7 @@ export const serviceInputSchema = z
     firstParty: z.boolean().default(false),
     minTrustLevel: z.enum(['bronze', 'prata', 'ouro']).default('bronze'),
     acceptsForeigners: z.boolean().default(false),
+    requireSecondFactor: z.boolean().default(false),
   })
   .strict();
 
@@ -131,6 +134,7 @@ export const serviceUpdateSchema = z
     fields: contractSchema,
     minTrustLevel: z.enum(['bronze', 'prata', 'ouro']),
     acceptsForeigners: z.boolean(),
+    requireSecondFactor: z.boolean(),
   })
   .partial()
   .strict();
@@ -168,6 +172,7 @@ function toService(
     firstParty: row.first_party as unknown as boolean,
     minTrustLevel: (row.min_trust_level as unknown as Service['minTrustLevel']) ?? 'bronze',
     acceptsForeigners: row.accepts_foreigners as unknown as boolean,
+    requireSecondFactor: row.require_second_factor as unknown as boolean,
     createdAt: row.created_at as unknown as Date,
     updatedAt: row.updated_at as unknown as Date,
   };
@@ -355,6 +360,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
               first_party: s.firstParty,
               min_trust_level: s.minTrustLevel,
               accepts_foreigners: s.acceptsForeigners,
+              require_second_factor: s.requireSecondFactor,
             })
             .execute();
           await writeContract(trx, clientId, s.fields);
@@ -401,6 +407,7 @@ export function createServiceStore(db: Db, deps: { provider: ProviderClients }) 
           ...(s.dpopBoundAccessTokens !== undefined ? { dpop_bound_access_tokens: s.dpopBoundAccessTokens } : {}),
           ...(s.minTrustLevel !== undefined ? { min_trust_level: s.minTrustLevel } : {}),
           ...(s.acceptsForeigners !== undefined ? { accepts_foreigners: s.acceptsForeigners } : {}),
+          ...(s.requireSecondFactor !== undefined ? { require_second_factor: s.requireSecondFactor } : {}),
           updated_at: sql<Date>`now()`,
         })
         .where('client_id', '=', clientId)

@@ -6,6 +6,7 @@ import { fanOut } from '../../src/events/fan-out.ts';
 import { CLAIMS_CHANGE } from '../../src/events/set-format.ts';
 import { createCitizenStore, writeProfile } from '../../src/identity/citizen-store.ts';
 import { createCredentialStore } from '../../src/identity/credential-store.ts';
+import { createSecurityEvents } from '../../src/identity/security-events.ts';
 import { enqueueMail, enqueueSms } from '../../src/messaging/message-queue.ts';
 import { openCode } from '../../src/methods/code/code-store.ts';
 import { createLoginThrottle } from '../../src/methods/password/login-throttle.ts';
@@ -136,6 +137,7 @@ describe('erasure by registration: every module that keeps personal data erases 
           enqueueSms(trx, { to: citizen === target ? phone : '+5541977776666', text: 'código 111111' }),
         );
       await limiter.hit(RATE_LIMITS.emailCodesPerCitizen, citizen.id);
+      await createSecurityEvents(db).record({ citizenId: citizen.id, kind: 'sign_in', method: 'password', ip: '10.1.1.1' });
       await throttle.charge({
         account: `citizen:${citizen.id}`,
         address: `ip:10.1.1.${citizen === target ? 1 : 2}`,
@@ -175,6 +177,7 @@ describe('erasure by registration: every module that keeps personal data erases 
       'events',
       'event_deliveries',
       'oidc_payloads',
+      'security_events',
     ]) {
       assert.ok(targetBefore[table]! > 0, `the target has rows in ${table} before the deletion`);
     }

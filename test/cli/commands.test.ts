@@ -96,6 +96,39 @@ for (const { mode, title } of CLI_MODES)
       assert.match(badFile.stderr, /cannot read file: ENOENT/);
     });
 
+    test('--field takes how a field applies to foreigners: a travel document for them, no CPF asked of them; a bad setting is refused', async () => {
+      const added = await cli(
+        'service',
+        'add',
+        '--json',
+        '--name',
+        'Turismo',
+        '--redirect-uri',
+        'https://turismo.example/cb',
+        '--accepts-foreigners',
+        '--field',
+        'cpf:required/absent:cruzar com o cadastro',
+        '--field',
+        'passport_number:required:conferir a reserva',
+        '--field',
+        'passport_country:optional:conferir a reserva',
+        '--field',
+        'rnm:optional/optional:residentes',
+      );
+      assert.equal(added.code, 0, added.stderr);
+      assert.deepEqual(JSON.parse(added.stdout).service.fields, [
+        { key: 'cpf', required: true, purpose: { 'pt-BR': 'cruzar com o cadastro' }, foreigners: 'absent' },
+        { key: 'passport_number', required: true, purpose: { 'pt-BR': 'conferir a reserva' } },
+        { key: 'passport_country', required: false, purpose: { 'pt-BR': 'conferir a reserva' } },
+        { key: 'rnm', required: false, purpose: { 'pt-BR': 'residentes' }, foreigners: 'optional' },
+      ]);
+      for (const spec of ['cpf:required/never:x', 'cpf:required/optional/absent:x', 'cpf:sometimes:x']) {
+        const bad = await cli('service', 'add', '--name', 'Y', '--redirect-uri', 'https://y.example/cb', '--field', spec);
+        assert.equal(bad.code, 2, spec);
+        assert.match(bad.stderr, /expected key:required\|optional\[\/required\|optional\|absent\]:purpose/);
+      }
+    });
+
     test('keys rotate: new keys; servers and relays pick them up without a restart (KEYS_RELOAD_SECONDS=0: restart both)', async () => {
       const before = await database.db
         .selectFrom('signing_keys')

@@ -42,7 +42,8 @@ export type Watched = {
 
 export type OpenOptions = BrowserContextOptions & { phone?: boolean };
 
-export function launchChromium(): Promise<Browser> {
+/** `localhost`: also resolve that name (to loopback), for WebAuthn, which refuses an IP address as its site. */
+export function launchChromium(options: { localhost?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -56,7 +57,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
       // Nothing but the app on loopback resolves.
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+      `--host-resolver-rules=${options.localhost ? 'MAP localhost 127.0.0.1, ' : ''}MAP * ~NOTFOUND, EXCLUDE 127.0.0.1`,
     ],
   });
 }

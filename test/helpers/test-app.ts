@@ -42,6 +42,8 @@ export async function startTestApp(env: Record<string, string> = {}, database?: 
     LOG_LEVEL: 'info',
     DEMO: 'on',
     ...env,
+    // WebAuthn refuses an IP address as the site: passkey tests ask for http://localhost:{port}.
+    ...(env.PUBLIC_URL ? { PUBLIC_URL: env.PUBLIC_URL.replace('{port}', String(port)) } : {}),
   });
   const logs: string[] = [];
   const sink = new Writable({

@@ -1,7 +1,7 @@
 import type { ConsentContext, ConsentNeed, ConsentStore } from '../../consent/consent-store.ts';
 import type { Db } from '../../db/database.ts';
 import { accountKind, type Citizen, type CitizenStore, lockCitizen, profileValues, writeProfile } from '../../identity/citizen-store.ts';
-import { type FieldValue, fieldDef, formValues, parseField } from '../../identity/field-catalog.ts';
+import { type FieldValue, fieldDef, formValues, isTyped, parseField } from '../../identity/field-catalog.ts';
 import { AppError } from '../../platform/errors.ts';
 import { contractFor, type Service, type ServiceStore } from '../../services/service-store.ts';
 
@@ -40,7 +40,8 @@ export function createConsentFlow(deps: { db: Db; citizens: CitizenStore; servic
 
   function build(citizen: Citizen, service: Service, need: ConsentNeed, form: Record<string, string>, shared?: Set<string>): ConsentScreen {
     const values = profileValues(citizen);
-    const missing = service.fields.filter((f) => f.required && values[f.key] === undefined).map((f) => f.key);
+    // A derived field (level, companies) the account has no value for is not asked: nobody types it.
+    const missing = service.fields.filter((f) => f.required && isTyped(f.key) && values[f.key] === undefined).map((f) => f.key);
     // Optional fields start ticked when the citizen shared them before or has never been asked.
     const previously = need.current;
     const ticked =
@@ -79,7 +80,7 @@ export function createConsentFlow(deps: { db: Db; citizens: CitizenStore; servic
       const errors: Record<string, string> = {};
       const provided: Record<string, FieldValue> = {};
       for (const f of service.fields) {
-        if (!f.required || values[f.key] !== undefined) continue;
+        if (!f.required || !isTyped(f.key) || values[f.key] !== undefined) continue;
         const def = fieldDef(f.key)!;
         const parsed = parseField(def, body);
         if (!parsed.ok) Object.assign(errors, parsed.errors);

@@ -41,10 +41,11 @@ ${changed && newFields.length ? html`<p class="notice" role="status">${t('consen
           return html`<li class="data-item">
       <p class="data-name"><strong>${t(`field.${f.key}.label`)}</strong> ${f.required ? html`<span class="tag">${t('consent.required')}</span>` : html`<span class="tag optional-tag">${t('consent.optional')}</span>`}${isNew ? html` <span class="tag new-tag">${t('consent.new')}</span>` : ''}</p>
       <p class="data-purpose">${t('consent.purpose', { purpose })}</p>
+      ${def.storage === 'derived' ? html`<p class="hint">${t('consent.from_records')}</p>` : ''}
       ${
         value !== undefined
           ? html`<p class="data-value">${t('consent.your_value')}: <span>${displayValue(t, locale, def, value)}</span></p>`
-          : f.required
+          : f.required && def.storage !== 'derived'
             ? html``
             : html`<p class="data-value hint">${t('consent.not_provided')}</p>`
       }

@@ -4,7 +4,7 @@ import type { Ui } from '../../web/request-context.ts';
 import { countryOptions } from '../field-inputs.ts';
 
 /** How a number typed without its +country is read (Brazil unless the person says otherwise). */
-function phoneCountrySelect(ui: Ui, country: string) {
+export function phoneCountrySelect(ui: Ui, country: string) {
   const { t } = ui;
   return html`<div class="field">
   <label for="country">${t('login.phone_country')}</label>
@@ -40,11 +40,12 @@ export function loginPage(
 ${message ? html`<div class="errors" role="alert"><p>${message}</p></div>` : ''}
 <form method="post" action="/interaction/${input.uid}/login" novalidate>
   ${csrfField(ui.csrf())}
-  ${field({ t, name: 'identifier', label: t('login.identifier'), hint: t('login.identifier_hint'), value: input.identifier ?? '', autocomplete: 'username', maxlength: 254 })}
+  ${field({ t, name: 'identifier', label: t('login.identifier'), hint: t('login.identifier_hint'), value: input.identifier ?? '', autocomplete: 'username webauthn', maxlength: 254 })}
   ${input.foreigners ? phoneCountrySelect(ui, input.country ?? 'BR') : ''}
   ${field({ t, name: 'password', label: t('login.password'), type: 'password', autocomplete: 'current-password', maxlength: 1000 })}
   <div class="actions"><button type="submit">${t('login.submit')}</button></div>
 </form>
+${passkeySignIn(ui, input.uid, true)}
 ${input.certificate ? html`<h2>${t('login.certificate_heading')}</h2>
 <p>${t('login.certificate_hint')}</p>
 <p><a class="button secondary" href="/interaction/${input.uid}/certificate">${t('login.certificate')}</a></p>` : ''}
@@ -56,5 +57,24 @@ ${input.foreigners ? html`<p><a class="button secondary" href="/interaction/${in
   ${csrfField(ui.csrf())}
   <button type="submit" class="secondary">${t('login.cancel')}</button>
 </form>`,
+    PASSKEY_SCRIPTS,
   );
+}
+
+/** The passkey's scripts: the library's browser part, served from this site, and ours. */
+export const PASSKEY_SCRIPTS = ['/static/webauthn/simplewebauthn-browser.js', '/static/passkey.js'];
+
+/**
+ * "Entrar com chave de acesso": a button the script shows where the browser has WebAuthn, and, with
+ * `autofill`, the browser's own suggestion in the identifier field (conditional mediation).
+ */
+export function passkeySignIn(ui: Ui, uid: string, autofill: boolean) {
+  const { t } = ui;
+  return html`<div class="passkey" id="passkey-section">
+<h2>${t('passkey.heading')}</h2>
+<p>${t('passkey.sign_in_hint')}</p>
+<p><button type="button" class="secondary" id="passkey-button" data-options="/interaction/${uid}/passkey/opcoes" data-verify="/interaction/${uid}/passkey" data-csrf="${ui.csrf()}" data-autofill="${autofill ? '1' : '0'}" data-failed="${t('passkey.failed')}" data-wait="${t('passkey.wait')}" hidden>${t('passkey.sign_in')}</button></p>
+<p class="hint" id="passkey-status" role="status"></p>
+<noscript><p class="hint">${t('passkey.needs_script')}</p></noscript>
+</div>`;
 }

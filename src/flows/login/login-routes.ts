@@ -17,6 +17,7 @@ export function createLoginFlow(deps: { kit: InteractionKit; codes: CodeMechanis
       const email = citizen.email;
       // With no e-mail and no proven number there is nothing to confirm: completing refuses it.
       if (contactProven(citizen) || !email) return kit.completeLogin(request, reply, ctx);
+      const t = await kit.messagesFor(ui, citizen.id);
       const issued = await kit.transaction((trx) =>
         codes.issue(trx, {
           purpose: 'email_confirmation',
@@ -24,11 +25,11 @@ export function createLoginFlow(deps: { kit: InteractionKit; codes: CodeMechanis
           citizenId: citizen.id,
           address: email,
           interactionUid: details.uid,
-          t: ui.t,
+          t,
         }),
       );
       if (!issued.ok) {
-        retryAfter(reply, issued.retryAt);
+        if ('retryAt' in issued) retryAfter(reply, issued.retryAt);
         return loginPage(ui, { uid: details.uid, serviceName: service?.name, certificate: kit.certificateLogin, identifier, error: 'email_code.send_limit', status: 429 });
       }
       deps.mailQueued();

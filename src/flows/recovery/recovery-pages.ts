@@ -1,6 +1,7 @@
 import { html } from '../../web/html.ts';
 import { csrfField, field } from '../../web/layout.ts';
 import type { Ui } from '../../web/request-context.ts';
+import { phoneCountrySelect } from '../login/login-page.ts';
 
 /**
  * The recovery pages. Each is the same, byte for byte less its CSRF token, whether or not the
@@ -19,7 +20,7 @@ function alert(ui: Ui, p: Problem) {
 
 export function identifyPage(
   ui: Ui,
-  input: { interactionUid: string | null; identifier?: string } & Problem,
+  input: { interactionUid: string | null; identifier?: string; country?: string } & Problem,
 ) {
   const { t } = ui;
   return ui.render(
@@ -31,6 +32,7 @@ ${alert(ui, input)}
   ${csrfField(ui.csrf())}
   ${input.interactionUid ? html`<input type="hidden" name="i" value="${input.interactionUid}">` : ''}
   ${field({ t, name: 'identifier', label: t('recovery.identifier'), hint: t('recovery.identifier_hint'), value: input.identifier ?? '', autocomplete: 'username', maxlength: 254 })}
+  ${phoneCountrySelect(ui, input.country ?? 'BR')}
   <div class="actions"><button type="submit">${t('recovery.continue')}</button></div>
 </form>`,
   );
@@ -81,12 +83,17 @@ ${input.info ? html`<p class="notice" role="status">${t(input.info)}</p>` : ''}
   );
 }
 
-export function newPasswordPage(ui: Ui, input: Problem) {
+export function newPasswordPage(ui: Ui, input: Problem & { codesLeft?: number }) {
   const { t } = ui;
   return ui.render(
     input.status ?? (input.error ? 422 : 200),
     t('recovery.password_title'),
-    html`<p>${t('recovery.password_explain')}</p>
+    html`${
+      input.codesLeft !== undefined
+        ? html`<p class="notice" role="status">${t('recovery.saved_code_left', { left: input.codesLeft })}${input.codesLeft <= 3 ? html` ${t('recovery.saved_code_few')}` : ''}</p>`
+        : ''
+    }
+<p>${t('recovery.password_explain')}</p>
 <form method="post" action="/recuperar/senha" novalidate>
   ${csrfField(ui.csrf())}
   ${field({ t, name: 'password', label: t('recovery.new_password'), hint: t('register.password_hint'), type: 'password', error: input.error, autocomplete: 'new-password', maxlength: 1000 })}

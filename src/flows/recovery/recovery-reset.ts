@@ -1,10 +1,12 @@
 import type { Db } from '../../db/database.ts';
 import { consentedServices, recordEvent } from '../../events/outbox.ts';
-import type { AccountSessions } from '../../identity/account-lifecycle.ts';
+import type { AccountSessions, OwedLogout } from '../../identity/account-lifecycle.ts';
 import { type Citizen, lockCitizen } from '../../identity/citizen-store.ts';
 import { confirmEmail } from '../../identity/contact-proofs.ts';
 import type { CredentialStore } from '../../identity/credential-store.ts';
 import { listIdentifiers } from '../../identity/identifiers.ts';
+import { smsAllowed } from '../../identity/phone.ts';
+import { createTrustLevels } from '../../identity/trust-levels.ts';
 import { enqueueMail, enqueueSms } from '../../messaging/message-queue.ts';
 import { renderMail, renderSms } from '../../messaging/templates.ts';
 import type { Translate } from '../../platform/i18n.ts';
@@ -12,19 +14,28 @@ import { describeBrowser } from '../../platform/user-agent.ts';
 import type { Secrets } from '../../security/secrets.ts';
 import { randomId } from '../../security/secrets.ts';
 import type { RecoveryStore } from './recovery-store.ts';
+import type { SecurityEvents } from '../../identity/security-events.ts';
+
+/** The reason in the trust-level history when a secret-question recovery lowers the level. */
+export const RECOVERED_BY_QUESTION = 'secret_question_recovery';
 
 export type ResetDeps = {
   credentials: CredentialStore;
   provider: AccountSessions;
   recoveries: RecoveryStore;
+  securityEvents: SecurityEvents;
   secrets: Secrets;
   publicUrl: string;
   /** The citizen's own language for what is sent to them (not the page's: they may be someone else). */
   translatorFor(citizen: Citizen): { t: Translate; locale: string };
+  /** SMS_COUNTRIES: an SMS only to a number of an enabled country. */
+  smsCountries: readonly string[];
+  /** After the commit: the back-channel logouts owed to the services of the sessions ended. */
+  backchannelLogout(accountId: string, logouts: readonly OwedLogout[]): Promise<unknown>;
 };
 
 /** Every address of the account that is proven: the notice goes to each. */
-async function provenAddresses(trx: Db, citizen: Citizen) {
+export async function provenAddresses(trx: Db, citizen: Citizen) {
   const ids = await listIdentifiers(trx, citizen.id);
   const emails = new Set(ids.filter((i) => i.kind === 'email' && i.verified).map((i) => i.value));
   const phones = new Set(ids.filter((i) => i.kind === 'phone' && i.verified).map((i) => i.value));
@@ -48,11 +59,16 @@ export async function resetPassword(
     citizenId: string;
     passwordHash: string;
     provenEmail: string | null;
+    /** Recovered with the secret question: the account drops to bronze (decision 22). */
+    dropToBronze?: boolean;
     userAgent: string | null;
+    ip: string;
+    /** The recovery strategy that proved it (a method id). */
+    strategy: string | null;
   },
-): Promise<'done' | 'not_active'> {
+): Promise<{ done: true; logouts: OwedLogout[] } | { done: false }> {
   const citizen = await lockCitizen(trx, input.citizenId);
-  if (!citizen || citizen.status !== 'active') return 'not_active';
+  if (!citizen || citizen.status !== 'active') return { done: false };
   if (
     input.provenEmail &&
     citizen.email &&
@@ -63,7 +79,13 @@ export async function resetPassword(
     citizen.emailVerified = true;
   }
   await deps.credentials.set(citizen.id, 'password', { secret: input.passwordHash }, trx);
-  await deps.provider.endAccountSessions(trx, citizen.id);
+  if (input.dropToBronze)
+    await createTrustLevels(trx).setLevel(trx, citizen.id, 'bronze', RECOVERED_BY_QUESTION);
+  const logouts = await deps.provider.endAccountSessions(trx, citizen.id);
+
+  const seen = { ip: input.ip, userAgent: input.userAgent, method: input.strategy };
+  await deps.securityEvents.record({ citizenId: citizen.id, kind: 'recovery', result: 'reset', ...seen }, trx);
+  await deps.securityEvents.record({ citizenId: citizen.id, kind: 'password_changed', detail: { via: 'recovery' }, ...seen }, trx);
 
   const token = randomId(24);
   await deps.recoveries.update(
@@ -87,7 +109,7 @@ export async function resetPassword(
   };
   const { emails, phones } = await provenAddresses(trx, citizen);
   for (const to of emails) await enqueueMail(trx, renderMail(t, 'recovery_notice', to, params));
-  for (const to of phones) await enqueueSms(trx, renderSms(t, 'recovery_notice', to, params));
+  for (const to of phones.filter((p) => smsAllowed(p, deps.smsCountries))) await enqueueSms(trx, renderSms(t, 'recovery_notice', to, params));
 
   await recordEvent(trx, {
     type: 'credential.changed',
@@ -97,7 +119,7 @@ export async function resetPassword(
     changeType: 'update',
     reason: 'recovery',
   });
-  return 'done';
+  return { done: true, logouts };
 }
 
 /**
@@ -107,14 +129,17 @@ export async function resetPassword(
  */
 export async function lockAfterNotMe(
   trx: Db,
-  deps: Pick<ResetDeps, 'credentials' | 'provider' | 'recoveries' | 'secrets'>,
+  deps: Pick<ResetDeps, 'credentials' | 'provider' | 'recoveries' | 'secrets' | 'securityEvents'>,
   token: string,
-) {
+  seen: { ip: string; userAgent: string | null },
+
+): Promise<{ citizenId: string; logouts: OwedLogout[] } | undefined> {
   const attempt = await deps.recoveries.byNotMe(deps.secrets.digest('recovery-not-me', token), trx);
-  if (!attempt?.citizen_id) return false;
+  if (!attempt?.citizen_id) return undefined;
   await deps.credentials.remove(attempt.citizen_id, 'password', trx);
-  await deps.provider.endAccountSessions(trx, attempt.citizen_id);
+  const logouts = await deps.provider.endAccountSessions(trx, attempt.citizen_id);
   await deps.recoveries.markNotMe(attempt.id, trx);
+  await deps.securityEvents.record({ citizenId: attempt.citizen_id, kind: 'recovery', result: 'not_me', ...seen }, trx);
   await recordEvent(trx, {
     type: 'credential.changed',
     citizenId: attempt.citizen_id,
@@ -123,5 +148,5 @@ export async function lockAfterNotMe(
     changeType: 'revoke',
     reason: 'not_me',
   });
-  return true;
+  return { citizenId: attempt.citizen_id, logouts };
 }

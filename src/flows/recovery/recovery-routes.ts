@@ -2,11 +2,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../../db/database.ts';
 import type { Citizen, CitizenStore } from '../../identity/citizen-store.ts';
 import { isEmail } from '../../identity/field-catalog.ts';
+import { identifierKeys } from '../../identity/identifiers.ts';
+import { phoneCountry, smsAllowed } from '../../identity/phone.ts';
 import type { CodeMechanism } from '../../methods/code/code-mechanism.ts';
 import type { PasswordHasher } from '../../methods/password/password-hasher.ts';
 import type { PasswordPolicy } from '../../methods/password/password-policy.ts';
+import type { RecoveryCodes } from '../../methods/recovery-codes/recovery-codes.ts';
 import type { RecoveryStrategy } from '../../methods/recovery-strategy.ts';
+import type { SecurityEventInput } from '../../identity/security-events.ts';
 import { SIGN_IN_METHODS } from '../../methods/registry.ts';
+import type { SecretQuestions } from '../../methods/secret-question/secret-question.ts';
 import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
 import type { Ui, UiFactory } from '../../web/request-context.ts';
 import { type InteractionKit, type InteractionParams, retryAfter } from '../interaction-kit.ts';
@@ -19,7 +24,12 @@ import {
   type WayOption,
   waysPage,
 } from './recovery-pages.ts';
+import { registerRecoveryProofRoutes, TYPED_WAY_PATHS } from './recovery-proof-routes.ts';
 import { lockAfterNotMe, type ResetDeps, resetPassword } from './recovery-reset.ts';
+import type { TypedSecondStep } from '../../methods/second-step.ts';
+import { secondFactorsOf } from '../second-step/factor-changes.ts';
+import { secondStepPage } from '../second-step/second-step-pages.ts';
+import { checkError } from '../second-step/second-step-routes.ts';
 import { type Attempt, STAND_IN_TRIES } from './recovery-store.ts';
 
 const COOKIE = 'cdl_recovery';
@@ -39,6 +49,7 @@ const NOBODY: Citizen = {
   locale: null,
   trustLevel: 'bronze',
   profile: {},
+  companies: [],
 };
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -53,12 +64,27 @@ type Deps = ResetDeps & {
   rateLimiter: RateLimiter;
   secure: boolean;
   mailQueued: () => void;
+  secretQuestions: SecretQuestions;
+  recoveryCodes: RecoveryCodes;
+  /** RECOVERY_SECRET_QUESTION: off removes the secret question from the ways offered. */
+  secretQuestionOn: boolean;
+  /**
+   * The typed second steps (authenticator code, saved recovery codes): an account
+   * with a second factor passes one of them before its new password (ASVS 5 6.4.3).
+   */
+  secondSteps: TypedSecondStep[];
 };
 
 /** The strategies of the registered methods, in registry order. */
 const STRATEGIES = SIGN_IN_METHODS.flatMap((e) =>
   e.recovery ? [{ methodId: e.method.id, method: e.method, strategy: e.recovery }] : [],
 );
+
+/** After a saved code: how many are left (the page says so, and to make new ones when few are). */
+const codesLeftNotice = (attempt: Attempt) =>
+  typeof attempt.data.codesLeft === 'number' ? { codesLeft: attempt.data.codesLeft } : {};
+/** Where a request came from, for the security record. */
+const seen = (request: FastifyRequest) => ({ ip: request.ip, userAgent: request.headers['user-agent'] ?? null });
 
 const text = (body: unknown, key: string, max: number) => {
   const v = (body as Record<string, unknown> | undefined)?.[key];
@@ -75,6 +101,14 @@ const text = (body: unknown, key: string, max: number) => {
  */
 export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
   const { ui, recoveries, codes } = deps;
+  const offered = STRATEGIES.filter((s) => deps.secretQuestionOn || s.strategy.kind !== 'secret_question');
+
+  /** A security-record write that must not hold up the page (its timing would tell). */
+  function note(event: SecurityEventInput, request: FastifyRequest) {
+    deps.securityEvents
+      .record(event)
+      .catch((error) => request.log.warn({ err: { message: (error as Error).message } }, 'security event not recorded'));
+  }
 
   async function current(request: FastifyRequest): Promise<Attempt | undefined> {
     const raw = request.cookies[COOKIE];
@@ -101,13 +135,23 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     }[] = [];
     const seed = Buffer.from(String(attempt.data.seed ?? ''), 'base64url');
     const typedEmail = typeof attempt.data.typedEmail === 'string' ? attempt.data.typedEmail : undefined;
-    for (const { methodId, strategy } of STRATEGIES) {
+    const typedPhone = typeof attempt.data.typedPhone === 'string' ? attempt.data.typedPhone : undefined;
+    // SMS only to the countries the operator enabled, for an account's numbers and stand-ins alike.
+    const smsOk = (address: string) => smsAllowed(address, deps.smsCountries);
+    for (const { methodId, strategy } of offered) {
+      if (strategy.kind !== 'code') {
+        // Typed on its own page and offered to everyone alike: nothing here depends on the account.
+        out.push({ value: methodId, masked: '', address: null, strategy, methodId });
+        continue;
+      }
+      const sms = strategy.channel === 'sms';
       const list = citizen
-        ? (await strategy.destinations(citizen, deps.db)).map((d) => ({
-            address: d.address as string | null,
-            masked: d.masked,
-          }))
-        : strategy.standIns(seed, typedEmail).map((masked) => ({ address: null, masked }));
+        ? (await strategy.destinations(citizen, deps.db))
+            .filter((d) => !sms || smsOk(d.address))
+            .map((d) => ({ address: d.address as string | null, masked: d.masked }))
+        : sms && (typedPhone ? !smsOk(typedPhone) : !deps.smsCountries.includes('BR'))
+          ? []
+          : strategy.standIns(seed, { email: typedEmail, phone: typedPhone }).map((masked) => ({ address: null, masked }));
       for (const [i, d] of list.entries()) out.push({ value: `${methodId}:${i}`, ...d, strategy, methodId });
     }
     return out;
@@ -130,13 +174,19 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const identifier = text(request.body, 'identifier', 254).trim();
     const uid = text(request.body, 'i', 100);
     const interactionUid = UID.test(uid) ? uid : null;
-    if (!identifier) return identifyPage(u, { interactionUid, error: 'recovery.identifier_required' });
+    // A number typed in its national form is read as one of the country chosen (Brazil by default).
+    const country = phoneCountry(text(request.body, 'country', 2)) ?? 'BR';
+    if (!identifier) return identifyPage(u, { interactionUid, country, error: 'recovery.identifier_required' });
     const limited = await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAddress, request.ip);
     if (!limited.allowed) {
       retryAfter(reply, limited.retryAt);
-      return identifyPage(u, { interactionUid, identifier, error: 'recovery.limited', status: 429 });
+      return identifyPage(u, { interactionUid, identifier, country, error: 'recovery.limited', status: 429 });
     }
-    let citizen = await deps.citizens.findByIdentifier(identifier, { country: 'BR' });
+    let citizen = await deps.citizens.findByIdentifier(identifier, { country });
+    // A number typed (and not a CPF: eleven digits may read as both) is what the stand-ins show for
+    // nobody's, as an account found by it would show its own.
+    const keys = identifierKeys(identifier, { country });
+    const typedPhone = keys.some((k) => k.kind === 'cpf') ? undefined : keys.find((k) => k.kind === 'phone')?.value;
     // An account asked for too often today is answered as nobody's: no more codes reach its owner,
     // and the pages do not say so (that would say the account exists).
     if (citizen && !(await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAccount, citizen.id)).allowed)
@@ -150,10 +200,16 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
           'base64url',
         ),
         ...(isEmail(identifier) ? { typedEmail: identifier } : {}),
+        ...(typedPhone ? { typedPhone } : {}),
       },
       ip: request.ip,
       userAgent: request.headers['user-agent'] ?? null,
     });
+    if (citizen) {
+      // After the answer, like the code: only someone's identifier has a record to write to.
+      const citizenId = citizen.id;
+      setImmediate(() => note({ citizenId, kind: 'recovery', result: 'started', ...seen(request) }, request));
+    }
     reply.setCookie(COOKIE, id, {
       path: '/recuperar',
       httpOnly: true,
@@ -181,7 +237,12 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const ways = await waysOf(attempt, citizen);
     const chosen = ways.find((w) => w.value === text(request.body, 'way', 40));
     if (!chosen) return waysPage(u, { ways: options(u, ways), error: 'recovery.choose' });
-    const minutes = chosen.strategy.ttlSeconds / 60;
+    if (chosen.strategy.kind !== 'code') {
+      await recoveries.update(attempt.id, { state: 'started', strategy: chosen.methodId });
+      return reply.redirect(TYPED_WAY_PATHS[chosen.strategy.kind], 303);
+    }
+    const { strategy } = chosen;
+    const minutes = strategy.ttlSeconds / 60;
     const data = { ...attempt.data, masked: chosen.masked, minutes, sends: 1, lastSentAt: Date.now() };
     await recoveries.update(attempt.id, {
       state: 'code_sent',
@@ -195,17 +256,18 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       // timing would tell (`npm run bench` measured 70 ms before). For the same reason a send limit
       // is not shown: the code simply does not come, as for nobody's identifier.
       const { address } = chosen;
-      const t = u.t;
+      // In the account's language, not the page's (whoever asks may not be its owner).
+      const { t } = deps.translatorFor(citizen);
       setImmediate(() => {
         deps.kit
           .transaction(async (trx) => {
             const issued = await codes.issue(trx, {
               purpose: 'recovery',
-              channel: chosen.strategy.channel,
+              channel: strategy.channel,
               citizenId: citizen.id,
               address,
               t,
-              ttlSeconds: chosen.strategy.ttlSeconds,
+              ttlSeconds: strategy.ttlSeconds,
             });
             if (issued.ok)
               await recoveries.update(attempt.id, { codeFlowId: issued.id, data: { ...data, address } }, trx);
@@ -250,7 +312,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const checked = await codes.check({ id: attempt.codeFlowId, purpose: 'recovery', typed });
     if (!checked.ok) {
       if (checked.code === 'code.invalid') return page('email_code.invalid', { tries: checked.triesLeft });
-      if (checked.code === 'code.too_many') return page('recovery.code_too_many', undefined, 429);
+      if (checked.code === 'code.too_many') {
+        note({ citizenId: attempt.citizenId, kind: 'recovery', result: 'code_too_many', method: attempt.strategy, ...seen(request) }, request);
+        return page('recovery.code_too_many', undefined, 429);
+      }
       if (checked.code === 'code.expired') return page('email_code.expired');
       return page('recovery.code_unknown');
     }
@@ -260,8 +325,10 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     if (!citizen || citizen.status !== 'active') {
       // Only whoever holds the address learns this: the pages before were the same for everyone.
       await recoveries.update(attempt.id, { state: 'failed' });
+      if (citizen) note({ citizenId: citizen.id, kind: 'recovery', result: 'disabled', method: attempt.strategy, ...seen(request) }, request);
       return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
     }
+    note({ citizenId: citizen.id, kind: 'recovery', result: 'proven', method: attempt.strategy, ...seen(request) }, request);
     await recoveries.update(attempt.id, {
       state: 'proven',
       data: { ...attempt.data, provenChannel: checked.proof.channel, provenAddress: checked.proof.address },
@@ -281,7 +348,8 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       });
     let outcome: string;
     if (attempt.codeFlowId) {
-      outcome = await codes.resend(attempt.codeFlowId, 'recovery', u.t);
+      const owner = attempt.citizenId ? await deps.citizens.findById(attempt.citizenId) : undefined;
+      outcome = await codes.resend(attempt.codeFlowId, 'recovery', owner ? deps.translatorFor(owner).t : u.t);
     } else {
       // Nobody's: the same rules as code-store's allowResend, kept on the attempt.
       const sends = Number(attempt.data.sends ?? 1);
@@ -307,17 +375,68 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       'code.wait': 'email_code.wait',
       'code.send_limit': 'email_code.send_limit',
       'code.limited': 'email_code.send_limit',
+      // The operator disabled the number's country since the code went out: no more SMS to it.
+      'code.country_disabled': 'phone.country_disabled',
       'code.too_many': 'recovery.code_too_many',
       'code.unknown': 'recovery.code_unknown',
     };
     return page(messages[outcome] ?? 'recovery.code_unknown', outcome === 'code.wait' ? 422 : 429);
   });
 
+  /**
+   * Recovery does not go around the second factor: a code by e-mail or SMS proves an address, and
+   * an account with a factor still passes one (or signs in with its certificate instead).
+   */
+  async function secondStepPending(attempt: Attempt): Promise<boolean> {
+    if (!attempt.citizenId || typeof attempt.data.secondStep === 'string') return false;
+    // A saved recovery code is itself something the citizen has (kept on paper): it is the step.
+    if (attempt.strategy === 'recovery_code') return false;
+    return (await secondFactorsOf(deps.db, attempt.citizenId)).length > 0;
+  }
+
+  async function secondStepForm(u: Ui, attempt: Attempt, error?: ReturnType<typeof checkError> & { method: string }) {
+    const steps: TypedSecondStep[] = [];
+    for (const s of deps.secondSteps) if (await s.has(attempt.citizenId!, deps.db)) steps.push(s);
+    return secondStepPage(u, {
+      action: '/recuperar/segundo-passo',
+      steps,
+      intro: 'second_step.intro_recovery',
+      certificateHref: deps.kit.certificateLogin && attempt.interactionUid ? `/interaction/${attempt.interactionUid}/certificate` : undefined,
+      ...(error ? { error: error.error, status: error.status, errorMethod: error.method } : {}),
+    });
+  }
+
+  app.get('/recuperar/segundo-passo', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state !== 'proven' || !attempt.citizenId) return startAgain(u);
+    if (!(await secondStepPending(attempt))) return reply.redirect('/recuperar/senha', 303);
+    return secondStepForm(u, attempt);
+  });
+
+  app.post('/recuperar/segundo-passo', async (request, reply) => {
+    const u = ui(request, reply);
+    const attempt = await current(request);
+    if (!attempt || attempt.state !== 'proven' || !attempt.citizenId) return startAgain(u);
+    if (!(await secondStepPending(attempt))) return reply.redirect('/recuperar/senha', 303);
+    const citizenId = attempt.citizenId;
+    const step = deps.secondSteps.find((s) => s.method.id === text(request.body, 'method', 40));
+    if (!step || !(await step.has(citizenId, deps.db))) return secondStepForm(u, attempt);
+    const checked = await deps.kit.transaction(async (trx) => {
+      const result = await step.check(trx, citizenId, text(request.body, 'code', 64));
+      if (result.ok) await recoveries.update(attempt.id, { data: { ...attempt.data, secondStep: step.method.id } }, trx);
+      return result;
+    });
+    if (!checked.ok) return secondStepForm(u, attempt, { ...checkError(u, reply, checked), method: step.method.id });
+    return reply.redirect('/recuperar/senha', 303);
+  });
+
   app.get('/recuperar/senha', async (request, reply) => {
     const u = ui(request, reply);
     const attempt = await current(request);
     if (!attempt || attempt.state !== 'proven') return startAgain(u);
-    return newPasswordPage(u, {});
+    if (await secondStepPending(attempt)) return reply.redirect('/recuperar/segundo-passo', 303);
+    return newPasswordPage(u, codesLeftNotice(attempt));
   });
 
   app.post('/recuperar/senha', async (request, reply) => {
@@ -326,6 +445,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     if (!attempt || attempt.state !== 'proven' || !attempt.citizenId) return startAgain(u);
     const citizen = await deps.citizens.findById(attempt.citizenId);
     if (!citizen) return startAgain(u);
+    if (await secondStepPending(attempt)) return reply.redirect('/recuperar/segundo-passo', 303);
     const password = text(request.body, 'password', 1000);
     const problem = deps.policy.check(password, {
       cpf: citizen.cpf,
@@ -333,7 +453,7 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
       birthdate: citizen.birthdate,
       email: citizen.email ?? '',
     });
-    if (problem) return newPasswordPage(u, { error: problem });
+    if (problem) return newPasswordPage(u, { error: problem, ...codesLeftNotice(attempt) });
     const passwordHash = await deps.hasher.hash(password);
     const provenEmail = attempt.data.provenChannel === 'email' ? String(attempt.data.provenAddress) : null;
     const method = STRATEGIES.find((s) => s.methodId === attempt.strategy)?.method;
@@ -343,25 +463,46 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
         citizenId: citizen.id,
         passwordHash,
         provenEmail,
+        // Knowledge alone is the weakest proof: the account drops to bronze until a stronger one.
+        dropToBronze: attempt.strategy === 'secret_question',
         userAgent: request.headers['user-agent'] ?? null,
+        ip: request.ip,
+        strategy: attempt.strategy,
       });
       // Back at the service: the code proved who this is, for the interaction it was started from.
-      if (done === 'done' && attempt.interactionUid && method) {
+      if (done.done && attempt.interactionUid && method) {
         await deps.kit.verifications.record(
           { interactionUid: attempt.interactionUid, citizenId: citizen.id, method },
           trx,
         );
+        // The second step passed here counts for that sign-in too.
+        const second = deps.secondSteps.find((s) => s.method.id === attempt.data.secondStep);
+        if (second) await deps.kit.verifications.record({ interactionUid: attempt.interactionUid, citizenId: citizen.id, method: second.method }, trx);
       }
       return done;
     });
-    if (result !== 'done') return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
+    if (!result.done) return messagePage(u, 403, 'recovery.disabled_title', 'recovery.disabled');
     deps.mailQueued();
+    // Committed: the services of every session ended now hear of it (decision 21).
+    await deps.backchannelLogout(citizen.id, result.logouts);
     reply.clearCookie(COOKIE, { path: '/recuperar' });
     if (attempt.interactionUid) return reply.redirect(`/interaction/${attempt.interactionUid}/complete`, 303);
     return messagePage(u, 200, 'recovery.done_title', 'recovery.done', {
       href: '/conta',
       label: 'recovery.sign_in',
     });
+  });
+
+  registerRecoveryProofRoutes(app, {
+    ui,
+    recoveries,
+    citizens: deps.citizens,
+    rateLimiter: deps.rateLimiter,
+    secretQuestions: deps.secretQuestions,
+    recoveryCodes: deps.recoveryCodes,
+    secretQuestionOn: deps.secretQuestionOn,
+    current,
+    startAgain,
   });
 
   app.get('/recuperar/nao-fui-eu', async (request, reply) => notMePage(ui(request, reply), {}));
@@ -371,8 +512,9 @@ export function registerRecoveryRoutes(app: FastifyInstance, deps: Deps) {
     const token = text(request.body, 'token', 64).trim();
     const limited = await deps.rateLimiter.hit(RATE_LIMITS.recoveryStartsPerAddress, request.ip);
     if (!limited.allowed) return notMePage(u, { error: 'recovery.limited', status: 429 });
-    const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token)) : false;
+    const locked = token ? await deps.kit.transaction((trx) => lockAfterNotMe(trx, deps, token, seen(request))) : undefined;
     if (!locked) return notMePage(u, { error: 'recovery.not_me_unknown' });
+    await deps.backchannelLogout(locked.citizenId, locked.logouts);
     return messagePage(u, 200, 'recovery.locked_title', 'recovery.locked', {
       href: '/recuperar',
       label: 'recovery.start_again',

@@ -125,6 +125,20 @@ export function createRecoveryStore(db: Db) {
         .execute();
     },
 
+    /** When the account was last reset through `strategy` (a method id), if ever. */
+    async lastReset(citizenId: string, strategy: string): Promise<Date | undefined> {
+      const row = await db
+        .selectFrom('recovery_attempts')
+        .select('updated_at')
+        .where('citizen_id', '=', citizenId)
+        .where('state', '=', 'reset')
+        .where('strategy', '=', strategy)
+        .orderBy('updated_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row ? new Date(row.updated_at) : undefined;
+    },
+
     /** The account's recent attempts, newest first (the security page's list). */
     async recent(citizenId: string, limit = 20) {
       return db

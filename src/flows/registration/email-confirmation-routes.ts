@@ -70,7 +70,7 @@ export function registerEmailConfirmationRoutes(
     if (!ctx) return reply;
     const pending = await pendingFor(ctx);
     if (!pending) return reply.redirect(`/interaction/${ctx.details.uid}`, 303);
-    const outcome = await codes.resend(pending.id, 'email_confirmation', ctx.ui.t);
+    const outcome = await codes.resend(pending.id, 'email_confirmation', await kit.messagesFor(ctx.ui, pending.citizenId));
     if (outcome === 'sent') {
       deps.mailQueued();
       return reply.redirect(`/interaction/${ctx.details.uid}/confirm-email?sent=1`, 303);

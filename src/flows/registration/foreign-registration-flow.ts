@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 import { type Citizen, type CitizenStore, writeProfile } from '../../identity/citizen-store.ts';
-import { type FieldValue, fieldDef, inputName, parseField } from '../../identity/field-catalog.ts';
+import { type FieldValue, fieldDef, inputName, isTyped, parseField } from '../../identity/field-catalog.ts';
 import { takenKinds } from '../../identity/identifiers.ts';
 import { checkMobile, phoneCountry } from '../../identity/phone.ts';
 import { enqueueSms } from '../../messaging/message-queue.ts';
@@ -62,7 +62,10 @@ export function foreignExtraFields(fields: ContractField[]): string[] {
   return fields
     .filter(
       (f) =>
-        f.required && f.key !== 'phone_number' && !(FOREIGN_CORE_FIELDS as readonly string[]).includes(f.key),
+        f.required &&
+        isTyped(f.key) &&
+        f.key !== 'phone_number' &&
+        !(FOREIGN_CORE_FIELDS as readonly string[]).includes(f.key),
     )
     .map((f) => f.key);
 }
@@ -146,6 +149,8 @@ export function createForeignRegistrationFlow(deps: {
           // typed there proves anything, and what the form held is not kept.
           ...(taken ? { inert: true } : { data: { registration: pending } }),
         });
+        if (!issued.ok && issued.code === 'code.country_disabled')
+          return { ok: false as const, errors: { phone: 'foreign.phone_country_disabled' } };
         if (!issued.ok)
           return { ok: false as const, errors: { phone: 'sms.limited' }, retryAt: issued.retryAt };
         if (taken) {

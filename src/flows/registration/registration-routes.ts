@@ -1,5 +1,6 @@
 import type { Db } from '../../db/database.ts';
 import type { Citizen } from '../../identity/citizen-store.ts';
+import { isTyped } from '../../identity/field-catalog.ts';
 import type { FastifyInstance } from 'fastify';
 import { RATE_LIMITS, type RateLimiter } from '../../platform/rate-limit.ts';
 import type { CertificateReading, CertificateSignIn } from '../../methods/certificate/certificate-sign-in.ts';
@@ -10,7 +11,8 @@ import { registrationPage } from './registration-page.ts';
 
 /** What the signing-in service requires beyond the core form, so the citizen types it once. */
 function serviceAsks(service: Service | undefined) {
-  const required = (service?.fields ?? []).filter((f) => f.required).map((f) => f.key);
+  // The account's level and companies are never typed: a contract that requires them is not asking the form.
+  const required = (service?.fields ?? []).filter((f) => f.required && isTyped(f.key)).map((f) => f.key);
   return {
     extraFields: required.filter((k) => !(REGISTRATION_FIELDS as readonly string[]).includes(k)),
     requiredCore: required.filter((k) => (REGISTRATION_FIELDS as readonly string[]).includes(k)),

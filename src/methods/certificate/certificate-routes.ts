@@ -97,6 +97,7 @@ export function registerCertificateReceiver(app: FastifyInstance, login: Certifi
     }
     const outcome = await login.signIn.prove(uid, decision);
     if (outcome.outcome === 'account_unavailable') return refuse(ui, reply, 403, ui.t('certificate.account_unavailable'), back);
+    if (outcome.outcome === 'refused') return refuse(ui, reply, 409, ui.t(`cpf_claim.${outcome.reason}`), back);
     const next = outcome.outcome === 'signed_in' ? 'complete' : 'register';
     return reply.redirect(`${login.publicUrl}/interaction/${uid}/${next}`, 303);
   });

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/database.ts';
 import type { Citizen, CitizenStore } from '../../identity/citizen-store.ts';
+import { type CpfClaimDeps, type CpfClaimRefusal, claimCpf } from '../../identity/cpf-claims.ts';
 import { CERTIFICATE_FIELDS, type FieldEvidence, type TrustLevels } from '../../identity/trust-levels.ts';
 import type { VerificationStore } from '../verifications.ts';
 import type { CertificateDecision } from './certificate-check.ts';
@@ -28,7 +29,9 @@ export type CertificateOutcome =
   | { outcome: 'signed_in'; citizenId: string }
   | { outcome: 'register' }
   /** The account of that CPF is disabled. */
-  | { outcome: 'account_unavailable' };
+  | { outcome: 'account_unavailable' }
+  /** The account already signed in this interaction may not take the certificate's CPF (`cpf_claim.<reason>`). */
+  | { outcome: 'refused'; reason: CpfClaimRefusal };
 
 /** "Joana  da Silva" and "JOANA DA SILVA" are the same name; accents are not told apart either. */
 const sameName = (a: string, b: string) => {
@@ -68,13 +71,59 @@ export function readingOf(decision: CertificateDecision): CertificateReading {
   };
 }
 
-export function createCertificateSignIn(deps: { db: Db; citizens: CitizenStore; verifications: VerificationStore; trust: TrustLevels }) {
+export function createCertificateSignIn(deps: {
+  db: Db;
+  citizens: CitizenStore;
+  verifications: VerificationStore;
+  trust: TrustLevels;
+  claims: CpfClaimDeps;
+}) {
   const { db, citizens, verifications, trust } = deps;
+
+  /** The account this interaction has already signed in (a password before the step-up), if one. */
+  async function signedIn(uid: string): Promise<string | undefined> {
+    const proofs = (await verifications.forInteraction(uid)).filter((v) => v.purpose === 'authentication');
+    const ids = new Set(proofs.map((v) => v.citizenId));
+    return ids.size === 1 ? [...ids][0] : undefined;
+  }
+
+  /**
+   * The certificate proves a CPF to an account already signed in that does not have it (a foreign
+   * account, or one whose CPF another account squatted): the CPF is claimed for it (identity/
+   * cpf-claims.ts), then the certificate does for it what it does at any sign-in.
+   */
+  async function claimFor(uid: string, proverId: string, reading: CertificateReading): Promise<CertificateOutcome> {
+    return db.transaction().execute(async (trx) => {
+      const claimed = await claimCpf(trx, deps.claims, {
+        proverId,
+        cpf: reading.identity.cpf,
+        proof: { trustFramework: 'icp_brasil', evidence: evidenceOf(reading) },
+      });
+      if (claimed.outcome === 'refused') return { outcome: 'refused', reason: claimed.reason } as const;
+      const prover = await citizens.findById(proverId, trx);
+      await verifications.record(
+        {
+          interactionUid: uid,
+          citizenId: proverId,
+          method: certificateMethod,
+          amr: certificateAmr(reading.identity.level),
+          detail: { issuer: reading.issuer, serial: reading.serial, level: reading.identity.level, kind: reading.identity.kind },
+        },
+        trx,
+      );
+      await applyCertificate(trust, trx, prover!, reading);
+      return { outcome: 'signed_in', citizenId: proverId } as const;
+    });
+  }
+
   return {
     /** An accepted certificate presented for interaction `uid`. */
     async prove(uid: string, decision: CertificateDecision): Promise<CertificateOutcome> {
       const reading = readingOf(decision);
       const citizen = await citizens.findByIdentifier(reading.identity.cpf);
+      // Proven to an account signed in already: it is that account's sign-in, never another's.
+      const already = await signedIn(uid);
+      if (already && already !== citizen?.id) return claimFor(uid, already, reading);
       if (!citizen) {
         await db
           .insertInto('certificate_readings')

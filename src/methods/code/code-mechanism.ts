@@ -2,7 +2,7 @@ import type { Db } from '../../db/database.ts';
 import type { Translate } from '../../platform/i18n.ts';
 import { RATE_LIMITS, type RateLimiter, type RateLimitRule } from '../../platform/rate-limit.ts';
 import type { Secrets } from '../../security/secrets.ts';
-import { phoneNumberCountry as smsCountry } from '../../identity/phone.ts';
+import { smsAllowed, phoneNumberCountry as smsCountry } from '../../identity/phone.ts';
 import {
   allowResend,
   CODE_TTL_SECONDS,
@@ -23,7 +23,7 @@ import {
 export type CodeChannel = 'email' | 'sms';
 
 /** Why a code was sent. A code issued for one purpose never proves another. */
-export type CodePurpose = 'email_confirmation' | 'email_change' | 'phone_verification' | 'phone_change' | 'recovery' | 'phone_registration';
+export type CodePurpose = 'email_confirmation' | 'email_change' | 'alternate_email' | 'phone_verification' | 'phone_change' | 'recovery' | 'phone_registration';
 
 /**
  * Purposes whose code goes to someone who has no account yet: a foreigner proves their number
@@ -47,9 +47,13 @@ export type CodeCheck<P extends CodePurpose = CodePurpose> =
   | { ok: false; code: 'code.invalid'; triesLeft: number }
   | { ok: false; code: 'code.expired' | 'code.too_many' | 'code.unknown' };
 
-export type IssueResult = { ok: true; id: string } | { ok: false; code: 'code.limited'; retryAt: Date };
+export type IssueResult =
+  | { ok: true; id: string }
+  | { ok: false; code: 'code.limited'; retryAt: Date }
+  /** An SMS to a country not in SMS_COUNTRIES: nothing written, nothing sent. */
+  | { ok: false; code: 'code.country_disabled' };
 
-export type ResendResult = 'sent' | 'code.wait' | 'code.send_limit' | 'code.unknown' | 'code.too_many' | 'code.limited';
+export type ResendResult = 'sent' | 'code.wait' | 'code.send_limit' | 'code.unknown' | 'code.too_many' | 'code.limited' | 'code.country_disabled';
 
 export type PendingCode = { id: string; citizenId: string | null; address: string; channel: CodeChannel };
 
@@ -79,8 +83,16 @@ export function createCodeMechanism(deps: {
   senders: Record<CodeChannel, CodeSender>;
   /** Codes sent and proven per channel: SMS pumping shows as a collapse of the ratio. */
   metrics?: CodeMetrics;
+  /**
+   * SMS_COUNTRIES: the one place every SMS code passes, so no flow can send one to a country the
+   * operator did not enable (registration, /conta, recovery, write-back proposals). Brazil alone
+   * when not given.
+   */
+  smsCountries?: readonly string[];
 }) {
   const { db, secrets, limiter, senders, metrics } = deps;
+  const smsCountries = deps.smsCountries ?? ['BR'];
+  const refusedCountry = (channel: CodeChannel, address: string) => channel === 'sms' && !smsAllowed(address, smsCountries);
   const digest = (id: string) => (code: string) => secrets.digest('one-time-code', `${id}:${code}`);
 
   /**
@@ -143,6 +155,7 @@ export function createCodeMechanism(deps: {
         inert?: boolean;
       },
     ): Promise<IssueResult> {
+      if (refusedCountry(input.channel, input.address)) return { ok: false, code: 'code.country_disabled' };
       const retryAt = input.counted === false ? null : await charge(trx, input.channel, input.citizenId, input.address);
       if (retryAt) return { ok: false, code: 'code.limited', retryAt };
       const interactionUid = input.interactionUid ?? null;
@@ -166,6 +179,8 @@ export function createCodeMechanism(deps: {
         if (!allowed.ok) return `code.${allowed.reason}` as const;
         const channel = allowed.data.channel as CodeChannel;
         const address = String(allowed.data.address);
+        // The operator may have disabled the country since the code was issued.
+        if (refusedCountry(channel, address)) return 'code.country_disabled';
         // SMS cost money at every send; mail only counts when a code is first issued.
         if (channel === 'sms' && (await charge(trx, channel, allowed.citizenId, address))) return 'code.limited';
         await send(trx, id, purpose, channel, address, t, Number(allowed.data.ttl) || CODE_TTL_SECONDS, allowed.data.inert === true);

@@ -1,5 +1,5 @@
 import { listIdentifiers } from '../../identity/identifiers.ts';
-import type { RecoveryStrategy } from '../recovery-strategy.ts';
+import type { CodeRecoveryStrategy } from '../recovery-strategy.ts';
 import { maskEmail } from '../recovery-strategy.ts';
 
 const STAND_IN_DOMAINS = [
@@ -17,7 +17,7 @@ const LETTERS = 'abcdefghijlmnoprstv';
  * 15 minutes (mail is slower than SMS), one use. The primary counts even unconfirmed: proving it
  * here is how the owner of an unconfirmed registration gets it back.
  */
-export const emailRecovery: RecoveryStrategy = {
+export const emailRecovery: CodeRecoveryStrategy = {
   kind: 'code',
   channel: 'email',
   ttlSeconds: 15 * 60,
@@ -30,7 +30,7 @@ export const emailRecovery: RecoveryStrategy = {
     // A foreign account may have no e-mail at all: then only its alternates, if any.
     return [...(primary ? [primary] : []), ...alternates].map((address) => ({ address, masked: maskEmail(address) }));
   },
-  standIns(seed, typedEmail) {
+  standIns(seed, { email: typedEmail }) {
     const local = `${LETTERS[seed[0]! % LETTERS.length]}${LETTERS[seed[1]! % LETTERS.length]}${'x'.repeat(1 + (seed[2]! % 8))}`;
     const primary = typedEmail ?? `${local}@${STAND_IN_DOMAINS[seed[3]! % STAND_IN_DOMAINS.length]}`;
     const out = [maskEmail(primary)];

@@ -35,6 +35,22 @@ export function registerPasswordRoutes(app: FastifyInstance, deps: Deps) {
     const outcome = await deps.signIn.attempt({ identifier, password, ip: request.ip, country });
     if (!outcome.ok) {
       if (outcome.code === 'login.throttled') retryAfter(reply, outcome.retryAt);
+      if (outcome.accountId) {
+        // Written after the answer: a refusal must take the same time whether or not the
+        // identifier is someone's (decision 6), and only someone's has a record to write to.
+        const event = {
+          citizenId: outcome.accountId,
+          kind: 'sign_in' as const,
+          result: outcome.code === 'login.throttled' ? 'throttled' : 'failure',
+          method: passwordMethod.id,
+          clientId: service?.clientId ?? null,
+          ip: request.ip,
+          userAgent: request.headers['user-agent'] ?? null,
+        };
+        setImmediate(() => {
+          kit.securityEvents.record(event).catch((error) => request.log.warn({ err: { message: (error as Error).message } }, 'security event not recorded'));
+        });
+      }
       return loginPage(ui, {
         uid: details.uid,
         serviceName: service?.name,

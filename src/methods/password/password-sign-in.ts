@@ -6,10 +6,14 @@ import type { LoginThrottle } from './login-throttle.ts';
 import type { PasswordHasher } from './password-hasher.ts';
 import type { Secrets } from '../../security/secrets.ts';
 
+/**
+ * `accountId` on a refusal names the account the identifier belongs to, for its security record
+ * only: never shown, and the answer is the same without it.
+ */
 export type LoginOutcome =
   | { ok: true; citizen: Citizen }
-  | { ok: false; code: 'login.invalid' }
-  | { ok: false; code: 'login.throttled'; retryAt: Date };
+  | { ok: false; code: 'login.invalid'; accountId?: string }
+  | { ok: false; code: 'login.throttled'; retryAt: Date; accountId?: string };
 
 export type LoginMetrics = { record(result: 'success' | 'invalid' | 'throttled'): void };
 
@@ -44,7 +48,7 @@ export function createPasswordSignIn(deps: {
       const counted = await throttle.charge(keys);
       if ('blocked' in counted) {
         metrics?.record('throttled');
-        return { ok: false, code: 'login.throttled', retryAt: counted.blocked };
+        return { ok: false, code: 'login.throttled', retryAt: counted.blocked, ...(citizen ? { accountId: citizen.id } : {}) };
       }
       const { charge } = counted;
       const usable = citizen && citizen.status === 'active' ? citizen : undefined;
@@ -53,7 +57,8 @@ export function createPasswordSignIn(deps: {
       if (!usable || !valid) {
         metrics?.record('invalid');
         const retryAt = await throttle.recordFailure(keys, charge);
-        return retryAt ? { ok: false, code: 'login.throttled', retryAt } : { ok: false, code: 'login.invalid' };
+        const account = citizen ? { accountId: citizen.id } : {};
+        return retryAt ? { ok: false, code: 'login.throttled', retryAt, ...account } : { ok: false, code: 'login.invalid', ...account };
       }
       await throttle.recordSuccess(keys, charge);
       if (hasher.needsRehash(password!.secret!)) {
