@@ -47,7 +47,9 @@ import {
   textTable,
   writeBenchmarksDoc,
 } from './lib/report.ts';
+import { type Peer, peerSessions, startPeer } from './lib/peer.ts';
 import { freePort, type ServerChild, startServer } from './lib/server.ts';
+import { tokenLoads } from './lib/token-phases.ts';
 import { formatTraces, type SqlTrace, traceSql } from './lib/trace-sql.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -56,6 +58,8 @@ type PhaseName = (typeof ALL_PHASES)[number];
 
 const HELP = `npm run bench [-- options]
 
+  --quick                  short phases (6 s measured, 2 s warm-up, 5 s idle wait, a pool of 64,
+                           no recovery timing): a run in a few minutes, for comparing a change with the peer
   --duration S             measured seconds per phase (default 15)
   --warmup S               unrecorded warm-up seconds before each phase (default 3)
   --citizens N             citizens to seed (default 100000)
@@ -64,6 +68,11 @@ const HELP = `npm run bench [-- options]
   --phases a,b,...         subset of ${ALL_PHASES.join(',')} (default: all)
   --concurrency-<phase> N  workers per phase (defaults: healthz 32, argon2 8, login 16, sso 16,
                            refresh 16, userinfo 32)
+  --no-peer                skip the peer: a bare oidc-provider (bench/peer/server.ts, in-memory
+                           adapter) that gets the same SSO, refresh and userinfo load right after
+                           Cidadela's phase; the table reports Cidadela ÷ peer
+  --peer-pool N            browsers signed in at the peer (default 32; its in-memory store keeps
+                           1,000 entries, so a larger pool loses sessions)
   --pglite                 run the server on PGlite (in a temporary DATA_DIR) instead of PostgreSQL
   --profile                run the server with --cpu-prof and print where its CPU time went
   --no-docs                do not update docs/benchmarks.md
@@ -80,10 +89,13 @@ cidadela_bench_<random> is created there and dropped at the end.`;
 
 const { values: args } = parseArgs({
   options: {
-    duration: { type: 'string', default: '15' },
-    warmup: { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    'no-peer': { type: 'boolean', default: false },
+    'peer-pool': { type: 'string', default: '32' },
     citizens: { type: 'string', default: '100000' },
-    pool: { type: 'string', default: '400' },
+    pool: { type: 'string' },
     phases: { type: 'string', default: ALL_PHASES.join(',') },
     'concurrency-healthz': { type: 'string', default: '32' },
     'concurrency-argon2': { type: 'string', default: '8' },
@@ -95,10 +107,10 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-docs': { type: 'boolean', default: false },
     'no-trace': { type: 'boolean', default: false },
-    'recovery-rounds': { type: 'string', default: '100' },
+    'recovery-rounds': { type: 'string' },
     'recovery-only': { type: 'boolean', default: false },
     'max-minutes': { type: 'string', default: '30' },
-    'wait-idle': { type: 'string', default: '60' },
+    'wait-idle': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -144,20 +156,20 @@ async function main(): Promise<number> {
     log(HELP);
     return 0;
   }
-  const durationMs = positive('duration', args.duration) * 1000;
-  const warmupMs = Number(args.warmup) * 1000;
+  const quick = args.quick!;
+  const durationMs = positive('duration', args.duration ?? (quick ? '6' : '15')) * 1000;
+  const warmupMs = Number(args.warmup ?? (quick ? '2' : '3')) * 1000;
   const recoveryOnly = args['recovery-only']!;
-  const requestedRounds = Number(args['recovery-rounds']) || 0;
-  if (recoveryOnly && requestedRounds <= 0)
-    throw new Error('--recovery-only needs --recovery-rounds above 0');
+  const requestedRounds = Number(args['recovery-rounds'] ?? (quick ? '0' : '100')) || 0;
+  if (recoveryOnly && requestedRounds <= 0) throw new Error('--recovery-only needs --recovery-rounds above 0');
   // The recovery section needs only its known CPFs: no point seeding a hundred thousand.
   const citizens = recoveryOnly
     ? Math.min(Math.floor(positive('citizens', args.citizens)), Math.max(2_000, requestedRounds * 2 + 10))
     : Math.floor(positive('citizens', args.citizens));
-  const poolSize = Math.min(citizens, Math.floor(positive('pool', args.pool)));
+  const poolSize = Math.min(citizens, Math.floor(positive('pool', args.pool ?? (quick ? '64' : '400'))));
   const phases = new Set(recoveryOnly ? [] : (args.phases!.split(',').map((s) => s.trim()) as PhaseName[]));
   for (const p of phases) if (!ALL_PHASES.includes(p)) throw new Error(`unknown phase ${p}`);
-  const waitIdle = Number(args['wait-idle']) || 0;
+  const waitIdle = Number(args['wait-idle'] ?? (quick ? '5' : '60')) || 0;
   const conc = (p: PhaseName) => Math.floor(positive(`concurrency-${p}`, args[`concurrency-${p}`]));
   const watchdog = setTimeout(() => {
     log(`\nthe run took longer than --max-minutes ${args['max-minutes']}: aborting`);
@@ -271,36 +283,40 @@ async function main(): Promise<number> {
       `  → ${r.name}: ${r.opsPerSecond} ops/s, p50 ${r.latencyMs.p50} ms, p95 ${r.latencyMs.p95} ms, p99 ${r.latencyMs.p99} ms, RSS max ${r.serverMemory?.rssMaxMiB ?? '–'} MiB, cores server ${r.cpu.serverCores ?? '–'} / load gen ${r.cpu.loadGeneratorCores} / PostgreSQL ${r.cpu.databaseCores ?? '–'} / other ${r.cpu.otherCores ?? '–'}, CPU ms/op ${r.cpuMsPerOp?.total ?? '–'}${status}`,
     );
   };
+  // `target`: the peer instead of Cidadela (the phase is then called `peer <name>`, with no database).
   const phase = async (
-    name: PhaseName,
+    phaseName: PhaseName,
     spec: Omit<
       Parameters<typeof runPhase>[0],
       'name' | 'concurrency' | 'durationMs' | 'warmupMs' | 'serverPid'
     >,
+    target: ServerChild = server,
   ) => {
-    if (server.exited()) throw new Error(`the server exited:\n${server.output().slice(-20).join('\n')}`);
+    const isPeer = target !== server;
+    const name = isPeer ? `peer ${phaseName}` : phaseName;
+    if (target.exited()) throw new Error(`${isPeer ? 'the peer' : 'the server'} exited:\n${target.output().slice(-20).join('\n')}`);
     const quiet = await waitForQuiet(waitIdle);
     log(
-      `phase ${name}: ${conc(name)} workers, ${warmupMs / 1000} s warm-up + ${durationMs / 1000} s` +
+      `phase ${name}: ${conc(phaseName)} workers, ${warmupMs / 1000} s warm-up + ${durationMs / 1000} s` +
         (quiet.busyCores >= 0.3
           ? ` (the machine is busy: ${quiet.busyCores} cores used by other processes)`
           : ''),
     );
-    const before: DbCounters | undefined = handle ? await dbCounters(handle) : undefined;
+    const before: DbCounters | undefined = handle && !isPeer ? await dbCounters(handle) : undefined;
     const r = await runPhase(
       {
         name,
-        concurrency: conc(name),
+        concurrency: conc(phaseName),
         durationMs,
         warmupMs,
-        serverPid: server.pid,
-        dbProcessMatch: benchDb.processMatch,
+        serverPid: target.pid,
+        dbProcessMatch: isPeer ? undefined : benchDb.processMatch,
         ...spec,
       },
       log,
     );
     r.backgroundCoresBefore = quiet.busyCores;
-    const after: DbCounters | undefined = handle ? await dbCounters(handle) : undefined;
+    const after: DbCounters | undefined = handle && !isPeer ? await dbCounters(handle) : undefined;
     if (before && after) {
       // The warm-up's work is in the deltas too, so divide by everything done.
       const total = r.ops + Math.round((r.ops * warmupMs) / durationMs) || 1;
@@ -407,59 +423,34 @@ async function main(): Promise<number> {
     );
   }
 
-  // Each worker owns the sessions whose index ≡ worker (mod concurrency): no session is used twice at once.
-  const latest: Tokens[] = sessions.map((s) => ({
-    accessToken: s.accessToken,
-    refreshToken: s.refreshToken,
-    sub: s.sub,
-  }));
-  const owned = (worker: number, c: number, iteration: number, n: number) => {
-    const mine = Math.ceil((n - worker) / c);
-    return worker + (iteration % Math.max(1, mine)) * c;
-  };
-  if (phases.has('sso')) {
-    const c = conc('sso');
-    if (sessions.length < c)
-      throw new Error(`--pool (${sessions.length}) must be at least --concurrency-sso (${c})`);
-    await phase('sso', {
-      requestsPerOp: 2,
-      op: async (w, i) => {
-        const idx = owned(w, c, i, sessions.length);
-        latest[idx] = await rp.ssoLogin(sessions[idx]!.jar);
-      },
+  // The peer: a bare oidc-provider on another port, given the same load right after each phase.
+  const tokenPhases = (['sso', 'refresh', 'userinfo'] as const).filter((p) => phases.has(p));
+  let peer: Peer | undefined;
+  let peerLoads: ReturnType<typeof tokenLoads> | undefined;
+  if (!args['no-peer'] && tokenPhases.length) {
+    peer = await startPeer({ root: ROOT, nodeBin, redirectUri, sockets: maxConc + 8 });
+    const peerChild = peer.child;
+    const peerHttp = peer.http;
+    cleanups.push(async () => {
+      peerHttp.close();
+      await peerChild.stop();
     });
+    const peerPool = Math.max(conc('sso'), conc('refresh'), Math.floor(positive('peer-pool', args['peer-pool'])));
+    const p0 = performance.now();
+    const peerBrowsers = await peerSessions(peer, peerPool, conc('login'));
+    log(
+      `peer: bare oidc-provider (bench/peer/server.ts) pid ${peerChild.pid} at ${peerChild.url}; ${peerBrowsers.length} browsers signed in in ${((performance.now() - p0) / 1000).toFixed(1)} s`,
+    );
+    peerLoads = tokenLoads(peer.rp, peerBrowsers, { sso: conc('sso'), refresh: conc('refresh') });
   }
-
-  if (phases.has('refresh')) {
-    const c = conc('refresh');
-    if (latest.length < c)
-      throw new Error(`--pool (${latest.length}) must be at least --concurrency-refresh (${c})`);
-    const dead = new Set<number>();
-    await phase('refresh', {
-      op: async (w, i) => {
-        let idx = owned(w, c, i, latest.length);
-        for (let tries = 0; dead.has(idx) && tries < latest.length; tries++)
-          idx = owned(w, c, i + tries + 1, latest.length);
-        if (dead.has(idx)) throw new Error('every refresh chain of this worker is broken');
-        try {
-          // Rotation: each refresh uses the token the previous refresh of this chain returned.
-          latest[idx] = await rp.refresh(latest[idx]!.refreshToken);
-        } catch (error) {
-          dead.add(idx);
-          throw error;
-        }
-      },
-    });
+  const loads = tokenLoads(rp, sessions, { sso: conc('sso'), refresh: conc('refresh') });
+  for (const p of tokenPhases) {
+    await phase(p, loads[p]());
+    if (peer && peerLoads) await phase(p, peerLoads[p](), peer.child);
   }
-
-  if (phases.has('userinfo')) {
-    const tokens = latest.slice();
-    await phase('userinfo', {
-      op: async (w, i) => {
-        const t = tokens[(w + i * 7) % tokens.length]!;
-        await rp.userinfo(t.accessToken, t.sub);
-      },
-    });
+  if (peer) {
+    peer.http.close();
+    await peer.child.stop();
   }
 
   // Recovery must answer a known and an unknown CPF alike: the two distributions and their difference.
@@ -529,11 +520,25 @@ recovery timing: ${recoveryRounds} known and ${recoveryRounds} unknown CPFs…`)
 
   // Figures, ratios and targets.
   const get = (n: PhaseName) => results.find((r) => r.name === n);
+  // Cidadela ÷ peer: the rate, and the CPU one operation costs the peer ÷ what it costs Cidadela
+  // (server + load generator + database), which other processes' load moves much less.
+  const peerRatios: BenchReport['peerRatios'] = {};
+  for (const p of tokenPhases) {
+    const ours = get(p);
+    const theirs = results.find((r) => r.name === `peer ${p}`);
+    if (!ours?.ok || !theirs?.ok) continue;
+    peerRatios[p] = {
+      ops: ours.opsPerSecond / theirs.opsPerSecond,
+      ...(ours.cpuMsPerOp && theirs.cpuMsPerOp ? { cpu: theirs.cpuMsPerOp.total / ours.cpuMsPerOp.total } : {}),
+    };
+  }
+  for (const [p, r] of Object.entries(peerRatios))
+    log(`Cidadela ÷ peer, ${p}: ${(r.ops * 100).toFixed(1)} % of its rate${r.cpu ? `, ${(r.cpu * 100).toFixed(1)} % of its efficiency (peer CPU per op ÷ ours)` : ''}`);
   const healthz = get('healthz');
   const baselineRatios: BenchReport['baselineRatios'] = {};
   if (healthz?.ok) {
     for (const r of results) {
-      if (r.name === 'healthz' || r.name === 'argon2') continue;
+      if (r.name === 'healthz' || r.name === 'argon2' || r.name.startsWith('peer ')) continue;
       baselineRatios[r.name] = {
         ops: r.opsPerSecond / healthz.opsPerSecond,
         requests: r.requestsPerSecond / healthz.requestsPerSecond,
@@ -636,6 +641,7 @@ recovery timing: ${recoveryRounds} known and ${recoveryRounds} unknown CPFs…`)
     },
     phases: results,
     baselineRatios,
+    peerRatios,
     login: { ...loginStats, prePass },
     dbPerOp,
     seqScans,

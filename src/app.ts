@@ -37,7 +37,7 @@ import { accountKind, claimsFor, createCitizenStore, isForeign } from './identit
 import { createCredentialStore } from './identity/credential-store.ts';
 import { createSecurityEvents } from './identity/security-events.ts';
 import { createSessionActivity } from './identity/session-activity.ts';
-import { createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
+import { consentNeed, createConsentStore, WRITE_SCOPE } from './consent/consent-store.ts';
 import { createConsentFlow } from './flows/consent/consent-flow.ts';
 import { createTtlCache } from './services/ttl-cache.ts';
 import { registerDevOutboxRoutes } from './messaging/dev-outbox-routes.ts';
@@ -60,6 +60,7 @@ import { createCertificateSignIn } from './methods/certificate/certificate-sign-
 import { createCertificateSource } from './methods/certificate/certificate-source.ts';
 import { createHttpCrlFetcher } from './methods/certificate/crl-store.ts';
 import { createTrustLevels, isLevel, verifiedClaims } from './identity/trust-levels.ts';
+import { createAccountSnapshots } from './oidc/account-snapshot.ts';
 import { below, requiredLevel } from './methods/assurance.ts';
 import { createLoginThrottle, pruneLoginThrottle } from './methods/password/login-throttle.ts';
 import { createPasswordHasher } from './methods/password/password-hasher.ts';
@@ -179,6 +180,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const consents = createConsentStore(db, { provider: providerState });
   const trust = createTrustLevels(db);
+  const snapshots = createAccountSnapshots(db);
   const consent = createConsentFlow({ db, citizens, services, consents });
   // Hot paths (every token, userinfo and authorization) read services through a short cache;
   // a change made on another server copy is seen within SERVICE_CACHE_MS.
@@ -204,19 +206,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     secure,
     trustProxy: config.trustProxy,
     services: { ...services, clientMetadata: cachedClientMetadata },
-    async releasedClaims(accountId, clientId) {
-      const citizen = await citizens.findById(accountId);
+    // The citizen, consent and verified fields in one statement, shared by the consent check and
+    // the claims of one request (oidc/account-snapshot.ts); every request reads them afresh.
+    async releasedClaims(accountId, clientId, request) {
+      const [service, snapshot] = await Promise.all([
+        clientId ? cachedService(clientId) : undefined,
+        snapshots.get(accountId, clientId, request),
+      ]);
+      const citizen = snapshot?.citizen;
       if (!citizen || citizen.status !== 'active') return undefined;
-      if (!clientId) return { sub: citizen.id };
-      const service = await cachedService(clientId);
-      if (!service) return { sub: citizen.id };
+      if (!clientId || !service) return { sub: citizen.id };
       if (service.firstParty) return claimsFor(citizen, ['name', 'social_name', 'email']);
-      const current = await consents.current(citizen.id, clientId);
+      const current = snapshot.consent;
       // Only what the citizen consented to share and the contract (for this kind of account) still lists.
       const contract = new Set(contractFor(service.fields, accountKind(citizen)).map((f) => f.key));
       const shared = (current?.fieldsShared ?? []).filter((k) => contract.has(k));
       const claims = claimsFor(citizen, shared);
-      const verified = verifiedClaims(claims, shared, await trust.verifiedFields(citizen.id));
+      const verified = verifiedClaims(claims, shared, snapshot.verifications);
       return verified ? { ...claims, verified_claims: verified } : claims;
     },
     async levelTooLow(sessionAcr, clientId, acrValues, sessionAmr = []) {
@@ -227,14 +233,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const required = requiredLevel(service?.minTrustLevel ?? 'bronze', acrValues);
       return below(isLevel(sessionAcr) ? sessionAcr : 'bronze', required);
     },
-    async consentNeeded(accountId, clientId, scopes) {
-      const [service, citizen] = await Promise.all([cachedService(clientId), citizens.findById(accountId)]);
+    async consentNeeded(accountId, clientId, scopes, request) {
+      const [service, snapshot] = await Promise.all([cachedService(clientId), snapshots.get(accountId, clientId, request)]);
+      const citizen = snapshot?.citizen;
       if (!service || !citizen) return true;
       // A foreign account at a service that does not (or no longer) accepts foreigners goes through
       // the consent step, where it is refused: never a silent sign-in.
       if (isForeign(citizen) && !service.acceptsForeigners && !service.firstParty) return true;
       const fields = contractFor(service.fields, accountKind(citizen));
-      return (await consents.need(accountId, { ...service, fields }, [...scopes].includes(WRITE_SCOPE))).needed;
+      return consentNeed({ ...service, fields }, snapshot.consent, [...scopes].includes(WRITE_SCOPE)).needed;
     },
     pages: createProviderPages(i18n, config.brand),
     onAuthorization: (use) => {
@@ -354,7 +361,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const locale = negotiateLocale([citizen.locale ?? undefined], undefined);
     return { t: i18n.translator(locale), locale };
   };
-  const kit = createInteractionKit({ db, oidc, ui, services, citizens, verifications, securityEvents, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
+  const kit = createInteractionKit({ db, oidc, ui, services, cachedService, citizens, verifications, securityEvents, certificateLogin: Boolean(certificate), translator: (locale) => i18n.translator(locale) });
   registerInteractionRoutes(server, {
     kit,
     oidc,

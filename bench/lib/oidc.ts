@@ -177,6 +177,24 @@ export function createRp(http: Http, c: BenchClient) {
       return { ...tokens, jar, consentShown, requests };
     },
 
+    /**
+     * The peer's journey (bench/peer/server.ts): authorize → its minimal interaction, which signs in
+     * and grants at once → resume → code → token. Gives a browser with a session, as the first pass does.
+     */
+    async minimalLogin(): Promise<LoginResult> {
+      const jar = new CookieJar(`10.${randomInt(0, 256)}.${randomInt(0, 256)}.${randomInt(1, 255)}`);
+      const a = authorizationRequest();
+      let to = location(await http.request('GET', a.path, { jar }), 'authorize');
+      let requests = 1;
+      while (!to.startsWith(c.redirectUri)) {
+        if (requests > 4) throw new BenchError(`no redirect to the service, stuck at ${pathOnly(to)}`);
+        to = location(await http.request('GET', pathOf(to), { jar }), `redirect ${requests}`);
+        requests++;
+      }
+      const tokens = await exchangeCode(codeFrom(to, a.state), a.verifier, a.nonce);
+      return { ...tokens, jar, consentShown: false, requests: requests + 1 };
+    },
+
     /** Single sign-on: the browser has a session and the service a grant: authorize → code → token. */
     async ssoLogin(jar: CookieJar): Promise<Tokens> {
       const a = authorizationRequest();

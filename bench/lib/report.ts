@@ -27,6 +27,11 @@ export type BenchReport = {
   phases: PhaseResult[];
   /** ops/s of each phase divided by the /healthz rate (requests/s for the HTTP-level ratio). */
   baselineRatios: Record<string, { ops: number; requests: number }>;
+  /**
+   * Cidadela ÷ the peer (a bare oidc-provider, bench/peer/server.ts) for each phase both ran: the
+   * rate, and `cpu`, the peer's CPU per operation ÷ Cidadela's (all processes, the load generator included).
+   */
+  peerRatios?: Record<string, { ops: number; cpu?: number }>;
   login: {
     consentShown: number;
     logins: number;
@@ -68,6 +73,7 @@ export function tableRows(r: BenchReport): string[][] {
     'CPU ms/op: server + load gen + PostgreSQL',
     'projected ops/s, all cores',
     'vs /healthz (ops, req)',
+    'vs peer: ops/s, CPU/op',
   ];
   const rows = [header];
   for (const p of r.phases) {
@@ -88,9 +94,25 @@ export function tableRows(r: BenchReport): string[][] {
         : '–',
       p.cpuMsPerOp ? f0(p.cpuMsPerOp.projectedOpsPerSecond) : '–',
       ratio ? `${(ratio.ops * 100).toFixed(1)}%, ${(ratio.requests * 100).toFixed(1)}%` : '–',
+      peerCell(r, p.name),
     ]);
   }
   return rows;
+}
+
+function peerCell(r: BenchReport, phase: string): string {
+  if (phase.startsWith('peer ')) return '(the peer)';
+  const x = r.peerRatios?.[phase];
+  if (!x) return '–';
+  return `**${(x.ops * 100).toFixed(1)}%**, ${x.cpu === undefined ? '–' : `${(x.cpu * 100).toFixed(1)}%`}`;
+}
+
+/** The ratios to the peer first: the figure this shared machine's load moves least. */
+export function peerLines(r: BenchReport): string[] {
+  return Object.entries(r.peerRatios ?? {}).map(
+    ([phase, x]) =>
+      `| ${phase} | ${(x.ops * 100).toFixed(1)} % | ${x.cpu === undefined ? '–' : `${(x.cpu * 100).toFixed(1)} %`} |`,
+  );
 }
 
 export function textTable(rows: string[][]): string {
@@ -142,6 +164,19 @@ export function markdownSection(r: BenchReport): string {
     `- **Server:** one \`node src/main.ts serve\` process, NODE_ENV=production, LOG_LEVEL=warn, TRUST_PROXY=true (each simulated browser comes from its own X-Forwarded-For address); idle RSS ${r.server.idleRssMiB ?? '?'} MiB; ${r.server.warnings} warning/error log lines during the run`,
   );
   out.push('');
+  const peer = peerLines(r);
+  if (peer.length) {
+    out.push(
+      '#### Cidadela ÷ the peer (a bare oidc-provider of the same version, in-memory adapter, same load, same run)',
+      '',
+      '| phase | rate (ops/s ÷ peer ops/s) | efficiency (peer CPU ms/op ÷ Cidadela CPU ms/op) |',
+      '| --- | ---: | ---: |',
+      ...peer,
+      '',
+      "The peer (`bench/peer/server.ts`) is oidc-provider with its own in-memory store and an interaction that signs in at once, configured like Cidadela where it matters (PKCE required, ES256 ID tokens with the claims, client_secret_basic, refresh tokens rotated on every use), run as its own process on another loopback port right after each Cidadela phase with the same workers and checks: the framework's ceiling on this machine. CPU per operation counts the server, the load generator and (Cidadela only) PostgreSQL. Goal: ≥ 60 % on SSO, refresh and userinfo.",
+      '',
+    );
+  }
   out.push(markdownTable(tableRows(r)));
   out.push('');
   out.push(

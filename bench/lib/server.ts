@@ -31,6 +31,8 @@ export async function startServer(options: {
   port: number;
   env: Record<string, string>;
   nodeArgs?: string[];
+  /** The script and its arguments (default: the Cidadela server, `src/main.ts serve`). */
+  command?: string[];
   readyTimeoutMs?: number;
 }): Promise<ServerChild> {
   const url = `http://127.0.0.1:${options.port}`;
@@ -50,7 +52,7 @@ export async function startServer(options: {
     TRUST_PROXY: 'true',
     ...options.env,
   });
-  const child: ChildProcess = spawn(options.nodeBin, [...(options.nodeArgs ?? []), 'src/main.ts', 'serve'], {
+  const child: ChildProcess = spawn(options.nodeBin, [...(options.nodeArgs ?? []), ...(options.command ?? ['src/main.ts', 'serve'])], {
     cwd: options.root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

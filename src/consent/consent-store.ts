@@ -63,6 +63,25 @@ export function consentNeed(service: Service, current: CurrentConsent | undefine
   return { needed: false, current };
 }
 
+/** A `consent_current` row (from the driver, or from `to_json` in a query that reads it with others). */
+export function toCurrentConsent(row: {
+  consent_id: string;
+  terms_version: number | null;
+  fields_offered: string[];
+  fields_shared: string[];
+  granted_at: Date | string;
+  write_back: boolean;
+}): CurrentConsent {
+  return {
+    consentId: row.consent_id,
+    termsVersion: row.terms_version,
+    fieldsOffered: row.fields_offered,
+    fieldsShared: row.fields_shared,
+    grantedAt: new Date(row.granted_at),
+    writeBack: row.write_back,
+  };
+}
+
 /** What consent needs from the provider's storage (oidc/provider-state.ts implements it). */
 export type ProviderGrants = {
   /** Removes the account's grants and the tokens and codes issued under them: for one service, or all. */
@@ -83,16 +102,7 @@ export function createConsentStore(db: Db, deps: { provider: ProviderGrants }) {
       .where('citizen_id', '=', citizenId)
       .where('client_id', '=', clientId)
       .executeTakeFirst();
-    return row
-      ? {
-          consentId: row.consent_id,
-          termsVersion: row.terms_version,
-          fieldsOffered: row.fields_offered,
-          fieldsShared: row.fields_shared,
-          grantedAt: row.granted_at,
-          writeBack: row.write_back,
-        }
-      : undefined;
+    return row ? toCurrentConsent(row) : undefined;
   }
 
   return {

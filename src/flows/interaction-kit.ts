@@ -49,6 +49,12 @@ export function createInteractionKit(deps: {
   oidc: Oidc;
   ui: UiFactory;
   services: ServiceStore;
+  /**
+   * The service of an interaction page, through the same short cache as the provider's own
+   * lookups (SERVICE_CACHE_MS): its name, level and the fields registration asks for. The consent
+   * page reads the service afresh (consent-flow.ts). Default: `services.find`.
+   */
+  cachedService?: (clientId: string) => Promise<Service | undefined>;
   citizens: CitizenStore;
   verifications: VerificationStore;
   /** The citizen's security record: every completed sign-in is written to it. */
@@ -59,6 +65,7 @@ export function createInteractionKit(deps: {
   translator: (locale: Locale) => Translate;
 }) {
   const { oidc, services, verifications } = deps;
+  const findService = deps.cachedService ?? ((clientId: string) => services.find(clientId));
 
   function expired(ui: Ui, service?: Service) {
     const back = service ? serviceAddress(service) : undefined;
@@ -93,7 +100,7 @@ export function createInteractionKit(deps: {
     }
     const uiLocales = typeof details.params.ui_locales === 'string' ? details.params.ui_locales : undefined;
     const ui = deps.ui(request, reply, uiLocales);
-    const service = await services.find(String(details.params.client_id));
+    const service = await findService(String(details.params.client_id));
     // Remembered for a day: if this sign-in expires, its page can lead back to the service.
     if (service && request.cookies[FROM_COOKIE] !== service.clientId) {
       reply.setCookie(FROM_COOKIE, service.clientId, { path: '/interaction', httpOnly: true, sameSite: 'lax', secure: request.protocol === 'https', maxAge: 24 * 3600 });

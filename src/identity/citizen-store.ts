@@ -62,7 +62,8 @@ export type NewCitizen = {
   locale: string | null;
 };
 
-function toCitizen(r: Record<string, unknown>): Citizen {
+/** A `citizens` row as the domain sees it (also used by queries that read the row with others). */
+export function toCitizen(r: Record<string, unknown>): Citizen {
   return {
     id: r.id as string,
     cpf: r.cpf as string | null,
@@ -85,7 +86,7 @@ function toCitizen(r: Record<string, unknown>): Citizen {
  * The companies column every read of a whole citizen adds: the `companies` catalog field lives in
  * citizen_companies, read through its primary key.
  */
-const companiesColumn = sql<CompanyValue[]>`(select coalesce(jsonb_agg(jsonb_build_object('cnpj', cc.cnpj, 'name', cc.name) order by cc.linked_at, cc.cnpj), '[]'::jsonb) from citizen_companies cc where cc.citizen_id = citizens.id)`.as('companies');
+export const companiesColumn = sql<CompanyValue[]>`(select coalesce(jsonb_agg(jsonb_build_object('cnpj', cc.cnpj, 'name', cc.name) order by cc.linked_at, cc.cnpj), '[]'::jsonb) from citizen_companies cc where cc.citizen_id = citizens.id)`.as('companies');
 
 /** A foreigner: an account without a CPF (adding one later makes it a regular account). */
 export function isForeign(c: Citizen): boolean {

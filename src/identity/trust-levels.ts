@@ -24,6 +24,11 @@ export type FieldVerification = { field: string; trustFramework: string; evidenc
 export type Company = { cnpj: string; name: string; linkedAt: Date };
 export type LevelChange = { from: Level; to: Level; reason: string; detail: Record<string, unknown>; changedAt: Date };
 
+/** A `field_verifications` row (from the driver, or from `json_agg` in a query that reads it with others). */
+export function toFieldVerification(r: { field: string; trust_framework: string; evidence: unknown; verified_at: Date | string }): FieldVerification {
+  return { field: r.field, trustFramework: r.trust_framework, evidence: r.evidence as FieldEvidence, verifiedAt: new Date(r.verified_at) };
+}
+
 export function createTrustLevels(db: Db) {
   return {
     async levelOf(citizenId: string, trx: Db = db): Promise<Level> {
@@ -76,7 +81,7 @@ export function createTrustLevels(db: Db) {
 
     async verifiedFields(citizenId: string, trx: Db = db): Promise<FieldVerification[]> {
       const rows = await trx.selectFrom('field_verifications').selectAll().where('citizen_id', '=', citizenId).execute();
-      return rows.map((r) => ({ field: r.field, trustFramework: r.trust_framework, evidence: r.evidence as FieldEvidence, verifiedAt: new Date(r.verified_at) }));
+      return rows.map(toFieldVerification);
     },
 
     /**

@@ -45,12 +45,12 @@ export type OidcDeps = {
    * The claims released to a service: exactly the fields the citizen consented to share with it,
    * whatever scopes it asked for. Undefined when the account does not exist or is disabled.
    */
-  releasedClaims(accountId: string, clientId: string | undefined): Promise<Record<string, unknown> | undefined>;
+  releasedClaims(accountId: string, clientId: string | undefined, request?: object): Promise<Record<string, unknown> | undefined>;
   /**
    * Whether the citizen must see the service's consent screen (first access, new terms or fields,
    * or write access asked for and not consented).
    */
-  consentNeeded(accountId: string, clientId: string, scopes: Iterable<string>): Promise<boolean>;
+  consentNeeded(accountId: string, clientId: string, scopes: Iterable<string>, request?: object): Promise<boolean>;
   /**
    * Whether an existing session's trust level (acr) is below what this service and request need:
    * then the login prompt shows again, which offers the step-up.
@@ -176,7 +176,7 @@ export function createOidc(deps: OidcDeps) {
       const accountId = ctx.oidc.session?.accountId;
       if (!accountId || !ctx.oidc.client) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       if (ctx.oidc.result?.consent) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      return (await deps.consentNeeded(accountId, ctx.oidc.client.clientId, ctx.oidc.requestParamOIDCScopes))
+      return (await deps.consentNeeded(accountId, ctx.oidc.client.clientId, ctx.oidc.requestParamOIDCScopes, ctx))
         ? interactionPolicy.Check.REQUEST_PROMPT
         : interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
@@ -334,7 +334,7 @@ export function createOidc(deps: OidcDeps) {
       }
       const accountId = ctx.oidc.session?.accountId;
       const client = ctx.oidc.client;
-      if (!accountId || !client || (await deps.consentNeeded(accountId, client.clientId, ctx.oidc.requestParamOIDCScopes))) return undefined;
+      if (!accountId || !client || (await deps.consentNeeded(accountId, client.clientId, ctx.oidc.requestParamOIDCScopes, ctx))) return undefined;
       const grant = new ctx.oidc.provider.Grant({ accountId, clientId: client.clientId });
       grant.addOIDCScope([...ctx.oidc.requestParamOIDCScopes].join(' '));
       if (ctx.oidc.requestParamClaims.size) grant.addOIDCClaims([...ctx.oidc.requestParamClaims]);
@@ -343,7 +343,7 @@ export function createOidc(deps: OidcDeps) {
     },
     findAccount: async (ctx, sub) => {
       const clientId = ctx.oidc?.client?.clientId;
-      const claims = await deps.releasedClaims(sub, clientId);
+      const claims = await deps.releasedClaims(sub, clientId, ctx ?? undefined);
       if (!claims) return undefined;
       return { accountId: sub, claims: async () => claims as { sub: string } };
     },

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
+import { createConsentStore } from '../../src/consent/consent-store.ts';
 import { createProviderState } from '../../src/oidc/provider-state.ts';
 import { createServiceStore } from '../../src/services/service-store.ts';
 import { seedCitizen } from '../helpers/citizens.ts';
@@ -45,13 +46,14 @@ describe('two server processes on one PostgreSQL database', { skip }, () => {
   let a: ServerProcess;
   let b: ServerProcess;
   let issuer: string;
+  let env: (port: number) => Record<string, string>;
 
   before(async () => {
     if (!usingPostgres) throw new Error('CI=true but DATABASE_URL is not set: the cluster test needs PostgreSQL');
     database = await createTestDatabase();
     const [portA, portB] = [await freePort(), await freePort()];
     issuer = `http://127.0.0.1:${portA}`;
-    const env = (port: number) =>
+    env = (port: number) =>
       childEnv({ DATABASE_URL: database.url!, PUBLIC_URL: issuer, PORT: String(port), ADMIN_TOKEN: TEST_ADMIN_TOKEN, LOG_LEVEL: 'info' });
     // Both start at once on a new database: migrations, first signing keys and seeded services race.
     [a, b] = await Promise.all([startServerProcess(env(portA)), startServerProcess(env(portB))]);
@@ -163,5 +165,51 @@ describe('two server processes on one PostgreSQL database', { skip }, () => {
     ua.target = a.url;
     const again = await ua.get((await authorizationRequest(await rp(first, a))).url.href, first.redirectUri);
     assert.match(again.html, /name="password"/, 'the session ended at B is gone at A');
+  });
+
+  test('a data change shows in the next userinfo at either copy, a restarted copy keeps the session, a revocation stops the tokens at once on both', async () => {
+    const citizen = await seedCitizen(database.db);
+    const svc = await newService('transporte');
+    const ua = new BalancedUserAgent([a.url, b.url], a.url);
+    const auth = await authorizationRequest(await rp(svc, a));
+    const login = await ua.get(auth.url.href, svc.redirectUri);
+    const consent = await ua.post(formAction(login, '/login'), { identifier: citizen.email, password: citizen.password }, svc.redirectUri);
+    const callback = await answerConsent(ua, consent, await rp(svc, a));
+    const tokens = await exchange(await rp(svc, a), auth, callback.url);
+    const sub = tokens.claims()!.sub;
+
+    // The citizen's data changes (as the account page writes it): the very next userinfo shows it, at both copies.
+    await database.db.updateTable('citizens').set({ name: 'Nome Trocado Agora' }).where('id', '=', sub).execute();
+    for (const via of [b, a]) {
+      const info = await client.fetchUserInfo((await rp(svc, via)).config, tokens.access_token, sub);
+      assert.equal(info.name, 'Nome Trocado Agora', `userinfo at ${via === a ? 'A' : 'B'}`);
+    }
+
+    // B restarts: the session made at A still signs in at the new B, without a password.
+    await b.stop();
+    b = await startServerProcess(env(b.port));
+    ua.target = b.url;
+    const sso = await authorizationRequest(await rp(svc, b));
+    const back = await ua.get(sso.url.href, svc.redirectUri);
+    assert.ok(back.url.startsWith(svc.redirectUri), `single sign-on at the restarted copy: ${back.url}`);
+    const again = await exchange(await rp(svc, b), sso, back.url);
+    assert.equal(again.claims()!.sub, sub);
+
+    // The citizen revokes the service's consent (on any copy: the database is shared): at once,
+    // neither copy answers userinfo with the tokens, nor refreshes them.
+    await database.db.transaction().execute((trx) =>
+      createConsentStore(database.db, { provider: createProviderState() }).revoke(trx, {
+        citizenId: sub,
+        clientId: svc.clientId,
+        context: { ip: null, userAgent: null, acr: null, amr: null },
+      }),
+    );
+    for (const via of [a, b]) {
+      for (const token of [tokens.access_token, again.access_token]) {
+        const res = await fetch(`${via.url}/oidc/me`, { headers: { authorization: `Bearer ${token}` } });
+        assert.equal(res.status, 401, `userinfo at ${via === a ? 'A' : 'B'} after the revocation`);
+      }
+      await assert.rejects(client.refreshTokenGrant((await rp(svc, via)).config, again.refresh_token!), (e: { error?: string }) => e.error === 'invalid_grant');
+    }
   });
 });
