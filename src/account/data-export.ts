@@ -386,6 +386,42 @@ export const TABLE_EXPORTS: Record<string, TableExport> = {
       return rows.map((r) => ({ trust_framework: r.trust_framework, claimed_at: iso(r.claimed_at) }));
     },
   },
+  operators: {
+    // The console roles this account holds (decision 23).
+    async read(db, id) {
+      const rows = await db
+        .selectFrom('operators')
+        .select(['role', 'granted_at'])
+        .where('citizen_id', '=', id)
+        .orderBy('granted_at')
+        .execute();
+      return rows.map((r) => ({ role: r.role, granted_at: iso(r.granted_at) }));
+    },
+  },
+  audit_log: {
+    // What operators did to this account (search, verification, disable, ...), with the reason given.
+    async read(db, id) {
+      const rows = await db
+        .selectFrom('audit_log')
+        .select(['at', 'kind', 'client_id', 'reason'])
+        .where('citizen_id', '=', id)
+        .orderBy('at')
+        .execute();
+      return rows.map((r) => ({ at: iso(r.at), kind: r.kind, client_id: r.client_id, reason: r.reason }));
+    },
+  },
+  usage_seen: {
+    // The months in which the citizen used each service (for the usage reports' unique counts).
+    async read(db, id) {
+      const rows = await db
+        .selectFrom('usage_seen')
+        .select(['month', 'client_id'])
+        .where('citizen_id', '=', id)
+        .orderBy('month')
+        .execute();
+      return rows.map((r) => ({ month: String(r.month), client_id: r.client_id }));
+    },
+  },
   webauthn_challenges: {
     omitted: 'random challenges of a passkey being added or used, valid for minutes: nothing about the citizen but that the ceremony is open',
   },
