@@ -43,7 +43,8 @@ test('a password-only citizen at a service requiring ouro is offered the certifi
   const { action, handoff } = handoffFrom(certPage);
   const answer = await presentOverTls(action, handoff, pki.certs['ecpf-a3-octet'], app.serverCertPem);
   const consent = await ua.get(answer.location!, gold.redirectUri);
-  const callback = await answerConsent(ua, consent, gold);
+  // The optional birth date is shared only when the citizen ticks it (consent is opt-in).
+  const callback = await answerConsent(ua, consent, gold, true, { share_birthdate: 'yes' });
   const tokens = await exchange(gold, auth, callback.url);
   const claims = tokens.claims()!;
   assert.equal(claims.sub, citizen.id);
