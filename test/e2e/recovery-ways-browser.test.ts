@@ -139,7 +139,7 @@ async function signInToAccount(w: Watched, locale: Locale, identifier: string, p
   await page.goto(`${app.url}/conta`);
   await page.getByLabel(t('login.identifier')).fill(identifier);
   await page.getByLabel(t('login.password'), { exact: true }).fill(password);
-  await page.getByRole('button', { name: t('login.submit') }).click();
+  await page.getByRole('button', { name: t('login.submit'), exact: true }).click();
   await page.waitForURL(`${app.url}/conta`);
 }
 
@@ -201,7 +201,7 @@ for (const locale of LOCALES) {
     await expectPage(page, locale, t('login.title'));
     await page.getByLabel(t('login.identifier')).fill(c.cpf);
     await page.getByLabel(t('login.password'), { exact: true }).fill('jambo rosa no quintal de maio 4');
-    await page.getByRole('button', { name: t('login.submit') }).click();
+    await page.getByRole('button', { name: t('login.submit'), exact: true }).click();
     await page.locator('.errors, .error').first().waitFor();
     assert.ok(!page.url().endsWith('/conta'), 'not signed in');
     assert.deepEqual(w.problems, []);
