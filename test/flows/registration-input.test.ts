@@ -374,11 +374,13 @@ describe('registration: bad input is refused clearly, keeps what was typed, and 
       const posted = await ua.post(action, newCitizen(), svc.redirectUri);
       assert.ok(posted.status >= 400 && posted.status < 500, `status ${posted.status}`);
       assertMessage(posted, locale, 'interaction.expired_title');
-      assertMessage(posted, locale, 'interaction.expired');
+      // The page names the service it came from (remembered in its own cookie) and links back to it.
+      const service = (await app.db.db.selectFrom('services').select('name').where('client_id', '=', svc.clientId).executeTakeFirstOrThrow()).name;
+      assertMessage(posted, locale, 'interaction.expired_service', { service });
       assert.deepEqual(await counts(), before);
       const shown = await ua.get(form.url);
       assert.ok(shown.status >= 400 && shown.status < 500, `status ${shown.status}`);
-      assertMessage(shown, locale, 'interaction.expired');
+      assertMessage(shown, locale, 'interaction.expired_service', { service });
       assert.ok(!shown.html.includes('<script>'));
     });
   }
@@ -388,15 +390,17 @@ describe('registration: bad input is refused clearly, keeps what was typed, and 
       const { ua, form } = await openForm(locale);
       const token = form.html.match(/name="_csrf" value="([^"]+)"/)![1]!;
       const before = await counts();
+      // This browser came from the service: the page names it (and links back to it).
+      const service = (await app.db.db.selectFrom('services').select('name').where('client_id', '=', svc.clientId).executeTakeFirstOrThrow()).name;
       for (const path of ['/interaction/nao-existe-123', '/interaction/nao-existe-123/register']) {
         const page = await ua.get(`${app.url}${path}`);
         assert.ok(page.status >= 400 && page.status < 500, `${path}: ${page.status}`);
-        assertMessage(page, locale, 'interaction.expired');
+        assertMessage(page, locale, 'interaction.expired_service', { service });
       }
       // A form posted to an uid that is not the browser's own interaction.
       const posted = await ua.post(`${app.url}/interaction/nao-existe-123/register`, { ...newCitizen(), _csrf: token }, svc.redirectUri);
       assert.ok(posted.status >= 400 && posted.status < 500, `status ${posted.status}`);
-      assertMessage(posted, locale, 'interaction.expired');
+      assertMessage(posted, locale, 'interaction.expired_service', { service });
       assert.deepEqual(await counts(), before);
     });
   }
