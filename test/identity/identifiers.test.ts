@@ -218,7 +218,8 @@ describe('identifiers: a citizen is found by any of them; each belongs to one ci
       password: 'not the password at all',
       ip: '10.9.0.4',
     });
-    assert.deepEqual(wrong, { ok: false, code: 'login.invalid' });
+    // The account is named internally (for its security record), never in what the page shows.
+    assert.deepEqual(wrong, { ok: false, code: 'login.invalid', accountId: created.id });
     const used = await createCredentialStore(database.db).get(created.id, 'password');
     assert.ok(used?.lastUsedAt instanceof Date, 'the password credential records its last use');
   });
