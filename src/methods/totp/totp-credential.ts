@@ -22,16 +22,18 @@ export function createTotpCredentials(deps: { db: Db; secrets: Secrets; rateLimi
   const credentials = createCredentialStore(deps.db);
 
   /** Counts a wrong code; says whether that was the last one allowed. */
-  async function failed(citizenId: string, code: TotpError): Promise<TotpCheck> {
-    await rateLimiter.hit(RATE_LIMITS.secondFactorFailures, citizenId);
+  // In the caller's transaction: on PGlite there is one connection, and a statement outside the open
+  // transaction would wait for it forever.
+  async function failed(citizenId: string, code: TotpError, trx: Db): Promise<TotpCheck> {
+    await rateLimiter.hit(RATE_LIMITS.secondFactorFailures, citizenId, trx);
     // The fifth wrong code already says so: the next one would not be compared.
-    const until = await rateLimiter.reached(RATE_LIMITS.secondFactorFailures, citizenId);
+    const until = await rateLimiter.reached(RATE_LIMITS.secondFactorFailures, citizenId, trx);
     return until ? { ok: false, code: 'totp.too_many', retryAt: until } : { ok: false, code };
   }
 
   /** Before any code is compared: the account's wrong codes this quarter hour. */
-  async function limited(citizenId: string): Promise<TotpCheck | undefined> {
-    const until = await rateLimiter.reached(RATE_LIMITS.secondFactorFailures, citizenId);
+  async function limited(citizenId: string, trx: Db): Promise<TotpCheck | undefined> {
+    const until = await rateLimiter.reached(RATE_LIMITS.secondFactorFailures, citizenId, trx);
     return until ? { ok: false, code: 'totp.too_many', retryAt: until } : undefined;
   }
 
@@ -59,10 +61,10 @@ export function createTotpCredentials(deps: { db: Db; secrets: Secrets; rateLimi
       const secret = this.pending(citizenId, token);
       if (!secret) return { ok: false, code: 'totp.enrol_expired' };
       if (!normaliseCode(typed)) return { ok: false, code: 'totp.format' };
-      const blocked = await limited(citizenId);
+      const blocked = await limited(citizenId, trx);
       if (blocked) return blocked;
       const match = matchCode(secret, typed);
-      if (!match.ok) return failed(citizenId, match.code);
+      if (!match.ok) return failed(citizenId, match.code, trx);
       if (await credentials.get(citizenId, 'totp', trx)) return { ok: false, code: 'totp.exists' };
       // The enrolment's code is spent: the step it came from cannot sign in afterwards.
       const saved = await credentials.set(citizenId, 'totp', { secret: secrets.seal(secret), data: { lastStep: match.step } }, trx);
@@ -72,12 +74,12 @@ export function createTotpCredentials(deps: { db: Db; secrets: Secrets; rateLimi
     /** Checks a code for signing in (or a recovery's second step): right, in the window, not used before. */
     async check(citizenId: string, typed: string, trx: Db = deps.db): Promise<TotpCheck> {
       if (!normaliseCode(typed)) return { ok: false, code: 'totp.format' };
-      const blocked = await limited(citizenId);
+      const blocked = await limited(citizenId, trx);
       if (blocked) return blocked;
       const credential = await credentials.get(citizenId, 'totp', trx);
       if (!credential?.secret) return { ok: false, code: 'totp.none' };
       const match = matchCode(secrets.open(credential.secret), typed);
-      if (!match.ok) return failed(citizenId, match.code);
+      if (!match.ok) return failed(citizenId, match.code, trx);
       // Compare-and-set on the last step accepted: of two requests with one code, one wins.
       const spent = await trx
         .updateTable('credentials')
@@ -88,7 +90,7 @@ export function createTotpCredentials(deps: { db: Db; secrets: Secrets; rateLimi
         .where('id', '=', credential.id)
         .where(sql<boolean>`coalesce((data ->> 'lastStep')::bigint, -1) < ${match.step}`)
         .executeTakeFirst();
-      if (Number(spent.numUpdatedRows) === 0) return failed(citizenId, 'totp.replayed');
+      if (Number(spent.numUpdatedRows) === 0) return failed(citizenId, 'totp.replayed', trx);
       return { ok: true, credentialId: credential.id };
     },
   };
