@@ -15,7 +15,7 @@ export function recoveryCodeSecondStep(codes: RecoveryCodes, limiter: RateLimite
     input: { inputmode: 'text', autocomplete: 'off', maxlength: 64 },
     has: async (citizenId, db) => ((await codes.status(citizenId, db))?.left ?? 0) > 0,
     async check(trx, citizenId, typed) {
-      const limited = await limiter.hit(RATE_LIMITS.recoveryCodeTries, `citizen:${citizenId}`);
+      const limited = await limiter.hit(RATE_LIMITS.recoveryCodeTries, `citizen:${citizenId}`, trx);
       if (!limited.allowed) return { ok: false, code: 'recovery.saved_code_limited', retryAt: limited.retryAt };
       const used = await codes.consume(citizenId, typed, trx);
       return used.ok ? { ok: true } : { ok: false, code: 'recovery.saved_code_wrong' };
